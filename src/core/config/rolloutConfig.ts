@@ -1,0 +1,228 @@
+import * as path from 'node:path';
+import Ajv from 'ajv';
+import type { ErrorObject } from 'ajv';
+import schema from '../../../schema/rollout.schema.json';
+import { InputError, InputErrors } from '../errors';
+import { JsonDocument, pointerToPath } from './jsonDocument';
+
+export type Group = 'stable' | 'canary';
+/** An array runs as exact arguments; a string runs through the target's `sh -c`. */
+export type CommandSpec = string | string[];
+
+export interface BackendConfig {
+  name: string;
+  group: Group;
+  upstream: string;
+  ssh?: string;
+  /** Absolute: resolved against rollout.json's folder for local backends. */
+  dir: string;
+  probe?: string;
+  restart?: CommandSpec;
+  weight: number;
+}
+
+export interface LoadBalancerConfig {
+  name: string;
+  ssh?: string;
+  /** Absolute: resolved against rollout.json's folder for local LBs. */
+  file: string;
+  upstream: string;
+  test: CommandSpec;
+  reload: CommandSpec;
+  url?: string;
+}
+
+export interface RolloutConfig {
+  /** Absolute path of rollout.json. */
+  file: string;
+  /** Folder holding rollout.json: the project. */
+  projectDir: string;
+  app?: string;
+  build: { composer: string[]; box: string; config?: string };
+  backends: BackendConfig[];
+  loadBalancers: LoadBalancerConfig[];
+  traffic: {
+    mode: 'weighted' | 'sticky';
+    steps: number[];
+    stickyKey: string;
+    forceHeader: string;
+    forceCookie: string;
+  };
+  gates: { samples: number; maxErrorRate: number; maxP95Ms: number; autoRollback: boolean; path?: string };
+  probe: { timeoutMs: number; deployDeadlineMs: number };
+  deploy: { concurrency: number };
+  keepReleases: number;
+}
+
+export const DEFAULT_COMPOSER_ARGS = ['install', '--no-dev', '--optimize-autoloader', '--no-interaction'];
+export const ROLLOUT_FILE = 'rollout.json';
+
+let validator: ReturnType<Ajv['compile']> | undefined;
+function validate(value: unknown): ErrorObject[] {
+  validator ??= new Ajv({ allErrors: true, strict: false }).compile(schema);
+  return validator(value) ? [] : (validator.errors ?? []);
+}
+
+/**
+ * Parses and validates rollout.json text. Throws InputErrors with every problem, each located
+ * (file, line, column) with a hint; returns a config with defaults applied and local paths resolved.
+ */
+export function parseRolloutConfig(file: string, text: string): RolloutConfig {
+  const doc = JsonDocument.parse(file, text);
+  const raw = doc.value();
+  const errors = schemaErrors(doc, validate(raw));
+  if (errors.length === 0) errors.push(...semanticErrors(doc, raw as RawConfig));
+  if (errors.length > 0) throw new InputErrors(errors);
+  return withDefaults(file, raw as RawConfig);
+}
+
+type RawConfig = {
+  app?: string;
+  build?: { composer?: string[]; box?: string; config?: string };
+  backends: Array<Omit<BackendConfig, 'weight'> & { weight?: number }>;
+  loadBalancers?: Array<Partial<LoadBalancerConfig> & { name: string; file: string; upstream: string }>;
+  traffic?: Partial<RolloutConfig['traffic']>;
+  gates?: Partial<RolloutConfig['gates']>;
+  probe?: Partial<RolloutConfig['probe']>;
+  deploy?: Partial<RolloutConfig['deploy']>;
+  keepReleases?: number;
+};
+
+function withDefaults(file: string, raw: RawConfig): RolloutConfig {
+  const projectDir = path.dirname(path.resolve(file));
+  const local = (p: string, ssh?: string) => (ssh ? p : path.resolve(projectDir, p));
+  return {
+    file: path.resolve(file),
+    projectDir,
+    app: raw.app,
+    build: { composer: raw.build?.composer ?? DEFAULT_COMPOSER_ARGS, box: raw.build?.box ?? 'auto', config: raw.build?.config },
+    backends: raw.backends.map((b) => ({ ...b, dir: local(b.dir, b.ssh), weight: b.weight ?? 1 })),
+    loadBalancers: (raw.loadBalancers ?? []).map((lb) => ({
+      ...lb,
+      file: local(lb.file, lb.ssh),
+      test: lb.test ?? ['nginx', '-t', '-q'],
+      reload: lb.reload ?? ['nginx', '-s', 'reload'],
+    })),
+    traffic: {
+      mode: raw.traffic?.mode ?? 'weighted',
+      steps: raw.traffic?.steps ?? [1, 5, 25, 50, 100],
+      stickyKey: raw.traffic?.stickyKey ?? 'address',
+      forceHeader: raw.traffic?.forceHeader ?? 'X-Canary',
+      forceCookie: raw.traffic?.forceCookie ?? 'canary',
+    },
+    gates: {
+      samples: raw.gates?.samples ?? 20,
+      maxErrorRate: raw.gates?.maxErrorRate ?? 0.01,
+      maxP95Ms: raw.gates?.maxP95Ms ?? 800,
+      autoRollback: raw.gates?.autoRollback ?? true,
+      path: raw.gates?.path,
+    },
+    probe: { timeoutMs: raw.probe?.timeoutMs ?? 2000, deployDeadlineMs: raw.probe?.deployDeadlineMs ?? 30000 },
+    deploy: { concurrency: raw.deploy?.concurrency ?? 4 },
+    keepReleases: raw.keepReleases ?? 5,
+  };
+}
+
+function schemaErrors(doc: JsonDocument, errors: ErrorObject[]): InputError[] {
+  // `oneOf` failures repeat the branch errors; keep the most specific one per location.
+  const seen = new Set<string>();
+  const out: InputError[] = [];
+  for (const e of errors) {
+    if (e.keyword === 'oneOf') continue;
+    const p = pointerToPath(e.instancePath);
+    let message: string;
+    let hint: string | undefined;
+    let key = false;
+    const where = e.instancePath ? `"${e.instancePath.slice(1).replace(/\//g, '.')}"` : 'rollout.json';
+    switch (e.keyword) {
+      case 'additionalProperties': {
+        const prop = (e.params as { additionalProperty: string }).additionalProperty;
+        p.push(prop);
+        key = true;
+        message = `Unknown property "${prop}" in ${where}`;
+        hint = `Remove it or check its spelling; allowed: ${allowedKeys(e.parentSchema)}`;
+        break;
+      }
+      case 'required':
+        message = `${where} is missing "${(e.params as { missingProperty: string }).missingProperty}"`;
+        hint = 'Add the property.';
+        break;
+      case 'enum':
+        message = `${where} must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+        break;
+      case 'pattern':
+        message = `${where} has an invalid value`;
+        hint = (e.parentSchema as { description?: string } | undefined)?.description ?? `It must match ${(e.params as { pattern: string }).pattern}`;
+        break;
+      case 'not':
+        message = `${where} must not start with "-"`;
+        hint = 'An ssh destination is user@host or a Host alias.';
+        break;
+      default:
+        message = `${where} ${e.message ?? 'is invalid'}`;
+    }
+    const err = doc.error(p, message, hint, { key });
+    const id = `${err.location?.line}:${err.location?.column}:${message}`;
+    if (!seen.has(id)) {
+      seen.add(id);
+      out.push(err);
+    }
+  }
+  return out;
+}
+
+function allowedKeys(parentSchema: unknown): string {
+  const props = (parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties;
+  return props ? Object.keys(props).filter((k) => k !== '$schema').join(', ') : '';
+}
+
+function semanticErrors(doc: JsonDocument, raw: RawConfig): InputError[] {
+  const errors: InputError[] = [];
+  const unique = (list: Array<{ name: string }>, field: string) => {
+    const seen = new Map<string, number>();
+    list.forEach((item, i) => {
+      if (seen.has(item.name)) {
+        errors.push(doc.error([field, i, 'name'], `Duplicate name "${item.name}" in ${field}`, `Names must be unique; the first is ${field}[${seen.get(item.name)}].`));
+      } else seen.set(item.name, i);
+    });
+  };
+  unique(raw.backends, 'backends');
+  unique(raw.loadBalancers ?? [], 'loadBalancers');
+  if (!raw.backends.some((b) => b.group === 'stable')) {
+    errors.push(doc.error(['backends'], 'No backend is in the "stable" group', 'A rollout needs at least one stable backend to fall back on.'));
+  }
+  const upstreams = new Map<string, number>();
+  raw.backends.forEach((b, i) => {
+    const port = Number(b.upstream.slice(b.upstream.lastIndexOf(':') + 1));
+    if (!(port >= 1 && port <= 65535)) errors.push(doc.error(['backends', i, 'upstream'], `Port ${port} is out of range`, 'Use a port between 1 and 65535.'));
+    if (upstreams.has(b.upstream)) {
+      errors.push(doc.error(['backends', i, 'upstream'], `Upstream ${b.upstream} is already used by backends[${upstreams.get(b.upstream)}]`, 'Each backend needs its own host:port.'));
+    } else upstreams.set(b.upstream, i);
+    if (b.ssh && !b.dir.startsWith('/')) {
+      errors.push(doc.error(['backends', i, 'dir'], 'A remote backend needs an absolute dir', 'Write the full path on the server, e.g. /srv/myapp.'));
+    }
+  });
+  (raw.loadBalancers ?? []).forEach((lb, i) => {
+    if (lb.ssh && !lb.file.startsWith('/')) {
+      errors.push(doc.error(['loadBalancers', i, 'file'], 'A remote load balancer needs an absolute file path', 'Write the full path, e.g. /etc/nginx/conf.d/myapp-upstream.conf.'));
+    }
+  });
+  (raw.traffic?.steps ?? []).forEach((s, i, all) => {
+    if (i > 0 && s <= all[i - 1]) errors.push(doc.error(['traffic', 'steps', i], 'Steps must increase', `${s} follows ${all[i - 1]}.`));
+    if (Math.round(s * 100) !== s * 100) errors.push(doc.error(['traffic', 'steps', i], `Step ${s} has more than two decimals`, 'Use a precision of 0.01 %.'));
+  });
+  return errors;
+}
+
+/** Reads `<dir>/rollout.json`; undefined when the project has none. */
+export async function readRolloutConfig(dir: string): Promise<RolloutConfig | undefined> {
+  const file = path.join(dir, ROLLOUT_FILE);
+  let text: string;
+  try {
+    text = await (await import('node:fs')).promises.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  return parseRolloutConfig(file, text);
+}

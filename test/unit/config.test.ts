@@ -1,0 +1,106 @@
+import * as assert from 'node:assert/strict';
+import { parseRolloutConfig } from '../../src/core/config/rolloutConfig';
+import { parseComposerJson } from '../../src/core/config/composerJson';
+import { renderStarterRolloutJson } from '../../src/core/config/starter';
+import { InputErrors } from '../../src/core/errors';
+import type { InputError } from '../../src/core/errors';
+
+function errorsOf(fn: () => unknown): InputError[] {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof InputErrors, `expected InputErrors, got ${err}`);
+    return err.errors;
+  }
+  assert.fail('expected an error');
+}
+
+const valid = `{
+  // comment
+  "app": "shop",
+  "backends": [
+    { "name": "web-1", "group": "stable", "upstream": "10.0.0.1:8000", "ssh": "deploy@10.0.0.1", "dir": "/srv/shop" },
+    { "name": "web-2", "group": "canary", "upstream": "10.0.0.2:8000", "dir": "rel/dir" },
+  ],
+  "loadBalancers": [{ "name": "edge", "file": "/etc/nginx/x.conf", "upstream": "shop" }]
+}`;
+
+describe('rollout.json', () => {
+  it('parses JSON with comments and applies defaults', () => {
+    const c = parseRolloutConfig('/p/rollout.json', valid);
+    assert.equal(c.app, 'shop');
+    assert.equal(c.backends[0].dir, '/srv/shop', 'remote dir kept as written');
+    assert.equal(c.backends[1].dir, '/p/rel/dir', 'local dir resolved against the project');
+    assert.equal(c.backends[0].weight, 1);
+    assert.deepEqual(c.traffic.steps, [1, 5, 25, 50, 100]);
+    assert.deepEqual(c.loadBalancers[0].test, ['nginx', '-t', '-q']);
+    assert.equal(c.keepReleases, 5);
+  });
+
+  it('locates a syntax error', () => {
+    const [e] = errorsOf(() => parseRolloutConfig('/p/rollout.json', '{\n  "app": "x",\n  "backends": [,]\n}'));
+    assert.equal(e.location?.line, 3);
+    assert.equal(e.location?.column, 16);
+    assert.match(e.message, /value expected/);
+  });
+
+  it('names an unknown property at its key, with the allowed ones', () => {
+    const text = valid.replace('"app": "shop",', '"app": "shop",\n  "bakends": [],');
+    const [e] = errorsOf(() => parseRolloutConfig('/p/rollout.json', text));
+    assert.match(e.message, /Unknown property "bakends"/);
+    assert.equal(e.location?.line, 4);
+    assert.equal(e.location?.column, 3);
+    assert.match(e.hint ?? '', /backends/);
+  });
+
+  it('rejects names and addresses that could break out of nginx syntax, located', () => {
+    const bad = valid.replace('"10.0.0.2:8000"', '"10.0.0.2:80; } server evil:1"');
+    const errors = errorsOf(() => parseRolloutConfig('/p/rollout.json', bad));
+    assert.equal(errors.length, 1);
+    assert.match(errors[0].message, /backends\.1\.upstream/);
+    assert.equal(errors[0].location?.line, 6);
+    const badName = valid.replace('"upstream": "shop"', '"upstream": "shop;include /etc/passwd"');
+    assert.match(errorsOf(() => parseRolloutConfig('/p/rollout.json', badName))[0].message, /loadBalancers\.0\.upstream/);
+    const badSsh = valid.replace('"deploy@10.0.0.1"', '"-oProxyCommand=touch /tmp/x"');
+    assert.ok(errorsOf(() => parseRolloutConfig('/p/rollout.json', badSsh)).some((e) => /ssh/.test(e.message)));
+  });
+
+  it('reports semantic problems: duplicates, no stable backend, decreasing steps', () => {
+    const dup = valid.replace('"name": "web-2"', '"name": "web-1"');
+    assert.match(errorsOf(() => parseRolloutConfig('/p/rollout.json', dup))[0].message, /Duplicate name "web-1"/);
+    const noStable = valid.replace('"group": "stable"', '"group": "canary"');
+    assert.match(errorsOf(() => parseRolloutConfig('/p/rollout.json', noStable))[0].message, /stable/);
+    const steps = valid.replace('"loadBalancers"', '"traffic": { "steps": [5, 1] },\n  "loadBalancers"');
+    assert.match(errorsOf(() => parseRolloutConfig('/p/rollout.json', steps))[0].message, /increase/);
+  });
+
+  it('requires an absolute dir on a remote backend', () => {
+    const rel = valid.replace('"/srv/shop"', '"srv/shop"');
+    const [e] = errorsOf(() => parseRolloutConfig('/p/rollout.json', rel));
+    assert.match(e.message, /absolute/);
+    assert.equal(e.location?.line, 5);
+  });
+});
+
+describe('composer.json', () => {
+  it('reads name, short name and version', () => {
+    const c = parseComposerJson('/p/composer.json', '{"name": "acme/shop", "version": "1.2.0", "require": {"php": ">=8.1"}}');
+    assert.equal(c.shortName, 'shop');
+    assert.equal(c.version, '1.2.0');
+    assert.equal(c.hasRequirements, false);
+  });
+  it('refuses comments (composer does) and bad versions, located', () => {
+    assert.equal(errorsOf(() => parseComposerJson('/p/composer.json', '{\n // x\n "name": "a/b"}'))[0].location?.line, 2);
+    const [e] = errorsOf(() => parseComposerJson('/p/composer.json', '{\n  "name": "acme/shop",\n  "version": "one"\n}'));
+    assert.deepEqual([e.location?.line, e.location?.column], [3, 14]);
+  });
+});
+
+describe('starter rollout.json', () => {
+  it('is valid as written and named after composer.json', () => {
+    const text = renderStarterRolloutJson(parseComposerJson('/p/composer.json', '{"name": "acme/shop"}'));
+    const c = parseRolloutConfig('/p/rollout.json', text);
+    assert.equal(c.app, 'shop');
+    assert.equal(c.backends.length, 2);
+  });
+});

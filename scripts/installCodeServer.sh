@@ -69,9 +69,16 @@ fi
 log "installing code-server $CODE_SERVER_VERSION into $CACHE_DIR (takes a few minutes)"
 mkdir -p "$CACHE_DIR"
 rm -f "$CACHE_DIR"/.installed-*
-if [ ! -f "$CACHE_DIR/package.json" ]; then
-  printf '{\n  "name": "phar-rollout-code-server-cache",\n  "private": true\n}\n' > "$CACHE_DIR/package.json"
-fi
+# The cache is its own little npm project. allowScripts lets npm 11 run the install scripts
+# that code-server needs (its postinstall installs VS Code's own modules) without a warning.
+cat > "$CACHE_DIR/package.json" <<JSON
+{
+  "name": "phar-rollout-code-server-cache",
+  "private": true,
+  "dependencies": { "code-server": "$CODE_SERVER_VERSION" },
+  "allowScripts": { "code-server": true, "argon2": true }
+}
+JSON
 
 start=$(date +%s)
 (

@@ -1,0 +1,235 @@
+/**
+ * `node out/test/extension/runner.js`: runs the mocha tests in out/test/extension inside the
+ * real VS Code extension host of code-server, driven by headless chromium.
+ *
+ * - the extension under test is the repo root (extensionDevelopmentPath), so run
+ *   `npm run compile && npm run build-tests` first;
+ * - the workspace is a temporary copy of test/fixtures/sample-app (the repo is never written);
+ *   the tests see it as vscode.workspace.workspaceFolders[0] and $PHAR_ROLLOUT_TEST_WORKSPACE;
+ * - exits with the tests' exit code; on failure saves test-results/extension-host.png.
+ *
+ * Environment: PHAR_ROLLOUT_EXT_TIMEOUT_MS (overall deadline, default 6 min),
+ * PHAR_ROLLOUT_TEST_GREP (mocha grep), PHAR_ROLLOUT_KEEP_TMP=1 (keep the temp folder),
+ * PHAR_ROLLOUT_EXTENSION_PATH / PHAR_ROLLOUT_FIXTURE (try the harness on another extension or folder).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Page } from 'playwright-core';
+import { BrowserSession, launchBrowser } from '../helpers/browser';
+import { CodeServer, remoteUri, repoRoot, startCodeServer, workbenchUrl } from '../helpers/codeServer';
+
+const root = repoRoot();
+const extensionPath = path.resolve(process.env.PHAR_ROLLOUT_EXTENSION_PATH || root);
+const fixture = path.resolve(process.env.PHAR_ROLLOUT_FIXTURE || path.join(root, 'test', 'fixtures', 'sample-app'));
+const testsIndex = path.join(root, 'out', 'test', 'extension', 'index.js');
+const resultsDir = path.join(root, 'test-results');
+const deadlineMs = Number(process.env.PHAR_ROLLOUT_EXT_TIMEOUT_MS || 6 * 60 * 1000);
+
+function say(line: string): void {
+  process.stdout.write(`[extension-tests] ${line}\n`);
+}
+
+/** Copies the fixture without build leftovers (vendor/, .rollout/, built phars). */
+export function copyFixture(from: string, to: string): void {
+  fs.cpSync(from, to, {
+    recursive: true,
+    filter: (src) => {
+      const rel = path.relative(from, src);
+      if (!rel) return true;
+      const top = rel.split(path.sep)[0];
+      return top !== 'vendor' && top !== '.rollout' && top !== 'node_modules' && !rel.endsWith('.phar');
+    },
+  });
+}
+
+/** Prints what the tests append to the report file, as it grows. */
+class ReportTail {
+  private offset = 0;
+  private timer: NodeJS.Timeout;
+  constructor(private readonly file: string) {
+    this.timer = setInterval(() => this.flush(), 200);
+  }
+  flush(): void {
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(this.file, 'r');
+      const size = fs.fstatSync(fd).size;
+      if (size > this.offset) {
+        const buf = Buffer.alloc(size - this.offset);
+        fs.readSync(fd, buf, 0, buf.length, this.offset);
+        const text = buf.toString('utf8');
+        const end = text.lastIndexOf('\n') + 1; // whole lines only
+        if (end > 0) {
+          process.stdout.write(text.slice(0, end));
+          this.offset += Buffer.byteLength(text.slice(0, end));
+        }
+      }
+    } catch {
+      /* not written yet */
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+  }
+  stop(): void {
+    clearInterval(this.timer);
+    this.flush();
+  }
+}
+
+async function screenshot(page: Page | undefined, file: string): Promise<void> {
+  if (!page || page.isClosed()) return;
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    await page.screenshot({ path: file, timeout: 10000 });
+    say(`screenshot: ${path.relative(root, file)}`);
+  } catch (err) {
+    say(`could not take a screenshot: ${(err as Error).message}`);
+  }
+}
+
+/** The closing line, printed after everything is stopped. */
+let summary = '0 passed, 1 failed';
+
+async function main(): Promise<number> {
+  for (const [what, p] of [
+    ['extension manifest', path.join(extensionPath, 'package.json')],
+    ['test index (npm run build-tests)', testsIndex],
+    ['fixture workspace', path.join(fixture, 'composer.json')],
+  ]) {
+    if (!fs.existsSync(p)) throw new Error(`missing ${what}: ${p}`);
+  }
+  const entryMain = JSON.parse(fs.readFileSync(path.join(extensionPath, 'package.json'), 'utf8')).main as string | undefined;
+  if (entryMain && !fs.existsSync(path.resolve(extensionPath, entryMain)) && !fs.existsSync(path.resolve(extensionPath, `${entryMain}.js`))) {
+    throw new Error(`the extension's main ${entryMain} does not exist: run npm run compile`);
+  }
+
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'phar-rollout-ext-'));
+  const workspace = path.join(tmp, 'sample-app');
+  copyFixture(fixture, workspace);
+  const reportFile = path.join(tmp, 'report.txt');
+  const resultsFile = path.join(tmp, 'results.json');
+
+  let server: CodeServer | undefined;
+  let session: BrowserSession | undefined;
+  let tail: ReportTail | undefined;
+  let finished = false;
+  const cleanup = async () => {
+    tail?.stop();
+    await session?.close().catch(() => undefined);
+    await server?.stop().catch(() => undefined);
+    if (process.env.PHAR_ROLLOUT_KEEP_TMP === '1') say(`kept ${tmp}`);
+    else fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    say(`${signal}: stopping`);
+    void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const started = Date.now();
+  let exitCode = 1;
+  try {
+    server = await startCodeServer({
+      userDataDir: path.join(tmp, 'data'),
+      extensionDir: path.join(tmp, 'extensions'),
+      workspace,
+      trust: true,
+      env: {
+        PHAR_ROLLOUT_TEST_WORKSPACE: workspace,
+        PHAR_ROLLOUT_TEST_REPORT: reportFile,
+        PHAR_ROLLOUT_TEST_RESULTS: resultsFile,
+        PHAR_ROLLOUT_REPO_ROOT: root,
+      },
+    });
+    say(`code-server ${server.url} (log ${server.logFile}) after ${Date.now() - started} ms`);
+    tail = new ReportTail(reportFile);
+
+    session = await launchBrowser();
+    const page = session.page;
+
+    let resolveExit!: (code: number) => void;
+    const exitPromise = new Promise<number>((resolve) => (resolveExit = resolve));
+    await page.exposeFunction('codeAutomationExit', (code: number) => {
+      resolveExit(typeof code === 'number' ? code : 1);
+    });
+    await page.exposeFunction('codeAutomationLog', (level: string, args: unknown[]) => {
+      // The workbench's own log in test mode; keep warnings and errors, which explain a hang.
+      if (level === 'error' || level === 'warn') {
+        const text = (Array.isArray(args) ? args : [args]).map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
+        say(`workbench ${level}: ${text}`);
+      }
+    });
+    page.on('pageerror', (err) => say(`page error: ${err.message}`));
+    page.on('crash', () => resolveExit(1));
+
+    const url = workbenchUrl(server, workspace, [
+      ['extensionDevelopmentPath', remoteUri(server, extensionPath)],
+      ['extensionTestsPath', remoteUri(server, testsIndex)],
+      ['skipWelcome', 'true'],
+    ]);
+    await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 60000 });
+
+    const remaining = deadlineMs - (Date.now() - started);
+    let timer: NodeJS.Timeout | undefined;
+    exitCode = await Promise.race([
+      exitPromise,
+      server.exited.then((code) => {
+        if (!finished) say(`code-server exited (${code}) before the tests finished`);
+        return 1;
+      }),
+      new Promise<number>((resolve) => {
+        timer = setTimeout(() => {
+          say(`no result within ${deadlineMs} ms`);
+          resolve(1);
+        }, remaining);
+      }),
+    ]);
+    if (timer) clearTimeout(timer);
+    finished = true;
+    tail.flush();
+
+    let results: { passed: number; failed: number; skipped: number } | undefined;
+    try {
+      results = JSON.parse(fs.readFileSync(resultsFile, 'utf8'));
+    } catch {
+      /* the tests never got to the end */
+    }
+    if (exitCode === 0 && results && (results.failed > 0 || results.passed === 0)) exitCode = 1;
+    if (exitCode !== 0) {
+      await screenshot(page, path.join(resultsDir, 'extension-host.png'));
+      if (!results) say(`the tests wrote no results; code-server log: ${server.logFile}`);
+    }
+    say(`finished with exit code ${exitCode} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    summary = results ? `${results.passed} passed, ${results.failed} failed, ${results.skipped} skipped` : '0 passed, 1 failed';
+    return exitCode;
+  } catch (err) {
+    await screenshot(session?.page, path.join(resultsDir, 'extension-host.png'));
+    if (server) {
+      try {
+        const log = fs.readFileSync(server.logFile, 'utf8').split('\n').slice(-30).join('\n');
+        say(`code-server log (last lines):\n${log}`);
+      } catch {
+        /* no log */
+      }
+    }
+    throw err;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    await cleanup();
+  }
+}
+
+main().then(
+  (code) => {
+    process.stdout.write(`${summary}\n`);
+    process.exit(code);
+  },
+  (err) => {
+    console.error(`[extension-tests] ${(err as Error)?.stack ?? err}`);
+    process.stdout.write(`${summary}\n`);
+    process.exit(1);
+  },
+);

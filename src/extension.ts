@@ -1,0 +1,84 @@
+import * as vscode from 'vscode';
+import { Views, TASK_TYPE } from './vscode/constants';
+import { createLogger } from './vscode/logger';
+import { ConfigDiagnostics } from './vscode/diagnostics';
+import { ProjectModel } from './vscode/projectModel';
+import { ProjectTreeProvider } from './vscode/tree/projectTree';
+import { RolloutTreeProvider } from './vscode/tree/rolloutTree';
+import { StatusBar } from './vscode/statusBar';
+import { registerCommands, runWithProgress } from './vscode/commands/registerCommands';
+import { commandTable } from './vscode/commands/commandTable';
+import { BuildTaskProvider } from './vscode/taskProvider';
+import { affectsSettings, readSettings } from './vscode/settings';
+import type { CommandContext } from './vscode/commands/commandContext';
+
+/** What activate returns: the model, for the extension-host tests. */
+export interface PharRolloutApi {
+  model: ProjectModel;
+}
+
+/** Composition root: builds the services and wires them to VS Code. No logic lives here. */
+export async function activate(context: vscode.ExtensionContext): Promise<PharRolloutApi> {
+  const channel = vscode.window.createOutputChannel('Phar Rollout', { log: true });
+  const log = createLogger(channel);
+  const diagnostics = new ConfigDiagnostics();
+  const model = new ProjectModel(log, diagnostics, () => readSettings());
+  const ctx: CommandContext = {
+    model,
+    log,
+    channel,
+    settings: () => readSettings(),
+    extension: context,
+    withProgress: runWithProgress,
+    compilerScript: context.asAbsolutePath('php/compile.php'),
+  };
+
+  context.subscriptions.push(
+    channel,
+    diagnostics,
+    model,
+    vscode.window.createTreeView(Views.project, { treeDataProvider: new ProjectTreeProvider(model), showCollapseAll: false }),
+    vscode.window.createTreeView(Views.rollout, { treeDataProvider: new RolloutTreeProvider(model), showCollapseAll: true }),
+    new StatusBar(model),
+    ...registerCommands(commandTable, ctx),
+    vscode.tasks.registerTaskProvider(TASK_TYPE, new BuildTaskProvider(model, context.asAbsolutePath('dist/cli.js'))),
+  );
+
+  // Re-read the project when its files change; re-probe on an interval and on trust.
+  const watcher = vscode.workspace.createFileSystemWatcher('**/{composer.json,box.json,box.json.dist,rollout.json,.rollout/artifacts/*/manifest.json,.rollout/state.json,.rollout/history.jsonl}');
+  const reload = debounce(() => void model.reload().then(() => model.refreshLive()), 200);
+  context.subscriptions.push(
+    watcher,
+    watcher.onDidChange(reload),
+    watcher.onDidCreate(reload),
+    watcher.onDidDelete(reload),
+    vscode.workspace.onDidChangeWorkspaceFolders(reload),
+    vscode.workspace.onDidGrantWorkspaceTrust(reload),
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = () => {
+    if (timer) clearInterval(timer);
+    const seconds = readSettings().refreshIntervalSeconds;
+    timer = seconds > 0 ? setInterval(() => void model.refreshLive(), seconds * 1000) : undefined;
+  };
+  schedule();
+  context.subscriptions.push(
+    vscode.workspace.onDidChangeConfiguration((e) => affectsSettings(e) && schedule()),
+    { dispose: () => timer && clearInterval(timer) },
+  );
+
+  await model.reload();
+  void model.refreshLive();
+  log.info(`Phar Rollout active in ${model.root ?? '(no PHP project)'}${vscode.workspace.isTrusted ? '' : ' (restricted mode: no processes)'}`);
+  return { model };
+}
+
+export function deactivate(): void {}
+
+function debounce(fn: () => void, ms: number): () => void {
+  let t: NodeJS.Timeout | undefined;
+  return () => {
+    if (t) clearTimeout(t);
+    t = setTimeout(fn, ms);
+  };
+}

@@ -1,0 +1,127 @@
+import * as vscode from 'vscode';
+import * as path from 'node:path';
+import { existsSync } from 'node:fs';
+import { readComposerJson } from '../core/config/composerJson';
+import type { ComposerInfo } from '../core/config/composerJson';
+import { readRolloutConfig, ROLLOUT_FILE } from '../core/config/rolloutConfig';
+import type { RolloutConfig } from '../core/config/rolloutConfig';
+import { inputErrorsOf, describeError } from '../core/errors';
+import type { InputError } from '../core/errors';
+import type { Logger } from '../core/log';
+import type { Artifact } from '../core/build/artifact';
+import { listArtifacts } from '../core/build/artifactStore';
+import { ContextKeys } from './constants';
+import type { ConfigDiagnostics } from './diagnostics';
+import type { LiveState } from './liveState';
+import { emptyLiveState, loadLiveState } from './liveState';
+import type { Settings } from './settings';
+
+/**
+ * What the views show: the project's files as parsed, its artifacts and what the servers report.
+ * The views read it; commands change the world and then call reload/refreshLive.
+ */
+export class ProjectModel implements vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChange = this.changed.event;
+
+  root: string | undefined;
+  composer: ComposerInfo | undefined;
+  config: RolloutConfig | undefined;
+  hasRolloutJson = false;
+  errors: InputError[] = [];
+  artifacts: Artifact[] = [];
+  live: LiveState = emptyLiveState();
+  private liveAbort: AbortController | undefined;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly diagnostics: ConfigDiagnostics,
+    private readonly settings: () => Settings,
+  ) {}
+
+  /** The app name shown everywhere: rollout.json's app, else composer.json's package name. */
+  get appName(): string | undefined {
+    return this.config?.app ?? this.composer?.shortName ?? (this.root ? path.basename(this.root) : undefined);
+  }
+
+  get trusted(): boolean {
+    return vscode.workspace.isTrusted;
+  }
+
+  /** Picks the first workspace folder holding composer.json or rollout.json. */
+  private findRoot(): string | undefined {
+    for (const folder of vscode.workspace.workspaceFolders ?? []) {
+      if (folder.uri.scheme !== 'file') continue;
+      const dir = folder.uri.fsPath;
+      if (existsSync(path.join(dir, 'composer.json')) || existsSync(path.join(dir, ROLLOUT_FILE))) return dir;
+    }
+    return undefined;
+  }
+
+  /** Re-reads composer.json, rollout.json and the artifact store; updates diagnostics and context keys. */
+  async reload(): Promise<void> {
+    this.root = this.findRoot();
+    const errors: InputError[] = [];
+    this.composer = undefined;
+    this.config = undefined;
+    this.hasRolloutJson = false;
+    this.artifacts = [];
+    if (this.root) {
+      const root = this.root;
+      this.hasRolloutJson = existsSync(path.join(root, ROLLOUT_FILE));
+      await Promise.all([
+        readComposerJson(root).then((c) => (this.composer = c), (err) => this.collect(err, errors)),
+        readRolloutConfig(root).then((c) => (this.config = c), (err) => this.collect(err, errors)),
+        listArtifacts(root).then((a) => (this.artifacts = a), (err) => this.log.warn(`Cannot list artifacts: ${describeError(err)}`)),
+      ]);
+    }
+    this.errors = errors;
+    this.diagnostics.set(errors);
+    await Promise.all([
+      vscode.commands.executeCommand('setContext', ContextKeys.hasComposer, Boolean(this.root && existsSync(path.join(this.root, 'composer.json')))),
+      vscode.commands.executeCommand('setContext', ContextKeys.hasRolloutJson, this.hasRolloutJson),
+      vscode.commands.executeCommand('setContext', ContextKeys.hasLoadBalancers, (this.config?.loadBalancers.length ?? 0) > 0),
+    ]);
+    this.changed.fire();
+  }
+
+  private collect(err: unknown, into: InputError[]): void {
+    const located = inputErrorsOf(err);
+    if (located.length) into.push(...located);
+    else this.log.error(describeError(err));
+  }
+
+  /**
+   * Probes backends and reads LBs and the rollout state, without blocking the views:
+   * the tree shows the last answer (and "refreshing") until the new one arrives.
+   * Untrusted workspaces start no process and send no probe.
+   */
+  async refreshLive(): Promise<void> {
+    if (!this.root || !this.config || !this.trusted) {
+      this.live = emptyLiveState();
+      this.changed.fire();
+      return;
+    }
+    this.liveAbort?.abort();
+    const abort = new AbortController();
+    this.liveAbort = abort;
+    this.live = { ...this.live, refreshing: true };
+    this.changed.fire();
+    try {
+      const next = await loadLiveState(this.root, this.config, { log: this.log, signal: abort.signal, settings: this.settings() });
+      if (abort.signal.aborted) return;
+      this.live = next;
+    } catch (err) {
+      if (abort.signal.aborted) return;
+      this.log.warn(`Refresh failed: ${describeError(err)}`);
+      this.live = { ...this.live, refreshing: false, error: describeError(err) };
+    }
+    await vscode.commands.executeCommand('setContext', ContextKeys.rolloutStatus, this.live.rollout?.status ?? 'none');
+    this.changed.fire();
+  }
+
+  dispose(): void {
+    this.liveAbort?.abort();
+    this.changed.dispose();
+  }
+}

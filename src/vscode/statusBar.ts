@@ -1,0 +1,72 @@
+import * as vscode from 'vscode';
+import type { ProjectModel } from './projectModel';
+import { Commands } from './constants';
+import { formatAge, formatBytes, formatPercent } from './format';
+
+/**
+ * Two items: the local build (`$(package) app 1.2.0`) and, with rollout.json, what is live
+ * (`$(versions) 1.2.0 | canary 1.3.0`, or `1.2.0 ⇄ 1.3.0 25%` during a ramp). Both open the panel.
+ */
+export class StatusBar implements vscode.Disposable {
+  private readonly build = vscode.window.createStatusBarItem('pharRollout.build', vscode.StatusBarAlignment.Left, 10);
+  private readonly live = vscode.window.createStatusBarItem('pharRollout.live', vscode.StatusBarAlignment.Left, 9);
+
+  constructor(private readonly model: ProjectModel) {
+    this.build.name = 'Phar Rollout: Build';
+    this.live.name = 'Phar Rollout: Live Versions';
+    this.build.command = Commands.showPanel;
+    this.live.command = Commands.showPanel;
+    model.onDidChange(() => this.update());
+    this.update();
+  }
+
+  update(): void {
+    const m = this.model;
+    if (!m.root) {
+      this.build.hide();
+      this.live.hide();
+      return;
+    }
+    const a = m.artifacts[0];
+    const version = a?.version ?? m.composer?.version;
+    this.build.text = `$(package) ${m.appName ?? ''}${version ? ` ${version}` : ''}`;
+    this.build.tooltip = a
+      ? new vscode.MarkdownString(`**${a.app} ${a.version}** built ${formatAge(a.builtAt)} by ${a.builder}\n\n${formatBytes(a.size)} · sha256 \`${a.sha256.slice(0, 16)}…\``)
+      : 'Not built yet: run Phar Rollout: Build Phar';
+    this.build.show();
+
+    const config = m.config;
+    if (!config || m.live.backends.length === 0) {
+      this.live.hide();
+      return;
+    }
+    const versionsOf = (group: string) => [...new Set(m.live.backends.filter((b) => b.group === group).map((b) => b.served ?? b.deployed ?? '?'))].join('/');
+    const stable = versionsOf('stable');
+    const canary = versionsOf('canary');
+    const split = m.live.rollout?.split ?? m.live.loadBalancers.find((l) => l.split !== undefined)?.split;
+    const down = m.live.backends.filter((b) => !b.healthy);
+    const drifting = m.live.backends.filter((b) => b.drift);
+    const gateFailed = m.live.rollout?.status === 'failed';
+    this.live.text =
+      split !== undefined && split > 0 && canary
+        ? `$(versions) ${stable} ⇄ ${canary} ${formatPercent(split).replace(' ', '')}`
+        : `$(versions) ${stable}${canary ? ` | canary ${canary}` : ''}`;
+    const warn = down.length > 0 || drifting.length > 0 || gateFailed;
+    this.live.backgroundColor = warn ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    const md = new vscode.MarkdownString();
+    md.appendMarkdown(`**Live versions**${split !== undefined ? ` · canary ${formatPercent(split)}` : ''}\n\n| backend | group | served | deployed | |\n|---|---|---|---|---|\n`);
+    for (const b of m.live.backends) {
+      const state = !b.healthy ? `$(error) ${b.error ?? 'down'}` : b.drift ? '$(warning) drift' : `$(pass) ${b.latencyMs !== undefined ? `${Math.round(b.latencyMs)} ms` : ''}`;
+      md.appendMarkdown(`| ${b.name} | ${b.group} | ${b.served ?? '—'} | ${b.deployed ?? '—'} | ${state} |\n`);
+    }
+    if (gateFailed) md.appendMarkdown(`\n$(error) ${m.live.rollout?.message ?? 'A gate failed'}\n`);
+    md.supportThemeIcons = true;
+    this.live.tooltip = md;
+    this.live.show();
+  }
+
+  dispose(): void {
+    this.build.dispose();
+    this.live.dispose();
+  }
+}

@@ -1,0 +1,125 @@
+import * as vscode from 'vscode';
+import * as path from 'node:path';
+import { existsSync } from 'node:fs';
+import type { ProjectModel } from '../projectModel';
+import type { Artifact } from '../../core/build/artifact';
+import { formatAge, formatBytes } from '../format';
+
+type Node = { item: vscode.TreeItem; children?: () => Node[] };
+
+/** The "Project" view: composer.json, box.json, rollout.json, the last build and the artifacts. */
+export class ProjectTreeProvider implements vscode.TreeDataProvider<Node> {
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChangeTreeData = this.changed.event;
+
+  constructor(private readonly model: ProjectModel) {
+    model.onDidChange(() => this.changed.fire());
+  }
+
+  getTreeItem(node: Node): vscode.TreeItem {
+    return node.item;
+  }
+
+  getChildren(node?: Node): Node[] {
+    if (node) return node.children?.() ?? [];
+    const m = this.model;
+    if (!m.root) return [];
+    const nodes: Node[] = [projectNode(m)];
+    for (const e of m.errors) {
+      const item = new vscode.TreeItem(e.message, vscode.TreeItemCollapsibleState.None);
+      item.iconPath = new vscode.ThemeIcon('error', new vscode.ThemeColor('problemsErrorIcon.foreground'));
+      item.description = e.location ? `${path.basename(e.location.file)}:${e.location.line}:${e.location.column}` : undefined;
+      item.tooltip = e.hint ? `${e.format()}` : e.message;
+      item.contextValue = 'configError';
+      if (e.location) item.command = openAt(e.location.file, e.location.line, e.location.column);
+      nodes.push({ item });
+    }
+    const latest = m.artifacts[0];
+    nodes.push(latest ? { item: buildItem(latest) } : { item: noBuildItem(m.trusted) });
+    if (m.artifacts.length > 0) {
+      const item = new vscode.TreeItem(`Artifacts`, vscode.TreeItemCollapsibleState.Collapsed);
+      item.description = String(m.artifacts.length);
+      item.iconPath = new vscode.ThemeIcon('archive');
+      item.contextValue = 'artifacts';
+      nodes.push({ item, children: () => m.artifacts.map((a) => ({ item: artifactItem(a) })) });
+    }
+    return nodes;
+  }
+}
+
+function projectNode(m: ProjectModel): Node {
+  const item = new vscode.TreeItem(m.appName ?? 'project', vscode.TreeItemCollapsibleState.Expanded);
+  item.id = 'project';
+  item.description = [m.composer?.version, m.composer?.name].filter(Boolean).join(' · ') || undefined;
+  item.iconPath = new vscode.ThemeIcon('package');
+  item.contextValue = 'project';
+  item.tooltip = m.root;
+  const root = m.root!;
+  return {
+    item,
+    children: () => {
+      const files: Node[] = [];
+      const boxFile = ['box.json', 'box.json.dist'].find((f) => existsSync(path.join(root, f)));
+      for (const [file, note] of [
+        ['composer.json', m.composer?.version ? `version ${m.composer.version}` : 'no version: from git tags'],
+        [boxFile, m.config?.build.box && m.config.build.box !== 'auto' ? `builder: ${m.config.build.box}` : 'box recipe'],
+        ['rollout.json', m.hasRolloutJson ? `${m.config?.backends.length ?? '?'} backends, ${m.config?.loadBalancers.length ?? '?'} LBs` : undefined],
+      ] as const) {
+        if (!file || !existsSync(path.join(root, file))) continue;
+        const hasError = m.errors.some((e) => e.location && path.basename(e.location.file) === file);
+        const fi = new vscode.TreeItem(file, vscode.TreeItemCollapsibleState.None);
+        fi.description = hasError ? 'has errors' : note;
+        fi.iconPath = hasError ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground')) : new vscode.ThemeIcon('json');
+        fi.resourceUri = vscode.Uri.file(path.join(root, file));
+        fi.command = { command: 'vscode.open', title: 'Open', arguments: [fi.resourceUri] };
+        fi.contextValue = 'configFile';
+        files.push({ item: fi });
+      }
+      return files;
+    },
+  };
+}
+
+function buildItem(a: Artifact): vscode.TreeItem {
+  const item = new vscode.TreeItem(`Last build ${a.version}`, vscode.TreeItemCollapsibleState.None);
+  item.id = 'build';
+  item.description = `${formatBytes(a.size)} · ${a.builder} · ${formatAge(a.builtAt)}`;
+  item.iconPath = new vscode.ThemeIcon('check', new vscode.ThemeColor('testing.iconPassed'));
+  item.tooltip = artifactTooltip(a);
+  item.contextValue = 'build copyable';
+  return item;
+}
+
+function noBuildItem(trusted: boolean): vscode.TreeItem {
+  const item = new vscode.TreeItem('Not built yet', vscode.TreeItemCollapsibleState.None);
+  item.id = 'build';
+  item.description = trusted ? 'Build Phar to make one' : 'trust the workspace to build';
+  item.iconPath = new vscode.ThemeIcon('circle-outline');
+  item.contextValue = 'build';
+  if (trusted) item.command = { command: 'pharRollout.build', title: 'Build Phar' };
+  return item;
+}
+
+function artifactItem(a: Artifact): vscode.TreeItem {
+  const item = new vscode.TreeItem(a.version, vscode.TreeItemCollapsibleState.None);
+  item.id = `artifact:${a.id}`;
+  item.description = `${a.commit.slice(0, 7)} · ${formatAge(a.builtAt)} · ${a.builder}`;
+  item.iconPath = new vscode.ThemeIcon('file-zip');
+  item.tooltip = artifactTooltip(a);
+  item.contextValue = 'artifact copyable';
+  return item;
+}
+
+export function artifactTooltip(a: Artifact): vscode.MarkdownString {
+  const md = new vscode.MarkdownString();
+  md.appendMarkdown(`**${a.app} ${a.version}**\n\n`);
+  md.appendMarkdown(`| | |\n|---|---|\n`);
+  md.appendMarkdown(`| id | \`${a.id}\` |\n| commit | \`${a.commit.slice(0, 12)}\` (${a.commitTime}) |\n`);
+  md.appendMarkdown(`| sha256 | \`${a.sha256}\` |\n| size | ${formatBytes(a.size)} |\n| builder | ${a.builder} |\n| built | ${a.builtAt} |\n`);
+  return md;
+}
+
+function openAt(file: string, line: number, column: number): vscode.Command {
+  const pos = new vscode.Position(line - 1, column - 1);
+  return { command: 'vscode.open', title: 'Open', arguments: [vscode.Uri.file(file), { selection: new vscode.Range(pos, pos) }] };
+}

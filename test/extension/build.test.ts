@@ -1,0 +1,88 @@
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { existsSync, promises as fs } from 'node:fs';
+import * as vscode from 'vscode';
+import type { PharRolloutApi } from '../../src/extension';
+import type { Artifact } from '../../src/core/build/artifact';
+import { waitFor } from '../helpers/wait';
+
+const EXTENSION_ID = 'phar-rollout.phar-rollout';
+
+async function api(): Promise<PharRolloutApi> {
+  const ext = vscode.extensions.getExtension<PharRolloutApi>(EXTENSION_ID);
+  assert.ok(ext, `${EXTENSION_ID} is installed`);
+  return ext.activate();
+}
+
+function workspaceRoot(): string {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  assert.ok(folder, 'a workspace folder is open');
+  return folder.uri.fsPath;
+}
+
+describe('Build Phar (extension host)', function () {
+  this.timeout(180000);
+
+  it('builds the workspace and the model shows the new artifact', async () => {
+    const { model } = await api();
+    const root = workspaceRoot();
+    const composer = JSON.parse(await fs.readFile(path.join(root, 'composer.json'), 'utf8')) as { version: string };
+    const artifact = (await vscode.commands.executeCommand<Artifact | undefined>('pharRollout.build'))!;
+    assert.ok(artifact, 'the build command returns the artifact');
+    assert.equal(artifact.version, composer.version);
+    assert.ok(existsSync(artifact.pharPath), `phar exists at ${artifact.pharPath}`);
+    assert.ok(artifact.pharPath.startsWith(path.join(root, '.rollout', 'artifacts')), 'artifact lives in .rollout/artifacts');
+    const manifest = JSON.parse(await fs.readFile(path.join(path.dirname(artifact.pharPath), 'manifest.json'), 'utf8')) as Artifact;
+    assert.equal(manifest.sha256, artifact.sha256);
+    assert.equal(model.artifacts[0]?.id, artifact.id, 'the tree model lists it first');
+  });
+
+  it('a second build with unchanged inputs is up to date (same artifact)', async () => {
+    const first = await vscode.commands.executeCommand<Artifact>('pharRollout.build');
+    const second = await vscode.commands.executeCommand<Artifact>('pharRollout.build');
+    assert.equal(second?.id, first?.id);
+    assert.equal(second?.sha256, first?.sha256);
+  });
+});
+
+describe('rollout.json (extension host)', function () {
+  this.timeout(60000);
+
+  it('Create rollout.json writes a valid starter and never overwrites', async () => {
+    const { model } = await api();
+    const file = path.join(workspaceRoot(), 'rollout.json');
+    await fs.rm(file, { force: true });
+    try {
+      await vscode.commands.executeCommand('pharRollout.createRolloutJson');
+      assert.ok(existsSync(file));
+      await waitFor('the model to read the starter', () => model.config !== undefined && model.hasRolloutJson);
+      assert.equal(model.config?.app, model.composer?.shortName);
+      await fs.writeFile(file, '{ "backends": [] } // mine');
+      await vscode.commands.executeCommand('pharRollout.createRolloutJson');
+      assert.equal(await fs.readFile(file, 'utf8'), '{ "backends": [] } // mine', 'an existing file is left alone');
+    } finally {
+      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+      await fs.rm(file, { force: true });
+    }
+  });
+
+  it('an error in rollout.json shows in Problems with line and column', async () => {
+    await api();
+    const file = path.join(workspaceRoot(), 'rollout.json');
+    try {
+      await fs.writeFile(file, '{\n  "backends": [\n    { "name": "web-1", "group": "blue", "upstream": "127.0.0.1:1", "dir": "x" }\n  ]\n}\n');
+      const uri = vscode.Uri.file(file);
+      const diags = await waitFor('a diagnostic on rollout.json', () => {
+        const d = vscode.languages.getDiagnostics(uri).filter((x) => x.source === 'Phar Rollout');
+        return d.length > 0 ? d : undefined;
+      }, 20000);
+      const groupError = diags.find((d) => /group/.test(d.message));
+      assert.ok(groupError, `a diagnostic names "group": ${diags.map((d) => d.message).join(' | ')}`);
+      assert.equal(groupError.range.start.line, 2, 'on the third line (0-based 2)');
+      assert.equal(groupError.range.start.character, 32, 'at the value "blue"');
+    } finally {
+      await fs.rm(file, { force: true });
+    }
+    await waitFor('diagnostics cleared after the file is gone', () => vscode.languages.getDiagnostics(vscode.Uri.file(file)).filter((x) => x.source === 'Phar Rollout').length === 0, 20000);
+  });
+});

@@ -18,6 +18,8 @@ export interface ArtifactManifest {
   builtAt: string;
   /** File name of the phar inside the artifact folder: `<app>.phar`. */
   phar: string;
+  /** True when built from a work tree with uncommitted changes (the commit alone does not describe it). */
+  dirty?: boolean;
 }
 
 /** A manifest with where it lives on this machine. */

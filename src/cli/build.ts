@@ -1,0 +1,33 @@
+import * as path from 'node:path';
+import { buildProject } from '../core/build/build';
+import type { CliCommand } from './cliCommand';
+import { EXIT_OK } from './cliCommand';
+
+/** `phar-rollout build`: composer install + compile + store; --json prints the artifact. */
+export const buildCommand: CliCommand = {
+  name: 'build',
+  summary: 'Build the project\'s phar into .rollout/artifacts (skipped when the inputs are unchanged)',
+  usage: 'phar-rollout build [--project DIR] [--json] [--force] [--builtin] [--box PATH]',
+  options: {
+    project: { type: 'string', short: 'p' },
+    json: { type: 'boolean' },
+    force: { type: 'boolean' },
+    builtin: { type: 'boolean' },
+    box: { type: 'string' },
+  },
+  async run(values, _positionals, ctx) {
+    const projectDir = path.resolve(typeof values.project === 'string' ? values.project : process.cwd());
+    const { artifact, upToDate } = await buildProject({
+      projectDir,
+      compilerScript: ctx.compilerScript,
+      log: ctx.log,
+      signal: ctx.signal,
+      builder: values.builtin ? 'builtin' : 'auto',
+      boxPath: typeof values.box === 'string' ? values.box : undefined,
+      force: values.force === true,
+    });
+    if (values.json) ctx.stdout(JSON.stringify({ ...artifact, upToDate }, null, 2));
+    else ctx.stdout(`${upToDate ? 'up to date' : 'built'} ${artifact.id} ${artifact.pharPath}`);
+    return EXIT_OK;
+  },
+};

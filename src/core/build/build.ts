@@ -1,0 +1,327 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { JSONPath } from 'jsonc-parser';
+import { readBoxConfig } from '../config/boxConfig';
+import type { BoxConfig } from '../config/boxConfig';
+import { readComposerJson } from '../config/composerJson';
+import type { ComposerInfo } from '../config/composerJson';
+import { JsonDocument } from '../config/jsonDocument';
+import { DEFAULT_COMPOSER_ARGS, readRolloutConfig } from '../config/rolloutConfig';
+import type { RolloutConfig } from '../config/rolloutConfig';
+import { InputError, InputErrors, OperationError, inputErrorsOf, throwIfAborted } from '../errors';
+import { readGitInfo } from '../git/git';
+import type { GitInfo } from '../git/git';
+import type { Logger } from '../log';
+import type { Artifact, ArtifactManifest } from './artifact';
+import { artifactId, createStaging, findArtifactByInputsHash, sha256File } from './artifactStore';
+import { boxIdentity, boxVersion, findBox, runBoxCompile } from './boxRunner';
+import type { BoxInvocation } from './boxRunner';
+import { compileBuiltin, generateStub } from './builtinCompiler';
+import type { CompilePlan } from './builtinCompiler';
+import { autoloaderSuffixWarning, runComposer } from './composer';
+import { selectFiles } from './fileSelection';
+import type { SelectionProblem } from './fileSelection';
+import { computeInputsHash, hashProjectFiles, sha256 } from './inputsHash';
+import { placeholderValues } from './placeholders';
+
+export interface BuildOptions {
+  projectDir: string;
+  /** Absolute path of php/compile.php (shipped with the extension). */
+  compilerScript: string;
+  log: Logger;
+  signal?: AbortSignal;
+  /** The phar-rollout.boxPath setting: an explicit box (or box.phar) path. */
+  boxPath?: string;
+  /** auto (default): box when found, else built-in; builtin: never box; box: fail without box. */
+  builder?: 'auto' | 'builtin' | 'box';
+  /** Overrides rollout.json's build.composer (default install --no-dev --optimize-autoloader). [] skips composer. */
+  composerArgs?: string[];
+  /** Build even when an artifact of the same inputs is stored. */
+  force?: boolean;
+  /** Progress for a UI: a message and an optional increment (all increments add up to 100). */
+  onProgress?: (message: string, increment?: number) => void;
+  /** Environment (SOURCE_DATE_EPOCH); default process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface BuildResult {
+  artifact: Artifact;
+  /** True when an artifact of identical inputs was already stored and nothing ran. */
+  upToDate: boolean;
+}
+
+/** Everything the build decided before running anything: the result of reading the project. */
+export interface BuildContext {
+  projectDir: string;
+  app: string;
+  version: string;
+  commit: string;
+  commitTime: string;
+  git: GitInfo;
+  composer: ComposerInfo;
+  rollout?: RolloutConfig;
+  boxConfig: BoxConfig;
+  composerArgs: string[];
+  mode: 'builtin' | 'box';
+  box?: BoxInvocation;
+  placeholders: Record<string, string>;
+  /** Stub text for the built-in compiler (generated or read), null for Phar's default stub. */
+  stub: string | null;
+}
+
+/**
+ * Builds the project's phar into the artifact store: reads composer.json, rollout.json and box.json
+ * (all problems reported together as InputErrors, before anything runs or is written), runs composer,
+ * compiles with box or the built-in compiler, and stores `.rollout/artifacts/<id>/`. When an intact
+ * artifact of identical inputs is stored (and not `force`), returns it with `upToDate` without running
+ * composer or php. Cancellation (CancelledError) and failures leave no artifact folder behind.
+ */
+export async function buildProject(options: BuildOptions): Promise<BuildResult> {
+  const { log, signal } = options;
+  const progress = (message: string, increment?: number) => options.onProgress?.(message, increment);
+  throwIfAborted(signal);
+
+  progress('Reading configuration', 5);
+  const ctx = await prepareBuild(options);
+  log.info(
+    `Building ${ctx.app} ${ctx.version} (commit ${ctx.commit.slice(0, 12)}${ctx.git.dirty ? ', uncommitted changes' : ''}) with ${ctx.mode === 'box' ? `box (${ctx.box?.path})` : 'the built-in compiler'}`,
+  );
+
+  progress('Hashing inputs', 10);
+  const compilerText = ctx.mode === 'builtin' ? await readCompiler(options.compilerScript) : '';
+  const files = await hashProjectFiles(ctx.projectDir, { exclude: [ctx.boxConfig.output], signal });
+  const inputsHash = computeInputsHash({
+    app: ctx.app,
+    version: ctx.version,
+    commit: ctx.commit,
+    commitTime: ctx.commitTime,
+    dirty: ctx.git.dirty,
+    composerArgs: ctx.composerArgs,
+    builder: ctx.mode === 'box' && ctx.box ? await boxIdentity(ctx.box) : 'builtin',
+    compiler: ctx.mode === 'builtin' ? sha256(compilerText) : '',
+    files,
+  });
+  if (!options.force) {
+    const existing = await findArtifactByInputsHash(ctx.projectDir, inputsHash);
+    if (existing) {
+      log.info(`Up to date: ${existing.id} (inputs unchanged; use --force to rebuild)`);
+      progress(`Up to date: ${existing.id}`, 85);
+      return { artifact: existing, upToDate: true };
+    }
+  }
+
+  throwIfAborted(signal);
+  progress(ctx.composerArgs.length ? `composer ${ctx.composerArgs.join(' ')}` : 'composer skipped', 5);
+  await runComposer(ctx.projectDir, ctx.composerArgs, { log, signal });
+  if (ctx.composerArgs.length) {
+    const warning = await autoloaderSuffixWarning(ctx.projectDir);
+    if (warning) log.warn(warning);
+  }
+  progress('Compiling', 25);
+
+  const staging = await createStaging(ctx.projectDir);
+  try {
+    const pharName = `${ctx.app}.phar`;
+    const pharPath = path.join(staging.dir, pharName);
+    let builder: string;
+    if (ctx.mode === 'builtin') {
+      const plan = await makePlan(ctx, pharPath, signal);
+      await compileBuiltin(plan, { compilerScript: options.compilerScript, log, signal, onLine: (line) => progress(line) });
+      builder = 'builtin';
+    } else {
+      const box = ctx.box as BoxInvocation;
+      const defaults = ['box.json', 'box.json.dist'].map((n) => path.join(ctx.projectDir, n));
+      const configFile = ctx.boxConfig.file && !defaults.includes(ctx.boxConfig.file) ? ctx.boxConfig.file : undefined;
+      await runBoxCompile(box, ctx.projectDir, { log, signal, configFile, onLine: (line) => progress(line) });
+      const stat = await fs.stat(ctx.boxConfig.output).catch(() => undefined);
+      if (!stat?.isFile()) throw new OperationError(`box compile finished but ${ctx.boxConfig.output} does not exist`, 'box', ctx.boxConfig.output);
+      await fs.copyFile(ctx.boxConfig.output, pharPath);
+      builder = `box ${await boxVersion(box, { signal })}`;
+    }
+    throwIfAborted(signal);
+    progress('Storing the artifact', 45);
+    if (ctx.boxConfig.chmod !== undefined) await fs.chmod(pharPath, ctx.boxConfig.chmod);
+    const digest = await sha256File(pharPath);
+    const size = (await fs.stat(pharPath)).size;
+    const manifest: ArtifactManifest = {
+      id: artifactId(ctx.version, ctx.commit, digest),
+      app: ctx.app,
+      version: ctx.version,
+      commit: ctx.commit,
+      commitTime: ctx.commitTime,
+      sha256: digest,
+      size,
+      builder,
+      inputsHash,
+      builtAt: new Date().toISOString(),
+      phar: pharName,
+      dirty: ctx.git.dirty,
+    };
+    throwIfAborted(signal);
+    const artifact = await staging.commit(manifest);
+    log.info(`Built ${artifact.id}: ${artifact.pharPath} (${size} bytes, sha256 ${digest})`);
+    progress(`Built ${artifact.id}`, 5);
+    return { artifact, upToDate: false };
+  } finally {
+    await staging.discard();
+  }
+}
+
+/**
+ * Reads and checks everything a build needs, running nothing but git and writing nothing.
+ * Throws InputErrors listing every problem of composer.json, rollout.json and box.json.
+ */
+export async function prepareBuild(options: BuildOptions): Promise<BuildContext> {
+  const projectDir = path.resolve(options.projectDir);
+  const env = options.env ?? process.env;
+  const errors: InputError[] = [];
+  const attempt = async <T>(read: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await read();
+    } catch (err) {
+      const located = inputErrorsOf(err);
+      if (!located.length) throw err;
+      errors.push(...located);
+      return undefined;
+    }
+  };
+
+  const composer = await attempt(() => readComposerJson(projectDir));
+  const rollout = await attempt(() => readRolloutConfig(projectDir));
+  const rolloutFile = path.join(projectDir, 'rollout.json');
+  const rolloutError = async (at: JSONPath, message: string, hint?: string): Promise<InputError> => {
+    try {
+      return JsonDocument.parse(rolloutFile, await fs.readFile(rolloutFile, 'utf8')).error(at, message, hint);
+    } catch {
+      return new InputError(message, { file: rolloutFile, line: 1, column: 1 }, hint);
+    }
+  };
+
+  // Which compiler: --builtin / the caller, then rollout.json build.box, then the setting, then what is installed.
+  const requested = options.builder ?? 'auto';
+  const rolloutBox = rollout?.build.box ?? 'auto';
+  let mode: 'builtin' | 'box' = 'builtin';
+  let box: BoxInvocation | undefined;
+  if (requested !== 'builtin' && !(requested === 'auto' && rolloutBox === 'builtin')) {
+    if (rolloutBox !== 'auto' && rolloutBox !== 'builtin') {
+      box = await findBox(projectDir, rolloutBox);
+      if (!box) errors.push(await rolloutError(['build', 'box'], `box not found at ${path.resolve(projectDir, rolloutBox)}`, 'Fix the path (relative to the project), or use "auto" or "builtin".'));
+    } else if (options.boxPath) {
+      box = await findBox(projectDir, options.boxPath);
+      if (!box) errors.push(new InputError(`The phar-rollout.boxPath setting points to ${path.resolve(projectDir, options.boxPath)}, which does not exist`, undefined, 'Fix the setting, or clear it to find box automatically.'));
+    } else box = await findBox(projectDir);
+    if (box) mode = 'box';
+    else if (requested === 'box' && errors.length === 0) {
+      errors.push(new InputError('box is required for this build but was not found', undefined, 'Install it (composer require --dev humbug/box), put box on PATH or box.phar in the project, or set phar-rollout.boxPath.'));
+    }
+  }
+
+  const composerBin = composer ? await readComposerBin(composer.file) : undefined;
+  const boxConfig = await attempt(() => readBoxConfig(projectDir, { strict: mode === 'builtin', explicit: rollout?.build.config, composerBin }));
+
+  const git = await readGitInfo(projectDir, { signal: options.signal });
+  const commit = git.commit ?? 'unknown';
+  const commitTime = buildTime(env, git);
+  const version = composer?.version ?? (git.latestTag ? git.latestTag.replace(/^v(?=\d)/, '') : undefined) ?? '0.0.0-dev';
+  const app = rollout?.app ?? composer?.shortName ?? safeName(path.basename(projectDir));
+
+  let placeholders: Record<string, string> = {};
+  let stub: string | null = null;
+  if (boxConfig && mode === 'builtin') {
+    const locate = (at: JSONPath) => boxConfig.locate(at);
+    const filled = placeholderValues(boxConfig.placeholders, { ...git, time: new Date(commitTime) });
+    placeholders = filled.values;
+    for (const p of filled.problems) errors.push(new InputError(`box.json "${p.key}" ${p.message}`, locate([p.key]), p.key.startsWith('git') ? 'Commit the project to git (and tag it for git-tag), or remove the key.' : undefined));
+    // Everything the phar needs, except what composer is about to write, must exist now.
+    const { problems } = await selectFiles(boxConfig, { pending: ['vendor'], signal: options.signal });
+    errors.push(...problems.map((p) => selectionError(boxConfig, p)));
+    const alias = boxConfig.alias ?? `${app}.phar`;
+    if (boxConfig.stub === true) {
+      stub = generateStub({ alias, main: boxConfig.main, shebang: boxConfig.shebang, banner: boxConfig.banner, intercept: boxConfig.intercept });
+    } else if (typeof boxConfig.stub === 'string') {
+      const text = await fs.readFile(path.resolve(boxConfig.basePath, boxConfig.stub), 'utf8').catch(() => undefined);
+      if (text !== undefined && !text.includes('__HALT_COMPILER();')) {
+        errors.push(new InputError(`The stub ${boxConfig.stub} has no __HALT_COMPILER(); line`, locate(['stub']), 'A phar stub must end with __HALT_COMPILER(); ?>'));
+      }
+      stub = text ?? null;
+    }
+  }
+  if (errors.length) throw new InputErrors(errors);
+
+  return {
+    projectDir,
+    app,
+    version,
+    commit,
+    commitTime,
+    git,
+    composer: composer as ComposerInfo,
+    rollout,
+    boxConfig: boxConfig as BoxConfig,
+    composerArgs: options.composerArgs ?? rollout?.build.composer ?? DEFAULT_COMPOSER_ARGS,
+    mode,
+    box,
+    placeholders,
+    stub,
+  };
+}
+
+/** The plan php/compile.php writes: files selected now that vendor/ exists. */
+async function makePlan(ctx: BuildContext, output: string, signal?: AbortSignal): Promise<CompilePlan> {
+  const config = ctx.boxConfig;
+  const { entries, problems } = await selectFiles(config, { signal });
+  if (problems.length) throw new InputErrors(problems.map((p) => selectionError(config, p)));
+  const own: Record<string, unknown> = { app: ctx.app, version: ctx.version, commit: ctx.commit, commitTime: ctx.commitTime };
+  if (ctx.git.dirty) own.dirty = true;
+  const extra = config.metadata;
+  // The build's own fields win: the version probe relies on them.
+  const metadata = extra === undefined ? own : typeof extra === 'object' && extra !== null && !Array.isArray(extra) ? { ...(extra as Record<string, unknown>), ...own } : { ...own, metadata: extra };
+  return {
+    output,
+    alias: config.alias ?? `${ctx.app}.phar`,
+    stub: ctx.stub,
+    defaultStubIndex: typeof config.main === 'string' ? config.main : null,
+    files: entries,
+    main: typeof config.main === 'string' ? config.main : null,
+    placeholders: ctx.placeholders,
+    compression: config.compression,
+    algorithm: config.algorithm,
+    metadata,
+    timestamp: Math.floor(Date.parse(ctx.commitTime) / 1000),
+  };
+}
+
+function selectionError(config: BoxConfig, p: SelectionProblem): InputError {
+  return new InputError(p.message, config.locate(p.at), p.hint);
+}
+
+/** SOURCE_DATE_EPOCH, else the commit time, else the Unix epoch: never the wall clock. */
+function buildTime(env: NodeJS.ProcessEnv, git: GitInfo): string {
+  const epoch = env.SOURCE_DATE_EPOCH;
+  if (epoch && /^\d+$/.test(epoch)) return new Date(Number(epoch) * 1000).toISOString();
+  return git.commitTime ?? new Date(0).toISOString();
+}
+
+async function readCompiler(file: string): Promise<string> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch (err) {
+    throw new OperationError(`The built-in compiler script is missing: ${file} (${(err as Error).message})`, 'compile', file);
+  }
+}
+
+/** composer.json's first `bin` entry: box's default main script. */
+async function readComposerBin(file: string): Promise<string | undefined> {
+  try {
+    const raw = JSON.parse(await fs.readFile(file, 'utf8')) as { bin?: unknown };
+    if (typeof raw.bin === 'string') return raw.bin;
+    if (Array.isArray(raw.bin) && typeof raw.bin[0] === 'string') return raw.bin[0];
+  } catch {
+    // composer.json was already validated; a bin we cannot read means the default
+  }
+  return undefined;
+}
+
+function safeName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'app';
+}

@@ -1,0 +1,60 @@
+import type { RolloutConfig } from '../config/rolloutConfig';
+import type { SshOptions } from '../exec/sshTransport';
+import { TransportPool } from '../exec/transportFor';
+import type { Logger } from '../log';
+import { nullLogger } from '../log';
+import { currentUser } from './history';
+import { acquireLock } from './lock';
+import type { HeldLock } from './lock';
+import type { OperationOptions } from './types';
+
+/** Options of every rollout operation. */
+export interface RolloutOptions extends OperationOptions {
+  /** Shared connections (the extension keeps one pool); else one is made and closed per operation. */
+  transports?: TransportPool;
+  ssh?: SshOptions;
+  /** Who acts, for history and lock; default git's user.email. */
+  user?: string;
+  /** Lock staleness (default 10 min). */
+  staleMs?: number;
+}
+
+/** What an operation body gets: the pool, the logger, the user. */
+export interface OpContext {
+  pool: TransportPool;
+  log: Logger;
+  user: string;
+  signal?: AbortSignal;
+  progress: (message: string, increment?: number) => void;
+}
+
+/** Runs `body` with a transport pool (the caller's, or a fresh one closed afterwards). */
+export async function withContext<T>(config: RolloutConfig, options: RolloutOptions, body: (ctx: OpContext) => Promise<T>): Promise<T> {
+  const log = options.log ?? nullLogger;
+  const pool = options.transports ?? new TransportPool({ ...options.ssh, log });
+  try {
+    const user = options.user ?? (await currentUser(config.projectDir));
+    return await body({
+      pool,
+      log,
+      user,
+      signal: options.signal,
+      progress: (message, increment) => options.onProgress?.({ message, increment }),
+    });
+  } finally {
+    if (!options.transports) await pool.dispose();
+  }
+}
+
+/** withContext holding the rollout lock for the whole body. */
+export function withLock<T>(config: RolloutConfig, operation: string, options: RolloutOptions, body: (ctx: OpContext, lock: HeldLock) => Promise<T>): Promise<T> {
+  return withContext(config, options, async (ctx) => {
+    ctx.progress('taking the rollout lock');
+    const lock = await acquireLock(config, (t) => ctx.pool.get(t), { operation, user: ctx.user, staleMs: options.staleMs, signal: options.signal });
+    try {
+      return await body(ctx, lock);
+    } finally {
+      await lock.release();
+    }
+  });
+}

@@ -1,0 +1,163 @@
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { deployArtifact, rollbackToPrevious } from '../backends/deploy';
+import type { BackendResult } from '../backends/deploy';
+import type { Artifact } from '../build/artifact';
+import { artifactsDir, getArtifact } from '../build/artifactStore';
+import { buildProject } from '../build/build';
+import type { Group, RolloutConfig } from '../config/rolloutConfig';
+import { InputError, OperationError, describeError, throwIfAborted } from '../errors';
+import { addWorktree, prefixInRepo, removeWorktree, repoRoot, resolveCommit } from '../git/git';
+import { withLock } from './context';
+import type { OpContext, RolloutOptions } from './context';
+import { appendHistory } from './history';
+import { groupReleases, throwOnFailures } from './promote';
+import { saveState, setSplitRecorded } from './ramp';
+import { readState } from './state';
+import type { RolloutState } from './types';
+
+export type RollbackSpeed = 'traffic' | 'release' | 'rebuild';
+
+export interface RollbackRequest {
+  /** traffic: split 0 % now (one reload); release: `current` back to the previous release; rebuild: build `ref` and deploy it. */
+  speed: RollbackSpeed;
+  /** Git ref (tag, branch, commit) for a rebuild. */
+  ref?: string;
+  /** Backends to roll back for release/rebuild (default canary). */
+  group?: Group;
+}
+
+export interface RollbackOptions extends RolloutOptions {
+  /** php/compile.php, for a rebuild with the built-in compiler. */
+  compilerScript?: string;
+  /** The phar-rollout.boxPath setting, for a rebuild with box. */
+  boxPath?: string;
+}
+
+export interface RollbackResult {
+  speed: RollbackSpeed;
+  /** Split before a traffic rollback (first LB). */
+  splitBefore?: number;
+  /** Per backend, for release and rebuild. */
+  results?: BackendResult[];
+  /** Release ids per backend before and after (release, rebuild). */
+  releasesBefore?: Record<string, string | null>;
+  releasesAfter?: Record<string, string | null>;
+  /** The artifact a rebuild made and deployed. */
+  artifact?: Pick<Artifact, 'id' | 'version' | 'commit'>;
+  state?: RolloutState;
+}
+
+async function markRolledBack(config: RolloutConfig, message: string): Promise<RolloutState | undefined> {
+  const prev = await readState(config.projectDir);
+  if (!prev) return undefined;
+  const state: RolloutState = { ...prev, status: 'failed', message };
+  return saveState(config.projectDir, state);
+}
+
+/**
+ * Rolls back at one of three speeds, holding the rollout lock:
+ * - traffic: the split goes to 0 % on every LB at once (one test + reload each);
+ * - release: every backend of the group (default canary) switches `current` back to its previous
+ *   release, runs its restart hook and is probed until it serves it;
+ * - rebuild: `ref` is checked out in a separate git worktree in a temp folder (the user's working
+ *   tree and index are never touched), built there, stored in the project's artifact store and
+ *   deployed to the group.
+ */
+export async function rollback(config: RolloutConfig, request: RollbackRequest, options: RollbackOptions = {}): Promise<RollbackResult> {
+  if (request.speed === 'rebuild' && !request.ref) throw new InputError('A rebuild rollback needs a git ref', undefined, 'Give a tag, branch or commit, e.g. --rebuild v1.2.0.');
+  if (request.speed === 'traffic' && config.loadBalancers.length === 0) throw new InputError('No load balancer is configured', undefined, 'Add one to "loadBalancers" in rollout.json.');
+  const label = request.speed === 'rebuild' ? `rollback: rebuild ${request.ref}` : `rollback: ${request.speed}`;
+  return withLock(config, label, options, async (ctx) => {
+    if (request.speed === 'traffic') {
+      ctx.progress('setting the split to 0 %');
+      const applied = await setSplitRecorded(config, ctx, 0, 'rollback');
+      const state = await markRolledBack(config, `rolled back to 0 % by ${ctx.user}`);
+      return { speed: 'traffic', splitBefore: applied[0]?.before?.split, state };
+    }
+    const group = request.group ?? 'canary';
+    const backends = config.backends.filter((b) => b.group === group);
+    if (backends.length === 0) throw new InputError(`No backend is in the "${group}" group`, undefined, 'Choose a group that has backends.');
+    const releasesBefore = await groupReleases(config, ctx, backends);
+    let results: BackendResult[];
+    let artifact: Artifact | undefined;
+    if (request.speed === 'release') {
+      ctx.progress(`switching ${backends.length} ${group} backend(s) to their previous release`);
+      ({ results } = await rollbackToPrevious({ config, backends, transports: ctx.pool, log: ctx.log, signal: ctx.signal, deployedBy: ctx.user, onProgress: (b, s) => ctx.progress(`${b}: ${s}`) }));
+    } else {
+      artifact = await rebuildInWorktree(config, ctx, request.ref!, options);
+      ctx.progress(`deploying ${artifact.id} to ${backends.length} ${group} backend(s)`);
+      ({ results } = await deployArtifact({ config, backends, artifact, transports: ctx.pool, log: ctx.log, signal: ctx.signal, deployedBy: ctx.user, onProgress: (b, s) => ctx.progress(`${b}: ${s}`) }));
+    }
+    const releasesAfter = await groupReleases(config, ctx, backends);
+    const failed = results.filter((r) => !r.ok);
+    await appendHistory(config.projectDir, {
+      user: ctx.user,
+      action: `rollback-${request.speed}`,
+      target: group,
+      before: { releases: releasesBefore },
+      after: { releases: releasesAfter, ...(artifact ? { ref: request.ref, artifact: artifact.id } : {}) },
+      result: failed.length ? `failed: ${failed.map((r) => `${r.backend}: ${r.error}`).join('; ')}` : 'ok',
+    });
+    throwOnFailures(results, request.speed === 'release' ? 'Rolling back to the previous release' : `Deploying the rebuild of ${request.ref}`);
+    const state = group === 'canary' ? await markRolledBack(config, `canary rolled back (${request.speed}) by ${ctx.user}`) : undefined;
+    return {
+      speed: request.speed,
+      results,
+      releasesBefore,
+      releasesAfter,
+      artifact: artifact ? { id: artifact.id, version: artifact.version, commit: artifact.commit } : undefined,
+      state,
+    };
+  });
+}
+
+/**
+ * Builds `ref` in a git worktree under a fresh temp folder and copies the artifact into the
+ * project's store. The worktree is removed on every path.
+ */
+async function rebuildInWorktree(config: RolloutConfig, ctx: OpContext, ref: string, options: RollbackOptions): Promise<Artifact> {
+  const root = await repoRoot(config.projectDir, { signal: ctx.signal });
+  if (!root) throw new InputError(`${config.projectDir} is not in a git repository`, undefined, 'A rebuild checks a tag out of git; use the release rollback instead.');
+  const commit = await resolveCommit(root, ref, { signal: ctx.signal });
+  if (!commit) throw new InputError(`"${ref}" is not a tag, branch or commit of ${root}`, undefined, 'List tags with `git tag`.');
+  if (!options.compilerScript) throw new InputError('No compiler script was given for the rebuild', undefined, 'The extension and the CLI pass the shipped php/compile.php.');
+  const prefix = await prefixInRepo(config.projectDir, { signal: ctx.signal });
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'phar-rollout-rebuild-'));
+  const worktree = path.join(tmp, 'src');
+  try {
+    ctx.progress(`checking out ${ref} (${commit.slice(0, 7)}) in a separate worktree`);
+    await addWorktree(root, commit, worktree, { signal: ctx.signal });
+    throwIfAborted(ctx.signal);
+    const { artifact } = await buildProject({
+      projectDir: path.join(worktree, prefix),
+      compilerScript: options.compilerScript,
+      boxPath: options.boxPath,
+      log: ctx.log,
+      signal: ctx.signal,
+      onProgress: (m) => ctx.progress(`build: ${m}`),
+    });
+    return await storeCopy(config.projectDir, artifact);
+  } finally {
+    await removeWorktree(root, worktree).catch((err) => ctx.log.warn(`removing the worktree ${worktree} failed: ${describeError(err)}`));
+    await fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/** Copies an artifact folder into the project's store (temp name, then rename) unless it is there. */
+async function storeCopy(projectDir: string, artifact: Artifact): Promise<Artifact> {
+  const existing = await getArtifact(projectDir, artifact.id);
+  if (existing && existing.sha256 === artifact.sha256) return existing;
+  const root = artifactsDir(projectDir);
+  await fs.mkdir(root, { recursive: true });
+  const staging = path.join(root, `.copy-${artifact.id}-${process.pid}`);
+  await fs.rm(staging, { recursive: true, force: true });
+  await fs.cp(artifact.dir, staging, { recursive: true });
+  const target = path.join(root, artifact.id);
+  await fs.rm(target, { recursive: true, force: true });
+  await fs.rename(staging, target);
+  const stored = await getArtifact(projectDir, artifact.id);
+  if (!stored) throw new OperationError(`copying ${artifact.id} into ${root} failed`, 'store', artifact.id);
+  return stored;
+}

@@ -1,0 +1,65 @@
+import type { Logger } from '../log';
+import type { Progress } from '../traffic/apply';
+
+/** What every rollout operation takes: a logger, cancellation and progress reports. */
+export interface OperationOptions {
+  log?: Logger;
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+}
+
+export type RolloutStatus = 'running' | 'paused' | 'failed' | 'done';
+
+/** `.rollout/state.json`: the rollout in progress, so a window reload resumes where it was. */
+export interface RolloutState {
+  /** Bumped when the shape changes. */
+  version: 1;
+  status: RolloutStatus;
+  /** The plan: traffic.steps when the rollout started. */
+  steps: number[];
+  /** Index in `steps` of the current split; -1 before the first step or when the split is off-plan. */
+  stepIndex: number;
+  /** Canary share the LBs carry (read back from them after each change). */
+  split: number;
+  /** Release id on the canary backends (from their current/release.json), when known. */
+  canaryArtifact?: string;
+  canaryVersion?: string;
+  startedAt: string;
+  updatedAt: string;
+  /** Why it failed or stopped, or what happened last, in words. */
+  message?: string;
+  /** The last gate's measurement. */
+  gate?: GateResult;
+}
+
+/** Error rate and latency of one group, measured by a gate. */
+export interface GroupSample {
+  samples: number;
+  errors: number;
+  errorRate: number;
+  p95Ms: number;
+  /** A few distinct error descriptions. */
+  errorExamples: string[];
+}
+
+export interface GateResult {
+  pass: boolean;
+  reason?: string;
+  canary: GroupSample;
+  stable?: GroupSample;
+  limits: { maxErrorRate: number; maxP95Ms: number };
+  time: string;
+}
+
+/** One line of `.rollout/history.jsonl`. */
+export interface HistoryEvent {
+  time: string;
+  /** git user.email (or the OS user when git has none). */
+  user: string;
+  action: string;
+  target?: string;
+  before?: unknown;
+  after?: unknown;
+  /** "ok", or what went wrong. */
+  result: string;
+}

@@ -53,8 +53,8 @@ const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
 
 /**
- * PHP's date() in UTC for the common format characters (d D j l N S w z W F m M n t L o Y y a A g G h H i s u v e T P O p Z c r U),
- * with "\" escapes. Throws on a format character it does not implement, naming it.
+ * PHP's date() in UTC: every format character of PHP 8.2 (time zone ones answer UTC), "\" escapes,
+ * other characters as they are.
  */
 export function formatPhpDate(format: string, date: Date): string {
   const pad = (n: number, w = 2) => String(n).padStart(w, '0');
@@ -108,12 +108,16 @@ export function formatPhpDate(format: string, date: Date): string {
       case 'c': out += `${Y}-${pad(m + 1)}-${pad(d)}T${pad(H)}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}+00:00`; break;
       case 'r': out += `${DAYS[dow].slice(0, 3)}, ${pad(d)} ${MONTHS[m].slice(0, 3)} ${Y} ${pad(H)}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())} +0000`; break;
       case 'U': out += Math.floor(date.getTime() / 1000); break;
+      case 'B': out += pad(Math.floor((((date.getTime() / 1000 + 3600) % 86400) + 86400) % 86400 / 86.4), 3); break;
+      case 'I': out += '0'; break;
+      case 'x': out += Y >= 10000 ? `+${Y}` : Y; break;
+      case 'X': out += Y >= 0 ? `+${pad(Y, 4)}` : `-${pad(-Y, 4)}`; break;
       case '\\':
         i++;
         if (i < format.length) out += format[i];
         break;
       default:
-        if (/[A-Za-z]/.test(c)) throw new Error(`the date format character "${c}" is not supported by the built-in compiler`);
+        // PHP prints characters that are not format characters as they are.
         out += c;
     }
   }

@@ -1,7 +1,23 @@
 import type { CliCommand } from './cliCommand';
 import { buildCommand } from './build';
+import { rampCommand } from './ramp';
+import { promoteCommand } from './promote';
+import { rollbackCommand } from './rollback';
+import { pauseCommand } from './pause';
+import { resumeCommand } from './resume';
+import { verifySplitCommand } from './verifySplit';
+import { historyCommand } from './history';
+import { unlockCommand } from './unlock';
 
 /** Every CLI verb, in the order `--help` lists them. One file per verb under src/cli/. */
 export const commands: CliCommand[] = [
   buildCommand,
+  rampCommand,
+  promoteCommand,
+  rollbackCommand,
+  pauseCommand,
+  resumeCommand,
+  verifySplitCommand,
+  historyCommand,
+  unlockCommand,
 ];

@@ -1,0 +1,22 @@
+import { InputError } from '../core/errors';
+import { history } from '../core/rollout/status';
+import type { CliCommand } from './cliCommand';
+import { EXIT_OK } from './cliCommand';
+import { projectConfig } from './ramp';
+
+const brief = (v: unknown) => (v === undefined ? '' : JSON.stringify(v));
+
+/** `phar-rollout history`: every build, deploy, split change and rollback, oldest first. */
+export const historyCommand: CliCommand = {
+  name: 'history',
+  summary: 'Show the rollout history (.rollout/history.jsonl)',
+  usage: 'phar-rollout history --project DIR [--limit N] [--json]',
+  options: { project: { type: 'string', short: 'p' }, limit: { type: 'string' }, json: { type: 'boolean' } },
+  async run(values, _positionals, ctx) {
+    if (typeof values.limit === 'string' && !/^\d+$/.test(values.limit)) throw new InputError(`--limit "${values.limit}" is not a whole number`);
+    const events = await history(await projectConfig(values), { limit: typeof values.limit === 'string' ? Number(values.limit) : undefined });
+    if (values.json) ctx.stdout(JSON.stringify(events, null, 2));
+    else for (const e of events) ctx.stdout(`${e.time}  ${e.user}  ${e.action}${e.target ? ` ${e.target}` : ''}  ${brief(e.before)} → ${brief(e.after)}  ${e.result}`);
+    return EXIT_OK;
+  },
+};

@@ -1,0 +1,17 @@
+import { resume } from '../core/rollout/ramp';
+import type { CliCommand } from './cliCommand';
+import { EXIT_OK } from './cliCommand';
+import { cliOptions, projectConfig } from './ramp';
+
+/** `phar-rollout resume`: a paused rollout runs again (the next ramp continues the plan). */
+export const resumeCommand: CliCommand = {
+  name: 'resume',
+  summary: 'Resume a paused rollout',
+  usage: 'phar-rollout resume --project DIR [--json]',
+  options: { project: { type: 'string', short: 'p' }, json: { type: 'boolean' } },
+  async run(values, _positionals, ctx) {
+    const state = await resume(await projectConfig(values), cliOptions(ctx));
+    ctx.stdout(values.json ? JSON.stringify(state, null, 2) : state.message ?? 'resumed');
+    return EXIT_OK;
+  },
+};

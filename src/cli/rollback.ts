@@ -1,0 +1,38 @@
+import { InputError } from '../core/errors';
+import { rollback } from '../core/rollout/rollback';
+import type { RollbackRequest } from '../core/rollout/rollback';
+import { formatSplit } from '../core/traffic/render';
+import type { CliCommand } from './cliCommand';
+import { EXIT_OK } from './cliCommand';
+import { cliOptions, projectConfig } from './ramp';
+
+/** `phar-rollout rollback`: traffic (0 % now), release (previous release) or rebuild (a git ref). */
+export const rollbackCommand: CliCommand = {
+  name: 'rollback',
+  summary: 'Roll back: --traffic (split 0 % now), --release (previous release), --rebuild REF (build a tag and deploy it)',
+  usage: 'phar-rollout rollback --project DIR (--traffic | --release | --rebuild REF) [--group canary|stable] [--json]',
+  options: {
+    project: { type: 'string', short: 'p' },
+    traffic: { type: 'boolean' },
+    release: { type: 'boolean' },
+    rebuild: { type: 'string' },
+    group: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  async run(values, _positionals, ctx) {
+    const speeds = [values.traffic === true && 'traffic', values.release === true && 'release', typeof values.rebuild === 'string' && 'rebuild'].filter(Boolean);
+    if (speeds.length !== 1) throw new InputError('Choose one of --traffic, --release, --rebuild REF', undefined, rollbackCommand.usage);
+    const group = values.group;
+    if (group !== undefined && group !== 'canary' && group !== 'stable') throw new InputError(`--group must be canary or stable, not "${String(group)}"`);
+    if (group !== undefined && values.traffic) throw new InputError('--group goes with --release or --rebuild');
+    const request: RollbackRequest = { speed: speeds[0] as RollbackRequest['speed'], ref: typeof values.rebuild === 'string' ? values.rebuild : undefined, group };
+    const result = await rollback(await projectConfig(values), request, { ...cliOptions(ctx), compilerScript: ctx.compilerScript });
+    if (values.json) ctx.stdout(JSON.stringify(result, null, 2));
+    else if (result.speed === 'traffic') ctx.stdout(`canary split ${result.splitBefore === undefined ? '?' : formatSplit(result.splitBefore)} % → 0 %`);
+    else {
+      const names = Object.keys(result.releasesAfter ?? {});
+      ctx.stdout(names.map((n) => `${n}: ${result.releasesBefore?.[n] ?? 'none'} → ${result.releasesAfter?.[n] ?? 'none'}`).join('\n'));
+    }
+    return EXIT_OK;
+  },
+};

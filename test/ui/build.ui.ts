@@ -7,8 +7,16 @@ import type { UiContext, UiTest } from './runner';
 
 const CONTAINER_ICON = '.activitybar .action-item a[aria-label*="Phar Rollout"]';
 
+/** The side bar's tree rows as "label description" (the DOM has them as separate spans). */
 async function rowTexts(ctx: UiContext): Promise<string[]> {
-  const rows = await ctx.page.locator('.part.sidebar .monaco-list-row').allTextContents();
+  // No DOM lib in this tsconfig: the little of the DOM used in the page, typed by hand.
+  type El = { textContent: string | null; querySelectorAll(selector: string): ArrayLike<El> };
+  const rows = await ctx.page.locator('.part.sidebar .monaco-list-row').evaluateAll((elements: unknown[]) =>
+    (elements as El[]).map((row) => {
+      const parts = Array.from(row.querySelectorAll('.label-name, .label-description')).map((e) => e.textContent ?? '');
+      return parts.length ? parts.join(' ') : (row.textContent ?? '');
+    }),
+  );
   return rows.map((t) => t.replace(/\s+/g, ' ').trim()).filter(Boolean);
 }
 
@@ -41,13 +49,13 @@ export const tests: UiTest[] = [
     name: 'Build Phar from the command palette shows the built version in the tree and the status bar',
     timeoutMs: 240000,
     async run(ctx) {
-      // The tree may name the composer.json version before any build: the built artifact is a
-      // row with the version that was not there before.
+      // The tree names the composer.json version before any build too: the build shows as a new
+      // row that has the version and speaks of a build or an artifact.
       const before = new Set(await rowTexts(ctx));
       await ctx.runCommand('Phar Rollout: Build Phar');
-      const row = await ctx.waitFor(`a new tree row with the built version ${ctx.version} (rows before: ${JSON.stringify([...before])})`, async () => {
+      const row = await ctx.waitFor(`a new tree row about the build of ${ctx.version} (rows before: ${JSON.stringify([...before])})`, async () => {
         const rows = await rowTexts(ctx);
-        return rows.find((r) => r.includes(ctx.version) && !before.has(r));
+        return rows.find((r) => r.includes(ctx.version) && /build|built|artifact/i.test(r) && !before.has(r));
       }, 180000);
       ctx.log(`tree row: ${row}`);
       ctx.log(`rows after the build: ${JSON.stringify(await rowTexts(ctx))}`);

@@ -10,6 +10,7 @@ import { artifactsDir, listArtifacts, sha256File } from '../../src/core/build/ar
 import { CancelledError, InputErrors } from '../../src/core/errors';
 import type { InputError } from '../../src/core/errors';
 import { run } from '../../src/core/exec/process';
+import { addWorktree, removeWorktree } from '../../src/core/git/git';
 import type { Logger } from '../../src/core/log';
 import { freePort, waitFor } from '../helpers/wait';
 
@@ -287,6 +288,34 @@ describe('build (integration: php, composer, git)', function () {
       assert.deepEqual(at(errs, 'box.json'), [[1, 3, 'box.json key "key" is not supported by the built-in compiler']]);
       await nothingWritten();
     });
+  });
+
+  it('rebuilds an old tag in a separate git worktree byte-identically, leaving the work tree alone', async () => {
+    const { dir, commit } = await sampleRepo();
+    await run('git', [...gitId, 'tag', 'v1.2.0'], { cwd: dir, env: gitEnv });
+    const original = (await build(dir).result).artifact;
+    // The user moves on: a new version, committed, plus an uncommitted edit.
+    const composerJson = path.join(dir, 'composer.json');
+    await fs.writeFile(composerJson, (await fs.readFile(composerJson, 'utf8')).replace('"1.2.0"', '"1.3.0"'));
+    await run('git', [...gitId, 'commit', '-q', '-am', '1.3.0'], { cwd: dir, env: { ...gitEnv, GIT_COMMITTER_DATE: '2024-02-01T00:00:00Z' } });
+    await fs.appendFile(path.join(dir, 'src', 'App.php'), '// work in progress\n');
+    const statusBefore = (await run('git', ['status', '--porcelain'], { cwd: dir })).stdout;
+
+    const worktree = path.join(await tmpDir('worktree'), 'src');
+    await addWorktree(dir, 'v1.2.0', worktree);
+    try {
+      const rebuilt = (await build(worktree).result).artifact;
+      assert.equal(rebuilt.commit, commit);
+      assert.equal(rebuilt.version, '1.2.0');
+      assert.equal(rebuilt.sha256, original.sha256);
+    } finally {
+      await removeWorktree(dir, worktree);
+    }
+    assert.equal(await exists(worktree), false);
+    assert.equal((await run('git', ['worktree', 'list', '--porcelain'], { cwd: dir })).stdout.match(/^worktree /gm)?.length, 1);
+    assert.equal((await run('git', ['status', '--porcelain'], { cwd: dir })).stdout, statusBefore);
+    assert.match(await fs.readFile(composerJson, 'utf8'), /"version": "1\.3\.0"/);
+    assert.match(await fs.readFile(path.join(dir, 'src', 'App.php'), 'utf8'), /work in progress/);
   });
 
   it('leaves no artifact folder behind when cancelled while compiling', async () => {

@@ -1,0 +1,395 @@
+import { randomBytes } from 'node:crypto';
+import * as os from 'node:os';
+import type { Artifact, ArtifactManifest } from '../build/artifact';
+import { OperationError, throwIfAborted } from '../errors';
+import type { Transport } from '../exec/transport';
+
+// Layout on a backend (DESIGN.md): <dir>/releases/<id>/<app>.phar + release.json,
+// <dir>/current and <dir>/previous (symlinks to releases/<id>), <dir>/.rollout.lock.
+export const RELEASES_DIR = 'releases';
+export const LOCK_DIR = '.rollout.lock';
+export const RELEASE_JSON = 'release.json';
+
+/** release.json: the artifact's manifest plus who put it there and when. */
+export interface ReleaseInfo extends ArtifactManifest {
+  deployedAt: string;
+  deployedBy: string;
+}
+
+/** Which releases the `current` and `previous` links point at (release ids). */
+export interface ReleaseLinks {
+  current?: string;
+  previous?: string;
+}
+
+export interface ReleaseEntry {
+  id: string;
+  current: boolean;
+  previous: boolean;
+  /** Absent for an incomplete release (upload never finished). */
+  release?: ReleaseInfo;
+}
+
+export interface RemoteOptions {
+  signal?: AbortSignal;
+}
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+const PHAR_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,126}\.phar$/;
+
+/** Refuses ids that could escape `releases/` or confuse a listing. */
+export function checkReleaseId(id: string): string {
+  if (!ID_RE.test(id) || id.includes('..')) throw new OperationError(`"${id}" is not a valid release id`, 'release', id);
+  return id;
+}
+
+function join(dir: string, ...parts: string[]): string {
+  return [dir.replace(/\/+$/, '') || '/', ...parts].join('/');
+}
+
+function idOfTarget(target: string): string | undefined {
+  if (!target) return undefined;
+  const m = /^(?:.*\/)?releases\/([^/]+)\/?$/.exec(target);
+  return m ? m[1] : target;
+}
+
+// Points each named link at its target atomically (new link beside it, then rename over);
+// an empty target removes the link.
+const SET_LINKS = `set -e
+cd -- "$1"; shift
+while [ $# -gt 1 ]; do
+  if [ -z "$2" ]; then rm -f -- "$1"; else ln -sfn -- "$2" ".$1.tmp"; mv -T -- ".$1.tmp" "$1"; fi
+  shift 2
+done`;
+
+const READ_LINKS = `cd -- "$1" 2>/dev/null || exit 0
+printf '%s\\n' "$(readlink current 2>/dev/null)" "$(readlink previous 2>/dev/null)"`;
+
+/** Reads where `current` and `previous` point. */
+export async function readLinks(t: Transport, dir: string, options: RemoteOptions = {}): Promise<ReleaseLinks> {
+  const r = await t.exec(['sh', '-c', READ_LINKS, 'sh', dir], { signal: options.signal });
+  const [cur = '', prev = ''] = r.stdout.split('\n');
+  return { current: idOfTarget(cur.trim()), previous: idOfTarget(prev.trim()) };
+}
+
+/**
+ * Sets `current` and/or `previous` (undefined: leave as is; null: remove). Each link is
+ * switched atomically; `current` first, since it is the one that serves.
+ */
+export async function setLinks(t: Transport, dir: string, links: { current?: string | null; previous?: string | null }, options: RemoteOptions = {}): Promise<void> {
+  const args: string[] = [];
+  for (const name of ['current', 'previous'] as const) {
+    const v = links[name];
+    if (v === undefined) continue;
+    args.push(name, v === null ? '' : `${RELEASES_DIR}/${checkReleaseId(v)}`);
+  }
+  if (args.length) await t.exec(['sh', '-c', SET_LINKS, 'sh', dir, ...args], { signal: options.signal });
+}
+
+/** Points `current` at release `id` (and `previous` at the old current). Returns the links before. */
+export async function switchCurrent(t: Transport, dir: string, id: string, options: RemoteOptions = {}): Promise<ReleaseLinks> {
+  const before = await readLinks(t, dir, options);
+  throwIfAborted(options.signal);
+  await setLinks(t, dir, before.current && before.current !== id ? { current: id, previous: before.current } : { current: id }, options);
+  return before;
+}
+
+/**
+ * Switches `current` back to `previous` (and `previous` to the old current, so a second call
+ * rolls forward again). Refuses when there is no complete previous release. Returns the links before.
+ * Callers hold the lock and run the restart hook (see rollbackToPrevious).
+ */
+export async function activatePrevious(t: Transport, dir: string, options: RemoteOptions = {}): Promise<{ before: ReleaseLinks; release: ReleaseInfo }> {
+  const before = await readLinks(t, dir, options);
+  if (!before.previous) throw new OperationError(`no previous release in ${dir}`, 'switch', t.host);
+  const release = await readRelease(t, dir, before.previous, options);
+  if (!release) throw new OperationError(`previous release ${before.previous} in ${dir} is incomplete`, 'switch', t.host);
+  await setLinks(t, dir, { current: before.previous, previous: before.current ?? null }, options);
+  return { before, release };
+}
+
+async function readJson(t: Transport, file: string, options: RemoteOptions): Promise<ReleaseInfo | undefined> {
+  const r = await t.exec(['cat', '--', file], { signal: options.signal, allowFailure: true });
+  if (r.code !== 0) return undefined;
+  try {
+    return JSON.parse(r.stdout) as ReleaseInfo;
+  } catch {
+    throw new OperationError(`${file} on ${t.host} is not valid JSON`, 'read', t.host);
+  }
+}
+
+/** release.json of one release, or undefined when it has none (incomplete). */
+export function readRelease(t: Transport, dir: string, id: string, options: RemoteOptions = {}): Promise<ReleaseInfo | undefined> {
+  return readJson(t, join(dir, RELEASES_DIR, checkReleaseId(id), RELEASE_JSON), options);
+}
+
+/** `current/release.json`: what the backend has deployed, or undefined when nothing is. */
+export function readCurrentRelease(t: Transport, dir: string, options: RemoteOptions = {}): Promise<ReleaseInfo | undefined> {
+  return readJson(t, join(dir, 'current', RELEASE_JSON), options);
+}
+
+const LIST = `cd -- "$1" 2>/dev/null || exit 0
+printf 'current %s\\n' "$(readlink current 2>/dev/null)"
+printf 'previous %s\\n' "$(readlink previous 2>/dev/null)"
+for d in releases/*; do
+  [ -d "$d" ] || continue
+  printf 'release %s\\n' "\${d#releases/}"
+  if [ -f "$d/release.json" ]; then printf 'json '; tr -d '\\n\\r' < "$d/release.json"; printf '\\n'; fi
+done`;
+
+/** Every release on the backend, newest deployment first (incomplete ones last), with the links. */
+export async function listReleases(t: Transport, dir: string, options: RemoteOptions = {}): Promise<{ links: ReleaseLinks; releases: ReleaseEntry[] }> {
+  const r = await t.exec(['sh', '-c', LIST, 'sh', dir], { signal: options.signal });
+  const links: ReleaseLinks = {};
+  const releases: ReleaseEntry[] = [];
+  for (const line of r.stdout.split('\n')) {
+    const sp = line.indexOf(' ');
+    const [kind, rest] = sp < 0 ? [line, ''] : [line.slice(0, sp), line.slice(sp + 1)];
+    if (kind === 'current') links.current = idOfTarget(rest.trim());
+    else if (kind === 'previous') links.previous = idOfTarget(rest.trim());
+    else if (kind === 'release') releases.push({ id: rest, current: false, previous: false });
+    else if (kind === 'json' && releases.length) {
+      try {
+        releases[releases.length - 1].release = JSON.parse(rest) as ReleaseInfo;
+      } catch {
+        // An unreadable release.json counts as incomplete.
+      }
+    }
+  }
+  for (const e of releases) {
+    e.current = e.id === links.current;
+    e.previous = e.id === links.previous;
+  }
+  const time = (e: ReleaseEntry) => (e.release ? Date.parse(e.release.deployedAt) || 0 : -1);
+  releases.sort((a, b) => time(b) - time(a) || b.id.localeCompare(a.id));
+  return { links, releases };
+}
+
+/**
+ * Removes old releases: keeps the newest `keep` complete ones and always `current` and `previous`.
+ * Incomplete releases (no release.json) go too; call it with the lock held. Returns the removed ids.
+ */
+export async function pruneReleases(t: Transport, dir: string, keep: number, options: RemoteOptions = {}): Promise<string[]> {
+  const { releases } = await listReleases(t, dir, options);
+  let kept = 0;
+  const remove: string[] = [];
+  for (const e of releases) {
+    if (e.current || e.previous) {
+      kept++;
+      continue;
+    }
+    if (!ID_RE.test(e.id) || e.id.includes('..')) continue; // not ours: leave it alone
+    if (e.release && kept < keep) {
+      kept++;
+      continue;
+    }
+    remove.push(e.id);
+  }
+  if (remove.length) await t.exec(['rm', '-rf', '--', ...remove.map((id) => join(dir, RELEASES_DIR, id))], { signal: options.signal });
+  return remove;
+}
+
+/** Removes one release unless `current` or `previous` points at it (then only a leftover .part). */
+export async function discardRelease(t: Transport, dir: string, id: string, phar: string, options: RemoteOptions = {}): Promise<void> {
+  const links = await readLinks(t, dir, options);
+  const path = join(dir, RELEASES_DIR, checkReleaseId(id));
+  if (links.current === id || links.previous === id) await t.exec(['rm', '-f', '--', join(path, `${phar}.part`)], options);
+  else await t.exec(['rm', '-rf', '--', path], options);
+}
+
+export interface LockOwner {
+  token: string;
+  owner: string;
+  host: string;
+  pid: number;
+  since: string;
+  operation: string;
+}
+
+export interface ReleaseLock {
+  owner: LockOwner;
+  /** Removes the lock if it is still ours; never throws. Returns false when it was not. */
+  release(): Promise<boolean>;
+}
+
+// Creates the backend dir, then the lock dir atomically (mkdir fails if it exists) and the
+// owner file inside it from stdin. Exit 3: already locked, with the lock's age and owner.
+const LOCK = `mkdir -p -- "$1" || exit 1
+if mkdir -- "$2" 2>/dev/null; then cat > "$2/owner"; exit 0; fi
+now=$(date +%s)
+m=$(stat -c %Y -- "$2" 2>/dev/null || echo "$now")
+printf 'age %s\\n' "$((now - m))"
+cat -- "$2/owner" 2>/dev/null
+exit 3`;
+
+// Moves a stale lock aside (rename is atomic: one breaker wins), checks it is the one judged
+// stale, then deletes it. Exit 5: it was not (a new owner took it meanwhile), put back.
+const BREAK = `mv -T -- "$1" "$2" 2>/dev/null || exit 4
+if [ -n "$3" ] && ! grep -qF -- "$3" "$2/owner" 2>/dev/null; then mv -T -- "$2" "$1" 2>/dev/null; exit 5; fi
+rm -rf -- "$2"`;
+
+const UNLOCK = `grep -qF -- "$2" "$1/owner" 2>/dev/null || exit 3
+rm -rf -- "$1"`;
+
+export interface LockOptions extends RemoteOptions {
+  /** What the holder is doing ("deploy <id>"), shown to whoever finds the lock. */
+  operation: string;
+  /** A lock older than this is stale and broken. Default 15 minutes. */
+  staleMs?: number;
+  /** Who holds it; default user@hostname. */
+  owner?: string;
+}
+
+/** user@hostname of this process, for lock owners and release.json. */
+export function localIdentity(): string {
+  let user = 'unknown';
+  try {
+    user = os.userInfo().username;
+  } catch {
+    // no passwd entry (containers)
+  }
+  return `${user}@${os.hostname()}`;
+}
+
+function isDead(owner: Partial<LockOwner>): boolean {
+  if (owner.host !== os.hostname() || typeof owner.pid !== 'number') return false;
+  try {
+    process.kill(owner.pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * Takes `<dir>/.rollout.lock` (mkdir: atomic on every filesystem). A lock older than `staleMs`,
+ * or held by a process of this machine that no longer exists, is broken once; otherwise
+ * throws OperationError (step "lock") naming the owner.
+ */
+export async function acquireLock(t: Transport, dir: string, options: LockOptions): Promise<ReleaseLock> {
+  const lockDir = join(dir, LOCK_DIR);
+  const staleMs = options.staleMs ?? 15 * 60 * 1000;
+  const owner: LockOwner = {
+    token: randomBytes(12).toString('hex'),
+    owner: options.owner ?? localIdentity(),
+    host: os.hostname(),
+    pid: process.pid,
+    since: new Date().toISOString(),
+    operation: options.operation,
+  };
+  for (let attempt = 0; ; attempt++) {
+    throwIfAborted(options.signal);
+    const r = await t.exec(['sh', '-c', LOCK, 'sh', dir, lockDir], { signal: options.signal, input: JSON.stringify(owner) + '\n', allowFailure: true });
+    if (r.code === 0) break;
+    if (r.code !== 3) throw new OperationError(`cannot create ${lockDir} on ${t.host}: ${r.stderr.trim() || `exit ${r.code}`}`, 'lock', t.host);
+    const [ageLine, ...rest] = r.stdout.split('\n');
+    const ageMs = Number(ageLine.replace(/^age /, '')) * 1000;
+    let holder: Partial<LockOwner> = {};
+    try {
+      holder = JSON.parse(rest.join('\n')) as Partial<LockOwner>;
+    } catch {
+      // owner file missing or half-written: judged by age alone
+    }
+    const stale = ageMs > staleMs || isDead(holder);
+    if (!stale || attempt > 0) {
+      throw new OperationError(
+        `${dir} on ${t.host} is locked by ${holder.owner ?? 'someone'}${holder.operation ? ` (${holder.operation})` : ''} since ${holder.since ?? `${Math.round(ageMs / 1000)} s ago`}; ` +
+          `wait for it, or remove ${lockDir} if no deploy is running`,
+        'lock',
+        t.host,
+      );
+    }
+    const aside = `${lockDir}.stale.${randomBytes(4).toString('hex')}`;
+    await t.exec(['sh', '-c', BREAK, 'sh', lockDir, aside, holder.token ?? ''], { signal: options.signal, allowFailure: true });
+  }
+  return {
+    owner,
+    release: async () => {
+      try {
+        const r = await t.exec(['sh', '-c', UNLOCK, 'sh', lockDir, owner.token], { allowFailure: true, timeoutMs: 30000 });
+        return r.code === 0;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+function parseSha(stdout: string): string | undefined {
+  return /^\\?([0-9a-f]{64})\s/.exec(stdout)?.[1];
+}
+
+/** Steps of placing a release, reported as they start. */
+export type PlaceStep = 'upload' | 'verify' | 'record';
+
+export interface PlaceOptions extends RemoteOptions {
+  deployedBy?: string;
+  onStep?: (step: PlaceStep) => void;
+  onBytes?: (bytes: number, total: number) => void;
+}
+
+/**
+ * Puts an artifact on a backend as a complete release: upload to `<app>.phar.part`, check its
+ * sha256 on the server, rename it to `<app>.phar`, then write release.json (the marker of a
+ * complete release). A release already there with the right sha256 is not uploaded again.
+ * Throws OperationError with step "upload" / "verify" / "record"; never touches `current`.
+ */
+export async function placeRelease(t: Transport, dir: string, artifact: Artifact, options: PlaceOptions = {}): Promise<{ uploaded: boolean; release: ReleaseInfo }> {
+  const id = checkReleaseId(artifact.id);
+  if (!PHAR_RE.test(artifact.phar)) throw new OperationError(`"${artifact.phar}" is not a valid phar file name`, 'upload', t.host);
+  const relDir = join(dir, RELEASES_DIR, id);
+  const phar = join(relDir, artifact.phar);
+  const part = `${phar}.part`;
+  const expected = artifact.sha256.toLowerCase();
+  const opts = { signal: options.signal };
+
+  options.onStep?.('upload');
+  const existing = await t.exec(['sha256sum', '--', phar], { ...opts, allowFailure: true });
+  const uploaded = parseSha(existing.stdout) !== expected;
+  if (uploaded) {
+    try {
+      await t.exec(['mkdir', '-p', '--', relDir], opts);
+      await t.upload(artifact.pharPath, part, { ...opts, onProgress: (b) => options.onBytes?.(b, artifact.size) });
+    } catch (err) {
+      throw stepError(err, 'upload', t.host);
+    }
+    throwIfAborted(options.signal);
+    options.onStep?.('verify');
+    let actual: string | undefined;
+    try {
+      actual = parseSha((await t.exec(['sha256sum', '--', part], opts)).stdout);
+    } catch (err) {
+      throw stepError(err, 'verify', t.host);
+    }
+    if (actual !== expected) {
+      throw new OperationError(`sha256 of the uploaded ${artifact.phar} is ${actual ?? 'unreadable'}, expected ${expected}`, 'verify', t.host);
+    }
+    try {
+      await t.exec(['mv', '-f', '--', part, phar], opts);
+    } catch (err) {
+      throw stepError(err, 'verify', t.host);
+    }
+  }
+  throwIfAborted(options.signal);
+  options.onStep?.('record');
+  const release: ReleaseInfo = { ...manifestOf(artifact), deployedAt: new Date().toISOString(), deployedBy: options.deployedBy ?? localIdentity() };
+  try {
+    const file = join(relDir, RELEASE_JSON);
+    await t.exec(['sh', '-c', 'cat > "$1.tmp" && mv -f -- "$1.tmp" "$1"', 'sh', file], { ...opts, input: JSON.stringify(release) + '\n' });
+  } catch (err) {
+    throw stepError(err, 'record', t.host);
+  }
+  return { uploaded, release };
+}
+
+/** The manifest fields of an artifact (drops where it lives on this machine). */
+export function manifestOf(a: Artifact | ArtifactManifest): ArtifactManifest {
+  const { id, app, version, commit, commitTime, sha256, size, builder, inputsHash, builtAt, phar } = a;
+  return { id, app, version, commit, commitTime, sha256, size, builder, inputsHash, builtAt, phar };
+}
+
+function stepError(err: unknown, step: PlaceStep, target: string): unknown {
+  if (err instanceof OperationError && err.step === step) return err;
+  if (err instanceof Error && err.name === 'CancelledError') return err;
+  return new OperationError((err as Error).message ?? String(err), step, target, { cause: err });
+}

@@ -84,6 +84,7 @@ start=$(date +%s)
 (
   cd "$CACHE_DIR"
   export npm_config_yes=true
+  export npm_config_unsafe_perm=true # what code-server's postinstall checks (as root)
   export npm_config_update_notifier=false
   npm install --unsafe-perm --no-audit --no-fund "code-server@$CODE_SERVER_VERSION" </dev/null >&2
 )

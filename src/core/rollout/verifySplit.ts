@@ -71,7 +71,8 @@ export async function verifySplit(config: RolloutConfig, request: { requests: nu
         results.push({ lb: lb.name, configured, requests: 0, errors: 0, versions: [], note: 'no "url" in rollout.json for this load balancer' });
         continue;
       }
-      const agent = new http.Agent({ keepAlive: true, maxSockets: request.concurrency ?? 8 });
+      // Fresh connections: an idle keep-alive connection closed by a reload would read as a failure.
+      const agent = new http.Agent({ keepAlive: false, maxSockets: request.concurrency ?? 8 });
       const counts = new Map<string, number>();
       let errors = 0;
       let sent = 0;

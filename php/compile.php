@@ -116,33 +116,9 @@ function compilePhar(array $plan): void
 
     $count = count($files);
     progress("adding {$count} files");
-    $step = max(100, intdiv($count, 10));
-    foreach ($files as $i => $file) {
-        $local = (string) ($file['local'] ?? '');
-        $source = (string) ($file['source'] ?? '');
-        if ($local === '' || str_starts_with($local, '/') || str_contains('/' . $local . '/', '/../')) {
-            throw new BuildFailure("invalid path inside the phar: \"{$local}\"");
-        }
-        $contents = @file_get_contents($source);
-        if (!is_string($contents)) {
-            throw new BuildFailure("{$source}: cannot read the file");
-        }
-        if (empty($file['binary'])) {
-            if ($placeholders) {
-                $contents = strtr($contents, $placeholders);
-            }
-            if ($local === $main && str_starts_with($contents, '#!')) {
-                // The shebang belongs in the stub; a second one would be printed as output.
-                $newline = strpos($contents, "\n");
-                $contents = $newline === false ? '' : substr($contents, $newline + 1);
-            }
-        }
-        $phar->addFromString($local, $contents);
-        if (($i + 1) % $step === 0 && $i + 1 < $count) {
-            progress('added ' . ($i + 1) . "/{$count}");
-        }
-    }
-
+    // buildFromIterator with in-memory streams: addFromString is quadratic in the number of entries.
+    // Entries keep the plan's (sorted) order: the manifest is written in insertion order.
+    $phar->buildFromIterator(entries($files, $placeholders, $main, $count));
     if (isset($plan['stub']) && is_string($plan['stub'])) {
         $phar->setStub($plan['stub']);
     } else {
@@ -167,6 +143,43 @@ function compilePhar(array $plan): void
 }
 
 /**
+ * Yields "path in phar" => stream with the file's final contents (placeholders replaced,
+ * the main script's shebang removed), printing progress every 10 % of large lists.
+ */
+function entries(array $files, array $placeholders, ?string $main, int $count): Generator
+{
+    $step = max(100, intdiv($count, 10));
+    foreach ($files as $i => $file) {
+        $local = (string) ($file['local'] ?? '');
+        $source = (string) ($file['source'] ?? '');
+        if ($local === '' || str_starts_with($local, '/') || str_contains('/' . $local . '/', '/../')) {
+            throw new BuildFailure("invalid path inside the phar: \"{$local}\"");
+        }
+        $contents = @file_get_contents($source);
+        if (!is_string($contents)) {
+            throw new BuildFailure("{$source}: cannot read the file");
+        }
+        if (empty($file['binary'])) {
+            if ($placeholders) {
+                $contents = strtr($contents, $placeholders);
+            }
+            if ($local === $main && str_starts_with($contents, '#!')) {
+                // The shebang belongs in the stub; a second one would be printed as output.
+                $newline = strpos($contents, "\n");
+                $contents = $newline === false ? '' : substr($contents, $newline + 1);
+            }
+        }
+        $stream = fopen('php://memory', 'w+b');
+        fwrite($stream, $contents);
+        rewind($stream);
+        yield $local => $stream;
+        if (($i + 1) % $step === 0 && $i + 1 < $count) {
+            progress('added ' . ($i + 1) . "/{$count}");
+        }
+    }
+}
+
+/**
  * Rewrites every manifest entry's timestamp and permissions, then the signature.
  * Layout (https://www.php.net/manual/en/phar.fileformat.php): stub ending in __HALT_COMPILER(); ?>\r\n,
  * then manifest: u32 length, u32 count, u16 api, u32 flags, u32 alias length + alias, u32 metadata length + metadata,
@@ -181,40 +194,46 @@ function normalize(string $file, int $timestamp, string $algorithm): void
         throw new BuildFailure('the stub has no __HALT_COMPILER(); marker');
     }
     $pos = $m[0][1] + strlen($m[0][0]);
-    $u32 = static function (int $at) use (&$data): int {
-        return unpack('V', $data, $at)[1];
-    };
-    $manifestEnd = $pos + 4 + $u32($pos);
+    $manifestEnd = $pos + 4 + unpack('V', $data, $pos)[1];
     $pos += 4;
-    $count = $u32($pos);
+    $count = unpack('V', $data, $pos)[1];
     $pos += 4 + 2 + 4; // count, api version, global flags
-    $pos += 4 + $u32($pos); // alias
-    $pos += 4 + $u32($pos); // metadata
+    $pos += 4 + unpack('V', $data, $pos)[1]; // alias
+    $pos += 4 + unpack('V', $data, $pos)[1]; // metadata
+    $stamp = pack('V', $timestamp);
     for ($i = 0; $i < $count; $i++) {
-        $pos += 4 + $u32($pos); // name
+        $pos += 4 + unpack('V', $data, $pos)[1]; // name
         $pos += 4; // uncompressed size
-        $data = substr_replace($data, pack('V', $timestamp), $pos, 4);
+        putBytes($data, $pos, $stamp);
         $pos += 4 + 4 + 4; // timestamp, compressed size, crc32
-        $flags = ($u32($pos) & ~0x1FF) | 0644;
-        $data = substr_replace($data, pack('V', $flags), $pos, 4);
+        putBytes($data, $pos, pack('V', (unpack('V', $data, $pos)[1] & ~0x1FF) | 0644));
         $pos += 4;
-        $pos += 4 + $u32($pos); // entry metadata
+        $pos += 4 + unpack('V', $data, $pos)[1]; // entry metadata
     }
     if ($pos !== $manifestEnd) {
         throw new BuildFailure("manifest parse ended at {$pos}, expected {$manifestEnd}");
     }
     $length = strlen($data);
-    if (substr($data, -4) !== 'GBMB' || $u32($length - 8) !== $algoFlag) {
+    if (substr($data, -4) !== 'GBMB' || unpack('V', $data, $length - 8)[1] !== $algoFlag) {
         throw new BuildFailure('the phar has no ' . $algorithm . ' signature at its end');
     }
     $signedLength = $length - 8 - $hashLength;
     $signature = hash($hashName, substr($data, 0, $signedLength), true);
-    $data = substr($data, 0, $signedLength) . $signature . pack('V', $algoFlag) . 'GBMB';
+    putBytes($data, $signedLength, $signature);
     $tmp = $file . '.tmp';
     if (file_put_contents($tmp, $data) !== strlen($data)) {
         throw new BuildFailure("cannot write {$tmp}");
     }
     rename($tmp, $file);
+}
+
+/** Overwrites bytes of $data in place (substr_replace would copy the whole archive per call). */
+function putBytes(string &$data, int $at, string $bytes): void
+{
+    $n = strlen($bytes);
+    for ($i = 0; $i < $n; $i++) {
+        $data[$at + $i] = $bytes[$i];
+    }
 }
 
 try {

@@ -11,6 +11,7 @@ import { commandTable } from './vscode/commands/commandTable';
 import { BuildTaskProvider } from './vscode/taskProvider';
 import { affectsSettings, readSettings } from './vscode/settings';
 import type { CommandContext } from './vscode/commands/commandContext';
+import { PREVIEW_SCHEME, previewDocuments } from './vscode/previewDocuments';
 
 /** What activate returns: the model, for the extension-host tests. */
 export interface PharRolloutApi {
@@ -41,6 +42,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<PharRo
     vscode.window.createTreeView(Views.rollout, { treeDataProvider: new RolloutTreeProvider(model), showCollapseAll: true }),
     new StatusBar(model),
     ...registerCommands(commandTable, ctx),
+    vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, previewDocuments),
     vscode.tasks.registerTaskProvider(TASK_TYPE, new BuildTaskProvider(model, context.asAbsolutePath('dist/cli.js'))),
   );
 

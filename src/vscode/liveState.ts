@@ -1,6 +1,8 @@
 import type { RolloutConfig } from '../core/config/rolloutConfig';
 import type { Logger } from '../core/log';
-import type { Settings } from './settings';
+import type { TransportPool } from '../core/exec/transportFor';
+import { backendStatus } from '../core/backends/status';
+import { history, rolloutStatus } from '../core/rollout/status';
 
 /** One backend as the views show it; `drift` comes from the core. */
 export interface BackendView {
@@ -61,11 +63,36 @@ export function emptyLiveState(): LiveState {
   return { backends: [], loadBalancers: [], history: [], refreshing: false };
 }
 
-/** Reads everything the rollout view shows, in parallel. */
+/** Reads everything the rollout view shows, in parallel; one backend's trouble never fails the whole. */
 export async function loadLiveState(
-  _root: string,
-  _config: RolloutConfig,
-  _options: { log: Logger; signal: AbortSignal; settings: Settings },
+  config: RolloutConfig,
+  options: { log: Logger; signal: AbortSignal; transports: TransportPool },
 ): Promise<LiveState> {
-  return { ...emptyLiveState(), refreshedAt: new Date() };
+  const common = { log: options.log, signal: options.signal, transports: options.transports };
+  const [backends, rollout, events] = await Promise.all([
+    backendStatus(config, common),
+    config.loadBalancers.length > 0 ? rolloutStatus(config, common) : Promise.resolve(undefined),
+    history(config, { limit: 200 }),
+  ]);
+  const liveSplit = rollout?.loadBalancers.find((l) => l.split !== undefined)?.split;
+  const state = rollout?.state;
+  return {
+    backends: backends.map((b) => ({ name: b.name, group: b.group, served: b.served, deployed: b.deployed, healthy: b.healthy, latencyMs: b.latencyMs, error: b.error, drift: b.drift })),
+    loadBalancers: (rollout?.loadBalancers ?? []).map((l) => ({ name: l.name, split: l.split, error: l.error })),
+    rollout:
+      rollout && (state || liveSplit !== undefined)
+        ? {
+            status: state?.status ?? 'idle',
+            split: liveSplit ?? state?.split ?? 0,
+            step: state && state.stepIndex >= 0 ? state.stepIndex : undefined,
+            steps: state?.steps,
+            canaryArtifact: state?.canaryArtifact,
+            message: state?.message,
+          }
+        : undefined,
+    lock: rollout?.lock ? { owner: rollout.lock.owner, since: rollout.lock.since ?? new Date(Date.now() - rollout.lock.ageMs).toISOString(), operation: rollout.lock.operation } : undefined,
+    history: events.map((e) => ({ ...e })),
+    refreshing: false,
+    refreshedAt: new Date(),
+  };
 }

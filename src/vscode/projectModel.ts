@@ -15,6 +15,9 @@ import type { ConfigDiagnostics } from './diagnostics';
 import type { LiveState } from './liveState';
 import { emptyLiveState, loadLiveState } from './liveState';
 import type { Settings } from './settings';
+import { TransportPool } from '../core/exec/transportFor';
+import { readBoxConfig } from '../core/config/boxConfig';
+import { findBox } from '../core/build/boxRunner';
 
 /**
  * What the views show: the project's files as parsed, its artifacts and what the servers report.
@@ -32,6 +35,8 @@ export class ProjectModel implements vscode.Disposable {
   artifacts: Artifact[] = [];
   live: LiveState = emptyLiveState();
   private liveAbort: AbortController | undefined;
+  private pool: TransportPool | undefined;
+  private poolKey = '';
 
   constructor(
     private readonly log: Logger,
@@ -60,29 +65,39 @@ export class ProjectModel implements vscode.Disposable {
 
   /** Re-reads composer.json, rollout.json and the artifact store; updates diagnostics and context keys. */
   async reload(): Promise<void> {
-    this.root = this.findRoot();
+    const root = this.findRoot();
     const errors: InputError[] = [];
-    this.composer = undefined;
-    this.config = undefined;
-    this.hasRolloutJson = false;
-    this.artifacts = [];
-    if (this.root) {
-      const root = this.root;
-      this.hasRolloutJson = existsSync(path.join(root, ROLLOUT_FILE));
+    let composer: ComposerInfo | undefined;
+    let config: RolloutConfig | undefined;
+    let artifacts: Artifact[] = [];
+    const hasRolloutJson = Boolean(root && existsSync(path.join(root, ROLLOUT_FILE)));
+    if (root) {
       await Promise.all([
-        readComposerJson(root).then((c) => (this.composer = c), (err) => this.collect(err, errors)),
-        readRolloutConfig(root).then((c) => (this.config = c), (err) => this.collect(err, errors)),
-        listArtifacts(root).then((a) => (this.artifacts = a), (err) => this.log.warn(`Cannot list artifacts: ${describeError(err)}`)),
+        readComposerJson(root).then((c) => (composer = c), (err) => this.collect(err, errors)),
+        readRolloutConfig(root).then((c) => (config = c), (err) => this.collect(err, errors)),
+        listArtifacts(root).then((a) => (artifacts = a), (err) => this.log.warn(`Cannot list artifacts: ${describeError(err)}`)),
       ]);
+      // Unsupported box.json keys matter only when the built-in compiler will read it; box reports its own.
+      const cfg = config as RolloutConfig | undefined;
+      const builtin = await this.usesBuiltinCompiler(root, cfg);
+      await readBoxConfig(root, { strict: builtin, explicit: cfg?.build.config }).catch((err) => this.collect(err, errors));
     }
-    this.errors = errors;
+    Object.assign(this, { root, composer, config, artifacts, hasRolloutJson, errors });
     this.diagnostics.set(errors);
     await Promise.all([
       vscode.commands.executeCommand('setContext', ContextKeys.hasComposer, Boolean(this.root && existsSync(path.join(this.root, 'composer.json')))),
       vscode.commands.executeCommand('setContext', ContextKeys.hasRolloutJson, this.hasRolloutJson),
-      vscode.commands.executeCommand('setContext', ContextKeys.hasLoadBalancers, (this.config?.loadBalancers.length ?? 0) > 0),
+      vscode.commands.executeCommand('setContext', ContextKeys.hasLoadBalancers, ((config as RolloutConfig | undefined)?.loadBalancers.length ?? 0) > 0),
     ]);
     this.changed.fire();
+  }
+
+  /** Same choice as the build makes: forced builtin, or "auto" with no box to be found. Reads files only. */
+  private async usesBuiltinCompiler(root: string, config: RolloutConfig | undefined): Promise<boolean> {
+    const { builder, boxPath } = this.settings();
+    if (builder === 'builtin' || config?.build.box === 'builtin') return true;
+    if (builder === 'box') return false;
+    return !(await findBox(root, boxPath ?? config?.build.box));
   }
 
   private collect(err: unknown, into: InputError[]): void {
@@ -108,7 +123,7 @@ export class ProjectModel implements vscode.Disposable {
     this.live = { ...this.live, refreshing: true };
     this.changed.fire();
     try {
-      const next = await loadLiveState(this.root, this.config, { log: this.log, signal: abort.signal, settings: this.settings() });
+      const next = await loadLiveState(this.config, { log: this.log, signal: abort.signal, transports: this.transports() });
       if (abort.signal.aborted) return;
       this.live = next;
     } catch (err) {
@@ -120,8 +135,21 @@ export class ProjectModel implements vscode.Disposable {
     this.changed.fire();
   }
 
+  /** One pool of (multiplexed) connections for the whole extension, remade when ssh settings change. */
+  transports(): TransportPool {
+    const s = this.settings();
+    const key = JSON.stringify([s.sshPath, s.sshArgs]);
+    if (!this.pool || key !== this.poolKey) {
+      void this.pool?.dispose();
+      this.pool = new TransportPool({ sshPath: s.sshPath, sshArgs: s.sshArgs, log: this.log });
+      this.poolKey = key;
+    }
+    return this.pool;
+  }
+
   dispose(): void {
     this.liveAbort?.abort();
+    void this.pool?.dispose();
     this.changed.dispose();
   }
 }

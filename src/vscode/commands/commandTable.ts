@@ -3,6 +3,14 @@ import type { CommandSpec } from './commandContext';
 import { buildPhar, rebuildPhar } from './build/buildPhar';
 import { createRolloutJson, openConfig } from './project/createRolloutJson';
 import { copyValue, refresh, showLog, showPanel } from './view/viewCommands';
+import { deploy } from './backends/deploy';
+import { ramp } from './traffic/ramp';
+import { promote } from './traffic/promote';
+import { rollback } from './traffic/rollback';
+import { pause } from './traffic/pause';
+import { resume } from './traffic/resume';
+import { verifySplit } from './traffic/verifySplit';
+import { unlock } from './traffic/unlock';
 
 /** Every command of the extension; registerCommands wraps each with logging and error reporting. */
 export const commandTable: CommandSpec[] = [
@@ -13,5 +21,13 @@ export const commandTable: CommandSpec[] = [
   { id: Commands.showLog, needsTrust: false, handler: (ctx) => showLog(ctx) },
   { id: Commands.createRolloutJson, needsTrust: false, handler: (ctx) => createRolloutJson(ctx) },
   { id: Commands.openConfig, needsTrust: false, handler: (ctx) => openConfig(ctx) },
+  { id: Commands.deploy, needsTrust: true, handler: (ctx, node, args) => deploy(ctx, node as never, args as never) },
+  { id: Commands.ramp, needsTrust: true, handler: (ctx, node, args) => ramp(ctx, node, args as never) },
+  { id: Commands.promote, needsTrust: true, handler: (ctx, node, args) => promote(ctx, node, args as never) },
+  { id: Commands.rollback, needsTrust: true, handler: (ctx, node, args) => rollback(ctx, node as never, args as never) },
+  { id: Commands.pause, needsTrust: true, handler: (ctx) => pause(ctx) },
+  { id: Commands.resume, needsTrust: true, handler: (ctx) => resume(ctx) },
+  { id: Commands.verifySplit, needsTrust: true, handler: (ctx, node, args) => verifySplit(ctx, node, args as never) },
+  { id: Commands.unlock, needsTrust: true, handler: (ctx, node, args) => unlock(ctx, node, args as never) },
   { id: Commands.copyValue, needsTrust: false, handler: (ctx, node) => copyValue(ctx, node as never) },
 ];

@@ -5,7 +5,7 @@ import type { ProjectModel } from '../projectModel';
 import type { Artifact } from '../../core/build/artifact';
 import { formatAge, formatBytes } from '../format';
 
-type Node = { item: vscode.TreeItem; children?: () => Node[] };
+type Node = { item: vscode.TreeItem; children?: () => Node[]; artifactId?: string };
 
 /** The "Project" view: composer.json, box.json, rollout.json, the last build and the artifacts. */
 export class ProjectTreeProvider implements vscode.TreeDataProvider<Node> {
@@ -41,7 +41,7 @@ export class ProjectTreeProvider implements vscode.TreeDataProvider<Node> {
       item.description = String(m.artifacts.length);
       item.iconPath = new vscode.ThemeIcon('archive');
       item.contextValue = 'artifacts';
-      nodes.push({ item, children: () => m.artifacts.map((a) => ({ item: artifactItem(a) })) });
+      nodes.push({ item, children: () => m.artifacts.map((a) => ({ item: artifactItem(a), artifactId: a.id })) });
     }
     return nodes;
   }

@@ -1,0 +1,51 @@
+import * as vscode from 'vscode';
+import { deployArtifact } from '../../../core/backends/deploy';
+import type { BackendResult } from '../../../core/backends/deploy';
+import { OperationError } from '../../../core/errors';
+import type { Artifact } from '../../../core/build/artifact';
+import type { RolloutNode } from '../../tree/rolloutTree';
+import type { CommandContext } from '../commandContext';
+import { confirm, pickArtifact, pickBackends, requireConfig } from '../pick';
+
+/**
+ * Deploy…: pick a build and backends (or take them from the tree node), then deploy with per-backend
+ * progress and cancellation. Every backend's outcome is reported; one failure is never a success.
+ */
+export async function deploy(ctx: CommandContext, node?: RolloutNode | { artifactId?: string }, options: { artifactId?: string; backends?: string[] } = {}): Promise<BackendResult[] | undefined> {
+  const config = requireConfig(ctx);
+  const artifactId = options.artifactId ?? (node && 'artifactId' in node ? node.artifactId : undefined);
+  const artifact: Artifact | undefined = artifactId ? ctx.model.artifacts.find((a) => a.id === artifactId) : await pickArtifact(ctx, 'Deploy: choose a build');
+  if (!artifact) return undefined;
+  const target = options.backends
+    ? { backends: config.backends.filter((b) => options.backends!.includes(b.name)), label: options.backends.join(', ') }
+    : await pickBackends(config, node && 'item' in node ? node : undefined, `Deploy ${artifact.version}`);
+  if (!target || target.backends.length === 0) return undefined;
+  if (target.backends.some((b) => b.group === 'stable') && !options.backends) {
+    const ok = await confirm(ctx, `Deploy ${artifact.version} to ${target.label}?`, `${target.backends.map((b) => b.name).join(', ')} will switch to ${artifact.id}. Stable backends serve production traffic.`, 'Deploy');
+    if (!ok) return undefined;
+  }
+  const steps = 9; // lock … done, per backend: the progress bar moves evenly across backends
+  const results = await ctx.withProgress(`Phar Rollout: Deploying ${artifact.version} to ${target.label}`, async (signal, report) => {
+    const { results } = await deployArtifact({
+      config,
+      artifact,
+      backends: target.backends,
+      log: ctx.log,
+      signal,
+      transports: ctx.model.transports(),
+      onProgress: (backend, step, detail) => {
+        const pct = detail && detail.total > 0 ? ` ${Math.round((detail.bytes / detail.total) * 100)} %` : '';
+        report(`${backend}: ${step}${pct}`, detail ? undefined : 100 / (steps * target.backends.length));
+      },
+    });
+    return results;
+  });
+  await ctx.model.refreshLive();
+  const failed = results.filter((r) => !r.ok);
+  for (const r of results) ctx.log.info(`deploy ${artifact.id} → ${r.backend}: ${r.ok ? 'ok' : `failed at ${r.step}: ${r.error}`} (${r.durationMs} ms)`);
+  if (failed.length > 0) {
+    throw new OperationError(`Deploy of ${artifact.version} failed on ${failed.map((r) => `${r.backend} (${r.step}: ${r.error})`).join('; ')}${failed.length < results.length ? `; ${results.length - failed.length} other backend(s) succeeded` : ''}`);
+  }
+  void vscode.window.showInformationMessage(`Deployed ${artifact.version} to ${target.label} (${results.length} backend${results.length === 1 ? '' : 's'}).`);
+  return results;
+}

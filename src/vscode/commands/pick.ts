@@ -1,0 +1,70 @@
+import * as vscode from 'vscode';
+import type { RolloutConfig, BackendConfig, Group } from '../../core/config/rolloutConfig';
+import type { Artifact } from '../../core/build/artifact';
+import { InputError } from '../../core/errors';
+import type { RolloutNode } from '../tree/rolloutTree';
+import { formatAge, formatBytes } from '../format';
+import type { CommandContext } from './commandContext';
+
+/** rollout.json parsed, or a clear error that says what to do. */
+export function requireConfig(ctx: CommandContext): RolloutConfig {
+  const config = ctx.model.config;
+  if (config) return config;
+  throw new InputError(
+    ctx.model.hasRolloutJson ? 'rollout.json has errors' : 'This project has no rollout.json',
+    undefined,
+    ctx.model.hasRolloutJson ? 'Fix the problems listed in the Problems panel.' : 'Run "Phar Rollout: Create rollout.json" first.',
+  );
+}
+
+/** Quick pick of a built artifact: version, commit, age, builder. */
+export async function pickArtifact(ctx: CommandContext, title: string): Promise<Artifact | undefined> {
+  await ctx.model.reload();
+  const artifacts = ctx.model.artifacts;
+  if (artifacts.length === 0) {
+    const build = await vscode.window.showWarningMessage('No phar has been built yet.', 'Build Phar');
+    return build ? vscode.commands.executeCommand<Artifact | undefined>('pharRollout.build') : undefined;
+  }
+  const picked = await vscode.window.showQuickPick(
+    artifacts.map((a, i) => ({
+      label: `$(file-zip) ${a.version}`,
+      description: `${a.commit.slice(0, 7)} · ${formatAge(a.builtAt)} · ${a.builder}${i === 0 ? ' · latest' : ''}`,
+      detail: `${a.id} · ${formatBytes(a.size)} · sha256 ${a.sha256.slice(0, 16)}…`,
+      artifact: a,
+    })),
+    { title, placeHolder: 'Which build?', matchOnDescription: true, matchOnDetail: true },
+  );
+  return picked?.artifact;
+}
+
+/** Backends a command targets: from the tree node it was run on, else a quick pick (groups first). */
+type BackendTarget = { backends: BackendConfig[]; label: string };
+
+export async function pickBackends(config: RolloutConfig, node: RolloutNode | undefined, title: string): Promise<{ backends: BackendConfig[]; label: string } | undefined> {
+  const target = node?.target;
+  if (target?.kind === 'backend') {
+    const b = config.backends.find((x) => x.name === target.name);
+    return b ? { backends: [b], label: b.name } : undefined;
+  }
+  if (target?.kind === 'group') return groupTarget(config, target.group);
+  const groups = (['canary', 'stable'] as const).filter((g) => config.backends.some((b) => b.group === g));
+  const picked = await vscode.window.showQuickPick(
+    [
+      ...groups.map((g) => ({ label: `$(${g === 'canary' ? 'beaker' : 'server-environment'}) ${g} group`, description: config.backends.filter((b) => b.group === g).map((b) => b.name).join(', '), value: (): BackendTarget | undefined => groupTarget(config, g) })),
+      { label: 'Backends', kind: vscode.QuickPickItemKind.Separator, value: (): BackendTarget | undefined => undefined },
+      ...config.backends.map((b) => ({ label: `$(server) ${b.name}`, description: `${b.group} · ${b.ssh ?? 'this machine'} · ${b.upstream}`, value: (): BackendTarget | undefined => ({ backends: [b], label: b.name }) })),
+    ],
+    { title, placeHolder: 'Deploy to…' },
+  );
+  return picked?.value();
+}
+
+function groupTarget(config: RolloutConfig, group: Group): { backends: BackendConfig[]; label: string } {
+  return { backends: config.backends.filter((b) => b.group === group), label: `${group} group` };
+}
+
+/** A modal confirmation for production changes (setting pharRollout.confirmProductionChanges). */
+export async function confirm(ctx: CommandContext, message: string, detail: string, action: string, always = false): Promise<boolean> {
+  if (!always && !ctx.settings().confirmProductionChanges) return true;
+  return (await vscode.window.showWarningMessage(message, { modal: true, detail }, action)) === action;
+}

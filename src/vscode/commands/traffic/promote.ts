@@ -1,0 +1,18 @@
+import * as vscode from 'vscode';
+import { promote as corePromote } from '../../../core/rollout/promote';
+import type { PromoteResult } from '../../../core/rollout/promote';
+import type { CommandContext } from '../commandContext';
+import { confirm, requireConfig } from '../pick';
+import { rolloutOptions } from './rolloutOptions';
+
+/** Promote Canary: the canary's release goes to the stable group, then the split returns to 0 %. */
+export async function promote(ctx: CommandContext, _node?: unknown, args: { confirm?: boolean } = {}): Promise<PromoteResult | undefined> {
+  const config = requireConfig(ctx);
+  const canary = [...new Set(ctx.model.live.backends.filter((b) => b.group === 'canary').map((b) => b.deployed ?? '?'))].join(', ');
+  const stable = config.backends.filter((b) => b.group === 'stable').map((b) => b.name);
+  if (args.confirm !== false && !(await confirm(ctx, `Promote canary ${canary || ''} to stable?`, `${stable.join(', ')} will be deployed with the canary's release, then canary traffic returns to 0 %.`, 'Promote', true))) return undefined;
+  const result = await ctx.withProgress('Phar Rollout: Promoting canary', (signal, report) => corePromote(config, rolloutOptions(ctx, signal, report)));
+  await ctx.model.refreshLive();
+  void vscode.window.showInformationMessage(`Promoted ${result.artifact.version} to stable (${result.results.length} backends); canary traffic 0 %.`);
+  return result;
+}

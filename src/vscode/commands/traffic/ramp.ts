@@ -1,0 +1,77 @@
+import * as vscode from 'vscode';
+import * as path from 'node:path';
+import { previewRamp, ramp as coreRamp, nextStep } from '../../../core/rollout/ramp';
+import type { RampResult, RampTarget } from '../../../core/rollout/ramp';
+import { InputError } from '../../../core/errors';
+import { previewDocuments } from '../../previewDocuments';
+import { formatPercent } from '../../format';
+import type { CommandContext } from '../commandContext';
+import { confirm, requireConfig } from '../pick';
+import { rolloutOptions } from './rolloutOptions';
+
+/** Arguments for scripted use (tests, keybindings): skip the pickers and the confirmation. */
+export interface RampArgs {
+  percent?: number;
+  next?: boolean;
+  confirm?: boolean;
+}
+
+/**
+ * Ramp Canary…: the next step of the plan or a chosen percentage. The confirmation shows the nginx
+ * change of every LB as a diff; then the split is applied to all LBs together and the gate runs.
+ */
+export async function ramp(ctx: CommandContext, _node?: unknown, args: RampArgs = {}): Promise<RampResult | undefined> {
+  const config = requireConfig(ctx);
+  if (config.loadBalancers.length === 0) throw new InputError('No load balancer is configured', undefined, 'Add one to "loadBalancers" in rollout.json.');
+  const target = args.percent !== undefined ? { percent: args.percent } : args.next ? ({ next: true } as const) : await pickTarget(ctx, config.traffic.steps);
+  if (!target) return undefined;
+
+  if (args.confirm !== false) {
+    const preview = await ctx.withProgress('Phar Rollout: Preparing the nginx change', (signal, report) => previewRamp(config, target, rolloutOptions(ctx, signal, report)));
+    for (const f of preview.files) {
+      const left = previewDocuments.add(`${f.lb}-live-${path.basename(f.file)}`, f.oldText);
+      const right = previewDocuments.add(`${f.lb}-new-${path.basename(f.file)}`, f.newText);
+      await vscode.commands.executeCommand('vscode.diff', left, right, `${f.lb}: ${formatPercent(f.oldSplit ?? 0)} → ${formatPercent(preview.after)} (${f.host}:${f.file})`, { preview: true });
+    }
+    const ok = await confirm(
+      ctx,
+      `Ramp the canary from ${formatPercent(preview.before ?? 0)} to ${formatPercent(preview.after)}?`,
+      `${preview.files.length} load balancer${preview.files.length === 1 ? '' : 's'} (${preview.files.map((f) => f.lb).join(', ')}): each file is written beside the old one, checked with nginx -t, then all are reloaded. Any failure restores every previous file. The diff is open in the editor.`,
+      'Ramp',
+      true,
+    );
+    if (!ok) return undefined;
+  }
+
+  const result = await ctx.withProgress('Phar Rollout: Ramping canary', (signal, report) => coreRamp(config, target, rolloutOptions(ctx, signal, report)));
+  await ctx.model.refreshLive();
+  if (!result.ok) {
+    const why = result.reason ?? 'a gate failed';
+    void vscode.window.showWarningMessage(`Canary gate failed: ${why}.${result.rolledBack ? ' Traffic was rolled back to 0 %.' : ''}`, 'Show Log').then((a) => a && ctx.channel.show(true));
+  } else {
+    void vscode.window.showInformationMessage(`Canary at ${formatPercent(result.after)}${result.steps.some((s) => s.gate) ? ' — gate passed' : ''}.`);
+  }
+  return result;
+}
+
+async function pickTarget(ctx: CommandContext, steps: number[]): Promise<RampTarget | undefined> {
+  const current = ctx.model.live.rollout?.split ?? ctx.model.live.loadBalancers.find((l) => l.split !== undefined)?.split;
+  const next = nextStep(steps, current);
+  type Item = vscode.QuickPickItem & { target?: RampTarget; custom?: boolean };
+  const items: Item[] = [
+    ...(next !== undefined ? [{ label: `$(arrow-up) Next step: ${formatPercent(next)}`, description: `now ${formatPercent(current ?? 0)}`, target: { next: true } as RampTarget }] : []),
+    { label: 'Plan', kind: vscode.QuickPickItemKind.Separator },
+    ...steps.map((s) => ({ label: formatPercent(s), description: s === current ? 'current' : undefined, target: { percent: s } })),
+    { label: '', kind: vscode.QuickPickItemKind.Separator },
+    { label: '$(edit) Other percentage…', custom: true },
+  ];
+  const picked = await vscode.window.showQuickPick(items, { title: 'Ramp Canary', placeHolder: `Canary share now ${formatPercent(current ?? 0)}` });
+  if (!picked) return undefined;
+  if (!picked.custom) return picked.target;
+  const value = await vscode.window.showInputBox({
+    title: 'Ramp Canary',
+    prompt: 'Canary share in percent (0–100, up to two decimals)',
+    validateInput: (v) => (/^\d{1,3}(\.\d{1,2})?$/.test(v.trim()) && Number(v) <= 100 ? undefined : 'A number from 0 to 100 with at most two decimals'),
+  });
+  return value === undefined ? undefined : { percent: Number(value) };
+}

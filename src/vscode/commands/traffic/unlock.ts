@@ -1,0 +1,20 @@
+import * as vscode from 'vscode';
+import { unlock as coreUnlock } from '../../../core/rollout/status';
+import type { LockHolder } from '../../../core/rollout/lock';
+import type { CommandContext } from '../commandContext';
+import { confirm, requireConfig } from '../pick';
+import { rolloutOptions } from './rolloutOptions';
+
+/** Force Unlock…: removes a teammate's (or a crashed window's) rollout lock; logged in the history. */
+export async function unlock(ctx: CommandContext, _node?: unknown, args: { confirm?: boolean } = {}): Promise<LockHolder | undefined> {
+  const config = requireConfig(ctx);
+  const lock = ctx.model.live.lock;
+  if (args.confirm !== false) {
+    const who = lock ? `${lock.owner} since ${lock.since}${lock.operation ? ` (${lock.operation})` : ''}` : 'whoever holds it';
+    if (!(await confirm(ctx, `Force unlock the rollout held by ${who}?`, 'Only do this when nothing is running. The unlock is recorded in the history with the former holder.', 'Force Unlock', true))) return undefined;
+  }
+  const holder = await ctx.withProgress('Phar Rollout: Unlocking', (signal, report) => coreUnlock(config, { force: true }, rolloutOptions(ctx, signal, report)));
+  await ctx.model.refreshLive();
+  void vscode.window.showInformationMessage(holder ? `Unlocked (was held by ${holder.owner}).` : 'The rollout was not locked.');
+  return holder;
+}

@@ -83,6 +83,9 @@ export async function buildProject(options: BuildOptions): Promise<BuildResult> 
 
   progress('Reading configuration', 5);
   const ctx = await prepareBuild(options);
+  if (!ctx.git.commit) {
+    log.warn(`${ctx.projectDir} has no git commit: the artifact's commit is "unknown" and its build time ${ctx.commitTime} (set SOURCE_DATE_EPOCH to choose one)`);
+  }
   log.info(
     `Building ${ctx.app} ${ctx.version} (commit ${ctx.commit.slice(0, 12)}${ctx.git.dirty ? ', uncommitted changes' : ''}) with ${ctx.mode === 'box' ? `box (${ctx.box?.path})` : 'the built-in compiler'}`,
   );
@@ -117,7 +120,7 @@ export async function buildProject(options: BuildOptions): Promise<BuildResult> 
     const warning = await autoloaderSuffixWarning(ctx.projectDir);
     if (warning) log.warn(warning);
   }
-  progress('Compiling', 25);
+  progress('Compiling', 30);
 
   const staging = await createStaging(ctx.projectDir);
   try {
@@ -219,7 +222,9 @@ export async function prepareBuild(options: BuildOptions): Promise<BuildContext>
   const composerBin = composer ? await readComposerBin(composer.file) : undefined;
   const boxConfig = await attempt(() => readBoxConfig(projectDir, { strict: mode === 'builtin', explicit: rollout?.build.config, composerBin }));
 
-  const git = await readGitInfo(projectDir, { signal: options.signal });
+  // box's output is written into the project; it must not make the tree (and so the inputs) dirty.
+  const outputRel = boxConfig ? path.relative(projectDir, boxConfig.output).split(path.sep).join('/') : undefined;
+  const git = await readGitInfo(projectDir, { signal: options.signal, exclude: outputRel && !outputRel.startsWith('../') ? [outputRel] : [] });
   const commit = git.commit ?? 'unknown';
   const commitTime = buildTime(env, git);
   const version = composer?.version ?? (git.latestTag ? git.latestTag.replace(/^v(?=\d)/, '') : undefined) ?? '0.0.0-dev';

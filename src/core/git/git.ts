@@ -66,10 +66,11 @@ export async function exactTag(dir: string, options?: GitOptions): Promise<strin
 
 /**
  * True when the work tree under `dir` differs from HEAD (modified, staged or untracked files),
- * ignoring what a build itself writes: `.rollout/` and `vendor/`.
+ * ignoring what a build itself writes: `.rollout/`, `vendor/` and the `exclude` paths (relative to `dir`).
  */
-export async function isDirty(dir: string, options?: GitOptions): Promise<boolean> {
-  const r = await git(dir, ['status', '--porcelain', '--', '.', ':(exclude).rollout', ':(exclude)vendor'], options);
+export async function isDirty(dir: string, options?: GitOptions & { exclude?: string[] }): Promise<boolean> {
+  const excludes = ['.rollout', 'vendor', ...(options?.exclude ?? [])].map((p) => `:(exclude,literal)${p}`);
+  const r = await git(dir, ['status', '--porcelain', '--', '.', ...excludes], options);
   return r.ok && r.stdout !== '';
 }
 
@@ -121,8 +122,11 @@ export interface GitInfo {
   dirty: boolean;
 }
 
-/** Reads commit, time, tags and dirty state of the work tree holding `dir`. */
-export async function readGitInfo(dir: string, options?: GitOptions): Promise<GitInfo> {
+/**
+ * Reads commit, time, tags and dirty state of the work tree holding `dir`;
+ * `exclude` lists more paths (relative to `dir`) that do not make it dirty, such as box's output.
+ */
+export async function readGitInfo(dir: string, options?: GitOptions & { exclude?: string[] }): Promise<GitInfo> {
   if (!(await isRepo(dir, options))) return { isRepo: false, dirty: false };
   const commit = await headCommit(dir, options);
   if (!commit) return { isRepo: true, dirty: await isDirty(dir, options) };

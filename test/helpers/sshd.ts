@@ -90,8 +90,15 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-export async function startSshd(): Promise<SshServer> {
+/**
+ * Starts sshd. `cleanHome` (default true) gives remote sessions an empty HOME: bash run by sshd
+ * sources ~/.bashrc for every command, and a heavy one (pyenv init: ~150 ms here) would swamp
+ * what the tests and the bench measure. Pass false to keep the user's real shell start-up.
+ */
+export async function startSshd(o: { cleanHome?: boolean } = {}): Promise<SshServer> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rollout-sshd-'));
+  const home = path.join(dir, 'home');
+  await fs.mkdir(home);
   const port = await freePort();
   const hostKey = path.join(dir, 'host_ed25519');
   const identity = path.join(dir, 'id_ed25519');
@@ -118,6 +125,7 @@ export async function startSshd(): Promise<SshServer> {
       'UsePAM no',
       // Many multiplexed sessions at once (deploys in parallel) over one connection.
       'MaxSessions 100',
+      ...(o.cleanHome === false ? [] : [`SetEnv HOME=${home}`]),
       'MaxStartups 100',
       '',
     ].join('\n'),

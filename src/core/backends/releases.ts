@@ -234,7 +234,7 @@ rm -rf -- "$1"`;
 export interface LockOptions extends RemoteOptions {
   /** What the holder is doing ("deploy <id>"), shown to whoever finds the lock. */
   operation: string;
-  /** A lock older than this is stale and broken. Default 15 minutes. */
+  /** A lock not refreshed for this long is stale and broken. Default 15 minutes. */
   staleMs?: number;
   /** Who holds it; default user@hostname. */
   owner?: string;
@@ -262,9 +262,9 @@ function isDead(owner: Partial<LockOwner>): boolean {
 }
 
 /**
- * Takes `<dir>/.rollout.lock` (mkdir: atomic on every filesystem). A lock older than `staleMs`,
- * or held by a process of this machine that no longer exists, is broken once; otherwise
- * throws OperationError (step "lock") naming the owner.
+ * Takes `<dir>/.rollout.lock` (mkdir: atomic on every filesystem). A lock not refreshed for
+ * `staleMs`, or held by a process of this machine that no longer exists, is broken once;
+ * otherwise throws OperationError (step "lock") naming the owner. While held it is refreshed.
  */
 export async function acquireLock(t: Transport, dir: string, options: LockOptions): Promise<ReleaseLock> {
   const lockDir = join(dir, LOCK_DIR);
@@ -302,9 +302,13 @@ export async function acquireLock(t: Transport, dir: string, options: LockOption
     const aside = `${lockDir}.stale.${randomBytes(4).toString('hex')}`;
     await t.exec(['sh', '-c', BREAK, 'sh', lockDir, aside, holder.token ?? ''], { signal: options.signal, allowFailure: true });
   }
+  // Keep a long deploy (a big upload on a slow link) from looking stale: refresh the lock's mtime.
+  const beat = setInterval(() => void t.exec(['touch', '-c', '--', lockDir], { timeoutMs: 30000 }).catch(() => undefined), Math.min(60000, Math.max(1000, staleMs / 4)));
+  beat.unref();
   return {
     owner,
     release: async () => {
+      clearInterval(beat);
       try {
         const r = await t.exec(['sh', '-c', UNLOCK, 'sh', lockDir, owner.token], { allowFailure: true, timeoutMs: 30000 });
         return r.code === 0;

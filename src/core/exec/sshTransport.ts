@@ -1,7 +1,7 @@
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { InputError, OperationError } from '../errors';
+import { CancelledError, InputError, OperationError } from '../errors';
 import type { Logger } from '../log';
 import { nullLogger } from '../log';
 import { ProcessError, run } from './process';
@@ -47,6 +47,9 @@ export function checkSshArgs(args: readonly string[]): void {
 
 /** ssh's own failures (cannot connect, auth, lost connection) exit with 255. */
 const SSH_FAILURE = 255;
+/** First stderr line of every remote command: its pid, so that cancelling can kill it. */
+const PID_MARK = '@phar-rollout-pid ';
+const PID_LINE = /^@phar-rollout-pid \d+\n?/m;
 
 /**
  * Runs commands on one host through the system `ssh`: BatchMode (never prompts), the user's
@@ -119,9 +122,64 @@ export class SshTransport implements Transport {
     return this.connecting;
   }
 
+  /**
+   * Runs one remote command. Cancellation and timeouts must reach the remote process: killing
+   * the local ssh is not enough with multiplexing (the master holds our pipes and the command
+   * runs on to its end). So the command runs under a tiny `sh` that reports its pid on stderr
+   * and then execs it; on abort or timeout we kill that process group on the host.
+   */
   private async runSsh(remoteArgs: readonly string[], options: ExecOptions): Promise<RunResult> {
     const remote = shellCommand(remoteArgs);
-    const result = await run(this.sshPath, [...this.baseArgs(), '--', this.host, remote], { ...options, allowFailure: true });
+    const wrapped = shellCommand(['sh', '-c', `echo "${PID_MARK}$$" >&2; exec "$@"`, 'sh', ...remoteArgs]);
+    let remotePid: number | undefined;
+    let pidSeen = false;
+    let stopping: 'cancel' | 'timeout' | undefined;
+    const local = new AbortController();
+    const killRemote = () => {
+      if (remotePid === undefined) return; // killed as soon as its pid arrives
+      const pid = String(remotePid);
+      remotePid = undefined;
+      // A new session on the same master; the command's session is its own process group.
+      void run(this.sshPath, [...this.baseArgs(), '--', this.host, shellCommand(['sh', '-c', 'kill -TERM -"$1" 2>/dev/null || kill -TERM "$1"', 'sh', pid])], {
+        timeoutMs: 10000,
+        allowFailure: true,
+      }).catch(() => undefined);
+    };
+    const stop = (why: 'cancel' | 'timeout') => {
+      stopping ??= why;
+      killRemote();
+      local.abort();
+    };
+    const onAbort = () => stop('cancel');
+    if (options.signal?.aborted) throw new CancelledError();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = options.timeoutMs ? setTimeout(() => stop('timeout'), options.timeoutMs) : undefined;
+    let result: RunResult;
+    try {
+      result = await run(this.sshPath, [...this.baseArgs(), '--', this.host, wrapped], {
+        input: options.input,
+        signal: local.signal,
+        allowFailure: true,
+        onLine: (line, stream) => {
+          if (stream === 'stderr' && !pidSeen && line.startsWith(PID_MARK)) {
+            pidSeen = true;
+            remotePid = Number(line.slice(PID_MARK.length)) || undefined;
+            if (stopping) killRemote();
+            return;
+          }
+          options.onLine?.(line, stream);
+        },
+      });
+    } catch (err) {
+      if (err instanceof CancelledError && stopping === 'timeout') {
+        throw new OperationError(`${remote} timed out after ${options.timeoutMs} ms on ${this.host}`, 'timeout', this.host);
+      }
+      throw err;
+    } finally {
+      if (timer) clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+    result = { ...result, args: [...this.baseArgs(), '--', this.host, remote], stderr: result.stderr.replace(PID_LINE, '') };
     if (result.code === SSH_FAILURE) {
       const why = result.stderr.trim().split('\n').slice(-3).join(' ') || 'exit 255';
       throw new OperationError(`ssh ${this.host}: ${why}`, 'ssh', this.host);

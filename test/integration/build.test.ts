@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { buildProject } from '../../src/core/build/build';
 import type { BuildOptions } from '../../src/core/build/build';
 import { artifactsDir, listArtifacts, sha256File } from '../../src/core/build/artifactStore';
-import { CancelledError, InputErrors } from '../../src/core/errors';
+import { CancelledError, InputErrors, OperationError } from '../../src/core/errors';
 import type { InputError } from '../../src/core/errors';
 import { run } from '../../src/core/exec/process';
 import { addWorktree, removeWorktree } from '../../src/core/git/git';
@@ -328,6 +328,19 @@ describe('build (integration: php, composer, git)', function () {
       },
     });
     await assert.rejects(result, CancelledError);
+    assert.deepEqual(await fs.readdir(artifactsDir(dir)), []);
+  });
+
+  it('reports a compiler failure with its message and leaves no artifact folder', async () => {
+    const { dir } = await sampleRepo();
+    const broken = path.join(await tmpDir('compiler'), 'compile.php');
+    await fs.writeFile(broken, '<?php\nfwrite(STDERR, "compile.php: error: disk full (simulated)\\n");\nexit(1);\n');
+    await assert.rejects(build(dir, { compilerScript: broken }).result, (err: Error) => {
+      assert.ok(err instanceof OperationError, String(err));
+      assert.equal(err.step, 'compile');
+      assert.match(err.message, /disk full \(simulated\)/);
+      return true;
+    });
     assert.deepEqual(await fs.readdir(artifactsDir(dir)), []);
   });
 

@@ -426,7 +426,7 @@ function finderSpec(entry: Record<string, unknown>, at: JSONPath, basePath: stri
   if (dirs.length === 0) err(at, 'A finder entry needs "in" (the folders to search)', 'For example { "in": "src", "name": "*.php" }.');
   const ins = dirs.map((d, i) => {
     const rel = relativeInside(basePath, d);
-    if (rel === undefined) err([...at, 'in', Array.isArray(entry.in) ? i : undefined].filter((x) => x !== undefined) as JSONPath, `Finder folder ${d} is outside the base path`);
+    if (rel === undefined) err(Array.isArray(entry.in) ? [...at, 'in', i] : [...at, 'in'], `Finder folder ${d} is outside the base path`);
     return rel ?? d;
   });
   for (const key of ['name', 'notName', 'path', 'notPath']) {

@@ -171,6 +171,28 @@ export async function startLab(o: LabOptions = {}): Promise<Lab> {
   }
 }
 
+/** Worker pids of the nginx running in `prefix`, sorted. */
+export async function nginxWorkers(prefix: string): Promise<string[]> {
+  const pid = (await fs.readFile(path.join(prefix, 'logs', 'nginx.pid'), 'utf8')).trim();
+  const r = await run('pgrep', ['-P', pid], { allowFailure: true });
+  return r.stdout.trim().split('\n').filter(Boolean).sort();
+}
+
+/**
+ * Waits until the nginx in `prefix` runs one worker that was not among `before`: `nginx -s reload`
+ * only signals the master, and the new configuration is live once the new worker runs and the old
+ * ones have exited.
+ */
+export async function waitReloaded(prefix: string, before: readonly string[], timeoutMs = 20000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const now = await nginxWorkers(prefix);
+    if (now.length === 1 && !before.includes(now[0])) return;
+    if (Date.now() > deadline) throw new Error(`nginx in ${prefix} did not finish reloading within ${timeoutMs} ms (workers ${now.join(', ')})`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 /** Runs an nginx command of the lab by hand (the baseline the bench compares with). */
 export async function nginxByHand(args: readonly string[]): Promise<void> {
   await run(args[0], args.slice(1), { timeoutMs: 15000 });

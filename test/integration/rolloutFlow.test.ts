@@ -19,7 +19,7 @@ import { readState } from '../../src/core/rollout/state';
 import { rolloutStatus, unlock } from '../../src/core/rollout/status';
 import { verifySplit } from '../../src/core/rollout/verifySplit';
 import { readSplit } from '../../src/core/traffic/apply';
-import { startLab } from '../../bench/trafficLab';
+import { nginxWorkers, startLab, waitReloaded } from '../../bench/trafficLab';
 import type { Lab } from '../../bench/trafficLab';
 import { waitFor } from '../helpers/wait';
 
@@ -180,7 +180,9 @@ describe('rollout flow on the sample app (real git, build, php, nginx)', functio
   });
 
   it('verify-split reports the share per version against the configured split', async () => {
+    const workers = await nginxWorkers(lab.lbs[0].prefix);
     await ramp(lab.config, { percent: 50 }, opts);
+    await waitReloaded(lab.lbs[0].prefix, workers);
     const v = await verifySplit(lab.config, { requests: 400 }, opts);
     const lb = v.loadBalancers[0];
     assert.equal(lb.configured, 50);

@@ -10,7 +10,7 @@ import { renderUpstream } from '../../src/core/traffic/render';
 import type { RenderInput } from '../../src/core/traffic/render';
 import { ramp } from '../../src/core/rollout/ramp';
 import { rollback } from '../../src/core/rollout/rollback';
-import { startLab } from '../../bench/trafficLab';
+import { nginxWorkers, startLab, waitReloaded } from '../../bench/trafficLab';
 import type { Lab } from '../../bench/trafficLab';
 import { startLoad } from '../helpers/loadClient';
 import { waitFor } from '../helpers/wait';
@@ -279,23 +279,8 @@ http {
   });
 });
 
-/** The worker pids of the nginx running in `prefix`. */
-async function workers(prefix: string): Promise<string[]> {
-  const pid = (await fs.readFile(path.join(prefix, 'logs', 'nginx.pid'), 'utf8')).trim();
-  const r = await run('pgrep', ['-P', pid], { allowFailure: true });
-  return r.stdout.trim().split('\n').filter(Boolean).sort();
-}
-
-/**
- * Waits until nginx runs one worker that was not there `before` (`nginx -s reload` only signals the
- * master: the new configuration is live once the new worker runs and the old ones have exited).
- */
-async function reloaded(prefix: string, before: string[]): Promise<void> {
-  await waitFor('the reloaded nginx worker', async () => {
-    const now = await workers(prefix);
-    return now.length === 1 && !before.includes(now[0]);
-  }, 20000, 10);
-}
+const workers = nginxWorkers;
+const reloaded = (prefix: string, before: string[]) => waitReloaded(prefix, before);
 
 /** Polls the canary share through `url` until it is within 2 points of `split` (deadline 15 s). */
 async function expectShare(url: string, canaryVersion: string, split: number): Promise<void> {

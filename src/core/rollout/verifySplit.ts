@@ -1,4 +1,3 @@
-import * as http from 'node:http';
 import { backendStatus } from '../backends/status';
 import type { RolloutConfig } from '../config/rolloutConfig';
 import { InputError, throwIfAborted } from '../errors';
@@ -71,17 +70,17 @@ export async function verifySplit(config: RolloutConfig, request: { requests: nu
         results.push({ lb: lb.name, configured, requests: 0, errors: 0, versions: [], note: 'no "url" in rollout.json for this load balancer' });
         continue;
       }
-      // Fresh connections: an idle keep-alive connection closed by a reload would read as a failure.
-      const agent = new http.Agent({ keepAlive: false, maxSockets: request.concurrency ?? 8 });
       const counts = new Map<string, number>();
       let errors = 0;
       let sent = 0;
-      try {
+      {
+        // A fresh connection per request (no agent): node's Agent reuses sockets when requests queue,
+        // and an idle keep-alive connection closed by an nginx reload would read as a failure.
         const worker = async () => {
           while (sent < request.requests) {
             sent++;
             throwIfAborted(ctx.signal);
-            const s = await sample(lb.url!, { agent, timeoutMs: config.probe.timeoutMs, signal: ctx.signal });
+            const s = await sample(lb.url!, { timeoutMs: config.probe.timeoutMs, signal: ctx.signal });
             if (!s.ok || !s.version) errors++;
             else counts.set(s.version, (counts.get(s.version) ?? 0) + 1);
             const done = results.length * request.requests + sent;
@@ -89,8 +88,6 @@ export async function verifySplit(config: RolloutConfig, request: { requests: nu
           }
         };
         await Promise.all(Array.from({ length: Math.min(request.requests, request.concurrency ?? 8) }, worker));
-      } finally {
-        agent.destroy();
       }
       const answered = [...counts.values()].reduce((a, b) => a + b, 0);
       const versions = [...counts.entries()]

@@ -16,6 +16,8 @@ import { PREVIEW_SCHEME, previewDocuments } from './vscode/previewDocuments';
 /** What activate returns: the model, for the extension-host tests. */
 export interface PharRolloutApi {
   model: ProjectModel;
+  /** Texts of the visible status bar items. */
+  statusTexts(): string[];
 }
 
 /** Composition root: builds the services and wires them to VS Code. No logic lives here. */
@@ -34,13 +36,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<PharRo
     compilerScript: context.asAbsolutePath('php/compile.php'),
   };
 
+  const statusBar = new StatusBar(model);
   context.subscriptions.push(
     channel,
     diagnostics,
     model,
     vscode.window.createTreeView(Views.project, { treeDataProvider: new ProjectTreeProvider(model), showCollapseAll: false }),
     vscode.window.createTreeView(Views.rollout, { treeDataProvider: new RolloutTreeProvider(model), showCollapseAll: true }),
-    new StatusBar(model),
+    statusBar,
     ...registerCommands(commandTable, ctx),
     vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, previewDocuments),
     vscode.tasks.registerTaskProvider(TASK_TYPE, new BuildTaskProvider(model, context.asAbsolutePath('dist/cli.js'))),
@@ -72,7 +75,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<PharRo
   await model.reload();
   void model.refreshLive();
   log.info(`Phar Rollout active in ${model.root ?? '(no PHP project)'}${vscode.workspace.isTrusted ? '' : ' (restricted mode: no processes)'}`);
-  return { model };
+  return { model, statusTexts: () => statusBar.texts() };
 }
 
 export function deactivate(): void {}

@@ -23,8 +23,8 @@ export class StatusBar implements vscode.Disposable {
   update(): void {
     const m = this.model;
     if (!m.root) {
-      this.build.hide();
-      this.live.hide();
+      this.hide(this.build);
+      this.hide(this.live);
       return;
     }
     const a = m.artifacts[0];
@@ -33,11 +33,11 @@ export class StatusBar implements vscode.Disposable {
     this.build.tooltip = a
       ? new vscode.MarkdownString(`**${a.app} ${a.version}** built ${formatAge(a.builtAt)} by ${a.builder}\n\n${formatBytes(a.size)} · sha256 \`${a.sha256.slice(0, 16)}…\``)
       : 'Not built yet: run Phar Rollout: Build Phar';
-    this.build.show();
+    this.show(this.build);
 
     const config = m.config;
     if (!config || m.live.backends.length === 0) {
-      this.live.hide();
+      this.hide(this.live);
       return;
     }
     const versionsOf = (group: string) => [...new Set(m.live.backends.filter((b) => b.group === group).map((b) => b.served ?? b.deployed ?? '?'))].join('/');
@@ -62,7 +62,28 @@ export class StatusBar implements vscode.Disposable {
     if (gateFailed) md.appendMarkdown(`\n$(error) ${m.live.rollout?.message ?? 'A gate failed'}\n`);
     md.supportThemeIcons = true;
     this.live.tooltip = md;
-    this.live.show();
+    this.show(this.live);
+  }
+
+  private show(item: vscode.StatusBarItem): void {
+    this.shown.add(item);
+    item.show();
+  }
+
+  private hide(item: vscode.StatusBarItem): void {
+    this.shown.delete(item);
+    item.hide();
+  }
+
+  /** The visible items' texts (the extension-host tests read them; the DOM is the UI test's). */
+  texts(): string[] {
+    this.update();
+    return [this.build, this.live].filter((i) => i.text && this.isShown(i)).map((i) => i.text);
+  }
+
+  private readonly shown = new WeakSet<vscode.StatusBarItem>();
+  private isShown(item: vscode.StatusBarItem): boolean {
+    return this.shown.has(item);
   }
 
   dispose(): void {

@@ -30,11 +30,23 @@ function out(line: string): void {
   console.log(line);
 }
 
+/**
+ * Two suites, each in its own workspace: "project" (the sample app copy, no rollout.json) runs the
+ * files directly in this folder; "sandbox" (a project with live backends and an LB) runs sandbox/.
+ */
 function testFiles(dir: string): string[] {
+  const suite = process.env.PHAR_ROLLOUT_EXT_SUITE ?? 'project';
+  const start = suite === 'sandbox' ? path.join(dir, 'sandbox') : dir;
+  return fs.existsSync(start) ? filesUnder(start, suite === 'sandbox') : [];
+}
+
+function filesUnder(dir: string, recurse: boolean): string[] {
   const found: string[] = [];
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) found.push(...testFiles(full));
+    if (entry.isDirectory()) {
+      if (recurse) found.push(...filesUnder(full, recurse));
+    }
     else if (entry.isFile() && entry.name.endsWith('.test.js')) found.push(full);
   }
   return found.sort();

@@ -13,6 +13,7 @@
  * PHAR_ROLLOUT_EXTENSION_PATH / PHAR_ROLLOUT_FIXTURE (try the harness on another extension or folder).
  */
 import * as fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
@@ -88,10 +89,42 @@ async function screenshot(page: Page | undefined, file: string): Promise<void> {
   }
 }
 
-/** The closing line, printed after everything is stopped. */
-let summary = '0 passed, 1 failed';
+/** Totals over the suites; the closing line is printed after everything is stopped. */
+const totals = { passed: 0, failed: 0, skipped: 0, broken: false };
+
+interface Suite {
+  name: 'project' | 'sandbox';
+}
 
 async function main(): Promise<number> {
+  let code = 0;
+  for (const suite of [{ name: 'project' }, { name: 'sandbox' }] as Suite[]) {
+    say(`suite ${suite.name}`);
+    const c = await runSuite(suite).catch((err) => {
+      console.error(`[extension-tests] suite ${suite.name}: ${(err as Error)?.stack ?? err}`);
+      totals.broken = true;
+      return 1;
+    });
+    if (c !== 0) code = c;
+  }
+  return code;
+}
+
+/** `sandbox up` (the CLI's own): a project with 2 stable + 1 canary php backends and an nginx LB. */
+function sandboxUp(dir: string): { project: string } & Record<string, unknown> {
+  const out = execFileSync(process.execPath, [path.join(root, 'dist', 'cli.js'), 'sandbox', 'up', '--dir', dir, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 180000 });
+  return JSON.parse(out) as { project: string };
+}
+
+function sandboxDown(dir: string): void {
+  try {
+    execFileSync(process.execPath, [path.join(root, 'dist', 'cli.js'), 'sandbox', 'down', '--dir', dir], { stdio: 'inherit', timeout: 60000 });
+  } catch (err) {
+    say(`sandbox down failed: ${(err as Error).message}`);
+  }
+}
+
+async function runSuite(suite: Suite): Promise<number> {
   for (const [what, p] of [
     ['extension manifest', path.join(extensionPath, 'package.json')],
     ['test index (npm run build-tests)', testsIndex],
@@ -105,8 +138,14 @@ async function main(): Promise<number> {
   }
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'phar-rollout-ext-'));
-  const workspace = path.join(tmp, 'sample-app');
-  copyFixture(fixture, workspace);
+  let workspace = path.join(tmp, 'sample-app');
+  let sandboxJson = '';
+  const sandboxDir = path.join(tmp, 'sandbox');
+  if (suite.name === 'sandbox') {
+    const sandbox = sandboxUp(sandboxDir);
+    workspace = sandbox.project;
+    sandboxJson = JSON.stringify(sandbox);
+  } else copyFixture(fixture, workspace);
   const reportFile = path.join(tmp, 'report.txt');
   const resultsFile = path.join(tmp, 'results.json');
 
@@ -118,6 +157,7 @@ async function main(): Promise<number> {
     tail?.stop();
     await session?.close().catch(() => undefined);
     await server?.stop().catch(() => undefined);
+    if (suite.name === 'sandbox') sandboxDown(sandboxDir);
     if (process.env.PHAR_ROLLOUT_KEEP_TMP === '1') say(`kept ${tmp}`);
     else fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });
   };
@@ -141,6 +181,8 @@ async function main(): Promise<number> {
         PHAR_ROLLOUT_TEST_REPORT: reportFile,
         PHAR_ROLLOUT_TEST_RESULTS: resultsFile,
         PHAR_ROLLOUT_REPO_ROOT: root,
+        PHAR_ROLLOUT_EXT_SUITE: suite.name,
+        PHAR_ROLLOUT_SANDBOX: sandboxJson,
       },
     });
     say(`code-server ${server.url} (log ${server.logFile}) after ${Date.now() - started} ms`);
@@ -197,15 +239,20 @@ async function main(): Promise<number> {
       /* the tests never got to the end */
     }
     if (exitCode === 0 && results && (results.failed > 0 || results.passed === 0)) exitCode = 1;
+    await screenshot(page, path.join(resultsDir, `extension-host-${suite.name}-end.png`));
     if (exitCode !== 0) {
-      await screenshot(page, path.join(resultsDir, 'extension-host.png'));
+      await screenshot(page, path.join(resultsDir, `extension-host-${suite.name}.png`));
       if (!results) say(`the tests wrote no results; code-server log: ${server.logFile}`);
     }
     say(`finished with exit code ${exitCode} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    summary = results ? `${results.passed} passed, ${results.failed} failed, ${results.skipped} skipped` : '0 passed, 1 failed';
+    if (results) {
+      totals.passed += results.passed;
+      totals.failed += results.failed;
+      totals.skipped += results.skipped;
+    } else totals.broken = true;
     return exitCode;
   } catch (err) {
-    await screenshot(session?.page, path.join(resultsDir, 'extension-host.png'));
+    await screenshot(session?.page, path.join(resultsDir, `extension-host-${suite.name}.png`));
     if (server) {
       try {
         const log = fs.readFileSync(server.logFile, 'utf8').split('\n').slice(-30).join('\n');
@@ -222,14 +269,16 @@ async function main(): Promise<number> {
   }
 }
 
+const summary = () => `${totals.passed} passed, ${totals.failed + (totals.broken ? 1 : 0)} failed, ${totals.skipped} skipped`;
+
 main().then(
   (code) => {
-    process.stdout.write(`${summary}\n`);
+    process.stdout.write(`${summary()}\n`);
     process.exit(code);
   },
   (err) => {
     console.error(`[extension-tests] ${(err as Error)?.stack ?? err}`);
-    process.stdout.write(`${summary}\n`);
+    process.stdout.write(`${summary()}\n`);
     process.exit(1);
   },
 );

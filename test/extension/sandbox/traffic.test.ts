@@ -1,0 +1,32 @@
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import type { RampResult } from '../../../src/core/rollout/ramp';
+import { waitFor } from '../../helpers/wait';
+import { api } from './sandboxWorkspace';
+
+describe('Traffic (extension host, sandbox)', function () {
+  this.timeout(240000);
+
+  it('ramps to 25 %: the LB, the rollout node and the status bar show it', async () => {
+    const { model, statusTexts } = await api();
+    const result = await vscode.commands.executeCommand<RampResult>('pharRollout.ramp', undefined, { percent: 25, confirm: false });
+    assert.ok(result?.ok, `ramp result: ${JSON.stringify(result)}`);
+    assert.equal(result.after, 25);
+    await vscode.commands.executeCommand('pharRollout.refresh');
+    await waitFor('every LB at 25 %', () => model.live.loadBalancers.length > 0 && model.live.loadBalancers.every((l) => l.split === 25), 20000);
+    assert.equal(model.live.rollout?.split, 25);
+    const text = await waitFor('the ramp in the status bar', () => statusTexts().find((t) => t.includes('⇄')), 10000);
+    assert.equal(text, '$(versions) 1.2.0 ⇄ 1.3.0 25%');
+  });
+
+  it('rolls back traffic from the LB context menu: 0 % and history entries', async () => {
+    const { model } = await api();
+    const node = { item: new vscode.TreeItem('edge'), target: { kind: 'loadBalancer', name: model.config!.loadBalancers[0].name } };
+    await vscode.commands.executeCommand('pharRollout.rollback', node, { speed: 'traffic', confirm: false });
+    await vscode.commands.executeCommand('pharRollout.refresh');
+    await waitFor('every LB at 0 %', () => model.live.loadBalancers.every((l) => l.split === 0), 20000);
+    const actions = model.live.history.map((h) => h.action);
+    assert.ok(actions.some((a) => /ramp/.test(a)), `a ramp in history: ${actions.join(', ')}`);
+    assert.ok(actions.some((a) => /rollback/.test(a)), `a rollback in history: ${actions.join(', ')}`);
+  });
+});

@@ -25,7 +25,7 @@ describe('box.json (built-in compiler subset)', () => {
     assert.deepEqual([err.location?.file, err.location?.line, err.location?.column], [file, 3, 3]);
     assert.equal(
       err.format(),
-      `${file}:3:3: box.json key "compactors" is not supported by the built-in compiler — remove it, or install box (vendor/bin/box, PATH, or the phar-rollout.boxPath setting)`,
+      `${file}:3:3: box.json key "compactors" is not supported by the built-in compiler — remove it, or install box (vendor/bin/box, PATH, or the pharRollout.boxPath setting)`,
     );
   });
 

@@ -30,7 +30,7 @@ export interface BuildOptions {
   compilerScript: string;
   log: Logger;
   signal?: AbortSignal;
-  /** The phar-rollout.boxPath setting: an explicit box (or box.phar) path. */
+  /** The pharRollout.boxPath setting: an explicit box (or box.phar) path. */
   boxPath?: string;
   /** auto (default): box when found, else built-in; builtin: never box; box: fail without box. */
   builder?: 'auto' | 'builtin' | 'box';
@@ -211,11 +211,11 @@ export async function prepareBuild(options: BuildOptions): Promise<BuildContext>
       if (!box) errors.push(await rolloutError(['build', 'box'], `box not found at ${path.resolve(projectDir, rolloutBox)}`, 'Fix the path (relative to the project), or use "auto" or "builtin".'));
     } else if (options.boxPath) {
       box = await findBox(projectDir, options.boxPath);
-      if (!box) errors.push(new InputError(`The phar-rollout.boxPath setting points to ${path.resolve(projectDir, options.boxPath)}, which does not exist`, undefined, 'Fix the setting, or clear it to find box automatically.'));
+      if (!box) errors.push(new InputError(`The pharRollout.boxPath setting points to ${path.resolve(projectDir, options.boxPath)}, which does not exist`, undefined, 'Fix the setting, or clear it to find box automatically.'));
     } else box = await findBox(projectDir);
     if (box) mode = 'box';
     else if (requested === 'box' && errors.length === 0) {
-      errors.push(new InputError('box is required for this build but was not found', undefined, 'Install it (composer require --dev humbug/box), put box on PATH or box.phar in the project, or set phar-rollout.boxPath.'));
+      errors.push(new InputError('box is required for this build but was not found', undefined, 'Install it (composer require --dev humbug/box), put box on PATH or box.phar in the project, or set pharRollout.boxPath.'));
     }
   }
 

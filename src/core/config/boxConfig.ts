@@ -84,7 +84,7 @@ export const BOX_CONFIG_FILES = ['box.json', 'box.json.dist'];
 export const DEFAULT_DATETIME_FORMAT = 'Y-m-d H:i:s T';
 
 /** Hint shown with every key the built-in compiler refuses. */
-export const INSTALL_BOX_HINT = 'remove it, or install box (vendor/bin/box, PATH, or the phar-rollout.boxPath setting)';
+export const INSTALL_BOX_HINT = 'remove it, or install box (vendor/bin/box, PATH, or the pharRollout.boxPath setting)';
 
 type Kind = 'string' | 'boolean' | 'stringList' | 'stringOrList' | 'finder' | 'any' | 'object';
 
@@ -417,7 +417,7 @@ function finderSpec(entry: Record<string, unknown>, at: JSONPath, basePath: stri
   for (const [key, value] of Object.entries(entry)) {
     const kind = FINDER_METHODS[key];
     if (!kind) {
-      err([...at, key], `box.json finder method "${key}" is not supported by the built-in compiler`, `supported: ${Object.keys(FINDER_METHODS).join(', ')}; or install box (vendor/bin/box, PATH, or the phar-rollout.boxPath setting)`, true);
+      err([...at, key], `box.json finder method "${key}" is not supported by the built-in compiler`, `supported: ${Object.keys(FINDER_METHODS).join(', ')}; or install box (vendor/bin/box, PATH, or the pharRollout.boxPath setting)`, true);
       continue;
     }
     checkKind(value, kind, [...at, key], err);

@@ -31,7 +31,7 @@ export interface RollbackRequest {
 export interface RollbackOptions extends RolloutOptions {
   /** php/compile.php, for a rebuild with the built-in compiler. */
   compilerScript?: string;
-  /** The phar-rollout.boxPath setting, for a rebuild with box. */
+  /** The pharRollout.boxPath setting, for a rebuild with box. */
   boxPath?: string;
 }
 

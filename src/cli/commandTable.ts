@@ -8,10 +8,15 @@ import { resumeCommand } from './resume';
 import { verifySplitCommand } from './verifySplit';
 import { historyCommand } from './history';
 import { unlockCommand } from './unlock';
+import { deployCommand } from './deploy';
+import { statusCommand } from './status';
+import { sandboxCommand } from './sandbox';
 
 /** Every CLI verb, in the order `--help` lists them. One file per verb under src/cli/. */
 export const commands: CliCommand[] = [
   buildCommand,
+  deployCommand,
+  statusCommand,
   rampCommand,
   promoteCommand,
   rollbackCommand,
@@ -20,4 +25,5 @@ export const commands: CliCommand[] = [
   verifySplitCommand,
   historyCommand,
   unlockCommand,
+  sandboxCommand,
 ];

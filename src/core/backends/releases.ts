@@ -386,10 +386,10 @@ export async function placeRelease(t: Transport, dir: string, artifact: Artifact
   return { uploaded, release };
 }
 
-/** The manifest fields of an artifact (drops where it lives on this machine). */
+/** The manifest of an artifact: every field but where it lives on this machine. */
 export function manifestOf(a: Artifact | ArtifactManifest): ArtifactManifest {
-  const { id, app, version, commit, commitTime, sha256, size, builder, inputsHash, builtAt, phar } = a;
-  return { id, app, version, commit, commitTime, sha256, size, builder, inputsHash, builtAt, phar };
+  const { dir: _dir, pharPath: _pharPath, ...manifest } = a as Artifact;
+  return manifest;
 }
 
 function stepError(err: unknown, step: PlaceStep, target: string): unknown {

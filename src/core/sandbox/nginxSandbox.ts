@@ -26,8 +26,12 @@ export function nginxCommand(prefix: string, ...extra: string[]): string[] {
   return ['nginx', '-p', prefix, '-c', 'conf/nginx.conf', ...extra];
 }
 
-/** The main config: listens on loopback, includes the managed upstream file, proxies to it. */
-export function nginxMainConf(p: { port: number; upstream: string; upstreamFile: string }): string {
+/**
+ * The main config: listens on loopback, includes the managed upstream file, proxies to it.
+ * `proxyPass` is the target after http:// (default: the upstream name; the traffic renderer's
+ * files also define `$<upstream>_backend`, which works in weighted and sticky mode alike).
+ */
+export function nginxMainConf(p: { port: number; upstream: string; upstreamFile: string; proxyPass?: string }): string {
   return `# phar-rollout sandbox load balancer. Start: nginx -p PREFIX -c conf/nginx.conf
 worker_processes 1;
 pid logs/nginx.pid;
@@ -47,10 +51,10 @@ http {
     server {
         listen 127.0.0.1:${p.port};
         location / {
-            # Weighted mode: one upstream. Sticky mode (two upstreams + split_clients + map):
-            # the managed file defines a variable and this line becomes
-            #   proxy_pass http://$${p.upstream}_upstream;
-            proxy_pass http://${p.upstream};
+            # Weighted mode needs only the upstream name; sticky mode (two upstreams, split_clients
+            # and the force maps in the managed file) needs the variable the file defines:
+            #   proxy_pass http://$${p.upstream}_backend;
+            proxy_pass http://${p.proxyPass ?? p.upstream};
             # A backend restarting for a deploy refuses connections for a moment: try the next one.
             proxy_next_upstream error timeout;
             proxy_connect_timeout 2s;

@@ -165,3 +165,26 @@ export function isGroupAlive(pgid: number): boolean {
   }
   return false;
 }
+
+/**
+ * Stops process group `pgid` (a php backend: master and workers): TERM, then KILL after 3 s;
+ * resolves once no live process of the group is left, throws if one stays.
+ */
+export async function stopGroup(pgid: number, what: string): Promise<void> {
+  const gone = () => !isAlive(pgid) && !isGroupAlive(pgid);
+  for (const sig of ['SIGTERM', 'SIGKILL'] as const) {
+    if (gone()) return;
+    try {
+      process.kill(-pgid, sig);
+    } catch {
+      try {
+        process.kill(pgid, sig); // not a group leader after all
+      } catch {
+        // already gone
+      }
+    }
+    const deadline = Date.now() + 3000;
+    while (!gone() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+  if (!gone()) throw new Error(`${what} does not stop`);
+}

@@ -1,0 +1,101 @@
+import { deployArtifact } from '../core/backends/deploy';
+import type { BackendResult, DeployStep } from '../core/backends/deploy';
+import { getArtifact } from '../core/build/artifactStore';
+import type { BackendConfig } from '../core/config/rolloutConfig';
+import { CancelledError, InputError } from '../core/errors';
+import { withLock } from '../core/rollout/context';
+import { appendHistory } from '../core/rollout/history';
+import { groupReleases } from '../core/rollout/promote';
+import type { CliCommand } from './cliCommand';
+import { EXIT_FAILURE, EXIT_OK } from './cliCommand';
+import { cliOptions, projectConfig } from './ramp';
+import { table } from './status';
+
+/** `phar-rollout deploy`: put a built artifact on a group or on named backends. */
+export const deployCommand: CliCommand = {
+  name: 'deploy',
+  summary: 'Deploy an artifact (id or "latest") to a group or to named backends: upload, verify, switch, restart, probe',
+  usage: 'phar-rollout deploy --project DIR --artifact ID|latest (--group stable|canary | --backend NAME [--backend NAME…]) [--json]',
+  options: {
+    project: { type: 'string', short: 'p' },
+    artifact: { type: 'string', short: 'a' },
+    group: { type: 'string', short: 'g' },
+    backend: { type: 'string', short: 'b', multiple: true },
+    json: { type: 'boolean' },
+  },
+  async run(values, _positionals, ctx) {
+    const config = await projectConfig(values);
+    const id = typeof values.artifact === 'string' ? values.artifact : undefined;
+    if (!id) throw new InputError('Which artifact? Give --artifact ID or --artifact latest', undefined, deployCommand.usage);
+    const group = typeof values.group === 'string' ? values.group : undefined;
+    const names = Array.isArray(values.backend) ? (values.backend as string[]) : [];
+    if ((group === undefined) === (names.length === 0)) throw new InputError('Give either --group or --backend', undefined, deployCommand.usage);
+    let backends: BackendConfig[];
+    if (group !== undefined) {
+      if (group !== 'stable' && group !== 'canary') throw new InputError(`--group must be stable or canary, not "${group}"`);
+      backends = config.backends.filter((b) => b.group === group);
+      if (!backends.length) throw new InputError(`No backend is in the "${group}" group`, undefined, `Add one to "backends" in ${config.file}.`);
+    } else {
+      const unknown = names.filter((n) => !config.backends.some((b) => b.name === n));
+      if (unknown.length) throw new InputError(`Unknown backend ${unknown.map((n) => `"${n}"`).join(', ')}`, undefined, `Known: ${config.backends.map((b) => b.name).join(', ')}.`);
+      backends = config.backends.filter((b) => names.includes(b.name));
+    }
+    const artifact = await getArtifact(config.projectDir, id);
+    if (!artifact) {
+      throw new InputError(`No artifact "${id}" in ${config.projectDir}/.rollout/artifacts`, undefined, id === 'latest' ? 'Build one first: phar-rollout build.' : 'See the ids with the Artifacts view, or build first.');
+    }
+    const target = group ?? backends.map((b) => b.name).join(',');
+
+    // Under the rollout lock (no ramp or promote meanwhile), recorded in the history.
+    const { results, cancelled } = await withLock(config, `deploy ${artifact.id} to ${target}`, cliOptions(ctx), async (op) => {
+      const before = await groupReleases(config, op, backends);
+      const lastStep = new Map<string, DeployStep>();
+      const lastPercent = new Map<string, number>();
+      const { results } = await deployArtifact({
+        config,
+        artifact,
+        backends,
+        transports: op.pool,
+        log: ctx.log,
+        signal: ctx.signal,
+        deployedBy: op.user,
+        onProgress: (backend, step, detail) => {
+          if (detail && artifact.size > 0) {
+            const pct = Math.floor((detail.bytes / artifact.size) * 10) * 10;
+            if (pct > (lastPercent.get(backend) ?? -1)) {
+              lastPercent.set(backend, pct);
+              ctx.log.debug(`${backend}: upload ${pct} %`);
+            }
+            return;
+          }
+          if (lastStep.get(backend) === step) return;
+          lastStep.set(backend, step);
+          if (step !== 'queued') ctx.log.info(`${backend}: ${step}`);
+        },
+      });
+      const failed = results.filter((r) => !r.ok);
+      const cancelled = results.some((r) => r.cancelled);
+      await appendHistory(config.projectDir, {
+        user: op.user,
+        action: 'deploy',
+        target,
+        before: { releases: before },
+        after: { release: artifact.id, version: artifact.version, results: Object.fromEntries(results.map((r) => [r.backend, r.ok ? 'ok' : `${r.step}: ${r.error}`])) },
+        result: failed.length === 0 ? 'ok' : cancelled ? 'cancelled' : `failed on ${failed.map((r) => r.backend).join(', ')}`,
+      });
+      return { results, cancelled };
+    });
+
+    if (values.json) ctx.stdout(JSON.stringify({ artifact: { id: artifact.id, version: artifact.version, commit: artifact.commit }, results }, null, 2));
+    else ctx.stdout(resultTable(results));
+    if (cancelled) throw new CancelledError();
+    return results.every((r) => r.ok) ? EXIT_OK : EXIT_FAILURE;
+  },
+};
+
+function resultTable(results: BackendResult[]): string {
+  return table(
+    ['BACKEND', 'RESULT', 'TIME', 'ERROR'],
+    results.map((r) => [r.backend, r.ok ? 'ok' : r.cancelled ? 'cancelled' : `FAILED (${r.step})`, `${(r.durationMs / 1000).toFixed(1)} s`, r.error ?? '']),
+  );
+}

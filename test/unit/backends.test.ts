@@ -64,11 +64,12 @@ describe('release ids and manifests', () => {
     for (const bad of ['', '..', '../x', 'a/b', '.hidden', '-rf', 'a b', 'a\nb', 'x..y', "it's"]) assert.throws(() => checkReleaseId(bad), /not a valid release id/, bad);
   });
 
-  it('manifestOf drops local paths', () => {
-    const m = manifestOf({ ...release('1.0.0'), dir: '/local', pharPath: '/local/app.phar' } as never);
+  it('manifestOf drops local paths and keeps every manifest field (also newer ones)', () => {
+    const { deployedAt: _a, deployedBy: _b, ...manifest } = release('1.0.0');
+    const m = manifestOf({ ...manifest, dirty: true, dir: '/local', pharPath: '/local/app.phar' });
     assert.equal('pharPath' in m, false);
-    assert.equal('deployedAt' in m, false);
-    assert.equal(m.version, '1.0.0');
+    assert.equal('dir' in m, false);
+    assert.deepEqual(m, { ...manifest, dirty: true });
   });
 });
 

@@ -138,6 +138,18 @@ describe('rollout flow on the sample app (real git, build, php, nginx)', functio
     await assert.rejects(fs.stat(lockDir), /ENOENT/);
   });
 
+  it('a cancelled ramp stops in its gate, releases the lock and keeps what the LB carries', async () => {
+    const slow = { ...lab.config, gates: { ...lab.config.gates, samples: 5000 } };
+    const ac = new AbortController();
+    const running = ramp(slow, { percent: 15 }, { ...opts, signal: ac.signal });
+    await waitFor('the gate to start', async () => (await readState(lab.projectDir))?.split === 15, 10000, 2);
+    ac.abort();
+    await assert.rejects(running, (err: Error) => err.name === 'CancelledError');
+    await assert.rejects(fs.stat(`${lab.config.loadBalancers[0].file}.lock`), /ENOENT/);
+    assert.equal((await readSplit(lab.config.loadBalancers[0], local)).split, 15);
+    assert.equal((await readHistory(lab.projectDir)).pop()?.action, 'ramp');
+  });
+
   it('a canary that starts answering 500 is rolled back by its gate', async () => {
     const canaryDir = lab.config.backends.find((b) => b.group === 'canary')!.dir;
     await fs.writeFile(path.join(canaryDir, 'FAIL'), '');

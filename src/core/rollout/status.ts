@@ -58,8 +58,8 @@ export async function unlock(config: RolloutConfig, request: { force: boolean },
         after: { locked: false },
         result: request.force ? 'ok (forced)' : 'ok',
       });
-      ctx.log.info(`removed the lock of ${holder.owner}${holder.operation ? ` (${holder.operation})` : ''}`);
-    } else ctx.log.info('the rollout was not locked');
+      ctx.log.debug(`removed the lock of ${holder.owner}${holder.operation ? ` (${holder.operation})` : ''}`);
+    } else ctx.log.debug('the rollout was not locked');
     return holder;
   });
 }

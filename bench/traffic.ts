@@ -1,0 +1,189 @@
+/**
+ * Traffic benchmark: what Phar Rollout adds on top of nginx itself, measured in one run against
+ * baselines run by hand in the same lab (real nginx and php on loopback).
+ *
+ *   npx tsc -p tsconfig.test.json && node out/bench/traffic.js [rounds=15]
+ *
+ * 1. split change on one LB, command to live: `ramp` (lock, read the live split, render, stage,
+ *    swap, nginx -t, reload, history, state) against writing the file and running
+ *    `nginx -t && nginx -s reload` by hand. "Live" = the first answer through the LB that shows the
+ *    new split (the split flips between 0 % and 100 %, so one answer tells).     goal ≤ 1.5×
+ * 2. five LBs against one: the same ramp, until all five are live.                goal ≤ 2×
+ * 3. rollback to 0 % under load (4 clients, fresh connections), command to the last canary answer,
+ *    against one hand-run test + reload.                                           goal ≤ 1.5×
+ *
+ * Prints medians and ratios; the goals are reported, not enforced (not a CI gate).
+ */
+import { spawnSync } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as http from 'node:http';
+import { LocalTransport } from '../src/core/exec/localTransport';
+import { ramp } from '../src/core/rollout/ramp';
+import { rollback } from '../src/core/rollout/rollback';
+import { applySplit, renderFor } from '../src/core/traffic/apply';
+import { nginxByHand, nginxWorkers, startLab, waitReloaded } from './trafficLab';
+import type { Lab } from './trafficLab';
+
+const local = new LocalTransport();
+const rounds = Number(process.argv[2] ?? 15);
+const USER = { user: 'bench@example.com' };
+
+function get(url: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { agent: false, headers: { connection: 'close' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.headers['x-app-version'] as string | undefined));
+    });
+    req.on('error', () => resolve(undefined));
+  });
+}
+
+/**
+ * Resolves with ms (since `t0`) of the first answer through `url` carrying `version`. One poller per
+ * LB with a 1 ms pause between requests, so that measuring does not load the 2-core box much.
+ */
+function firstAnswer(url: string, version: string, t0: number, signal: { stop: boolean }): Promise<number> {
+  return (async () => {
+    const deadline = t0 + 10000;
+    while (!signal.stop) {
+      const v = await get(url);
+      if (v === version) return performance.now() - t0;
+      if (performance.now() > deadline) throw new Error(`${url} never served ${version}`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    throw new Error('stopped');
+  })();
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
+
+/** Waits until every LB of the lab finished its last reload (so a round starts from a quiet state). */
+async function settle(lab: Lab, before: string[][]): Promise<void> {
+  await Promise.all(lab.lbs.map((l, i) => waitReloaded(l.prefix, before[i])));
+}
+
+interface Timing {
+  /** Call to the moment every LB answers with the new split. */
+  live: number;
+  /** Call to the call's return. */
+  command: number;
+}
+
+/** Times one change to `split` (0 % or 100 %) on every LB of the lab. */
+async function timeToLive(lab: Lab, split: 0 | 100, change: () => Promise<unknown>): Promise<Timing> {
+  const version = split === 100 ? lab.canaryVersion : lab.stableVersion;
+  const before = await Promise.all(lab.lbs.map((l) => nginxWorkers(l.prefix)));
+  const signal = { stop: false };
+  const t0 = performance.now();
+  const live = Promise.all(lab.lbs.map((l) => firstAnswer(`${l.url}/`, version, t0, signal)));
+  await change();
+  const command = performance.now() - t0;
+  const times = await live;
+  signal.stop = true;
+  await settle(lab, before);
+  return { live: Math.max(...times), command };
+}
+
+/** The hand-run baseline on every LB of the lab: write the file, nginx -t, nginx -s reload. */
+async function byHand(lab: Lab, split: number): Promise<void> {
+  await Promise.all(
+    lab.config.loadBalancers.map(async (lb, i) => {
+      await fs.writeFile(lb.file, renderFor(lab.config, lb, split, new Date()));
+      await nginxByHand(lab.lbs[i].test);
+      await nginxByHand(lab.lbs[i].reload);
+    }),
+  );
+}
+
+/** Alternates 0 % / 100 % `rounds` times with `change`: medians of time to live and of the call. */
+async function flips(lab: Lab, change: (split: 0 | 100) => Promise<unknown>): Promise<Timing> {
+  const times: Timing[] = [];
+  for (let i = 0; i < rounds * 2; i++) {
+    const split = i % 2 === 0 ? 100 : 0;
+    times.push(await timeToLive(lab, split, () => change(split)));
+  }
+  return { live: median(times.map((t) => t.live)), command: median(times.map((t) => t.command)) };
+}
+
+/** Under load at 50 %: ms from the call to the last canary answer. */
+async function lastCanary(lab: Lab, change: () => Promise<unknown>): Promise<number> {
+  const before = await Promise.all(lab.lbs.map((l) => nginxWorkers(l.prefix)));
+  await applySplit(lab.config, 50, () => local);
+  await settle(lab, before);
+  const url = `${lab.lbs[0].url}/`;
+  let stop = false;
+  let last = 0;
+  let failures = 0;
+  let t0 = 0;
+  const client = async () => {
+    while (!stop) {
+      const v = await get(url);
+      if (v === undefined) failures++;
+      else if (v === lab.canaryVersion && t0) last = performance.now();
+    }
+  };
+  const clients = Array.from({ length: 4 }, client);
+  await new Promise((r) => setTimeout(r, 100));
+  const before2 = await Promise.all(lab.lbs.map((l) => nginxWorkers(l.prefix)));
+  t0 = performance.now();
+  await change();
+  await settle(lab, before2);
+  await new Promise((r) => setTimeout(r, 100));
+  stop = true;
+  await Promise.all(clients);
+  if (failures) throw new Error(`${failures} requests failed during the rollback`);
+  return last ? last - t0 : 0;
+}
+
+async function main(): Promise<void> {
+  const one = await startLab();
+  let five: Lab | undefined;
+  try {
+    // Warm up nginx, php and the code paths.
+    await flips(one, (s) => ramp(one.config, { percent: s }, { ...USER, gate: false }));
+
+    const hand1 = await flips(one, (s) => byHand(one, s));
+    const ramp1 = await flips(one, (s) => ramp(one.config, { percent: s }, { ...USER, gate: false }));
+
+    five = await startLab({ lbs: 5 });
+    await flips(five, (s) => ramp(five!.config, { percent: s }, { ...USER, gate: false }));
+    const ramp5 = await flips(five, (s) => ramp(five!.config, { percent: s }, { ...USER, gate: false }));
+    const hand5 = await flips(five, (s) => byHand(five!, s));
+
+    const handRollback: number[] = [];
+    const ourRollback: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      handRollback.push(await lastCanary(one, () => byHand(one, 0)));
+      ourRollback.push(await lastCanary(one, () => rollback(one.config, { speed: 'traffic' }, USER)));
+    }
+    const hr = median(handRollback);
+    const or = median(ourRollback);
+
+    const row = (name: string, ours: number, base: number, goal: string): [string, string, string, string, string] => [name, fmt(ours), fmt(base), (ours / base).toFixed(2) + '×', goal];
+    const rows = [
+      row('split change, 1 LB, command to live: ramp vs nginx -t && reload by hand', ramp1.live, hand1.live, '≤ 1.5×'),
+      row('  same, until the command returns', ramp1.command, hand1.command, ''),
+      row('5 LBs vs 1 LB, ramp, command to all live', ramp5.live, ramp1.live, '≤ 2×'),
+      row('  same, until the command returns', ramp5.command, ramp1.command, ''),
+      row('  reference: 5 LBs vs 1 LB by hand, to all live', hand5.live, hand1.live, ''),
+      row('rollback to 0 % under load, command to last canary answer', or, hr, '≤ 1.5×'),
+    ];
+    const nginxVersion = spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.trim();
+    console.log(`traffic bench: medians of ${rounds * 2} split changes / ${rounds} rollbacks; ${nginxVersion}; ${os.cpus().length} cores`);
+    console.log(['case', 'ours', 'baseline', 'ratio', 'goal'].join(' | '));
+    for (const r of rows) console.log(r.join(' | '));
+  } finally {
+    await five?.stop();
+    await one.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

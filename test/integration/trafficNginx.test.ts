@@ -13,6 +13,8 @@ import { rollback } from '../../src/core/rollout/rollback';
 import { nginxWorkers, startLab, waitReloaded } from '../../bench/trafficLab';
 import type { Lab } from '../../bench/trafficLab';
 import { startLoad } from '../helpers/loadClient';
+import { buildTestPhar } from '../helpers/phpBackend';
+import { deployArtifact } from '../../src/core/backends/deploy';
 import { waitFor } from '../helpers/wait';
 import * as http from 'node:http';
 
@@ -165,6 +167,36 @@ http {
       const h = (await fs.readFile(path.join(lab.projectDir, '.rollout', 'history.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
       assert.equal(h.filter((e) => e.action === 'ramp').length, 20);
       assert.equal(h.filter((e) => e.action === 'rollback').length, 5);
+    });
+  });
+
+  describe('rolling restarts behind the managed file', () => {
+    let lab: Lab;
+    before(async () => {
+      lab = await startLab();
+    });
+    after(async () => {
+      await lab?.stop();
+    });
+
+    it('a deploy restarting the stable group one by one under load loses no request (no server marked down)', async () => {
+      const dir = path.join(lab.tmp, 'more');
+      const v3 = await buildTestPhar({ dir, version: '3.0.0' });
+      const v4 = await buildTestPhar({ dir, version: '4.0.0' });
+      const stable = lab.config.backends.filter((b) => b.group === 'stable');
+      for (const artifact of [v3, v4]) {
+        const load = startLoad({ url: `${lab.lbs[0].url}/`, concurrency: 4, maxDurationMs: 60000 });
+        let results;
+        let r: Awaited<ReturnType<typeof load.stop>>;
+        try {
+          ({ results } = await deployArtifact({ config: lab.config, backends: stable, artifact }));
+        } finally {
+          r = await load.stop();
+        }
+        assert.deepEqual(results.map((x) => x.ok), [true, true]);
+        assert.deepEqual(r.failures, [], `${r.failures.length} of ${r.total} failed during the deploy of ${artifact.version}`);
+        assert.ok(r.versions[artifact.version] > 0, JSON.stringify(r.versions));
+      }
     });
   });
 

@@ -177,8 +177,13 @@ function assertSafe(input: RenderInput): void {
   if (!(input.time instanceof Date) || Number.isNaN(input.time.getTime())) bad('the time', input.time);
 }
 
+// max_fails=0: nginx never marks a server down. A backend restarting for a deploy refuses connections
+// for a moment; with the default (max_fails=1, fail_timeout=10s) every server of a group restarted one
+// after the other gets marked, and nginx answers 502 "no live upstreams" for up to 10 s although all
+// are up again (measured in the lab: 100 % 502 after a rolling deploy). A refused connection still
+// moves the request to the next server (proxy_next_upstream error).
 function serverLine(s: ServerWeight, withWeight = true): string {
-  const params = [withWeight && !s.backup ? `weight=${s.weight}` : '', s.backup ? 'backup' : ''].filter(Boolean).join(' ');
+  const params = [withWeight && !s.backup ? `weight=${s.weight}` : '', 'max_fails=0', s.backup ? 'backup' : ''].filter(Boolean).join(' ');
   return `    server ${s.address}${params ? ' ' + params : ''};  # ${s.name} (${s.group})`;
 }
 
@@ -201,7 +206,8 @@ export function renderUpstream(input: RenderInput): string {
   const head = [
     `${HEADER_PREFIX}${pct} mode=${input.mode} time=${input.time.toISOString()}`,
     `# Managed by Phar Rollout for load balancer "${input.lb.name}": ${formatSplit(bp / 100)} % of requests to the canary group.`,
-    '# Written whole on every split change; edits here are overwritten. Proxy with:',
+    '# Written whole on every split change; edits here are overwritten. Servers are never marked down',
+    '# (max_fails=0) so that restarts during a deploy lose no request. Proxy with:',
     `#     proxy_pass http://$${name}_backend;`,
     '',
   ];

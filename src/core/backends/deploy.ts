@@ -8,7 +8,7 @@ import { TransportPool } from '../exec/transportFor';
 import type { SshOptions } from '../exec/sshTransport';
 import { probeVersion, servesBuild } from './probe';
 import type { ProbeResult } from './probe';
-import { acquireLock, activatePrevious, discardRelease, placeRelease, pruneReleases, readLinks, setLinks } from './releases';
+import { acquireLock, activatePrevious, discardRelease, placeRelease, pruneReleases, setLinks, switchCurrent } from './releases';
 import type { ReleaseLinks } from './releases';
 
 /** The steps of a deploy on one backend, in order. */
@@ -145,9 +145,7 @@ async function deployOne(run: BackendRun, artifact: Artifact, deployedBy: string
       throw err;
     }
     run.step('switch');
-    const before = await readLinks(t, backend.dir, { signal });
-    throwIfAborted(signal);
-    await setLinks(t, backend.dir, before.current && before.current !== artifact.id ? { current: artifact.id, previous: before.current } : { current: artifact.id });
+    const before = await switchCurrent(t, backend.dir, artifact.id, { signal });
     switched = true;
     await confirmSwitch(run, before, artifact);
     run.step('prune');

@@ -90,7 +90,8 @@ export async function setLinks(t: Transport, dir: string, links: { current?: str
 export async function switchCurrent(t: Transport, dir: string, id: string, options: RemoteOptions = {}): Promise<ReleaseLinks> {
   const before = await readLinks(t, dir, options);
   throwIfAborted(options.signal);
-  await setLinks(t, dir, before.current && before.current !== id ? { current: id, previous: before.current } : { current: id }, options);
+  // Not cancellable once started: a switch cut halfway would leave the links in between.
+  await setLinks(t, dir, before.current && before.current !== id ? { current: id, previous: before.current } : { current: id });
   return before;
 }
 
@@ -104,7 +105,7 @@ export async function activatePrevious(t: Transport, dir: string, options: Remot
   if (!before.previous) throw new OperationError(`no previous release in ${dir}`, 'switch', t.host);
   const release = await readRelease(t, dir, before.previous, options);
   if (!release) throw new OperationError(`previous release ${before.previous} in ${dir} is incomplete`, 'switch', t.host);
-  await setLinks(t, dir, { current: before.previous, previous: before.current ?? null }, options);
+  await setLinks(t, dir, { current: before.previous, previous: before.current ?? null }); // not cancellable once started
   return { before, release };
 }
 

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { buildProject } from '../core/build/build';
+import { buildRecorded } from '../core/rollout/build';
 import type { CliCommand } from './cliCommand';
 import { EXIT_OK } from './cliCommand';
 
@@ -17,7 +17,7 @@ export const buildCommand: CliCommand = {
   },
   async run(values, _positionals, ctx) {
     const projectDir = path.resolve(typeof values.project === 'string' ? values.project : process.cwd());
-    const { artifact, upToDate } = await buildProject({
+    const { artifact, upToDate } = await buildRecorded({
       projectDir,
       compilerScript: ctx.compilerScript,
       log: ctx.log,

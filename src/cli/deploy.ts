@@ -1,11 +1,8 @@
-import { deployArtifact } from '../core/backends/deploy';
 import type { BackendResult, DeployStep } from '../core/backends/deploy';
 import { getArtifact } from '../core/build/artifactStore';
 import type { BackendConfig } from '../core/config/rolloutConfig';
 import { CancelledError, InputError } from '../core/errors';
-import { withLock } from '../core/rollout/context';
-import { appendHistory } from '../core/rollout/history';
-import { groupReleases } from '../core/rollout/promote';
+import { deployRecorded } from '../core/rollout/deploy';
 import type { CliCommand } from './cliCommand';
 import { EXIT_FAILURE, EXIT_OK } from './cliCommand';
 import { cliOptions, projectConfig } from './ramp';
@@ -46,44 +43,24 @@ export const deployCommand: CliCommand = {
     }
     const target = group ?? backends.map((b) => b.name).join(',');
 
-    // Under the rollout lock (no ramp or promote meanwhile), recorded in the history.
-    const { results, cancelled } = await withLock(config, `deploy ${artifact.id} to ${target}`, cliOptions(ctx), async (op) => {
-      const before = await groupReleases(config, op, backends);
-      const lastStep = new Map<string, DeployStep>();
-      const lastPercent = new Map<string, number>();
-      const { results } = await deployArtifact({
-        config,
-        artifact,
-        backends,
-        transports: op.pool,
-        log: ctx.log,
-        signal: ctx.signal,
-        deployedBy: op.user,
-        onProgress: (backend, step, detail) => {
-          if (detail && artifact.size > 0) {
-            const pct = Math.floor((detail.bytes / artifact.size) * 10) * 10;
-            if (pct > (lastPercent.get(backend) ?? -1)) {
-              lastPercent.set(backend, pct);
-              ctx.log.debug(`${backend}: upload ${pct} %`);
-            }
-            return;
+    const lastStep = new Map<string, DeployStep>();
+    const lastPercent = new Map<string, number>();
+    const { results, cancelled } = await deployRecorded(config, artifact, backends, {
+      ...cliOptions(ctx),
+      target,
+      onDeployProgress: (backend, step, detail) => {
+        if (detail && artifact.size > 0) {
+          const pct = Math.floor((detail.bytes / artifact.size) * 10) * 10;
+          if (pct > (lastPercent.get(backend) ?? -1)) {
+            lastPercent.set(backend, pct);
+            ctx.log.debug(`${backend}: upload ${pct} %`);
           }
-          if (lastStep.get(backend) === step) return;
-          lastStep.set(backend, step);
-          if (step !== 'queued') ctx.log.info(`${backend}: ${step}`);
-        },
-      });
-      const failed = results.filter((r) => !r.ok);
-      const cancelled = results.some((r) => r.cancelled);
-      await appendHistory(config.projectDir, {
-        user: op.user,
-        action: 'deploy',
-        target,
-        before: { releases: before },
-        after: { release: artifact.id, version: artifact.version, results: Object.fromEntries(results.map((r) => [r.backend, r.ok ? 'ok' : `${r.step}: ${r.error}`])) },
-        result: failed.length === 0 ? 'ok' : cancelled ? 'cancelled' : `failed on ${failed.map((r) => r.backend).join(', ')}`,
-      });
-      return { results, cancelled };
+          return;
+        }
+        if (lastStep.get(backend) === step) return;
+        lastStep.set(backend, step);
+        if (step !== 'queued') ctx.log.info(`${backend}: ${step}`);
+      },
     });
 
     if (values.json) ctx.stdout(JSON.stringify({ artifact: { id: artifact.id, version: artifact.version, commit: artifact.commit }, results }, null, 2));

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
-import { deployArtifact } from '../../../core/backends/deploy';
+import { deployRecorded } from '../../../core/rollout/deploy';
+import { rolloutOptions } from '../traffic/rolloutOptions';
 import type { BackendResult } from '../../../core/backends/deploy';
 import { OperationError } from '../../../core/errors';
 import type { Artifact } from '../../../core/build/artifact';
@@ -26,14 +27,10 @@ export async function deploy(ctx: CommandContext, node?: RolloutNode | { artifac
   }
   const steps = 9; // lock … done, per backend: the progress bar moves evenly across backends
   const results = await ctx.withProgress(`Phar Rollout: Deploying ${artifact.version} to ${target.label}`, async (signal, report) => {
-    const { results } = await deployArtifact({
-      config,
-      artifact,
-      backends: target.backends,
-      log: ctx.log,
-      signal,
-      transports: ctx.model.transports(),
-      onProgress: (backend, step, detail) => {
+    const { results } = await deployRecorded(config, artifact, target.backends, {
+      ...rolloutOptions(ctx, signal, report),
+      target: target.label,
+      onDeployProgress: (backend, step, detail) => {
         const pct = detail && detail.total > 0 ? ` ${Math.round((detail.bytes / detail.total) * 100)} %` : '';
         report(`${backend}: ${step}${pct}`, detail ? undefined : 100 / (steps * target.backends.length));
       },

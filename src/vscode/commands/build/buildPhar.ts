@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { buildProject } from '../../../core/build/build';
+import { buildRecorded } from '../../../core/rollout/build';
 import { formatBytes } from '../../format';
 import type { CommandContext } from '../commandContext';
 import type { Artifact } from '../../../core/build/artifact';
@@ -14,7 +14,7 @@ export async function buildPhar(ctx: CommandContext, options: { force?: boolean 
   const settings = ctx.settings();
   ctx.log.info(`Building ${root}${options.force ? ' (forced)' : ''}`);
   const result = await ctx.withProgress('Phar Rollout: Building phar', (signal, report) =>
-    buildProject({
+    buildRecorded({
       projectDir: root,
       compilerScript: ctx.compilerScript,
       log: ctx.log,

@@ -1,0 +1,38 @@
+import { buildProject } from '../build/build';
+import type { BuildOptions, BuildResult } from '../build/build';
+import { listArtifacts } from '../build/artifactStore';
+import { CancelledError, describeError, inputErrorsOf } from '../errors';
+import { appendHistory, currentUser } from './history';
+
+/**
+ * buildProject, recorded in the history: a build that ran (or failed while running) is an event;
+ * an up-to-date check and bad input (nothing ran, nothing may be written) are not.
+ */
+export async function buildRecorded(options: BuildOptions): Promise<BuildResult> {
+  const previous = (await listArtifacts(options.projectDir).catch(() => []))[0];
+  try {
+    const result = await buildProject(options);
+    if (!result.upToDate) {
+      const a = result.artifact;
+      await appendHistory(options.projectDir, {
+        user: await currentUser(options.projectDir),
+        action: 'build',
+        target: a.id,
+        before: previous ? { artifact: previous.id, version: previous.version } : undefined,
+        after: { artifact: a.id, version: a.version, sha256: a.sha256, builder: a.builder },
+        result: 'ok',
+      });
+    }
+    return result;
+  } catch (err) {
+    if (inputErrorsOf(err).length === 0) {
+      await appendHistory(options.projectDir, {
+        user: await currentUser(options.projectDir),
+        action: 'build',
+        before: previous ? { artifact: previous.id, version: previous.version } : undefined,
+        result: err instanceof CancelledError ? 'cancelled' : `failed: ${describeError(err)}`,
+      }).catch(() => undefined);
+    }
+    throw err;
+  }
+}

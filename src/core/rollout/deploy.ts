@@ -1,0 +1,50 @@
+import { deployArtifact } from '../backends/deploy';
+import type { BackendResult, DeployProgress } from '../backends/deploy';
+import type { Artifact } from '../build/artifact';
+import type { BackendConfig, RolloutConfig } from '../config/rolloutConfig';
+import { withLock } from './context';
+import type { RolloutOptions } from './context';
+import { appendHistory } from './history';
+import { groupReleases } from './promote';
+
+export interface RecordedDeployResult {
+  results: BackendResult[];
+  cancelled: boolean;
+}
+
+/**
+ * Deploys `artifact` to `backends` under the rollout lock (no ramp or promote meanwhile) and records
+ * it in the history with every backend's release before and its outcome after. The CLI and the
+ * extension both deploy through here.
+ */
+export function deployRecorded(
+  config: RolloutConfig,
+  artifact: Artifact,
+  backends: readonly BackendConfig[],
+  options: RolloutOptions & { target: string; onDeployProgress?: DeployProgress },
+): Promise<RecordedDeployResult> {
+  return withLock(config, `deploy ${artifact.id} to ${options.target}`, options, async (op) => {
+    const before = await groupReleases(config, op, backends);
+    const { results } = await deployArtifact({
+      config,
+      artifact,
+      backends,
+      transports: op.pool,
+      log: op.log,
+      signal: op.signal,
+      deployedBy: op.user,
+      onProgress: options.onDeployProgress,
+    });
+    const failed = results.filter((r) => !r.ok);
+    const cancelled = results.some((r) => r.cancelled);
+    await appendHistory(config.projectDir, {
+      user: op.user,
+      action: 'deploy',
+      target: options.target,
+      before: { releases: before },
+      after: { release: artifact.id, version: artifact.version, results: Object.fromEntries(results.map((r) => [r.backend, r.ok ? 'ok' : `${r.step}: ${r.error}`])) },
+      result: failed.length === 0 ? 'ok' : cancelled ? 'cancelled' : `failed on ${failed.map((r) => r.backend).join(', ')}`,
+    });
+    return { results, cancelled };
+  });
+}

@@ -5,8 +5,8 @@
 #   PORT=8080                  port (default 8080)
 #   DEMO_HOST=127.0.0.1        address to listen on (default loopback; another one turns on a password)
 #   PASSWORD=...               password when DEMO_HOST is not loopback (default: a random one, printed)
-#   PHAR_ROLLOUT_DEMO_DIR      the demo project (default /tmp/phar-rollout-demo); copied from the
-#                              fixture only when missing, so a demo keeps its state across restarts
+#   PHAR_ROLLOUT_DEMO_DIR      the demo folder (default /tmp/phar-rollout-demo): the sandbox's backends,
+#                              nginx and project/ (a copy of the fixture, kept across restarts)
 #   PHAR_ROLLOUT_DEMO_FRESH=1  start over from a fresh copy of the fixture
 set -euo pipefail
 
@@ -29,15 +29,14 @@ fi
 ENTRY="$(bash scripts/installCodeServer.sh | tail -n 1)"
 npm run --silent compile
 
-# 2. The demo project.
-if [ "${PHAR_ROLLOUT_DEMO_FRESH:-}" = "1" ]; then rm -rf "$DEMO_DIR"; fi
-if [ ! -d "$DEMO_DIR" ]; then
-  mkdir -p "$DEMO_DIR"
-  (cd "$FIXTURE" && tar --exclude=./vendor --exclude=./.rollout --exclude='*.phar' -cf - .) | tar -xf - -C "$DEMO_DIR"
-  log "copied $FIXTURE to $DEMO_DIR"
-else
-  log "using the existing $DEMO_DIR (PHAR_ROLLOUT_DEMO_FRESH=1 starts over)"
+# 2. The demo folder: the sandbox (step 4) makes DEMO_DIR/project, a git copy of the sample app with
+#    its rollout.json, and keeps it (releases, split, history) across restarts.
+if [ "${PHAR_ROLLOUT_DEMO_FRESH:-}" = "1" ] && [ -d "$DEMO_DIR" ]; then
+  node dist/cli.js sandbox down --dir "$DEMO_DIR" >/dev/null 2>&1 || true
+  rm -rf "$DEMO_DIR"
 fi
+mkdir -p "$DEMO_DIR"
+PROJECT_DIR="$DEMO_DIR/project"
 
 # 3. The extension, installed as an unpacked copy (fresh each time, so a compile shows up).
 EXT_ID="$(node -p 'const p=require("./package.json"); `${p.publisher}.${p.name}-${p.version}`')"
@@ -80,11 +79,8 @@ esac
 printf 'bind-addr: %s:%s\nauth: %s\ncert: false\n' "$HOST" "$PORT" "$AUTH" > "$STATE_DIR/config.yaml"
 
 # 4. The local sandbox (backends, nginx) for the demo project, once the CLI has it.
-SANDBOX=0
-if node dist/cli.js sandbox --help >/dev/null 2>&1; then
-  node dist/cli.js sandbox up --dir "$DEMO_DIR" --json
-  SANDBOX=1
-fi
+SANDBOX=1
+node dist/cli.js sandbox up --dir "$DEMO_DIR" --json
 
 CS_PID=""
 cleanup() {
@@ -103,7 +99,7 @@ trap 'exit 143' TERM
 URL_HOST="$HOST"
 case "$URL_HOST" in *:*) URL_HOST="[$URL_HOST]" ;; esac
 echo
-echo "Phar Rollout demo: http://$URL_HOST:$PORT/?folder=$DEMO_DIR"
+echo "Phar Rollout demo: http://$URL_HOST:$PORT/?folder=$PROJECT_DIR"
 if [ "$AUTH" = "password" ]; then echo "password: $PASSWORD"; fi
 echo "(Ctrl-C stops it)"
 echo
@@ -114,6 +110,6 @@ env -u VSCODE_IPC_HOOK_CLI EXTENSIONS_GALLERY='{}' setsid node "$ENTRY" \
   --extensions-dir "$EXT_DIR" --user-data-dir "$STATE_DIR/data" --config "$STATE_DIR/config.yaml" \
   --disable-telemetry --disable-update-check --ignore-last-opened --disable-getting-started-override \
   --disable-workspace-trust \
-  "$DEMO_DIR" &
+  "$PROJECT_DIR" &
 CS_PID=$!
 wait "$CS_PID"

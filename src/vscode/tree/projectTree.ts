@@ -63,7 +63,7 @@ function projectNode(m: ProjectModel): Node {
       for (const [file, note] of [
         ['composer.json', m.composer?.version ? `version ${m.composer.version}` : 'no version: from git tags'],
         [boxFile, m.config?.build.box && m.config.build.box !== 'auto' ? `builder: ${m.config.build.box}` : 'box recipe'],
-        ['rollout.json', m.hasRolloutJson ? `${m.config?.backends.length ?? '?'} backends, ${m.config?.loadBalancers.length ?? '?'} LBs` : undefined],
+        ['rollout.json', m.hasRolloutJson && m.config ? `${plural(m.config.backends.length, 'backend')}, ${plural(m.config.loadBalancers.length, 'LB')}` : undefined],
       ] as const) {
         if (!file || !existsSync(path.join(root, file))) continue;
         const hasError = m.errors.some((e) => e.location && path.basename(e.location.file) === file);
@@ -122,4 +122,8 @@ export function artifactTooltip(a: Artifact): vscode.MarkdownString {
 function openAt(file: string, line: number, column: number): vscode.Command {
   const pos = new vscode.Position(line - 1, column - 1);
   return { command: 'vscode.open', title: 'Open', arguments: [vscode.Uri.file(file), { selection: new vscode.Range(pos, pos) }] };
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }

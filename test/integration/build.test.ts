@@ -255,7 +255,7 @@ describe('build (integration: php, composer, git)', function () {
         [3, 5, 'box.json key "compactors" is not supported by the built-in compiler'],
         [4, 20, '"directories" must be a list of strings, got string "src"'],
       ]);
-      assert.match(errs[0].format(), /box\.json:3:5: .* — remove it, or install box \(vendor\/bin\/box, PATH, or the phar-rollout\.boxPath setting\)$/);
+      assert.match(errs[0].format(), /box\.json:3:5: .* — remove it, or install box \(vendor\/bin\/box, PATH, or the pharRollout\.boxPath setting\)$/);
       await nothingWritten();
     });
 

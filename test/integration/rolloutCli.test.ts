@@ -1,0 +1,76 @@
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { run } from '../../src/core/exec/process';
+import { LocalTransport } from '../../src/core/exec/localTransport';
+import { acquireLock } from '../../src/core/rollout/lock';
+import { readSplit } from '../../src/core/traffic/apply';
+import { nginxWorkers, startLab, waitReloaded } from '../../bench/trafficLab';
+import type { Lab } from '../../bench/trafficLab';
+
+// The CLI as tsc emits it (out/src/cli.js): the same code as dist/cli.js, without the bundle step.
+const CLI = path.resolve(__dirname, '../../src/cli.js');
+const local = new LocalTransport();
+
+describe('rollout CLI verbs against a real lab', function () {
+  this.timeout(120000);
+  let lab: Lab;
+  const cli = (...args: string[]) => run('node', [CLI, ...args], { allowFailure: true, timeoutMs: 60000, env: { GIT_CONFIG_GLOBAL: '/dev/null' } });
+
+  before(async () => {
+    lab = await startLab();
+  });
+  after(async () => {
+    await lab?.stop();
+  });
+
+  it('a ramp from another process is refused while someone holds the lock, naming them (exit 1)', async () => {
+    const held = await acquireLock(lab.config, () => local, { operation: 'ramp to 50 %', user: 'carol@example.com' });
+    try {
+      const r = await cli('ramp', '--project', lab.projectDir, '25');
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /locked by carol@example\.com on .+ \(ramp to 50 %\)/);
+      assert.match(r.stderr, /unlock --force/);
+    } finally {
+      await held.release();
+    }
+    assert.equal((await readSplit(lab.config.loadBalancers[0], local)).split, 0);
+  });
+
+  it('ramp, verify-split --json, rollback --traffic, history --json', async () => {
+    const before = await nginxWorkers(lab.lbs[0].prefix);
+    const ramp = await cli('ramp', '--project', lab.projectDir, '25%');
+    assert.equal(ramp.code, 0, ramp.stderr);
+    assert.match(ramp.stdout, /^canary 25 % — gate passed/m);
+    assert.match(ramp.stderr, /lb-1: 0 % → 25 % canary/);
+    await waitReloaded(lab.lbs[0].prefix, before);
+
+    const verify = await cli('verify-split', '--project', lab.projectDir, '--requests', '400', '--json');
+    assert.equal(verify.code, 0, verify.stderr);
+    const v = JSON.parse(verify.stdout) as { loadBalancers: Array<{ configured: number; canaryShare: number; errors: number }> };
+    assert.equal(v.loadBalancers[0].configured, 25);
+    assert.equal(v.loadBalancers[0].errors, 0);
+    assert.ok(Math.abs(v.loadBalancers[0].canaryShare - 25) <= 2, verify.stdout);
+
+    const rb = await cli('rollback', '--project', lab.projectDir, '--traffic');
+    assert.equal(rb.code, 0, rb.stderr);
+    assert.equal(rb.stdout.trim(), 'canary split 25 % → 0 %');
+
+    const h = await cli('history', '--project', lab.projectDir, '--json');
+    const events = JSON.parse(h.stdout) as Array<{ action: string; before?: unknown; after?: unknown; result: string }>;
+    assert.deepEqual(events.map((e) => [e.action, e.after, e.result]), [
+      ['ramp', { split: 25 }, 'ok'],
+      ['gate', events[1].after, 'pass'],
+      ['rollback', { split: 0 }, 'ok'],
+    ]);
+  });
+
+  it('bad input exits 2 with a hint', async () => {
+    for (const args of [['ramp', '--project', lab.projectDir], ['ramp', '--project', lab.projectDir, '101'], ['ramp', '--project', lab.projectDir, 'abc'], ['rollback', '--project', lab.projectDir], ['verify-split', '--project', lab.projectDir, '--requests', 'x']]) {
+      const r = await cli(...args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    }
+    const paused = await cli('pause', '--project', lab.projectDir);
+    assert.equal(paused.code, 2, 'nothing is running after the rollback');
+    assert.match(paused.stderr, /The rollout is failed, not running/);
+  });
+});

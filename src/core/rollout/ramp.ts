@@ -127,6 +127,7 @@ async function canaryRelease(config: RolloutConfig, ctx: OpContext): Promise<{ i
 export async function ramp(config: RolloutConfig, target: RampTarget, options: RampOptions = {}): Promise<RampResult> {
   if ('percent' in target) toBasisPoints(target.percent);
   if (config.loadBalancers.length === 0) throw new InputError('No load balancer is configured', undefined, 'Add one to "loadBalancers" in rollout.json.');
+  if ('next' in target && config.traffic.steps.length === 0) throw new InputError('traffic.steps is empty', undefined, 'List the canary percentages to walk through, e.g. [1, 5, 25, 50, 100].');
   const label = 'percent' in target ? `ramp to ${formatSplit(target.percent)} %` : target.all ? 'ramp through the plan' : 'ramp to the next step';
   return withLock(config, label, options, async (ctx) => {
     let state = await readState(config.projectDir);

@@ -31,13 +31,14 @@ function out(line: string): void {
 }
 
 /**
- * Two suites, each in its own workspace: "project" (the sample app copy, no rollout.json) runs the
- * files directly in this folder; "sandbox" (a project with live backends and an LB) runs sandbox/.
+ * Suites, each in its own workspace: "project" (the sample app copy, no rollout.json) runs the
+ * files directly in this folder; "sandbox" (a project with live backends and an LB) runs sandbox/;
+ * "untrusted" (the sample app in Restricted Mode) runs untrusted/.
  */
 function testFiles(dir: string): string[] {
   const suite = process.env.PHAR_ROLLOUT_EXT_SUITE ?? 'project';
-  const start = suite === 'sandbox' ? path.join(dir, 'sandbox') : dir;
-  return fs.existsSync(start) ? filesUnder(start, suite === 'sandbox') : [];
+  const start = suite === 'project' ? dir : path.join(dir, suite);
+  return fs.existsSync(start) ? filesUnder(start, suite !== 'project') : [];
 }
 
 function filesUnder(dir: string, recurse: boolean): string[] {

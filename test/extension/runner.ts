@@ -93,12 +93,29 @@ async function screenshot(page: Page | undefined, file: string): Promise<void> {
 const totals = { passed: 0, failed: 0, skipped: 0, broken: false };
 
 interface Suite {
-  name: 'project' | 'sandbox';
+  name: 'project' | 'sandbox' | 'untrusted';
+}
+
+/** Programs the extension may start; in Restricted Mode none of them may run. */
+const SPIED = ['php', 'composer', 'git', 'ssh', 'nginx', 'box'];
+
+/**
+ * A PATH folder whose php, composer, git, ssh, nginx and box note each call in `log` and then run
+ * the real program: the untrusted suite asserts that the log stays empty.
+ */
+function spyBin(dir: string, log: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const realPath = (process.env.PATH ?? '').split(path.delimiter).filter((p) => path.resolve(p) !== dir).join(path.delimiter);
+  for (const name of SPIED) {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, `#!/bin/sh\nprintf '%s\\n' "${name} $*" >> '${log}'\nPATH='${realPath}' exec ${name} "$@"\n`, { mode: 0o755 });
+  }
+  return dir;
 }
 
 async function main(): Promise<number> {
   let code = 0;
-  for (const suite of [{ name: 'project' }, { name: 'sandbox' }] as Suite[]) {
+  for (const suite of [{ name: 'project' }, { name: 'sandbox' }, { name: 'untrusted' }] as Suite[]) {
     say(`suite ${suite.name}`);
     const c = await runSuite(suite).catch((err) => {
       console.error(`[extension-tests] suite ${suite.name}: ${(err as Error)?.stack ?? err}`);
@@ -147,6 +164,7 @@ async function runSuite(suite: Suite): Promise<number> {
     sandboxJson = JSON.stringify(sandbox);
   } else copyFixture(fixture, workspace);
   const reportFile = path.join(tmp, 'report.txt');
+  const spyLog = path.join(tmp, 'spy.log');
   const resultsFile = path.join(tmp, 'results.json');
 
   let server: CodeServer | undefined;
@@ -175,8 +193,12 @@ async function runSuite(suite: Suite): Promise<number> {
       userDataDir: path.join(tmp, 'data'),
       extensionDir: path.join(tmp, 'extensions'),
       workspace,
-      trust: true,
+      trust: suite.name !== 'untrusted',
+      // The built-in git extension runs git on its own; off, so the spy sees only this extension.
+      settings: suite.name === 'untrusted' ? { 'git.enabled': false, 'git.autoRepositoryDetection': false } : undefined,
       env: {
+        // The extension host resolves PATH from the login shell, so the test puts this folder first itself.
+        ...(suite.name === 'untrusted' ? { PHAR_ROLLOUT_SPY_BIN: spyBin(path.join(tmp, 'spy-bin'), spyLog), PHAR_ROLLOUT_SPY_LOG: spyLog } : {}),
         PHAR_ROLLOUT_TEST_WORKSPACE: workspace,
         PHAR_ROLLOUT_TEST_REPORT: reportFile,
         PHAR_ROLLOUT_TEST_RESULTS: resultsFile,

@@ -33,6 +33,8 @@ export class ProjectModel implements vscode.Disposable {
   hasRolloutJson = false;
   errors: InputError[] = [];
   artifacts: Artifact[] = [];
+  /** The last Build Phar found nothing changed (the tree says "up to date"). */
+  lastBuildUpToDate = false;
   live: LiveState = emptyLiveState();
   private liveAbort: AbortController | undefined;
   private pool: TransportPool | undefined;

@@ -1,6 +1,8 @@
 import * as vscode from 'vscode';
 import { CancelledError, describeError, inputErrorsOf } from '../../core/errors';
 import { toAbortSignal } from '../abort';
+import { LockedError } from '../../core/rollout/lock';
+import { Commands } from '../constants';
 import type { CommandContext, CommandSpec } from './commandContext';
 
 /**
@@ -33,6 +35,14 @@ export function registerCommands(table: CommandSpec[], ctx: CommandContext): vsc
           const first = located[0];
           void vscode.window.showErrorMessage(`${first.format()}${located.length > 1 ? ` (+${located.length - 1} more)` : ''}`, 'Show Problems').then((a) => {
             if (a) void vscode.commands.executeCommand('workbench.actions.view.problems');
+          });
+          return undefined;
+        }
+        if (err instanceof LockedError) {
+          // Someone else is changing this rollout: say who since when, and offer the (logged) way out.
+          ctx.log.warn(describeError(err));
+          void vscode.window.showWarningMessage(describeError(err), 'Force Unlock…').then((a) => {
+            if (a) void vscode.commands.executeCommand(Commands.unlock);
           });
           return undefined;
         }

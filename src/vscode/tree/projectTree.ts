@@ -35,7 +35,7 @@ export class ProjectTreeProvider implements vscode.TreeDataProvider<Node> {
       nodes.push({ item });
     }
     const latest = m.artifacts[0];
-    nodes.push(latest ? { item: buildItem(latest) } : { item: noBuildItem(m.trusted) });
+    nodes.push(latest ? { item: buildItem(latest, m.lastBuildUpToDate) } : { item: noBuildItem(m.trusted) });
     if (m.artifacts.length > 0) {
       const item = new vscode.TreeItem(`Artifacts`, vscode.TreeItemCollapsibleState.Collapsed);
       item.description = String(m.artifacts.length);
@@ -80,10 +80,10 @@ function projectNode(m: ProjectModel): Node {
   };
 }
 
-function buildItem(a: Artifact): vscode.TreeItem {
+function buildItem(a: Artifact, upToDate: boolean): vscode.TreeItem {
   const item = new vscode.TreeItem(`Last build ${a.version}`, vscode.TreeItemCollapsibleState.None);
   item.id = 'build';
-  item.description = `${formatBytes(a.size)} · ${a.builder} · ${formatAge(a.builtAt)}`;
+  item.description = `${upToDate ? 'up to date · ' : ''}${formatBytes(a.size)} · ${a.builder} · ${formatAge(a.builtAt)}`;
   item.iconPath = new vscode.ThemeIcon('check', new vscode.ThemeColor('testing.iconPassed'));
   item.tooltip = artifactTooltip(a);
   item.contextValue = 'build copyable';

@@ -25,6 +25,7 @@ export async function buildPhar(ctx: CommandContext, options: { force?: boolean 
       onProgress: report,
     }),
   );
+  ctx.model.lastBuildUpToDate = result.upToDate;
   await ctx.model.reload();
   const a = result.artifact;
   const summary = result.upToDate ? `${a.app} ${a.version} is up to date (${a.id})` : `Built ${a.app} ${a.version}: ${formatBytes(a.size)}, sha256 ${a.sha256.slice(0, 12)}…, ${a.builder}`;

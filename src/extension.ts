@@ -52,11 +52,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<PharRo
   // Re-read the project when its files change; re-probe on an interval and on trust.
   const watcher = vscode.workspace.createFileSystemWatcher('**/{composer.json,box.json,box.json.dist,rollout.json,.rollout/artifacts/*/manifest.json,.rollout/state.json,.rollout/history.jsonl}');
   const reload = debounce(() => void model.reload().then(() => model.refreshLive()), 200);
+  const filesChanged = () => {
+    model.lastBuildUpToDate = false; // "up to date" held for the files as they were
+    reload();
+  };
   context.subscriptions.push(
     watcher,
-    watcher.onDidChange(reload),
-    watcher.onDidCreate(reload),
-    watcher.onDidDelete(reload),
+    watcher.onDidChange(filesChanged),
+    watcher.onDidCreate(filesChanged),
+    watcher.onDidDelete(filesChanged),
     vscode.workspace.onDidChangeWorkspaceFolders(reload),
     vscode.workspace.onDidGrantWorkspaceTrust(reload),
   );

@@ -141,7 +141,8 @@ function rolloutJson(dir: string, app: string, ports: Record<string, number>, lb
           },
         ],
         traffic: { mode: 'weighted', steps: [10, 25, 50, 100] },
-        gates: { samples: 20, maxErrorRate: 0.05, maxP95Ms: 1000, autoRollback: true },
+        // The gate samples the app's front page: /__version keeps answering while the app fails (see the sample's index.php).
+        gates: { samples: 20, maxErrorRate: 0.05, maxP95Ms: 1000, autoRollback: true, path: '/' },
         probe: { timeoutMs: 2000, deployDeadlineMs: 20000 },
         deploy: { concurrency: 3 },
         keepReleases: 5,

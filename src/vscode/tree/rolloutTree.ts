@@ -143,7 +143,7 @@ function historyNode(h: HistoryView): RolloutNode {
   const change = h.before !== undefined || h.after !== undefined ? `${short(h.before)} → ${short(h.after)}` : '';
   item.description = [change, h.user, formatAge(h.time)].filter(Boolean).join(' · ');
   item.tooltip = `${h.time}\n${h.user}\n${h.action} ${h.target ?? ''}\nbefore: ${JSON.stringify(h.before)}\nafter: ${JSON.stringify(h.after)}\nresult: ${h.result ?? ''}`;
-  const ok = !h.result || h.result === 'ok';
+  const ok = !h.result || /^(ok|pass)\b/.test(h.result); // 'ok', 'ok (forced)', a gate's 'pass'
   item.iconPath = new vscode.ThemeIcon(ok ? 'circle-small-filled' : 'error', ok ? undefined : new vscode.ThemeColor('problemsErrorIcon.foreground'));
   item.contextValue = 'historyEvent';
   return { item };

@@ -43,6 +43,19 @@ describe('rollout lock, history, state (local files)', () => {
     await b.release();
   });
 
+  it('a lock caught between its mkdir and its owner file still names its holder', async () => {
+    const lockDir = `${config.loadBalancers[0].file}.lock`;
+    await fs.mkdir(lockDir); // the holder has made the directory but not yet written owner.json
+    const owner = JSON.stringify({ token: 't', user: 'alice@example.com', owner: 'alice@example.com on vm', host: 'vm', pid: 1, since: 'now', operation: 'ramp to 10 %' });
+    const writing = new Promise<void>((resolve, reject) => setTimeout(() => fs.writeFile(path.join(lockDir, 'owner.json'), owner).then(resolve, reject), 150));
+    await assert.rejects(acquireLock(config, transportOf, { operation: 'ramp', user: 'bob@example.com' }), (err: Error) => {
+      assert.ok(err instanceof LockedError);
+      assert.match(err.message, /locked by alice@example\.com on vm \(ramp to 10 %\)/);
+      return true;
+    });
+    await writing;
+  });
+
   it('one of many concurrent takers wins', async () => {
     const tries = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => acquireLock(config, transportOf, { operation: 'x', user: `u${i}` })));
     const won = tries.filter((t) => t.status === 'fulfilled');

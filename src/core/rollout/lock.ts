@@ -69,6 +69,22 @@ export function lockLocation(config: Pick<RolloutConfig, 'loadBalancers' | 'proj
   return { files: hostFilesFor(lb, transportOf(lb)), dir, where: `${lb.name}:${dir}` };
 }
 
+/** How long a fresh lock may lack its owner file: the holder writes it right after mkdir. */
+const OWNER_GRACE_MS = 2000;
+
+/**
+ * A lock is made by mkdir and then its owner file is written, so a reader can catch it in between
+ * and would report "someone". Re-read a young, ownerless lock until the owner shows (or it goes).
+ */
+async function settled(files: HostFiles, dir: string, probe: { ageMs: number; owner: string } | undefined): Promise<{ ageMs: number; owner: string } | undefined> {
+  const deadline = Date.now() + OWNER_GRACE_MS;
+  while (probe && !probe.owner.trim() && probe.ageMs < OWNER_GRACE_MS && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    probe = await files.readLock(dir);
+  }
+  return probe;
+}
+
 function holderOf(probe: { ageMs: number; owner: string }, where: string, staleMs: number): LockHolder {
   let info: Partial<LockInfo> = {};
   try {
@@ -116,7 +132,9 @@ export async function acquireLock(
     throwIfAborted(options.signal);
     const probe = await files.createLock(dir, JSON.stringify(info) + '\n');
     if (probe.created) break;
-    const holder = holderOf(probe, where, staleMs);
+    const held = await settled(files, dir, probe);
+    if (!held) continue; // released while we looked: try again
+    const holder = holderOf(held, where, staleMs);
     if (!holder.stale || attempt > 0) throw new LockedError(holder);
     // Only the lock judged stale is removed: if someone took it over meanwhile, its token differs.
     await files.removeLock(dir, holder.token ?? '');
@@ -140,7 +158,7 @@ export async function readLock(
   options: { staleMs?: number } = {},
 ): Promise<LockHolder | undefined> {
   const { files, dir, where } = lockLocation(config, transportOf);
-  const probe = await files.readLock(dir);
+  const probe = await settled(files, dir, await files.readLock(dir));
   return probe ? holderOf(probe, where, options.staleMs ?? LOCK_STALE_MS) : undefined;
 }
 
@@ -154,7 +172,7 @@ export async function removeLock(
   options: { force: boolean; staleMs?: number },
 ): Promise<LockHolder | undefined> {
   const { files, dir, where } = lockLocation(config, transportOf);
-  const probe = await files.readLock(dir);
+  const probe = await settled(files, dir, await files.readLock(dir));
   if (!probe) return undefined;
   const holder = holderOf(probe, where, options.staleMs ?? LOCK_STALE_MS);
   if (!holder.stale && !options.force) throw new LockedError(holder);

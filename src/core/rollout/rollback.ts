@@ -49,10 +49,11 @@ export interface RollbackResult {
   state?: RolloutState;
 }
 
+/** A rollback someone chose ends the rollout ("done"); only a failed gate marks it "failed" (a warning). */
 async function markRolledBack(config: RolloutConfig, message: string): Promise<RolloutState | undefined> {
   const prev = await readState(config.projectDir);
   if (!prev) return undefined;
-  const state: RolloutState = { ...prev, status: 'failed', message };
+  const state: RolloutState = { ...prev, status: 'done', message };
   return saveState(config.projectDir, state);
 }
 

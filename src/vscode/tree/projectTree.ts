@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { treeSignature } from './treeSignature';
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
 import type { ProjectModel } from '../projectModel';
@@ -11,9 +12,15 @@ type Node = { item: vscode.TreeItem; children?: () => Node[]; artifactId?: strin
 export class ProjectTreeProvider implements vscode.TreeDataProvider<Node> {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
+  private shown = '';
 
   constructor(private readonly model: ProjectModel) {
-    model.onDidChange(() => this.changed.fire());
+    model.onDidChange(() => {
+      const signature = treeSignature(this.getChildren());
+      if (signature === this.shown) return;
+      this.shown = signature;
+      this.changed.fire();
+    });
   }
 
   getTreeItem(node: Node): vscode.TreeItem {

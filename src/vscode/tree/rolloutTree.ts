@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { treeSignature } from './treeSignature';
 import type { ProjectModel } from '../projectModel';
 import type { BackendView, HistoryView, LoadBalancerView } from '../liveState';
 import { formatAge, formatPercent, percentBar } from '../format';
@@ -15,9 +16,15 @@ export interface RolloutNode {
 export class RolloutTreeProvider implements vscode.TreeDataProvider<RolloutNode> {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
+  private shown = '';
 
   constructor(private readonly model: ProjectModel) {
-    model.onDidChange(() => this.changed.fire());
+    model.onDidChange(() => {
+      const signature = treeSignature(this.getChildren());
+      if (signature === this.shown) return;
+      this.shown = signature;
+      this.changed.fire();
+    });
   }
 
   getTreeItem(node: RolloutNode): vscode.TreeItem {
@@ -111,6 +118,9 @@ function lbNode(name: string, view: LoadBalancerView | undefined, refreshing: bo
   return { item, target: { kind: 'loadBalancer', name } };
 }
 
+/** A probe slower than this is shown on the row (always in the tooltip). */
+const SLOW_MS = 500;
+
 function backendNode(name: string, group: Group, v: BackendView | undefined, refreshing: boolean): RolloutNode {
   const item = new vscode.TreeItem(name, vscode.TreeItemCollapsibleState.None);
   item.id = `backend:${name}`;
@@ -127,9 +137,12 @@ function backendNode(name: string, group: Group, v: BackendView | undefined, ref
     item.description = `deployed ${v.deployed}, still serving ${v.served}`;
     item.iconPath = new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground'));
   } else {
-    item.description = `${v.served ?? v.deployed ?? '?'}${v.latencyMs !== undefined ? ` · ${Math.round(v.latencyMs)} ms` : ''}`;
-    item.iconPath = new vscode.ThemeIcon('pass', new vscode.ThemeColor('testing.iconPassed'));
+    // Latency only when it matters: a row that changed with every probe would rebuild the tree each refresh.
+    const slow = v.latencyMs !== undefined && v.latencyMs >= SLOW_MS ? ` · slow (${Math.round(v.latencyMs)} ms)` : '';
+    item.description = `${v.served ?? v.deployed ?? '?'}${slow}`;
+    item.iconPath = new vscode.ThemeIcon(slow ? 'watch' : 'pass', new vscode.ThemeColor(slow ? 'list.warningForeground' : 'testing.iconPassed'));
   }
+
   if (v) {
     md.appendMarkdown(`| | |\n|---|---|\n| served | ${v.served ?? '—'} |\n| deployed | ${v.deployed ?? '—'} |\n| latency | ${v.latencyMs !== undefined ? `${Math.round(v.latencyMs)} ms` : '—'} |\n`);
   }
@@ -156,7 +169,18 @@ function short(v: unknown): string {
   const o = v as Record<string, unknown>;
   if (typeof o.split === 'number') return formatPercent(o.split);
   if (typeof o.version === 'string') return o.version;
+  if (o.releases && typeof o.releases === 'object') {
+    const versions = [...new Set(Object.values(o.releases as Record<string, string | null>).map((id) => (id ? versionOfId(id) : 'none')))];
+    return versions.join(', ');
+  }
+  if (typeof o.artifact === 'string') return versionOfId(o.artifact);
+  if (typeof o.status === 'string') return o.status;
   return JSON.stringify(v).slice(0, 40);
+}
+
+/** Artifact ids are `<version>-<commit7>-<sha8>`; the version may itself hold dashes. */
+function versionOfId(id: string): string {
+  return id.replace(/-[^-]{1,7}-[0-9a-f]{8}$/, '');
 }
 
 function shortError(e: string): string {

@@ -84,6 +84,11 @@ async function waitForStatus(ctx: UiContext, what: string, ok: (text: string) =>
   }
 }
 
+/** A healthy backend row reads "<version>", or "<version> · slow (N ms)" when its probe was slow. */
+function servesVersion(description: string, version: string): boolean {
+  return description === version || description.startsWith(`${version} · slow`);
+}
+
 export const tests: UiTest[] = [
   {
     name: 'sandbox: the Rollout view lists the LB, two stable and one canary backend serving 1.2.0',
@@ -102,7 +107,7 @@ export const tests: UiTest[] = [
           const s = childrenOf(rows, 'Stable');
           const c = childrenOf(rows, 'Canary');
           const serving = (list: TreeRow[], names: string[]) =>
-            list.length === names.length && names.every((n) => list.some((r) => r.label === n && r.description.startsWith(`${ctx.version} ·`)));
+            list.length === names.length && names.every((n) => list.some((r) => r.label === n && servesVersion(r.description, ctx.version)));
           return Boolean(lbRow?.description.startsWith('canary 0 %') && serving(s, stable) && serving(c, canary) && rows.some((r) => r.label === 'History'));
         }, 60000);
       } catch (err) {
@@ -151,7 +156,7 @@ export const tests: UiTest[] = [
       await ctx.contextMenu(row, 'Deploy…');
       await ctx.pickQuickItem(NEW_VERSION);
       // Run on a backend row, Deploy… targets that backend: a "Deploy to…" pick means the command got no tree node.
-      const description = await waitForRow(ctx, canary, `serving ${NEW_VERSION}`, (d) => d.startsWith(`${NEW_VERSION} ·`), 60000, async () => {
+      const description = await waitForRow(ctx, canary, `serving ${NEW_VERSION}`, (d) => servesVersion(d, NEW_VERSION), 60000, async () => {
         const input = ctx.page.locator('.quick-input-widget input');
         const placeholder = (await input.isVisible()) ? await input.getAttribute('placeholder') : null;
         return placeholder === 'Deploy to…'
@@ -160,7 +165,7 @@ export const tests: UiTest[] = [
       });
       ctx.log(`${canary}: ${description}`);
       ctx.log(`notification: ${await ctx.notification(`Deployed ${NEW_VERSION} to ${canary}`)}`);
-      for (const name of backendsOf(ctx, 'stable')) await waitForRow(ctx, name, `still serving ${ctx.version}`, (d) => d.startsWith(`${ctx.version} ·`), 10000);
+      for (const name of backendsOf(ctx, 'stable')) await waitForRow(ctx, name, `still serving ${ctx.version}`, (d) => servesVersion(d, ctx.version), 10000);
       const status = await waitForStatus(ctx, `canary ${NEW_VERSION}`, (t) => t === `${ctx.version} | canary ${NEW_VERSION}`);
       ctx.log(`status bar: ${status}`);
       await ctx.screenshot('11-deployed.png');

@@ -22,7 +22,7 @@ import { nginxCommand, startNginx, stopNginx, writeNginxPrefix } from '../src/co
 import { renderFor } from '../src/core/traffic/apply';
 import { buildTestPhar, preparePhpBackend } from '../test/helpers/phpBackend';
 import type { PhpBackend } from '../test/helpers/phpBackend';
-import { freePort } from '../test/helpers/wait';
+import { freePort } from '../src/core/net/freePort';
 
 export interface LabLb {
   name: string;

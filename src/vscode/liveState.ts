@@ -1,6 +1,7 @@
 import type { RolloutConfig } from '../core/config/rolloutConfig';
 import type { Logger } from '../core/log';
 import type { TransportPool } from '../core/exec/transportFor';
+import type { HistoryEvent } from '../core/rollout/types';
 import { backendStatus } from '../core/backends/status';
 import { history, rolloutStatus } from '../core/rollout/status';
 
@@ -38,15 +39,8 @@ export interface LockView {
   operation?: string;
 }
 
-export interface HistoryView {
-  time: string;
-  user: string;
-  action: string;
-  target?: string;
-  before?: unknown;
-  after?: unknown;
-  result?: string;
-}
+/** History rows are the core's events as they are. */
+export type HistoryView = HistoryEvent;
 
 export interface LiveState {
   backends: BackendView[];
@@ -91,7 +85,7 @@ export async function loadLiveState(
           }
         : undefined,
     lock: rollout?.lock ? { owner: rollout.lock.owner, since: rollout.lock.since ?? new Date(Date.now() - rollout.lock.ageMs).toISOString(), operation: rollout.lock.operation } : undefined,
-    history: events.map((e) => ({ ...e })),
+    history: events,
     refreshing: false,
     refreshedAt: new Date(),
   };

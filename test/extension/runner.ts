@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { copyFixture } from '../helpers/fixture';
 import type { Page } from 'playwright-core';
 import { BrowserSession, launchBrowser } from '../helpers/browser';
 import { CodeServer, remoteUri, repoRoot, startCodeServer, workbenchUrl } from '../helpers/codeServer';
@@ -29,19 +30,6 @@ const deadlineMs = Number(process.env.PHAR_ROLLOUT_EXT_TIMEOUT_MS || 6 * 60 * 10
 
 function say(line: string): void {
   process.stdout.write(`[extension-tests] ${line}\n`);
-}
-
-/** Copies the fixture without build leftovers (vendor/, .rollout/, built phars). */
-export function copyFixture(from: string, to: string): void {
-  fs.cpSync(from, to, {
-    recursive: true,
-    filter: (src) => {
-      const rel = path.relative(from, src);
-      if (!rel) return true;
-      const top = rel.split(path.sep)[0];
-      return top !== 'vendor' && top !== '.rollout' && top !== 'node_modules' && !rel.endsWith('.phar');
-    },
-  });
 }
 
 /** Prints what the tests append to the report file, as it grows. */

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { run } from '../../src/core/exec/process';
 import { nginxCommand, startNginx as start, stopNginx, writeNginxPrefix } from '../../src/core/sandbox/nginxSandbox';
 import type { UpstreamServer } from '../../src/core/sandbox/nginxSandbox';
-import { freePort } from './wait';
+import { freePort } from '../../src/core/net/freePort';
 
 export interface NginxServer {
   prefix: string;

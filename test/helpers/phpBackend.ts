@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import type { Artifact, ArtifactManifest } from '../../src/core/build/artifact';
 import { run } from '../../src/core/exec/process';
 import { isAlive, isGroupAlive, phpBackendCommand, readPid, writePhpBackendScript } from '../../src/core/sandbox/phpServer';
-import { freePort } from './wait';
+import { freePort } from '../../src/core/net/freePort';
 
 const BUILD_PHP = `<?php
 [$_, $out, $metaJson, $pad] = $argv;

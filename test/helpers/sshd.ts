@@ -16,7 +16,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { run } from '../../src/core/exec/process';
-import { freePort, waitFor } from './wait';
+import { waitFor } from './wait';
+import { freePort } from '../../src/core/net/freePort';
 
 export const SSHD = '/usr/sbin/sshd';
 

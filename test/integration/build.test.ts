@@ -12,7 +12,8 @@ import type { InputError } from '../../src/core/errors';
 import { run } from '../../src/core/exec/process';
 import { addWorktree, removeWorktree } from '../../src/core/git/git';
 import type { Logger } from '../../src/core/log';
-import { freePort, waitFor } from '../helpers/wait';
+import { waitFor } from '../helpers/wait';
+import { freePort } from '../../src/core/net/freePort';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const FIXTURE = path.join(ROOT, 'test/fixtures/sample-app');

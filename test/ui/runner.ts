@@ -24,6 +24,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { copyFixture } from '../helpers/fixture';
 import type { Locator, Page } from 'playwright-core';
 import { BrowserSession, launchBrowser } from '../helpers/browser';
 import { CodeServer, repoRoot, startCodeServer, workbenchUrl } from '../helpers/codeServer';
@@ -125,18 +126,6 @@ function installExtensionCopy(from: string, extensionsDir: string): string {
     fs.cpSync(path.join(from, entry), path.join(target, entry), { recursive: true, dereference: true });
   }
   return target;
-}
-
-function copyFixture(from: string, to: string): void {
-  fs.cpSync(from, to, {
-    recursive: true,
-    filter: (src) => {
-      const rel = path.relative(from, src);
-      if (!rel) return true;
-      const top = rel.split(path.sep)[0];
-      return top !== 'vendor' && top !== '.rollout' && top !== 'node_modules' && !rel.endsWith('.phar');
-    },
-  });
 }
 
 interface LoadedTest {

@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { probeAll, probeVersion, servesBuild } from '../../src/core/backends/probe';
 import { CancelledError } from '../../src/core/errors';
-import { freePort } from '../helpers/wait';
+import { freePort } from '../../src/core/net/freePort';
 
 // In-process HTTP servers on loopback: no child processes.
 describe('probeVersion', () => {

@@ -1,5 +1,4 @@
 import { existsSync, promises as fs } from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { deployArtifact } from '../backends/deploy';
 import { buildProject } from '../build/build';
@@ -11,6 +10,7 @@ import { run } from '../exec/process';
 import type { Logger } from '../log';
 import { nullLogger } from '../log';
 import { renderFor } from '../traffic/apply';
+import { freePort } from '../net/freePort';
 import { nginxCommand, nginxMainConf, startNginx, stopNginx } from './nginxSandbox';
 import { controlPhpBackend, isAlive, isGroupAlive, phpBackendCommand, readPid, stopGroup, writePhpBackendScript } from './phpServer';
 
@@ -65,18 +65,6 @@ export interface SandboxUpOptions {
   project?: string;
   log?: Logger;
   signal?: AbortSignal;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function readInfo(dir: string): Promise<SandboxInfo | undefined> {

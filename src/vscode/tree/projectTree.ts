@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { treeSignature } from './treeSignature';
+import { SignedTreeProvider } from './treeSignature';
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
 import type { ProjectModel } from '../projectModel';
@@ -9,26 +9,12 @@ import { formatAge, formatBytes } from '../format';
 type Node = { item: vscode.TreeItem; children?: () => Node[]; artifactId?: string };
 
 /** The "Project" view: composer.json, box.json, rollout.json, the last build and the artifacts. */
-export class ProjectTreeProvider implements vscode.TreeDataProvider<Node> {
-  private readonly changed = new vscode.EventEmitter<void>();
-  readonly onDidChangeTreeData = this.changed.event;
-  private shown = '';
-
+export class ProjectTreeProvider extends SignedTreeProvider<Node> {
   constructor(private readonly model: ProjectModel) {
-    model.onDidChange(() => {
-      const signature = treeSignature(this.getChildren());
-      if (signature === this.shown) return;
-      this.shown = signature;
-      this.changed.fire();
-    });
+    super(model.onDidChange);
   }
 
-  getTreeItem(node: Node): vscode.TreeItem {
-    return node.item;
-  }
-
-  getChildren(node?: Node): Node[] {
-    if (node) return node.children?.() ?? [];
+  protected roots(): Node[] {
     const m = this.model;
     if (!m.root) return [];
     const nodes: Node[] = [projectNode(m)];

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { treeSignature } from './treeSignature';
+import { SignedTreeProvider } from './treeSignature';
 import type { ProjectModel } from '../projectModel';
 import type { BackendView, HistoryView, LoadBalancerView } from '../liveState';
 import { formatAge, formatPercent, percentBar } from '../format';
@@ -13,26 +13,12 @@ export interface RolloutNode {
 }
 
 /** The "Rollout" view: the rollout in progress, load balancers, stable and canary backends, history. */
-export class RolloutTreeProvider implements vscode.TreeDataProvider<RolloutNode> {
-  private readonly changed = new vscode.EventEmitter<void>();
-  readonly onDidChangeTreeData = this.changed.event;
-  private shown = '';
-
+export class RolloutTreeProvider extends SignedTreeProvider<RolloutNode> {
   constructor(private readonly model: ProjectModel) {
-    model.onDidChange(() => {
-      const signature = treeSignature(this.getChildren());
-      if (signature === this.shown) return;
-      this.shown = signature;
-      this.changed.fire();
-    });
+    super(model.onDidChange);
   }
 
-  getTreeItem(node: RolloutNode): vscode.TreeItem {
-    return node.item;
-  }
-
-  getChildren(node?: RolloutNode): RolloutNode[] {
-    if (node) return node.children?.() ?? [];
+  protected roots(): RolloutNode[] {
     const m = this.model;
     // Empty without rollout.json, so the welcome view (Create rollout.json) shows.
     if (!m.root || !m.hasRolloutJson) return [];

@@ -8,8 +8,8 @@ export function renderStarterRolloutJson(composer: ComposerInfo): string {
   const app = composer.shortName ?? 'app';
   return `{
   // Phar Rollout configuration. Reference: the extension's README, "rollout.json".
-  // Hover a property for its documentation; the editor validates this file as you type.
-  "$schema": "https://phar-rollout.dev/schema/rollout.schema.json",
+  // Hover a property for its documentation; the editor validates this file as you type
+  // (the extension maps rollout.json to its schema; no "$schema" needed).
 
   // The phar on each backend is <app>.phar. Taken from composer.json's name (${composer.name ?? 'none'}).
   "app": ${JSON.stringify(app)},

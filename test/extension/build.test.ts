@@ -66,6 +66,22 @@ describe('rollout.json (extension host)', function () {
     }
   });
 
+  it('the editor validates rollout.json with the same schema (jsonValidation)', async () => {
+    const file = path.join(workspaceRoot(), 'rollout.json');
+    try {
+      await fs.writeFile(file, '{\n  "backends": [\n    { "name": "web-1", "group": "blue", "upstream": "127.0.0.1:1", "dir": "x" }\n  ]\n}\n');
+      const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
+      await vscode.window.showTextDocument(doc);
+      // VS Code's own JSON language service, fed by package.json's jsonValidation, flags the enum.
+      const d = await waitFor('a JSON-schema diagnostic on "group"', () =>
+        vscode.languages.getDiagnostics(doc.uri).find((x) => x.source !== 'Phar Rollout' && /stable|canary/.test(x.message)), 30000);
+      assert.equal(d.range.start.line, 2);
+    } finally {
+      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+      await fs.rm(file, { force: true });
+    }
+  });
+
   it('an error in rollout.json shows in Problems with line and column', async () => {
     await api();
     const file = path.join(workspaceRoot(), 'rollout.json');

@@ -1,8 +1,13 @@
 import { Commands } from '../constants';
 import type { CommandSpec } from './commandContext';
-import { buildPhar, rebuildPhar } from './build/buildPhar';
-import { createRolloutJson, openConfig } from './project/createRolloutJson';
-import { copyValue, refresh, showLog, showPanel } from './view/viewCommands';
+import { buildPhar } from './build/buildPhar';
+import { rebuildPhar } from './build/rebuildPhar';
+import { createRolloutJson } from './project/createRolloutJson';
+import { openConfig } from './project/openConfig';
+import { copyValue } from './view/copyValue';
+import { refresh } from './view/refresh';
+import { showLog } from './view/showLog';
+import { showPanel } from './view/showPanel';
 import { deploy } from './backends/deploy';
 import { ramp } from './traffic/ramp';
 import { promote } from './traffic/promote';

@@ -33,7 +33,3 @@ export async function buildPhar(ctx: CommandContext, options: { force?: boolean 
   void vscode.window.showInformationMessage(summary);
   return a;
 }
-
-export function rebuildPhar(ctx: CommandContext): Promise<Artifact | undefined> {
-  return buildPhar(ctx, { force: true });
-}

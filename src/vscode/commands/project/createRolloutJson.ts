@@ -36,7 +36,3 @@ async function ensureGitignore(root: string): Promise<void> {
   if (/^\/?\.rollout\/?$/m.test(text)) return;
   await fs.writeFile(file, `${text}${text && !text.endsWith('\n') ? '\n' : ''}.rollout/\n`);
 }
-
-export async function openConfig(ctx: CommandContext): Promise<void> {
-  if (ctx.model.root) await vscode.window.showTextDocument(vscode.Uri.file(path.join(ctx.model.root, ROLLOUT_FILE)));
-}

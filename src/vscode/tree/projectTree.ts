@@ -28,7 +28,7 @@ export class ProjectTreeProvider extends SignedTreeProvider<Node> {
       nodes.push({ item });
     }
     const latest = m.artifacts[0];
-    nodes.push(latest ? { item: buildItem(latest, m.lastBuildUpToDate) } : { item: noBuildItem(m.trusted) });
+    nodes.push(latest ? { item: buildItem(latest, m.lastBuildUpToDate), artifactId: latest.id } : { item: noBuildItem(m.trusted) });
     if (m.artifacts.length > 0) {
       const item = new vscode.TreeItem(`Artifacts`, vscode.TreeItemCollapsibleState.Collapsed);
       item.description = String(m.artifacts.length);

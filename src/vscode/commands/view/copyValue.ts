@@ -1,10 +1,10 @@
 import * as vscode from 'vscode';
 import type { CommandContext } from '../commandContext';
 
-/** Copy (context menu of builds and artifacts): the row's details, artifact id and sha256 included. */
-export async function copyValue(_ctx: CommandContext, node?: { item?: vscode.TreeItem }): Promise<void> {
-  const item = node?.item;
-  if (!item) return;
-  const text = typeof item.tooltip === 'string' ? item.tooltip : (item.tooltip?.value ?? String(item.label));
-  await vscode.env.clipboard.writeText(text);
+/** Copy (context menu of the build and of artifacts): the artifact id, version, commit and sha256. */
+export async function copyValue(ctx: CommandContext, node?: { item?: vscode.TreeItem; artifactId?: string }): Promise<string | undefined> {
+  const a = ctx.model.artifacts.find((x) => x.id === node?.artifactId);
+  const text = a ? `${a.id}\nversion ${a.version}\ncommit ${a.commit}\nsha256 ${a.sha256}` : node?.item ? String(typeof node.item.label === 'string' ? node.item.label : node.item.label?.label) : undefined;
+  if (text) await vscode.env.clipboard.writeText(text);
+  return text;
 }

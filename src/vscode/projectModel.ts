@@ -33,6 +33,8 @@ export class ProjectModel implements vscode.Disposable {
   hasRolloutJson = false;
   errors: InputError[] = [];
   artifacts: Artifact[] = [];
+  /** Which compiler the next build will use (the same choice the build makes). */
+  compiler: 'builtin' | 'box' | undefined;
   /** The last Build Phar found nothing changed (the tree says "up to date"). */
   lastBuildUpToDate = false;
   live: LiveState = emptyLiveState();
@@ -73,6 +75,7 @@ export class ProjectModel implements vscode.Disposable {
     let config: RolloutConfig | undefined;
     let artifacts: Artifact[] = [];
     const hasRolloutJson = Boolean(root && existsSync(path.join(root, ROLLOUT_FILE)));
+    let compiler: 'builtin' | 'box' | undefined;
     if (root) {
       await Promise.all([
         readComposerJson(root).then((c) => (composer = c), (err) => this.collect(err, errors)),
@@ -82,9 +85,10 @@ export class ProjectModel implements vscode.Disposable {
       // Unsupported box.json keys matter only when the built-in compiler will read it; box reports its own.
       const cfg = config as RolloutConfig | undefined;
       const builtin = await this.usesBuiltinCompiler(root, cfg);
+      compiler = builtin ? 'builtin' : 'box';
       await readBoxConfig(root, { strict: builtin, explicit: cfg?.build.config }).catch((err) => this.collect(err, errors));
     }
-    Object.assign(this, { root, composer, config, artifacts, hasRolloutJson, errors });
+    Object.assign(this, { root, composer, config, artifacts, hasRolloutJson, errors, compiler });
     this.diagnostics.set(errors);
     await Promise.all([
       vscode.commands.executeCommand('setContext', ContextKeys.hasComposer, Boolean(this.root && existsSync(path.join(this.root, 'composer.json')))),

@@ -55,7 +55,7 @@ function projectNode(m: ProjectModel): Node {
       const boxFile = ['box.json', 'box.json.dist'].find((f) => existsSync(path.join(root, f)));
       for (const [file, note] of [
         ['composer.json', m.composer?.version ? `version ${m.composer.version}` : 'no version: from git tags'],
-        [boxFile, m.config?.build.box && m.config.build.box !== 'auto' ? `builder: ${m.config.build.box}` : 'box recipe'],
+        [boxFile, m.compiler === 'box' ? 'compiled by box' : 'compiled by the built-in compiler'],
         ['rollout.json', m.hasRolloutJson && m.config ? `${plural(m.config.backends.length, 'backend')}, ${plural(m.config.loadBalancers.length, 'LB')}` : undefined],
       ] as const) {
         if (!file || !existsSync(path.join(root, file))) continue;
@@ -76,7 +76,7 @@ function projectNode(m: ProjectModel): Node {
 function buildItem(a: Artifact, upToDate: boolean): vscode.TreeItem {
   const item = new vscode.TreeItem(`Last build ${a.version}`, vscode.TreeItemCollapsibleState.None);
   item.id = 'build';
-  item.description = `${upToDate ? 'up to date · ' : ''}${formatBytes(a.size)} · ${a.builder} · ${formatAge(a.builtAt)}`;
+  item.description = `${upToDate ? 'up to date · ' : ''}${formatBytes(a.size)} · sha256 ${a.sha256.slice(0, 8)} · ${a.builder} · ${formatAge(a.builtAt)}`;
   item.iconPath = new vscode.ThemeIcon('check', new vscode.ThemeColor('testing.iconPassed'));
   item.tooltip = artifactTooltip(a);
   item.contextValue = 'build copyable';

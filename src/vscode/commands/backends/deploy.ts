@@ -32,7 +32,8 @@ export async function deploy(ctx: CommandContext, node?: RolloutNode | { artifac
       target: target.label,
       onDeployProgress: (backend, step, detail) => {
         const pct = detail && detail.total > 0 ? ` ${Math.round((detail.bytes / detail.total) * 100)} %` : '';
-        report(`${backend}: ${step}${pct}`, detail ? undefined : 100 / (steps * target.backends.length));
+        const who = target.backends.length > 1 ? `${backend}: ` : ''; // the title already names a single backend
+        report(`${who}${step}${pct}`, detail ? undefined : 100 / (steps * target.backends.length));
       },
     });
     return results;

@@ -17,7 +17,7 @@ import { emptyLiveState, loadLiveState } from './liveState';
 import type { Settings } from './settings';
 import { TransportPool } from '../core/exec/transportFor';
 import { readBoxConfig } from '../core/config/boxConfig';
-import { findBox } from '../core/build/boxRunner';
+import { chooseCompiler } from '../core/build/build';
 
 /**
  * What the views show: the project's files as parsed, its artifacts and what the servers report.
@@ -84,9 +84,9 @@ export class ProjectModel implements vscode.Disposable {
       ]);
       // Unsupported box.json keys matter only when the built-in compiler will read it; box reports its own.
       const cfg = config as RolloutConfig | undefined;
-      const builtin = await this.usesBuiltinCompiler(root, cfg);
-      compiler = builtin ? 'builtin' : 'box';
-      await readBoxConfig(root, { strict: builtin, explicit: cfg?.build.config }).catch((err) => this.collect(err, errors));
+      const { builder, boxPath } = this.settings();
+      compiler = (await chooseCompiler(root, { builder, boxPath, rolloutBox: cfg?.build.box })).mode;
+      await readBoxConfig(root, { strict: compiler === 'builtin', explicit: cfg?.build.config }).catch((err) => this.collect(err, errors));
     }
     Object.assign(this, { root, composer, config, artifacts, hasRolloutJson, errors, compiler });
     this.diagnostics.set(errors);
@@ -96,14 +96,6 @@ export class ProjectModel implements vscode.Disposable {
       vscode.commands.executeCommand('setContext', ContextKeys.hasLoadBalancers, ((config as RolloutConfig | undefined)?.loadBalancers.length ?? 0) > 0),
     ]);
     this.changed.fire();
-  }
-
-  /** Same choice as the build makes: forced builtin, or "auto" with no box to be found. Reads files only. */
-  private async usesBuiltinCompiler(root: string, config: RolloutConfig | undefined): Promise<boolean> {
-    const { builder, boxPath } = this.settings();
-    if (builder === 'builtin' || config?.build.box === 'builtin') return true;
-    if (builder === 'box') return false;
-    return !(await findBox(root, boxPath ?? config?.build.box));
   }
 
   private collect(err: unknown, into: InputError[]): void {

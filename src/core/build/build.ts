@@ -44,6 +44,32 @@ export interface BuildOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/**
+ * Which compiler a build uses: the caller's `builder` (--builtin, the setting), then rollout.json
+ * `build.box`, then the `boxPath` setting, then box where installed, else the built-in compiler.
+ * Reads files only (no process), so the extension can show the choice in any workspace.
+ * `missing` says which explicit box path does not exist, or that box was required and not found.
+ */
+export async function chooseCompiler(
+  projectDir: string,
+  options: { builder?: 'auto' | 'builtin' | 'box'; boxPath?: string; rolloutBox?: string },
+): Promise<{ mode: 'builtin' | 'box'; box?: BoxInvocation; missing?: 'rollout' | 'setting' | 'required' }> {
+  const requested = options.builder ?? 'auto';
+  const rolloutBox = options.rolloutBox ?? 'auto';
+  if (requested === 'builtin' || (requested === 'auto' && rolloutBox === 'builtin')) return { mode: 'builtin' };
+  let box: BoxInvocation | undefined;
+  let missing: 'rollout' | 'setting' | 'required' | undefined;
+  if (rolloutBox !== 'auto' && rolloutBox !== 'builtin') {
+    box = await findBox(projectDir, rolloutBox);
+    if (!box) missing = 'rollout';
+  } else if (options.boxPath) {
+    box = await findBox(projectDir, options.boxPath);
+    if (!box) missing = 'setting';
+  } else box = await findBox(projectDir);
+  if (box) return { mode: 'box', box };
+  return { mode: 'builtin', missing: missing ?? (requested === 'box' ? 'required' : undefined) };
+}
+
 export interface BuildResult {
   artifact: Artifact;
   /** True when an artifact of identical inputs was already stored and nothing ran. */
@@ -200,23 +226,13 @@ export async function prepareBuild(options: BuildOptions): Promise<BuildContext>
     }
   };
 
-  // Which compiler: --builtin / the caller, then rollout.json build.box, then the setting, then what is installed.
-  const requested = options.builder ?? 'auto';
-  const rolloutBox = rollout?.build.box ?? 'auto';
-  let mode: 'builtin' | 'box' = 'builtin';
-  let box: BoxInvocation | undefined;
-  if (requested !== 'builtin' && !(requested === 'auto' && rolloutBox === 'builtin')) {
-    if (rolloutBox !== 'auto' && rolloutBox !== 'builtin') {
-      box = await findBox(projectDir, rolloutBox);
-      if (!box) errors.push(await rolloutError(['build', 'box'], `box not found at ${path.resolve(projectDir, rolloutBox)}`, 'Fix the path (relative to the project), or use "auto" or "builtin".'));
-    } else if (options.boxPath) {
-      box = await findBox(projectDir, options.boxPath);
-      if (!box) errors.push(new InputError(`The pharRollout.boxPath setting points to ${path.resolve(projectDir, options.boxPath)}, which does not exist`, undefined, 'Fix the setting, or clear it to find box automatically.'));
-    } else box = await findBox(projectDir);
-    if (box) mode = 'box';
-    else if (requested === 'box' && errors.length === 0) {
-      errors.push(new InputError('box is required for this build but was not found', undefined, 'Install it (composer require --dev humbug/box), put box on PATH or box.phar in the project, or set pharRollout.boxPath.'));
-    }
+  const { mode, box, missing } = await chooseCompiler(projectDir, { builder: options.builder, boxPath: options.boxPath, rolloutBox: rollout?.build.box });
+  if (missing === 'rollout') {
+    errors.push(await rolloutError(['build', 'box'], `box not found at ${path.resolve(projectDir, rollout!.build.box)}`, 'Fix the path (relative to the project), or use "auto" or "builtin".'));
+  } else if (missing === 'setting') {
+    errors.push(new InputError(`The pharRollout.boxPath setting points to ${path.resolve(projectDir, options.boxPath!)}, which does not exist`, undefined, 'Fix the setting, or clear it to find box automatically.'));
+  } else if (missing === 'required' && errors.length === 0) {
+    errors.push(new InputError('box is required for this build but was not found', undefined, 'Install it (composer require --dev humbug/box), put box on PATH or box.phar in the project, or set pharRollout.boxPath.'));
   }
 
   const composerBin = composer ? await readComposerBin(composer.file) : undefined;

@@ -5,8 +5,8 @@ import { CancelledError, InputError } from '../core/errors';
 import { deployRecorded } from '../core/rollout/deploy';
 import type { CliCommand } from './cliCommand';
 import { EXIT_FAILURE, EXIT_OK } from './cliCommand';
-import { cliOptions, projectConfig } from './ramp';
-import { table } from './status';
+import { cliOptions, projectConfig } from './cliHelpers';
+import { table } from './cliHelpers';
 
 /** `phar-rollout deploy`: put a built artifact on a group or on named backends. */
 export const deployCommand: CliCommand = {

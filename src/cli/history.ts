@@ -2,7 +2,7 @@ import { InputError } from '../core/errors';
 import { history } from '../core/rollout/status';
 import type { CliCommand } from './cliCommand';
 import { EXIT_OK } from './cliCommand';
-import { projectConfig } from './ramp';
+import { projectConfig } from './cliHelpers';
 
 const brief = (v: unknown) => (v === undefined ? '' : JSON.stringify(v));
 

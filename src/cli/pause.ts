@@ -1,7 +1,7 @@
 import { pause } from '../core/rollout/ramp';
 import type { CliCommand } from './cliCommand';
 import { EXIT_OK } from './cliCommand';
-import { cliOptions, projectConfig } from './ramp';
+import { cliOptions, projectConfig } from './cliHelpers';
 
 /** `phar-rollout pause`: stop the rollout where it is (ramps refused until resume). */
 export const pauseCommand: CliCommand = {

@@ -1,7 +1,7 @@
 import { promote } from '../core/rollout/promote';
 import type { CliCommand } from './cliCommand';
 import { EXIT_OK } from './cliCommand';
-import { cliOptions, projectConfig } from './ramp';
+import { cliOptions, projectConfig } from './cliHelpers';
 
 /** `phar-rollout promote`: the canary's release to every stable backend, then 0 % canary. */
 export const promoteCommand: CliCommand = {

@@ -1,28 +1,10 @@
-import * as path from 'node:path';
-import { readRolloutConfig } from '../core/config/rolloutConfig';
-import type { RolloutConfig } from '../core/config/rolloutConfig';
 import { InputError } from '../core/errors';
 import { previewRamp, ramp } from '../core/rollout/ramp';
 import type { RampTarget } from '../core/rollout/ramp';
-import type { RolloutOptions } from '../core/rollout/context';
 import { formatSplit } from '../core/traffic/render';
-import type { CliCommand, CliContext } from './cliCommand';
+import type { CliCommand } from './cliCommand';
+import { cliOptions, projectConfig } from './cliHelpers';
 import { EXIT_FAILURE, EXIT_OK } from './cliCommand';
-
-type Values = Parameters<CliCommand['run']>[0];
-
-/** rollout.json of `--project` (default: the current folder); InputError when there is none. */
-export async function projectConfig(values: Values): Promise<RolloutConfig> {
-  const dir = path.resolve(typeof values.project === 'string' ? values.project : process.cwd());
-  const config = await readRolloutConfig(dir);
-  if (!config) throw new InputError(`No rollout.json in ${dir}`, undefined, 'Create one (the extension offers a starter) or pass --project DIR.');
-  return config;
-}
-
-/** The options every rollout verb passes to the core: logger, Ctrl-C, progress on --verbose. */
-export function cliOptions(ctx: CliContext): RolloutOptions {
-  return { log: ctx.log, signal: ctx.signal, onProgress: (p) => ctx.log.debug(p.message) };
-}
 
 /** "25", "25%", "12.5" → 25, 12.5; InputError otherwise. */
 export function parsePercent(text: string): number {

@@ -1,7 +1,7 @@
 import { resume } from '../core/rollout/ramp';
 import type { CliCommand } from './cliCommand';
 import { EXIT_OK } from './cliCommand';
-import { cliOptions, projectConfig } from './ramp';
+import { cliOptions, projectConfig } from './cliHelpers';
 
 /** `phar-rollout resume`: a paused rollout runs again (the next ramp continues the plan). */
 export const resumeCommand: CliCommand = {

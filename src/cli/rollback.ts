@@ -4,7 +4,7 @@ import type { RollbackRequest } from '../core/rollout/rollback';
 import { formatSplit } from '../core/traffic/render';
 import type { CliCommand } from './cliCommand';
 import { EXIT_OK } from './cliCommand';
-import { cliOptions, projectConfig } from './ramp';
+import { cliOptions, projectConfig } from './cliHelpers';
 
 /** `phar-rollout rollback`: traffic (0 % now), release (previous release) or rebuild (a git ref). */
 export const rollbackCommand: CliCommand = {

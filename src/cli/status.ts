@@ -7,14 +7,8 @@ import type { RolloutStatusView } from '../core/rollout/status';
 import { formatSplit } from '../core/traffic/render';
 import type { CliCommand } from './cliCommand';
 import { EXIT_OK } from './cliCommand';
-import { projectConfig } from './ramp';
+import { projectConfig, table } from './cliHelpers';
 
-/** A plain text table: columns padded to their widest cell. */
-export function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : (c ?? '').padEnd(widths[i]))).join('  ').trimEnd();
-  return [line(head), ...rows.map(line)].join('\n');
-}
 
 function note(s: BackendStatus): string {
   if (s.error) return s.error;

@@ -1,7 +1,7 @@
 import { unlock } from '../core/rollout/status';
 import type { CliCommand } from './cliCommand';
 import { EXIT_OK } from './cliCommand';
-import { cliOptions, projectConfig } from './ramp';
+import { cliOptions, projectConfig } from './cliHelpers';
 
 /** `phar-rollout unlock`: remove a stale rollout lock, or any with --force (logged in the history). */
 export const unlockCommand: CliCommand = {

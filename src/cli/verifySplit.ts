@@ -3,7 +3,7 @@ import { verifySplit } from '../core/rollout/verifySplit';
 import { formatSplit } from '../core/traffic/render';
 import type { CliCommand } from './cliCommand';
 import { EXIT_OK } from './cliCommand';
-import { cliOptions, projectConfig } from './ramp';
+import { cliOptions, projectConfig } from './cliHelpers';
 
 /** `phar-rollout verify-split`: N requests through each LB's url, version shares vs the split. */
 export const verifySplitCommand: CliCommand = {

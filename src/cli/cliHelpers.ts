@@ -1,0 +1,28 @@
+import * as path from 'node:path';
+import { readRolloutConfig } from '../core/config/rolloutConfig';
+import type { RolloutConfig } from '../core/config/rolloutConfig';
+import { InputError } from '../core/errors';
+import type { RolloutOptions } from '../core/rollout/context';
+import type { CliCommand, CliContext } from './cliCommand';
+
+type Values = Parameters<CliCommand['run']>[0];
+
+/** rollout.json of `--project` (default: the current folder); InputError when there is none. */
+export async function projectConfig(values: Values): Promise<RolloutConfig> {
+  const dir = path.resolve(typeof values.project === 'string' ? values.project : process.cwd());
+  const config = await readRolloutConfig(dir);
+  if (!config) throw new InputError(`No rollout.json in ${dir}`, undefined, 'Create one (the extension offers a starter) or pass --project DIR.');
+  return config;
+}
+
+/** The options every rollout verb passes to the core: logger, Ctrl-C, progress on --verbose. */
+export function cliOptions(ctx: CliContext): RolloutOptions {
+  return { log: ctx.log, signal: ctx.signal, onProgress: (p) => ctx.log.debug(p.message) };
+}
+
+/** A plain text table: columns padded to their widest cell. */
+export function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : (c ?? '').padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(head), ...rows.map(line)].join('\n');
+}

@@ -49,18 +49,25 @@ export async function activate(context: vscode.ExtensionContext): Promise<PharRo
     vscode.tasks.registerTaskProvider(TASK_TYPE, new BuildTaskProvider(model, context.asAbsolutePath('dist/cli.js'))),
   );
 
-  // Re-read the project when its files change; re-probe on an interval and on trust.
-  const watcher = vscode.workspace.createFileSystemWatcher('**/{composer.json,box.json,box.json.dist,rollout.json,.rollout/artifacts/*/manifest.json,.rollout/state.json,.rollout/history.jsonl}');
+  // Project files (and new artifacts) are re-read; the rollout's own state and history only change
+  // what the Rollout view shows, so they re-read just that (a CLI in a terminal updates the view too).
+  const projectFiles = vscode.workspace.createFileSystemWatcher('**/{composer.json,box.json,box.json.dist,rollout.json,.rollout/artifacts/*/manifest.json}');
+  const rolloutFiles = vscode.workspace.createFileSystemWatcher('**/.rollout/{state.json,history.jsonl}');
   const reload = debounce(() => void model.reload().then(() => model.refreshLive()), 200);
+  const refreshLive = debounce(() => void model.refreshLive(), 200);
   const filesChanged = () => {
     model.lastBuildUpToDate = false; // "up to date" held for the files as they were
     reload();
   };
   context.subscriptions.push(
-    watcher,
-    watcher.onDidChange(filesChanged),
-    watcher.onDidCreate(filesChanged),
-    watcher.onDidDelete(filesChanged),
+    projectFiles,
+    projectFiles.onDidChange(filesChanged),
+    projectFiles.onDidCreate(filesChanged),
+    projectFiles.onDidDelete(filesChanged),
+    rolloutFiles,
+    rolloutFiles.onDidChange(refreshLive),
+    rolloutFiles.onDidCreate(refreshLive),
+    rolloutFiles.onDidDelete(refreshLive),
     vscode.workspace.onDidChangeWorkspaceFolders(reload),
     vscode.workspace.onDidGrantWorkspaceTrust(reload),
   );

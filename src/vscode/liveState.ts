@@ -4,6 +4,7 @@ import type { TransportPool } from '../core/exec/transportFor';
 import type { HistoryEvent } from '../core/rollout/types';
 import { backendStatus } from '../core/backends/status';
 import { history, rolloutStatus } from '../core/rollout/status';
+import { currentSplit } from '../core/rollout/ramp';
 
 /** One backend as the views show it; `drift` comes from the core. */
 export interface BackendView {
@@ -26,6 +27,7 @@ export interface LoadBalancerView {
 
 export interface RolloutView {
   status: string;
+  /** What the LBs carry (the first LB's), else the state's. Views read the split only here. */
   split: number;
   step?: number;
   steps?: number[];
@@ -68,7 +70,8 @@ export async function loadLiveState(
     config.loadBalancers.length > 0 ? rolloutStatus(config, common) : Promise.resolve(undefined),
     history(config, { limit: 200 }),
   ]);
-  const liveSplit = rollout?.loadBalancers.find((l) => l.split !== undefined)?.split;
+  // The same reading of the LBs as the core's ramp: the first LB's split (a warning in the log when they differ).
+  const liveSplit = rollout ? currentSplit(rollout.loadBalancers, options.log) : undefined;
   const state = rollout?.state;
   return {
     backends: backends.map((b) => ({ name: b.name, group: b.group, served: b.served, deployed: b.deployed, healthy: b.healthy, latencyMs: b.latencyMs, error: b.error, drift: b.drift })),

@@ -10,6 +10,8 @@ import { formatAge, formatBytes, formatPercent } from './format';
 export class StatusBar implements vscode.Disposable {
   private readonly build = vscode.window.createStatusBarItem('pharRollout.build', vscode.StatusBarAlignment.Left, 10);
   private readonly live = vscode.window.createStatusBarItem('pharRollout.live', vscode.StatusBarAlignment.Left, 9);
+  /** The items shown now (StatusBarItem has no visibility getter). */
+  private readonly shown = new Set<vscode.StatusBarItem>();
 
   constructor(private readonly model: ProjectModel) {
     this.build.name = 'Phar Rollout: Build';
@@ -43,7 +45,7 @@ export class StatusBar implements vscode.Disposable {
     const versionsOf = (group: string) => [...new Set(m.live.backends.filter((b) => b.group === group).map((b) => b.served ?? b.deployed ?? '?'))].join('/');
     const stable = versionsOf('stable');
     const canary = versionsOf('canary');
-    const split = m.live.rollout?.split ?? m.live.loadBalancers.find((l) => l.split !== undefined)?.split;
+    const split = m.live.rollout?.split;
     const down = m.live.backends.filter((b) => !b.healthy);
     const drifting = m.live.backends.filter((b) => b.drift);
     const gateFailed = m.live.rollout?.status === 'failed';
@@ -78,12 +80,7 @@ export class StatusBar implements vscode.Disposable {
   /** The visible items' texts (the extension-host tests read them; the DOM is the UI test's). */
   texts(): string[] {
     this.update();
-    return [this.build, this.live].filter((i) => i.text && this.isShown(i)).map((i) => i.text);
-  }
-
-  private readonly shown = new WeakSet<vscode.StatusBarItem>();
-  private isShown(item: vscode.StatusBarItem): boolean {
-    return this.shown.has(item);
+    return [this.build, this.live].filter((i) => i.text && this.shown.has(i)).map((i) => i.text);
   }
 
   dispose(): void {

@@ -28,6 +28,11 @@ export function artifactId(version: string, commit: string, sha256: string): str
   return `${safeVersion}-${commit.slice(0, 7)}-${sha256.slice(0, 8)}`;
 }
 
+/** The version part of an artifact id (the version may itself hold dashes). */
+export function versionOfArtifactId(id: string): string {
+  return id.replace(/-[^-]{1,7}-[0-9a-f]{8}$/, '');
+}
+
 function isManifest(v: unknown): v is ArtifactManifest {
   const m = v as Record<string, unknown>;
   return (

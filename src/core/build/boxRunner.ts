@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256 } from './inputsHash';
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { run, ProcessError } from '../exec/process';
@@ -71,7 +71,7 @@ async function looksLikePhp(file: string): Promise<boolean> {
 /** Identity of a box file for the inputs hash: its contents' sha256 (a different box is a different build). */
 export async function boxIdentity(box: BoxInvocation): Promise<string> {
   const data = await fs.readFile(box.path);
-  return `box:${createHash('sha256').update(data).digest('hex')}`;
+  return `box:${sha256(data)}`;
 }
 
 /** `box --version`, reduced to the version number ("4.6.1"), or "unknown". */

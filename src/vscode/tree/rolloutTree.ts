@@ -4,6 +4,7 @@ import type { ProjectModel } from '../projectModel';
 import type { BackendView, HistoryView, LoadBalancerView } from '../liveState';
 import { formatAge, formatPercent, percentBar } from '../format';
 import type { Group } from '../../core/config/rolloutConfig';
+import { versionOfArtifactId } from '../../core/build/artifactStore';
 
 /** A node in the Rollout view; `target` is what a context-menu command receives. */
 export interface RolloutNode {
@@ -76,7 +77,7 @@ export class RolloutTreeProvider extends SignedTreeProvider<RolloutNode> {
 
 function rolloutNode(m: ProjectModel): RolloutNode {
   const r = m.live.rollout;
-  const split = r?.split ?? m.live.loadBalancers.find((l) => l.split !== undefined)?.split ?? 0;
+  const split = r?.split ?? 0;
   const item = new vscode.TreeItem(`Canary ${formatPercent(split)}`, vscode.TreeItemCollapsibleState.None);
   item.id = 'rollout';
   const stepText = r?.steps && r.step !== undefined ? ` · step ${r.step + 1}/${r.steps.length}` : '';
@@ -156,17 +157,12 @@ function short(v: unknown): string {
   if (typeof o.split === 'number') return formatPercent(o.split);
   if (typeof o.version === 'string') return o.version;
   if (o.releases && typeof o.releases === 'object') {
-    const versions = [...new Set(Object.values(o.releases as Record<string, string | null>).map((id) => (id ? versionOfId(id) : 'none')))];
+    const versions = [...new Set(Object.values(o.releases as Record<string, string | null>).map((id) => (id ? versionOfArtifactId(id) : 'none')))];
     return versions.join(', ');
   }
-  if (typeof o.artifact === 'string') return versionOfId(o.artifact);
+  if (typeof o.artifact === 'string') return versionOfArtifactId(o.artifact);
   if (typeof o.status === 'string') return o.status;
   return JSON.stringify(v).slice(0, 40);
-}
-
-/** Artifact ids are `<version>-<commit7>-<sha8>`; the version may itself hold dashes. */
-function versionOfId(id: string): string {
-  return id.replace(/-[^-]{1,7}-[0-9a-f]{8}$/, '');
 }
 
 function shortError(e: string): string {

@@ -55,7 +55,7 @@ export async function ramp(ctx: CommandContext, _node?: unknown, args: RampArgs 
 }
 
 async function pickTarget(ctx: CommandContext, steps: number[]): Promise<RampTarget | undefined> {
-  const current = ctx.model.live.rollout?.split ?? ctx.model.live.loadBalancers.find((l) => l.split !== undefined)?.split;
+  const current = ctx.model.live.rollout?.split;
   const next = nextStep(steps, current);
   type Item = vscode.QuickPickItem & { target?: RampTarget; custom?: boolean };
   const items: Item[] = [

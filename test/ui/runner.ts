@@ -25,6 +25,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { copyFixture } from '../helpers/fixture';
+import { waitFor } from '../helpers/wait';
 import type { Locator, Page } from 'playwright-core';
 import { BrowserSession, launchBrowser } from '../helpers/browser';
 import { CodeServer, repoRoot, startCodeServer, workbenchUrl } from '../helpers/codeServer';
@@ -196,22 +197,10 @@ function makeContext(page: Page, server: CodeServer, suite: SuiteName, workspace
       say(`screenshot: ${path.relative(root, file)}`);
       return file;
     },
-    async waitFor(what, check, timeoutMs = 60000) {
-      const deadline = Date.now() + timeoutMs;
-      let lastError: unknown;
-      for (;;) {
-        try {
-          const value = await check();
-          if (value) return value;
-        } catch (err) {
-          lastError = err;
-        }
-        if (Date.now() > deadline) {
-          throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
-        }
-        await page.waitForTimeout(100); // poll interval, not a synchronisation
-      }
+    waitFor(what, check, timeoutMs = 60000) {
+      return waitFor(what, check, timeoutMs, 100);
     },
+
     async runCommand(title) {
       const input = page.locator('.quick-input-widget input');
       await ctx.waitFor('the command palette', async () => {

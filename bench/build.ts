@@ -10,7 +10,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildProject } from '../src/core/build/build';
+import { buildProject } from '../src/core/phar/pharBuild';
 import { run } from '../src/core/exec/process';
 import { nullLogger } from '../src/core/log';
 
@@ -33,7 +33,17 @@ async function makeProject(dir: string, files: number): Promise<void> {
   await fs.mkdir(path.join(dir, 'src'), { recursive: true });
   await fs.writeFile(
     path.join(dir, 'composer.json'),
-    JSON.stringify({ name: 'acme/bench', version: '1.0.0', require: { php: '>=8.1' }, autoload: { 'psr-4': { 'Acme\\Bench\\': 'src/' } }, config: { 'autoloader-suffix': 'AcmeBench' } }, null, 2),
+    JSON.stringify(
+      {
+        name: 'acme/bench',
+        version: '1.0.0',
+        require: { php: '>=8.1' },
+        autoload: { 'psr-4': { 'Acme\\Bench\\': 'src/' } },
+        config: { 'autoloader-suffix': 'AcmeBench' },
+      },
+      null,
+      2,
+    ),
   );
   await fs.writeFile(path.join(dir, 'index.php'), "<?php\nrequire __DIR__ . '/vendor/autoload.php';\necho 'ok';\n");
   await fs.writeFile(path.join(dir, 'box.json'), JSON.stringify({ main: 'index.php', directories: ['src', 'vendor'], compression: 'GZ' }));
@@ -46,7 +56,11 @@ async function makeProject(dir: string, files: number): Promise<void> {
   await fs.writeFile(path.join(dir, '.gitignore'), 'vendor/\n.rollout/\n');
   await run('git', ['init', '-q'], { cwd: dir });
   await run('git', ['add', '-A'], { cwd: dir });
-  await run('git', ['-c', 'user.name=Bench', '-c', 'user.email=bench@example.invalid', '-c', 'commit.gpgsign=false', 'commit', '-q', '-m', 'bench'], { cwd: dir, env });
+  await run(
+    'git',
+    ['-c', 'user.name=Bench', '-c', 'user.email=bench@example.invalid', '-c', 'commit.gpgsign=false', 'commit', '-q', '-m', 'bench'],
+    { cwd: dir, env },
+  );
 }
 
 async function time(fn: () => Promise<unknown>): Promise<number> {
@@ -95,13 +109,18 @@ async function main(): Promise<void> {
     const b = median(builtin);
     const p = median(plain);
     const c = median(cached);
-    console.log(`build bench: ${files} PHP files + composer autoloader, GZ, ${rounds} rounds (medians), phar ${(size / 1024).toFixed(0)} KiB`);
+    console.log(
+      `build bench: ${files} PHP files + composer autoloader, GZ, ${rounds} rounds (medians), phar ${(size / 1024).toFixed(0)} KiB`,
+    );
     console.log(`  plain Phar API build (baseline, not reproducible): ${p.toFixed(0)} ms`);
-    console.log(`  phar-rollout built-in build (hash inputs + select + compile + normalize + store): ${b.toFixed(0)} ms  ratio ${(b / p).toFixed(2)}x baseline`);
+    console.log(
+      `  phar-rollout built-in build (hash inputs + select + compile + normalize + store): ${b.toFixed(0)} ms  ratio ${(b / p).toFixed(2)}x baseline`,
+    );
     console.log(`  up-to-date check (hash inputs + verify stored sha256): ${c.toFixed(0)} ms  ratio ${(c / p).toFixed(2)}x baseline`);
     console.log(`  every built-in round gave sha256 ${sha.slice(0, 16)}…`);
   } finally {
-    if (!process.env.KEEP) await fs.rm(tmp, { recursive: true, force: true }); else console.log(tmp);
+    if (!process.env.KEEP) await fs.rm(tmp, { recursive: true, force: true });
+    else console.log(tmp);
   }
 }
 

@@ -86,7 +86,10 @@ async function remoteLike(): Promise<void> {
       });
       child.once('exit', (code) => reject(new Error(`server process exited with ${code}`)));
     });
-    await measure('remote-like', ports.map((p) => `http://127.0.0.1:${p}/__version`));
+    await measure(
+      'remote-like',
+      ports.map((p) => `http://127.0.0.1:${p}/__version`),
+    );
   } finally {
     child.kill();
   }
@@ -107,7 +110,11 @@ async function phpHere(): Promise<void> {
       backends.push(b);
       await b.start();
     }
-    await measure('php here', backends.map((b) => b.probe), ` (all ${N} servers answer on these ${os.cpus().length} CPUs: bound by this machine, not by the prober)`);
+    await measure(
+      'php here',
+      backends.map((b) => b.probe),
+      ` (all ${N} servers answer on these ${os.cpus().length} CPUs: bound by this machine, not by the prober)`,
+    );
   } finally {
     for (const b of backends) await b.stop().catch((e) => console.error(String(e)));
     await fs.rm(tmp, { recursive: true, force: true });

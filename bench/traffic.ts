@@ -86,7 +86,9 @@ interface Timing {
 /** Times one change to `split` (0 % or 100 %) on every LB of the lab. */
 async function timeToLive(lab: Lab, split: 0 | 100, change: () => Promise<unknown>): Promise<Timing> {
   const before = await Promise.all(lab.lbs.map((l) => nginxWorkers(l.prefix)));
-  const masters = await Promise.all(lab.lbs.map(async (l) => Number((await fs.readFile(path.join(l.prefix, 'logs', 'nginx.pid'), 'utf8')).trim())));
+  const masters = await Promise.all(
+    lab.lbs.map(async (l) => Number((await fs.readFile(path.join(l.prefix, 'logs', 'nginx.pid'), 'utf8')).trim())),
+  );
   const signal = { stop: false };
   const t0 = performance.now();
   const live = Promise.all(masters.map((m, i) => newWorker(m, before[i], t0, signal)));
@@ -161,10 +163,19 @@ async function main(): Promise<void> {
   try {
     five = await startLab({ lbs: 5 });
     const lab5 = five;
-    const ours = (lab: Lab): Change => (split) => ramp(lab.config, { percent: split }, { ...USER, gate: false });
-    const hand = (lab: Lab): Change => (split) => byHand(lab, split);
+    const ours =
+      (lab: Lab): Change =>
+      (split) =>
+        ramp(lab.config, { percent: split }, { ...USER, gate: false });
+    const hand =
+      (lab: Lab): Change =>
+      (split) =>
+        byHand(lab, split);
     // Warm up nginx, php and the code paths, then measure.
-    await interleaved([{ lab: one, change: ours(one) }, { lab: lab5, change: ours(lab5) }]);
+    await interleaved([
+      { lab: one, change: ours(one) },
+      { lab: lab5, change: ours(lab5) },
+    ]);
     const [hand1, ramp1, ramp5, hand5] = await interleaved([
       { lab: one, change: hand(one) },
       { lab: one, change: ours(one) },
@@ -181,7 +192,13 @@ async function main(): Promise<void> {
     const hr = median(handRollback);
     const or = median(ourRollback);
 
-    const row = (name: string, ours: number, base: number, goal: string): [string, string, string, string, string] => [name, fmt(ours), fmt(base), (ours / base).toFixed(2) + '×', goal];
+    const row = (name: string, ours: number, base: number, goal: string): [string, string, string, string, string] => [
+      name,
+      fmt(ours),
+      fmt(base),
+      (ours / base).toFixed(2) + '×',
+      goal,
+    ];
     const rows = [
       row('split change, 1 LB, command to live: ramp vs nginx -t && reload by hand', ramp1.live, hand1.live, '≤ 1.5×'),
       row('  same, until the command returns', ramp1.command, hand1.command, ''),

@@ -13,8 +13,8 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Artifact } from '../src/core/build/artifact';
-import { deployArtifact } from '../src/core/backends/deploy';
+import type { Artifact } from '../src/core/phar/artifact';
+import { deployArtifact } from '../src/core/backends/deployBackends';
 import { readRolloutConfig } from '../src/core/config/rolloutConfig';
 import type { RolloutConfig } from '../src/core/config/rolloutConfig';
 import { run } from '../src/core/exec/process';
@@ -113,7 +113,15 @@ export async function startLab(o: LabOptions = {}): Promise<Lab> {
         reload: nginxCommand(prefix, '-s', 'reload'),
       };
       lbs.push(lb);
-      lbEntries.push({ name: lb.name, file: lb.upstreamFile, upstream: 'app', test: lb.test, reload: lb.reload, url: `${lb.url}/`, ...(o.lbOverrides?.[i] ?? {}) });
+      lbEntries.push({
+        name: lb.name,
+        file: lb.upstreamFile,
+        upstream: 'app',
+        test: lb.test,
+        reload: lb.reload,
+        url: `${lb.url}/`,
+        ...(o.lbOverrides?.[i] ?? {}),
+      });
     }
     let raw: Record<string, unknown> = {
       app: artifacts.stable.app,
@@ -188,7 +196,8 @@ export async function waitReloaded(prefix: string, before: readonly string[], ti
   for (;;) {
     const now = await nginxWorkers(prefix);
     if (now.length === 1 && !before.includes(now[0])) return;
-    if (Date.now() > deadline) throw new Error(`nginx in ${prefix} did not finish reloading within ${timeoutMs} ms (workers ${now.join(', ')})`);
+    if (Date.now() > deadline)
+      throw new Error(`nginx in ${prefix} did not finish reloading within ${timeoutMs} ms (workers ${now.join(', ')})`);
     await new Promise((r) => setTimeout(r, 5));
   }
 }

@@ -51,7 +51,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<PharRo
 
   // Project files (and new artifacts) are re-read; the rollout's own state and history only change
   // what the Rollout view shows, so they re-read just that (a CLI in a terminal updates the view too).
-  const projectFiles = vscode.workspace.createFileSystemWatcher('**/{composer.json,box.json,box.json.dist,rollout.json,.rollout/artifacts/*/manifest.json}');
+  const projectFiles = vscode.workspace.createFileSystemWatcher(
+    '**/{composer.json,box.json,box.json.dist,rollout.json,.rollout/artifacts/*/manifest.json}',
+  );
   const rolloutFiles = vscode.workspace.createFileSystemWatcher('**/.rollout/{state.json,history.jsonl}');
   const reload = debounce(() => void model.reload().then(() => model.refreshLive()), 200);
   const refreshLive = debounce(() => void model.refreshLive(), 200);
@@ -85,7 +87,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<PharRo
 
   await model.reload();
   void model.refreshLive();
-  log.info(`Phar Rollout active in ${model.root ?? '(no PHP project)'}${vscode.workspace.isTrusted ? '' : ' (restricted mode: no processes)'}`);
+  log.info(
+    `Phar Rollout active in ${model.root ?? '(no PHP project)'}${vscode.workspace.isTrusted ? '' : ' (restricted mode: no processes)'}`,
+  );
   return { model, statusTexts: () => statusBar.texts() };
 }
 

@@ -1,12 +1,12 @@
 import * as path from 'node:path';
-import { buildRecorded } from '../core/rollout/build';
+import { buildRecorded } from '../core/rollout/recordedBuild';
 import type { CliCommand } from './cliCommand';
 import { EXIT_OK } from './cliCommand';
 
 /** `phar-rollout build`: composer install + compile + store; --json prints the artifact. */
 export const buildCommand: CliCommand = {
   name: 'build',
-  summary: 'Build the project\'s phar into .rollout/artifacts (skipped when the inputs are unchanged)',
+  summary: "Build the project's phar into .rollout/artifacts (skipped when the inputs are unchanged)",
   usage: 'phar-rollout build [--project DIR] [--json] [--force] [--builtin] [--box PATH]',
   options: {
     project: { type: 'string', short: 'p' },

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import type { parseArgs } from 'node:util';
 import type { Logger } from '../core/log';
 
 export interface CliContext {

@@ -11,7 +11,8 @@ type Values = Parameters<CliCommand['run']>[0];
 export async function projectConfig(values: Values): Promise<RolloutConfig> {
   const dir = path.resolve(typeof values.project === 'string' ? values.project : process.cwd());
   const config = await readRolloutConfig(dir);
-  if (!config) throw new InputError(`No rollout.json in ${dir}`, undefined, 'Create one (the extension offers a starter) or pass --project DIR.');
+  if (!config)
+    throw new InputError(`No rollout.json in ${dir}`, undefined, 'Create one (the extension offers a starter) or pass --project DIR.');
   return config;
 }
 
@@ -23,6 +24,10 @@ export function cliOptions(ctx: CliContext): RolloutOptions {
 /** A plain text table: columns padded to their widest cell. */
 export function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : (c ?? '').padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : (c ?? '').padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(head), ...rows.map(line)].join('\n');
 }

@@ -1,8 +1,8 @@
-import type { BackendResult, DeployStep } from '../core/backends/deploy';
-import { getArtifact } from '../core/build/artifactStore';
+import type { BackendResult, DeployStep } from '../core/backends/deployBackends';
+import { getArtifact } from '../core/phar/artifactStore';
 import type { BackendConfig } from '../core/config/rolloutConfig';
 import { CancelledError, InputError } from '../core/errors';
-import { deployRecorded } from '../core/rollout/deploy';
+import { deployRecorded } from '../core/rollout/recordedDeploy';
 import type { CliCommand } from './cliCommand';
 import { EXIT_FAILURE, EXIT_OK } from './cliCommand';
 import { cliOptions, projectConfig } from './cliHelpers';
@@ -26,20 +26,31 @@ export const deployCommand: CliCommand = {
     if (!id) throw new InputError('Which artifact? Give --artifact ID or --artifact latest', undefined, deployCommand.usage);
     const group = typeof values.group === 'string' ? values.group : undefined;
     const names = Array.isArray(values.backend) ? (values.backend as string[]) : [];
-    if ((group === undefined) === (names.length === 0)) throw new InputError('Give either --group or --backend', undefined, deployCommand.usage);
+    if ((group === undefined) === (names.length === 0))
+      throw new InputError('Give either --group or --backend', undefined, deployCommand.usage);
     let backends: BackendConfig[];
     if (group !== undefined) {
       if (group !== 'stable' && group !== 'canary') throw new InputError(`--group must be stable or canary, not "${group}"`);
       backends = config.backends.filter((b) => b.group === group);
-      if (!backends.length) throw new InputError(`No backend is in the "${group}" group`, undefined, `Add one to "backends" in ${config.file}.`);
+      if (!backends.length)
+        throw new InputError(`No backend is in the "${group}" group`, undefined, `Add one to "backends" in ${config.file}.`);
     } else {
       const unknown = names.filter((n) => !config.backends.some((b) => b.name === n));
-      if (unknown.length) throw new InputError(`Unknown backend ${unknown.map((n) => `"${n}"`).join(', ')}`, undefined, `Known: ${config.backends.map((b) => b.name).join(', ')}.`);
+      if (unknown.length)
+        throw new InputError(
+          `Unknown backend ${unknown.map((n) => `"${n}"`).join(', ')}`,
+          undefined,
+          `Known: ${config.backends.map((b) => b.name).join(', ')}.`,
+        );
       backends = config.backends.filter((b) => names.includes(b.name));
     }
     const artifact = await getArtifact(config.projectDir, id);
     if (!artifact) {
-      throw new InputError(`No artifact "${id}" in ${config.projectDir}/.rollout/artifacts`, undefined, id === 'latest' ? 'Build one first: phar-rollout build.' : 'See the ids with the Artifacts view, or build first.');
+      throw new InputError(
+        `No artifact "${id}" in ${config.projectDir}/.rollout/artifacts`,
+        undefined,
+        id === 'latest' ? 'Build one first: phar-rollout build.' : 'See the ids with the Artifacts view, or build first.',
+      );
     }
     const target = group ?? backends.map((b) => b.name).join(',');
 
@@ -63,7 +74,8 @@ export const deployCommand: CliCommand = {
       },
     });
 
-    if (values.json) ctx.stdout(JSON.stringify({ artifact: { id: artifact.id, version: artifact.version, commit: artifact.commit }, results }, null, 2));
+    if (values.json)
+      ctx.stdout(JSON.stringify({ artifact: { id: artifact.id, version: artifact.version, commit: artifact.commit }, results }, null, 2));
     else ctx.stdout(resultTable(results));
     if (cancelled) throw new CancelledError();
     return results.every((r) => r.ok) ? EXIT_OK : EXIT_FAILURE;
@@ -73,6 +85,11 @@ export const deployCommand: CliCommand = {
 function resultTable(results: BackendResult[]): string {
   return table(
     ['BACKEND', 'RESULT', 'TIME', 'ERROR'],
-    results.map((r) => [r.backend, r.ok ? 'ok' : r.cancelled ? 'cancelled' : `FAILED (${r.step})`, `${(r.durationMs / 1000).toFixed(1)} s`, r.error ?? '']),
+    results.map((r) => [
+      r.backend,
+      r.ok ? 'ok' : r.cancelled ? 'cancelled' : `FAILED (${r.step})`,
+      `${(r.durationMs / 1000).toFixed(1)} s`,
+      r.error ?? '',
+    ]),
   );
 }

@@ -13,10 +13,17 @@ export const historyCommand: CliCommand = {
   usage: 'phar-rollout history --project DIR [--limit N] [--json]',
   options: { project: { type: 'string', short: 'p' }, limit: { type: 'string' }, json: { type: 'boolean' } },
   async run(values, _positionals, ctx) {
-    if (typeof values.limit === 'string' && !/^\d+$/.test(values.limit)) throw new InputError(`--limit "${values.limit}" is not a whole number`);
-    const events = await history(await projectConfig(values), { limit: typeof values.limit === 'string' ? Number(values.limit) : undefined });
+    if (typeof values.limit === 'string' && !/^\d+$/.test(values.limit))
+      throw new InputError(`--limit "${values.limit}" is not a whole number`);
+    const events = await history(await projectConfig(values), {
+      limit: typeof values.limit === 'string' ? Number(values.limit) : undefined,
+    });
     if (values.json) ctx.stdout(JSON.stringify(events, null, 2));
-    else for (const e of events) ctx.stdout(`${e.time}  ${e.user}  ${e.action}${e.target ? ` ${e.target}` : ''}  ${brief(e.before)} → ${brief(e.after)}  ${e.result}`);
+    else
+      for (const e of events)
+        ctx.stdout(
+          `${e.time}  ${e.user}  ${e.action}${e.target ? ` ${e.target}` : ''}  ${brief(e.before)} → ${brief(e.after)}  ${e.result}`,
+        );
     return EXIT_OK;
   },
 };

@@ -11,7 +11,7 @@ export const pauseCommand: CliCommand = {
   options: { project: { type: 'string', short: 'p' }, json: { type: 'boolean' } },
   async run(values, _positionals, ctx) {
     const state = await pause(await projectConfig(values), cliOptions(ctx));
-    ctx.stdout(values.json ? JSON.stringify(state, null, 2) : state.message ?? 'paused');
+    ctx.stdout(values.json ? JSON.stringify(state, null, 2) : (state.message ?? 'paused'));
     return EXIT_OK;
   },
 };

@@ -28,15 +28,21 @@ export const rampCommand: CliCommand = {
     json: { type: 'boolean' },
   },
   async run(values, positionals, ctx) {
-    if (positionals.length > 1) throw new InputError(`Unexpected arguments: ${positionals.slice(1).join(' ')}`, undefined, rampCommand.usage);
-    if ((positionals.length === 1) === (values.next === true)) throw new InputError('Give either a PERCENT or --next', undefined, rampCommand.usage);
+    if (positionals.length > 1)
+      throw new InputError(`Unexpected arguments: ${positionals.slice(1).join(' ')}`, undefined, rampCommand.usage);
+    if ((positionals.length === 1) === (values.next === true))
+      throw new InputError('Give either a PERCENT or --next', undefined, rampCommand.usage);
     if (values.all && !values.next) throw new InputError('--all goes with --next', undefined, rampCommand.usage);
     const target: RampTarget = values.next ? { next: true, all: values.all === true } : { percent: parsePercent(positionals[0]) };
     const config = await projectConfig(values);
     if (values['dry-run']) {
       const preview = await previewRamp(config, target, cliOptions(ctx));
       if (values.json) ctx.stdout(JSON.stringify(preview, null, 2));
-      else for (const f of preview.files) ctx.stdout(`# ${f.lb} (${f.host}) ${f.file}: ${f.oldSplit === undefined ? '?' : formatSplit(f.oldSplit)} % → ${formatSplit(preview.after)} %\n${f.newText}`);
+      else
+        for (const f of preview.files)
+          ctx.stdout(
+            `# ${f.lb} (${f.host}) ${f.file}: ${f.oldSplit === undefined ? '?' : formatSplit(f.oldSplit)} % → ${formatSplit(preview.after)} %\n${f.newText}`,
+          );
       return EXIT_OK;
     }
     const result = await ramp(config, target, { ...cliOptions(ctx), gate: values['no-gate'] !== true });
@@ -46,7 +52,9 @@ export const rampCommand: CliCommand = {
         const g = s.gate;
         ctx.stdout(
           `canary ${formatSplit(s.split)} %` +
-            (g ? ` — gate ${g.pass ? 'passed' : 'FAILED'}: ${Math.round(g.canary.errorRate * 10000) / 100} % errors, p95 ${Math.round(g.canary.p95Ms)} ms (stable ${g.stable ? `${Math.round(g.stable.errorRate * 10000) / 100} %, p95 ${Math.round(g.stable.p95Ms)} ms` : 'n/a'})` : ''),
+            (g
+              ? ` — gate ${g.pass ? 'passed' : 'FAILED'}: ${Math.round(g.canary.errorRate * 10000) / 100} % errors, p95 ${Math.round(g.canary.p95Ms)} ms (stable ${g.stable ? `${Math.round(g.stable.errorRate * 10000) / 100} %, p95 ${Math.round(g.stable.p95Ms)} ms` : 'n/a'})`
+              : ''),
         );
       }
       if (!result.ok) ctx.stdout(`rollout stopped: ${result.reason}${result.rolledBack ? '; split set back to 0 %' : ''}`);

@@ -11,7 +11,7 @@ export const resumeCommand: CliCommand = {
   options: { project: { type: 'string', short: 'p' }, json: { type: 'boolean' } },
   async run(values, _positionals, ctx) {
     const state = await resume(await projectConfig(values), cliOptions(ctx));
-    ctx.stdout(values.json ? JSON.stringify(state, null, 2) : state.message ?? 'resumed');
+    ctx.stdout(values.json ? JSON.stringify(state, null, 2) : (state.message ?? 'resumed'));
     return EXIT_OK;
   },
 };

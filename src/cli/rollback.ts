@@ -20,15 +20,25 @@ export const rollbackCommand: CliCommand = {
     json: { type: 'boolean' },
   },
   async run(values, _positionals, ctx) {
-    const speeds = [values.traffic === true && 'traffic', values.release === true && 'release', typeof values.rebuild === 'string' && 'rebuild'].filter(Boolean);
+    const speeds = [
+      values.traffic === true && 'traffic',
+      values.release === true && 'release',
+      typeof values.rebuild === 'string' && 'rebuild',
+    ].filter(Boolean);
     if (speeds.length !== 1) throw new InputError('Choose one of --traffic, --release, --rebuild REF', undefined, rollbackCommand.usage);
     const group = values.group;
-    if (group !== undefined && group !== 'canary' && group !== 'stable') throw new InputError(`--group must be canary or stable, not "${String(group)}"`);
+    if (group !== undefined && group !== 'canary' && group !== 'stable')
+      throw new InputError(`--group must be canary or stable, not "${String(group)}"`);
     if (group !== undefined && values.traffic) throw new InputError('--group goes with --release or --rebuild');
-    const request: RollbackRequest = { speed: speeds[0] as RollbackRequest['speed'], ref: typeof values.rebuild === 'string' ? values.rebuild : undefined, group };
+    const request: RollbackRequest = {
+      speed: speeds[0] as RollbackRequest['speed'],
+      ref: typeof values.rebuild === 'string' ? values.rebuild : undefined,
+      group,
+    };
     const result = await rollback(await projectConfig(values), request, { ...cliOptions(ctx), compilerScript: ctx.compilerScript });
     if (values.json) ctx.stdout(JSON.stringify(result, null, 2));
-    else if (result.speed === 'traffic') ctx.stdout(`canary split ${result.splitBefore === undefined ? '?' : formatSplit(result.splitBefore)} % → 0 %`);
+    else if (result.speed === 'traffic')
+      ctx.stdout(`canary split ${result.splitBefore === undefined ? '?' : formatSplit(result.splitBefore)} % → 0 %`);
     else {
       const names = Object.keys(result.releasesAfter ?? {});
       ctx.stdout(names.map((n) => `${n}: ${result.releasesBefore?.[n] ?? 'none'} → ${result.releasesAfter?.[n] ?? 'none'}`).join('\n'));

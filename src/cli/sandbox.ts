@@ -42,7 +42,8 @@ export const sandboxCommand: CliCommand = {
   },
   async run(values, positionals, ctx) {
     const [action, ...extra] = positionals;
-    if (!action || !['up', 'down', 'status'].includes(action) || extra.length) throw new InputError('Say up, down or status', undefined, sandboxCommand.usage);
+    if (!action || !['up', 'down', 'status'].includes(action) || extra.length)
+      throw new InputError('Say up, down or status', undefined, sandboxCommand.usage);
     const dir = typeof values.dir === 'string' ? path.resolve(values.dir) : undefined;
     if (!dir) throw new InputError('Give the sandbox folder with --dir DIR', undefined, sandboxCommand.usage);
     if (action === 'up') {
@@ -69,7 +70,14 @@ export const sandboxCommand: CliCommand = {
       const running = info.backends.every((b) => b.pid) && info.nginx.pid;
       const shown = { ...publicInfo(info), status: running ? 'running' : 'stopped' };
       if (values.json) ctx.stdout(JSON.stringify(shown, null, 2));
-      else ctx.stdout([`sandbox ${shown.status}`, ...shown.backends.map((b) => `${b.name} ${b.pid ? `pid ${b.pid}` : 'stopped'}`), `nginx ${shown.nginx.pid ? `pid ${shown.nginx.pid}` : 'stopped'}`].join('\n'));
+      else
+        ctx.stdout(
+          [
+            `sandbox ${shown.status}`,
+            ...shown.backends.map((b) => `${b.name} ${b.pid ? `pid ${b.pid}` : 'stopped'}`),
+            `nginx ${shown.nginx.pid ? `pid ${shown.nginx.pid}` : 'stopped'}`,
+          ].join('\n'),
+        );
       return running ? EXIT_OK : EXIT_FAILURE;
     }
     const { stopped } = await sandboxDown({ dir, log: ctx.log });

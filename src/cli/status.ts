@@ -9,7 +9,6 @@ import type { CliCommand } from './cliCommand';
 import { EXIT_OK } from './cliCommand';
 import { projectConfig, table } from './cliHelpers';
 
-
 function note(s: BackendStatus): string {
   if (s.error) return s.error;
   if (s.drift) return `drift: deployed ${s.deployed}, still serving ${s.served}`;
@@ -32,10 +31,12 @@ export const statusCommand: CliCommand = {
     try {
       const [backends, rollout] = await Promise.all([
         backendStatus(config, { transports: pool, signal: ctx.signal, log: ctx.log }),
-        rolloutStatus(config, { transports: pool, signal: ctx.signal, log: ctx.log }).catch((err): RolloutStatusView & { error?: string } => {
-          if (err instanceof CancelledError) throw err;
-          return { loadBalancers: [], error: describeError(err) };
-        }),
+        rolloutStatus(config, { transports: pool, signal: ctx.signal, log: ctx.log }).catch(
+          (err): RolloutStatusView & { error?: string } => {
+            if (err instanceof CancelledError) throw err;
+            return { loadBalancers: [], error: describeError(err) };
+          },
+        ),
       ]);
       if (values.json) {
         ctx.stdout(JSON.stringify({ backends, loadBalancers: rollout.loadBalancers, rollout: rollout.state, lock: rollout.lock }, null, 2));
@@ -49,14 +50,16 @@ export const statusCommand: CliCommand = {
             s.group,
             s.served ?? '—',
             s.deployed ?? '—',
-            s.healthy ? (s.drift ? 'drift' : 'ok') : s.errorKind ?? 'down',
+            s.healthy ? (s.drift ? 'drift' : 'ok') : (s.errorKind ?? 'down'),
             s.latencyMs !== undefined ? `${Math.round(s.latencyMs)} ms` : '—',
             note(s),
           ]),
         ),
       );
       for (const lb of rollout.loadBalancers) {
-        ctx.stdout(`LB ${lb.name} (${lb.host}): ${lb.split !== undefined ? `canary ${formatSplit(lb.split)} %${lb.mode ? `, ${lb.mode}` : ''}` : lb.error ?? 'unknown'}`);
+        ctx.stdout(
+          `LB ${lb.name} (${lb.host}): ${lb.split !== undefined ? `canary ${formatSplit(lb.split)} %${lb.mode ? `, ${lb.mode}` : ''}` : (lb.error ?? 'unknown')}`,
+        );
       }
       if (rollout.state) ctx.stdout(`rollout: ${rollout.state.status}${rollout.state.message ? ` — ${rollout.state.message}` : ''}`);
       if (rollout.lock) ctx.stdout(`locked by ${rollout.lock.owner}${rollout.lock.operation ? ` (${rollout.lock.operation})` : ''}`);

@@ -21,9 +21,13 @@ export const verifySplitCommand: CliCommand = {
     }
     for (const lb of result.loadBalancers) {
       const head = `${lb.lb}: configured ${lb.configured === undefined ? '?' : formatSplit(lb.configured)} % canary`;
-      const seen = lb.canaryShare === undefined ? '' : `, observed ${lb.canaryShare} % (${lb.deviation !== undefined && lb.deviation >= 0 ? '+' : ''}${lb.deviation ?? '?'} points) over ${lb.requests} requests`;
+      const seen =
+        lb.canaryShare === undefined
+          ? ''
+          : `, observed ${lb.canaryShare} % (${lb.deviation !== undefined && lb.deviation >= 0 ? '+' : ''}${lb.deviation ?? '?'} points) over ${lb.requests} requests`;
       ctx.stdout(head + seen + (lb.errors ? `, ${lb.errors} failed` : ''));
-      for (const v of lb.versions) ctx.stdout(`  ${v.version.padEnd(16)} ${String(v.count).padStart(6)}  ${v.share.toFixed(2).padStart(6)} %  ${v.side ?? 'unknown'}`);
+      for (const v of lb.versions)
+        ctx.stdout(`  ${v.version.padEnd(16)} ${String(v.count).padStart(6)}  ${v.share.toFixed(2).padStart(6)} %  ${v.side ?? 'unknown'}`);
       if (lb.note) ctx.stdout(`  note: ${lb.note}`);
     }
     return EXIT_OK;

@@ -74,7 +74,16 @@ export async function loadLiveState(
   const liveSplit = rollout ? currentSplit(rollout.loadBalancers, options.log) : undefined;
   const state = rollout?.state;
   return {
-    backends: backends.map((b) => ({ name: b.name, group: b.group, served: b.served, deployed: b.deployed, healthy: b.healthy, latencyMs: b.latencyMs, error: b.error, drift: b.drift })),
+    backends: backends.map((b) => ({
+      name: b.name,
+      group: b.group,
+      served: b.served,
+      deployed: b.deployed,
+      healthy: b.healthy,
+      latencyMs: b.latencyMs,
+      error: b.error,
+      drift: b.drift,
+    })),
     loadBalancers: (rollout?.loadBalancers ?? []).map((l) => ({ name: l.name, split: l.split, error: l.error })),
     rollout:
       rollout && (state || liveSplit !== undefined)
@@ -87,7 +96,13 @@ export async function loadLiveState(
             message: state?.message,
           }
         : undefined,
-    lock: rollout?.lock ? { owner: rollout.lock.owner, since: rollout.lock.since ?? new Date(Date.now() - rollout.lock.ageMs).toISOString(), operation: rollout.lock.operation } : undefined,
+    lock: rollout?.lock
+      ? {
+          owner: rollout.lock.owner,
+          since: rollout.lock.since ?? new Date(Date.now() - rollout.lock.ageMs).toISOString(),
+          operation: rollout.lock.operation,
+        }
+      : undefined,
     history: events,
     refreshing: false,
     refreshedAt: new Date(),

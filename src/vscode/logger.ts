@@ -1,4 +1,4 @@
-import * as vscode from 'vscode';
+import type * as vscode from 'vscode';
 import type { Logger } from '../core/log';
 
 /** The extension's one output channel, adapted to the core's Logger. */

@@ -8,8 +8,8 @@ import type { RolloutConfig } from '../core/config/rolloutConfig';
 import { inputErrorsOf, describeError } from '../core/errors';
 import type { InputError } from '../core/errors';
 import type { Logger } from '../core/log';
-import type { Artifact } from '../core/build/artifact';
-import { listArtifacts } from '../core/build/artifactStore';
+import type { Artifact } from '../core/phar/artifact';
+import { listArtifacts } from '../core/phar/artifactStore';
 import { ContextKeys } from './constants';
 import type { ConfigDiagnostics } from './diagnostics';
 import type { LiveState } from './liveState';
@@ -17,7 +17,7 @@ import { emptyLiveState, loadLiveState } from './liveState';
 import type { Settings } from './settings';
 import { TransportPool } from '../core/exec/transportFor';
 import { readBoxConfig } from '../core/config/boxConfig';
-import { chooseCompiler } from '../core/build/build';
+import { chooseCompiler } from '../core/phar/pharBuild';
 
 /**
  * What the views show: the project's files as parsed, its artifacts and what the servers report.
@@ -78,9 +78,18 @@ export class ProjectModel implements vscode.Disposable {
     let compiler: 'builtin' | 'box' | undefined;
     if (root) {
       await Promise.all([
-        readComposerJson(root).then((c) => (composer = c), (err) => this.collect(err, errors)),
-        readRolloutConfig(root).then((c) => (config = c), (err) => this.collect(err, errors)),
-        listArtifacts(root).then((a) => (artifacts = a), (err) => this.log.warn(`Cannot list artifacts: ${describeError(err)}`)),
+        readComposerJson(root).then(
+          (c) => (composer = c),
+          (err) => this.collect(err, errors),
+        ),
+        readRolloutConfig(root).then(
+          (c) => (config = c),
+          (err) => this.collect(err, errors),
+        ),
+        listArtifacts(root).then(
+          (a) => (artifacts = a),
+          (err) => this.log.warn(`Cannot list artifacts: ${describeError(err)}`),
+        ),
       ]);
       // Unsupported box.json keys matter only when the built-in compiler will read it; box reports its own.
       const cfg = config as RolloutConfig | undefined;
@@ -91,9 +100,17 @@ export class ProjectModel implements vscode.Disposable {
     Object.assign(this, { root, composer, config, artifacts, hasRolloutJson, errors, compiler });
     this.diagnostics.set(errors);
     await Promise.all([
-      vscode.commands.executeCommand('setContext', ContextKeys.hasComposer, Boolean(this.root && existsSync(path.join(this.root, 'composer.json')))),
+      vscode.commands.executeCommand(
+        'setContext',
+        ContextKeys.hasComposer,
+        Boolean(this.root && existsSync(path.join(this.root, 'composer.json'))),
+      ),
       vscode.commands.executeCommand('setContext', ContextKeys.hasRolloutJson, this.hasRolloutJson),
-      vscode.commands.executeCommand('setContext', ContextKeys.hasLoadBalancers, ((config as RolloutConfig | undefined)?.loadBalancers.length ?? 0) > 0),
+      vscode.commands.executeCommand(
+        'setContext',
+        ContextKeys.hasLoadBalancers,
+        ((config as RolloutConfig | undefined)?.loadBalancers.length ?? 0) > 0,
+      ),
     ]);
     this.changed.fire();
   }

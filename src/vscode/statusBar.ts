@@ -33,7 +33,9 @@ export class StatusBar implements vscode.Disposable {
     const version = a?.version ?? m.composer?.version;
     this.build.text = `$(package) ${m.appName ?? ''}${version ? ` ${version}` : ''}`;
     this.build.tooltip = a
-      ? new vscode.MarkdownString(`**${a.app} ${a.version}** built ${formatAge(a.builtAt)} by ${a.builder}\n\n${formatBytes(a.size)} · sha256 \`${a.sha256.slice(0, 16)}…\``)
+      ? new vscode.MarkdownString(
+          `**${a.app} ${a.version}** built ${formatAge(a.builtAt)} by ${a.builder}\n\n${formatBytes(a.size)} · sha256 \`${a.sha256.slice(0, 16)}…\``,
+        )
       : 'Not built yet: run Phar Rollout: Build Phar';
     this.show(this.build);
 
@@ -42,7 +44,8 @@ export class StatusBar implements vscode.Disposable {
       this.hide(this.live);
       return;
     }
-    const versionsOf = (group: string) => [...new Set(m.live.backends.filter((b) => b.group === group).map((b) => b.served ?? b.deployed ?? '?'))].join('/');
+    const versionsOf = (group: string) =>
+      [...new Set(m.live.backends.filter((b) => b.group === group).map((b) => b.served ?? b.deployed ?? '?'))].join('/');
     const stable = versionsOf('stable');
     const canary = versionsOf('canary');
     const split = m.live.rollout?.split;
@@ -56,9 +59,15 @@ export class StatusBar implements vscode.Disposable {
     const warn = down.length > 0 || drifting.length > 0 || gateFailed;
     this.live.backgroundColor = warn ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     const md = new vscode.MarkdownString();
-    md.appendMarkdown(`**Live versions**${split !== undefined ? ` · canary ${formatPercent(split)}` : ''}\n\n| backend | group | served | deployed | |\n|---|---|---|---|---|\n`);
+    md.appendMarkdown(
+      `**Live versions**${split !== undefined ? ` · canary ${formatPercent(split)}` : ''}\n\n| backend | group | served | deployed | |\n|---|---|---|---|---|\n`,
+    );
     for (const b of m.live.backends) {
-      const state = !b.healthy ? `$(error) ${b.error ?? 'down'}` : b.drift ? '$(warning) drift' : `$(pass) ${b.latencyMs !== undefined ? `${Math.round(b.latencyMs)} ms` : ''}`;
+      const state = !b.healthy
+        ? `$(error) ${b.error ?? 'down'}`
+        : b.drift
+          ? '$(warning) drift'
+          : `$(pass) ${b.latencyMs !== undefined ? `${Math.round(b.latencyMs)} ms` : ''}`;
       md.appendMarkdown(`| ${b.name} | ${b.group} | ${b.served ?? '—'} | ${b.deployed ?? '—'} | ${state} |\n`);
     }
     if (gateFailed) md.appendMarkdown(`\n$(error) ${m.live.rollout?.message ?? 'A gate failed'}\n`);

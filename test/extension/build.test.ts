@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { existsSync, promises as fs } from 'node:fs';
 import * as vscode from 'vscode';
 import type { PharRolloutApi } from '../../src/extension';
-import type { Artifact } from '../../src/core/build/artifact';
+import type { Artifact } from '../../src/core/phar/artifact';
 import { waitFor } from '../helpers/wait';
 
 const EXTENSION_ID = 'phar-rollout.phar-rollout';
@@ -69,12 +69,18 @@ describe('rollout.json (extension host)', function () {
   it('the editor validates rollout.json with the same schema (jsonValidation)', async () => {
     const file = path.join(workspaceRoot(), 'rollout.json');
     try {
-      await fs.writeFile(file, '{\n  "backends": [\n    { "name": "web-1", "group": "blue", "upstream": "127.0.0.1:1", "dir": "x" }\n  ]\n}\n');
+      await fs.writeFile(
+        file,
+        '{\n  "backends": [\n    { "name": "web-1", "group": "blue", "upstream": "127.0.0.1:1", "dir": "x" }\n  ]\n}\n',
+      );
       const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
       await vscode.window.showTextDocument(doc);
       // VS Code's own JSON language service, fed by package.json's jsonValidation, flags the enum.
-      const d = await waitFor('a JSON-schema diagnostic on "group"', () =>
-        vscode.languages.getDiagnostics(doc.uri).find((x) => x.source !== 'Phar Rollout' && /stable|canary/.test(x.message)), 30000);
+      const d = await waitFor(
+        'a JSON-schema diagnostic on "group"',
+        () => vscode.languages.getDiagnostics(doc.uri).find((x) => x.source !== 'Phar Rollout' && /stable|canary/.test(x.message)),
+        30000,
+      );
       assert.equal(d.range.start.line, 2);
     } finally {
       await vscode.commands.executeCommand('workbench.action.closeAllEditors');
@@ -86,16 +92,26 @@ describe('rollout.json (extension host)', function () {
     await api();
     const file = path.join(workspaceRoot(), 'rollout.json');
     try {
-      await fs.writeFile(file, '{\n  "backends": [\n    { "name": "web-1", "group": "blue", "upstream": "127.0.0.1:1", "dir": "x" }\n  ]\n}\n');
+      await fs.writeFile(
+        file,
+        '{\n  "backends": [\n    { "name": "web-1", "group": "blue", "upstream": "127.0.0.1:1", "dir": "x" }\n  ]\n}\n',
+      );
       const uri = vscode.Uri.file(file);
       // Earlier tests leave diagnostics of their own files behind for a moment: wait for this one's.
-      const groupError = await waitFor('a diagnostic about "group" on rollout.json', () =>
-        vscode.languages.getDiagnostics(uri).find((x) => x.source === 'Phar Rollout' && /group/.test(x.message)), 20000);
+      const groupError = await waitFor(
+        'a diagnostic about "group" on rollout.json',
+        () => vscode.languages.getDiagnostics(uri).find((x) => x.source === 'Phar Rollout' && /group/.test(x.message)),
+        20000,
+      );
       assert.equal(groupError.range.start.line, 2, 'on the third line (0-based 2)');
       assert.equal(groupError.range.start.character, 32, 'at the value "blue"');
     } finally {
       await fs.rm(file, { force: true });
     }
-    await waitFor('diagnostics cleared after the file is gone', () => vscode.languages.getDiagnostics(vscode.Uri.file(file)).filter((x) => x.source === 'Phar Rollout').length === 0, 20000);
+    await waitFor(
+      'diagnostics cleared after the file is gone',
+      () => vscode.languages.getDiagnostics(vscode.Uri.file(file)).filter((x) => x.source === 'Phar Rollout').length === 0,
+      20000,
+    );
   });
 });

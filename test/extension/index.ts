@@ -47,14 +47,12 @@ function filesUnder(dir: string, recurse: boolean): string[] {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) {
       if (recurse) found.push(...filesUnder(full, recurse));
-    }
-    else if (entry.isFile() && entry.name.endsWith('.test.js')) found.push(full);
+    } else if (entry.isFile() && entry.name.endsWith('.test.js')) found.push(full);
   }
   return found.sort();
 }
 
-const { EVENT_SUITE_BEGIN, EVENT_SUITE_END, EVENT_TEST_PASS, EVENT_TEST_FAIL, EVENT_TEST_PENDING, EVENT_RUN_END } =
-  Mocha.Runner.constants;
+const { EVENT_SUITE_BEGIN, EVENT_SUITE_END, EVENT_TEST_PASS, EVENT_TEST_FAIL, EVENT_TEST_PENDING, EVENT_RUN_END } = Mocha.Runner.constants;
 
 /** A spec-like reporter that writes whole lines through out(), and collects the results. */
 function makeReporter(results: ExtensionTestResults) {
@@ -132,7 +130,11 @@ export async function run(): Promise<void> {
   } catch (err) {
     // A test file that throws while loading ends up here.
     results.failed++;
-    results.failures.push({ title: 'loading the test files', message: String((err as Error)?.message ?? err), stack: (err as Error)?.stack });
+    results.failures.push({
+      title: 'loading the test files',
+      message: String((err as Error)?.message ?? err),
+      stack: (err as Error)?.stack,
+    });
     out(`error while loading the tests: ${(err as Error)?.stack ?? err}`);
     finish();
     throw err;

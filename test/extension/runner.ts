@@ -18,8 +18,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { copyFixture } from '../helpers/fixture';
 import type { Page } from 'playwright-core';
-import { BrowserSession, launchBrowser } from '../helpers/browser';
-import { CodeServer, remoteUri, repoRoot, startCodeServer, workbenchUrl } from '../helpers/codeServer';
+import type { BrowserSession } from '../helpers/browser';
+import { launchBrowser } from '../helpers/browser';
+import type { CodeServer } from '../helpers/codeServer';
+import { remoteUri, repoRoot, startCodeServer, workbenchUrl } from '../helpers/codeServer';
 
 const root = repoRoot();
 const extensionPath = path.resolve(process.env.PHAR_ROLLOUT_EXTENSION_PATH || root);
@@ -93,7 +95,10 @@ const SPIED = ['php', 'composer', 'git', 'ssh', 'nginx', 'box'];
  */
 function spyBin(dir: string, log: string): string {
   fs.mkdirSync(dir, { recursive: true });
-  const realPath = (process.env.PATH ?? '').split(path.delimiter).filter((p) => path.resolve(p) !== dir).join(path.delimiter);
+  const realPath = (process.env.PATH ?? '')
+    .split(path.delimiter)
+    .filter((p) => path.resolve(p) !== dir)
+    .join(path.delimiter);
   for (const name of SPIED) {
     const file = path.join(dir, name);
     fs.writeFileSync(file, `#!/bin/sh\nprintf '%s\\n' "${name} $*" >> '${log}'\nPATH='${realPath}' exec ${name} "$@"\n`, { mode: 0o755 });
@@ -117,13 +122,20 @@ async function main(): Promise<number> {
 
 /** `sandbox up` (the CLI's own): a project with 2 stable + 1 canary php backends and an nginx LB. */
 function sandboxUp(dir: string): { project: string } & Record<string, unknown> {
-  const out = execFileSync(process.execPath, [path.join(root, 'dist', 'cli.js'), 'sandbox', 'up', '--dir', dir, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 180000 });
+  const out = execFileSync(process.execPath, [path.join(root, 'dist', 'cli.js'), 'sandbox', 'up', '--dir', dir, '--json'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 180000,
+  });
   return JSON.parse(out) as { project: string };
 }
 
 function sandboxDown(dir: string): void {
   try {
-    execFileSync(process.execPath, [path.join(root, 'dist', 'cli.js'), 'sandbox', 'down', '--dir', dir], { stdio: 'inherit', timeout: 60000 });
+    execFileSync(process.execPath, [path.join(root, 'dist', 'cli.js'), 'sandbox', 'down', '--dir', dir], {
+      stdio: 'inherit',
+      timeout: 60000,
+    });
   } catch (err) {
     say(`sandbox down failed: ${(err as Error).message}`);
   }
@@ -138,7 +150,11 @@ async function runSuite(suite: Suite): Promise<number> {
     if (!fs.existsSync(p)) throw new Error(`missing ${what}: ${p}`);
   }
   const entryMain = JSON.parse(fs.readFileSync(path.join(extensionPath, 'package.json'), 'utf8')).main as string | undefined;
-  if (entryMain && !fs.existsSync(path.resolve(extensionPath, entryMain)) && !fs.existsSync(path.resolve(extensionPath, `${entryMain}.js`))) {
+  if (
+    entryMain &&
+    !fs.existsSync(path.resolve(extensionPath, entryMain)) &&
+    !fs.existsSync(path.resolve(extensionPath, `${entryMain}.js`))
+  ) {
     throw new Error(`the extension's main ${entryMain} does not exist: run npm run compile`);
   }
 
@@ -175,7 +191,7 @@ async function runSuite(suite: Suite): Promise<number> {
   process.once('SIGTERM', onSignal);
 
   const started = Date.now();
-  let exitCode = 1;
+  let exitCode: number;
   try {
     server = await startCodeServer({
       userDataDir: path.join(tmp, 'data'),
@@ -186,7 +202,9 @@ async function runSuite(suite: Suite): Promise<number> {
       settings: suite.name === 'untrusted' ? { 'git.enabled': false, 'git.autoRepositoryDetection': false } : undefined,
       env: {
         // The extension host resolves PATH from the login shell, so the test puts this folder first itself.
-        ...(suite.name === 'untrusted' ? { PHAR_ROLLOUT_SPY_BIN: spyBin(path.join(tmp, 'spy-bin'), spyLog), PHAR_ROLLOUT_SPY_LOG: spyLog } : {}),
+        ...(suite.name === 'untrusted'
+          ? { PHAR_ROLLOUT_SPY_BIN: spyBin(path.join(tmp, 'spy-bin'), spyLog), PHAR_ROLLOUT_SPY_LOG: spyLog }
+          : {}),
         PHAR_ROLLOUT_TEST_WORKSPACE: workspace,
         PHAR_ROLLOUT_TEST_REPORT: reportFile,
         PHAR_ROLLOUT_TEST_RESULTS: resultsFile,

@@ -5,7 +5,8 @@
  * code-server is installed by scripts/installCodeServer.sh into a cache folder
  * ($PHAR_ROLLOUT_CACHE or <repo>/.cache/code-server).
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -128,12 +129,17 @@ export async function startCodeServer(options: StartCodeServerOptions): Promise<
 
   const args = [
     entry,
-    '--auth', 'none',
+    '--auth',
+    'none',
     // Port 0: the kernel picks a free loopback port and code-server prints it; no race with other tests.
-    '--bind-addr', '127.0.0.1:0',
-    '--extensions-dir', extensionDir,
-    '--user-data-dir', userDataDir,
-    '--config', configFile,
+    '--bind-addr',
+    '127.0.0.1:0',
+    '--extensions-dir',
+    extensionDir,
+    '--user-data-dir',
+    userDataDir,
+    '--config',
+    configFile,
     '--disable-telemetry',
     '--disable-update-check',
     '--ignore-last-opened',

@@ -52,7 +52,11 @@ export interface LoadRun {
   count(): number;
 }
 
-function once(url: URL, headers: Record<string, string>, timeoutMs: number): Promise<{ status?: number; version?: string; error?: string }> {
+function once(
+  url: URL,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<{ status?: number; version?: string; error?: string }> {
   return new Promise((resolve) => {
     let finished = false;
     const finish = (r: { status?: number; version?: string; error?: string }) => {
@@ -117,7 +121,15 @@ export function startLoad(o: LoadOptions): LoadRun {
   };
   const done = Promise.all(Array.from({ length: o.concurrency ?? 4 }, worker)).then((): LoadResult => {
     const sorted = [...latencies].sort((a, b) => a - b);
-    return { total: latencies.length, ok, failures, versions, durationMs: Date.now() - started, p50Ms: percentile(sorted, 50), p95Ms: percentile(sorted, 95) };
+    return {
+      total: latencies.length,
+      ok,
+      failures,
+      versions,
+      durationMs: Date.now() - started,
+      p50Ms: percentile(sorted, 50),
+      p95Ms: percentile(sorted, 95),
+    };
   });
   return {
     done,

@@ -36,7 +36,13 @@ export interface NginxServer {
 }
 
 /** Starts nginx in `<dir>/nginx` (or `prefix`) with an upstream of `servers` (host:port). */
-export async function startNginx(o: { dir: string; servers: Array<string | UpstreamServer>; upstream?: string; port?: number; prefix?: string }): Promise<NginxServer> {
+export async function startNginx(o: {
+  dir: string;
+  servers: Array<string | UpstreamServer>;
+  upstream?: string;
+  port?: number;
+  prefix?: string;
+}): Promise<NginxServer> {
   const port = o.port ?? (await freePort());
   const upstream = o.upstream ?? 'app';
   const prefix = path.resolve(o.prefix ?? path.join(o.dir, 'nginx'));

@@ -12,7 +12,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { Artifact, ArtifactManifest } from '../../src/core/build/artifact';
+import type { Artifact, ArtifactManifest } from '../../src/core/phar/artifact';
 import { run } from '../../src/core/exec/process';
 import { isAlive, isGroupAlive, phpBackendCommand, readPid, writePhpBackendScript } from '../../src/core/sandbox/phpServer';
 import { freePort } from '../../src/core/net/freePort';
@@ -42,7 +42,10 @@ export async function sha256File(file: string): Promise<string> {
 }
 
 /** Wraps any file as an artifact in `<dir>/<id>/` (manifest.json written), like the artifact store. */
-export async function artifactFromFile(file: string, meta: { dir: string; version: string; commit?: string; app?: string; id?: string }): Promise<Artifact> {
+export async function artifactFromFile(
+  file: string,
+  meta: { dir: string; version: string; commit?: string; app?: string; id?: string },
+): Promise<Artifact> {
   const app = meta.app ?? 'app';
   const commit = meta.commit ?? randomBytes(20).toString('hex');
   const sha256 = await sha256File(file);
@@ -72,7 +75,13 @@ export async function artifactFromFile(file: string, meta: { dir: string; versio
  * Builds a small phar that serves its version (see top of file) and returns it as an artifact
  * under `<dir>/<id>/`. `padBytes` adds incompressible bytes (for upload tests).
  */
-export async function buildTestPhar(o: { dir: string; version: string; commit?: string; app?: string; padBytes?: number }): Promise<Artifact> {
+export async function buildTestPhar(o: {
+  dir: string;
+  version: string;
+  commit?: string;
+  app?: string;
+  padBytes?: number;
+}): Promise<Artifact> {
   const app = o.app ?? 'app';
   const commit = o.commit ?? randomBytes(20).toString('hex');
   await fs.mkdir(o.dir, { recursive: true });

@@ -63,7 +63,7 @@ function childrenOf(pid: number): number[] {
 /** Every process below `pid` (children first found, then theirs). */
 function descendantsOf(pid: number): number[] {
   const out: number[] = [];
-  for (let frontier = [pid]; frontier.length; ) {
+  for (let frontier = [pid]; frontier.length;) {
     frontier = frontier.flatMap(childrenOf);
     out.push(...frontier);
   }
@@ -168,7 +168,7 @@ export async function startSshd(o: { cleanHome?: boolean } = {}): Promise<SshSer
   } catch (err) {
     const text = await fs.readFile(log, 'utf8').catch(() => '');
     await stop();
-    throw new Error(`${(err as Error).message}\n${text}`);
+    throw new Error(`${(err as Error).message}\n${text}`, { cause: err });
   }
   return {
     port,

@@ -4,9 +4,9 @@ import type { ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildProject } from '../../src/core/build/build';
-import type { BuildOptions } from '../../src/core/build/build';
-import { artifactsDir, listArtifacts, sha256File } from '../../src/core/build/artifactStore';
+import { buildProject } from '../../src/core/phar/pharBuild';
+import type { BuildOptions } from '../../src/core/phar/pharBuild';
+import { artifactsDir, listArtifacts, sha256File } from '../../src/core/phar/artifactStore';
 import { CancelledError, InputErrors, OperationError } from '../../src/core/errors';
 import type { InputError } from '../../src/core/errors';
 import { run } from '../../src/core/exec/process';
@@ -42,7 +42,16 @@ async function tmpDir(prefix: string): Promise<string> {
 }
 
 const gitEnv = { GIT_AUTHOR_DATE: COMMIT_DATE, GIT_COMMITTER_DATE: COMMIT_DATE, GIT_CONFIG_NOSYSTEM: '1' };
-const gitId = ['-c', 'user.name=Build Test', '-c', 'user.email=build-test@example.invalid', '-c', 'commit.gpgsign=false', '-c', 'tag.gpgsign=false'];
+const gitId = [
+  '-c',
+  'user.name=Build Test',
+  '-c',
+  'user.email=build-test@example.invalid',
+  '-c',
+  'commit.gpgsign=false',
+  '-c',
+  'tag.gpgsign=false',
+];
 
 /** The sample app copied to a fresh folder, committed to a new git repository with fixed dates. */
 async function sampleRepo(): Promise<{ dir: string; commit: string }> {
@@ -144,7 +153,10 @@ describe('build (integration: php, composer, git)', function () {
     assert.equal((await fs.stat(artifact.pharPath)).size, artifact.size);
     assert.equal((await fs.stat(artifact.pharPath)).mode & 0o777, 0o755, 'box.json chmod');
     assert.deepEqual(JSON.parse(await fs.readFile(path.join(artifact.dir, 'manifest.json'), 'utf8')).sha256, artifact.sha256);
-    assert.ok(log.lines.some((l) => l.startsWith('$ composer install')), log.lines.join('\n'));
+    assert.ok(
+      log.lines.some((l) => l.startsWith('$ composer install')),
+      log.lines.join('\n'),
+    );
     assert.ok(!log.lines.some((l) => l.startsWith('warn:')), log.lines.join('\n'));
 
     // A backend layout: <b>/releases/<id>/sample-app.phar with current -> releases/<id>.
@@ -217,7 +229,10 @@ describe('build (integration: php, composer, git)', function () {
       process.env.PATH = savedPath;
     }
     assert.equal(await exists(marker), false, 'composer or php ran for an up-to-date build');
-    assert.ok(again.log.lines.some((l) => l.startsWith('Up to date:')), again.log.lines.join('\n'));
+    assert.ok(
+      again.log.lines.some((l) => l.startsWith('Up to date:')),
+      again.log.lines.join('\n'),
+    );
 
     const forced = await build(dir, { force: true }).result;
     assert.equal(forced.upToDate, false);
@@ -244,7 +259,8 @@ describe('build (integration: php, composer, git)', function () {
       assert.equal(await exists(path.join(dir, '.rollout')), false, '.rollout was created');
       assert.equal(await exists(path.join(dir, 'vendor')), false, 'composer ran');
     };
-    const at = (errs: InputError[], file: string) => errs.filter((e) => e.location?.file === path.join(dir, file)).map((e) => [e.location?.line, e.location?.column, e.message]);
+    const at = (errs: InputError[], file: string) =>
+      errs.filter((e) => e.location?.file === path.join(dir, file)).map((e) => [e.location?.line, e.location?.column, e.message]);
 
     it('box.json: an unsupported key and a wrong type', async () => {
       await fs.writeFile(
@@ -256,12 +272,18 @@ describe('build (integration: php, composer, git)', function () {
         [3, 5, 'box.json key "compactors" is not supported by the built-in compiler'],
         [4, 20, '"directories" must be a list of strings, got string "src"'],
       ]);
-      assert.match(errs[0].format(), /box\.json:3:5: .* — remove it, or install box \(vendor\/bin\/box, PATH, or the pharRollout\.boxPath setting\)$/);
+      assert.match(
+        errs[0].format(),
+        /box\.json:3:5: .* — remove it, or install box \(vendor\/bin\/box, PATH, or the pharRollout\.boxPath setting\)$/,
+      );
       await nothingWritten();
     });
 
     it('box.json: a listed file that does not exist', async () => {
-      await fs.writeFile(path.join(dir, 'box.json'), '{\n  "main": "index.php",\n  "directories": ["src", "vendor"],\n  "files": ["LICENSE", "NOTICE"]\n}\n');
+      await fs.writeFile(
+        path.join(dir, 'box.json'),
+        '{\n  "main": "index.php",\n  "directories": ["src", "vendor"],\n  "files": ["LICENSE", "NOTICE"]\n}\n',
+      );
       const errs = await inputErrors(build(dir).result);
       assert.deepEqual(at(errs, 'box.json'), [[4, 24, `File NOTICE does not exist in ${dir}`]]);
       await nothingWritten();
@@ -298,7 +320,10 @@ describe('build (integration: php, composer, git)', function () {
     // The user moves on: a new version, committed, plus an uncommitted edit.
     const composerJson = path.join(dir, 'composer.json');
     await fs.writeFile(composerJson, (await fs.readFile(composerJson, 'utf8')).replace('"1.2.0"', '"1.3.0"'));
-    await run('git', [...gitId, 'commit', '-q', '-am', '1.3.0'], { cwd: dir, env: { ...gitEnv, GIT_COMMITTER_DATE: '2024-02-01T00:00:00Z' } });
+    await run('git', [...gitId, 'commit', '-q', '-am', '1.3.0'], {
+      cwd: dir,
+      env: { ...gitEnv, GIT_COMMITTER_DATE: '2024-02-01T00:00:00Z' },
+    });
     await fs.appendFile(path.join(dir, 'src', 'App.php'), '// work in progress\n');
     const statusBefore = (await run('git', ['status', '--porcelain'], { cwd: dir })).stdout;
 
@@ -368,7 +393,10 @@ describe('build (integration: php, composer, git)', function () {
     const { artifact } = await result;
     assert.equal(artifact.builder, 'box 4.6.1');
     assert.equal(await fs.readFile(artifact.pharPath, 'utf8'), 'phar made by the box stand-in\n');
-    assert.ok(log.lines.some((l) => l.includes('Building the PHAR')), log.lines.join('\n'));
+    assert.ok(
+      log.lines.some((l) => l.includes('Building the PHAR')),
+      log.lines.join('\n'),
+    );
   });
 
   describe('CLI: phar-rollout build', () => {
@@ -377,7 +405,15 @@ describe('build (integration: php, composer, git)', function () {
       // Bundle the CLI like the release does (jsonc-parser needs its ESM entry in a bundle).
       const esbuild = await import('esbuild');
       cli = path.join(ROOT, 'out', `cli-build-test-${process.pid}`, 'cli.js');
-      await esbuild.build({ entryPoints: [path.join(ROOT, 'src/cli.ts')], bundle: true, platform: 'node', target: 'node20', mainFields: ['module', 'main'], outfile: cli, logLevel: 'warning' });
+      await esbuild.build({
+        entryPoints: [path.join(ROOT, 'src/cli.ts')],
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        mainFields: ['module', 'main'],
+        outfile: cli,
+        logLevel: 'warning',
+      });
     });
     after(async () => {
       if (cli) await fs.rm(path.dirname(cli), { recursive: true, force: true });
@@ -407,7 +443,10 @@ describe('build (integration: php, composer, git)', function () {
       const r = await cliRun(['--project', dir, '--json', '--builtin']);
       assert.equal(r.code, 2, r.stderr);
       assert.equal(r.stdout, '');
-      assert.ok(r.stderr.includes(`${path.join(dir, 'box.json')}:3:3: box.json key "map" is not supported by the built-in compiler`), r.stderr);
+      assert.ok(
+        r.stderr.includes(`${path.join(dir, 'box.json')}:3:3: box.json key "map" is not supported by the built-in compiler`),
+        r.stderr,
+      );
       assert.equal(await exists(path.join(dir, '.rollout')), false);
     });
   });

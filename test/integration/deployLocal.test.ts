@@ -2,9 +2,9 @@ import * as assert from 'node:assert/strict';
 import { existsSync, promises as fs, readlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Artifact } from '../../src/core/build/artifact';
-import { deployArtifact, rollbackToPrevious } from '../../src/core/backends/deploy';
-import type { DeployStep } from '../../src/core/backends/deploy';
+import type { Artifact } from '../../src/core/phar/artifact';
+import { deployArtifact, rollbackToPrevious } from '../../src/core/backends/deployBackends';
+import type { DeployStep } from '../../src/core/backends/deployBackends';
 import { probeVersion } from '../../src/core/backends/probe';
 import { acquireLock, listReleases, readCurrentRelease } from '../../src/core/backends/releases';
 import { backendStatus } from '../../src/core/backends/status';
@@ -21,7 +21,10 @@ const local = new LocalTransport();
 
 /** A parsed rollout.json (defaults applied) for these backends. */
 function config(dir: string, backends: Array<Record<string, unknown>>, extra: Record<string, unknown> = {}): RolloutConfig {
-  return parseRolloutConfig(path.join(dir, 'rollout.json'), JSON.stringify({ backends, probe: { timeoutMs: 1000, deployDeadlineMs: 15000 }, ...extra }));
+  return parseRolloutConfig(
+    path.join(dir, 'rollout.json'),
+    JSON.stringify({ backends, probe: { timeoutMs: 1000, deployDeadlineMs: 15000 }, ...extra }),
+  );
 }
 
 function phpEntry(name: string, group: string, b: PhpBackend) {
@@ -54,9 +57,16 @@ describe('deploy over the local transport (real php backends)', function () {
   before(async function () {
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'rollout-deploy-'));
     artifacts = path.join(tmp, 'artifacts');
-    [v1, v2] = await Promise.all([buildTestPhar({ dir: artifacts, version: '1.0.0' }), buildTestPhar({ dir: artifacts, version: '2.0.0' })]);
+    [v1, v2] = await Promise.all([
+      buildTestPhar({ dir: artifacts, version: '1.0.0' }),
+      buildTestPhar({ dir: artifacts, version: '2.0.0' }),
+    ]);
     for (const name of ['stable-1', 'stable-2', 'canary-1']) backends.push(await preparePhpBackend({ dir: path.join(tmp, name) }));
-    cfg = config(tmp, [phpEntry('stable-1', 'stable', backends[0]), phpEntry('stable-2', 'stable', backends[1]), phpEntry('canary-1', 'canary', backends[2])]);
+    cfg = config(tmp, [
+      phpEntry('stable-1', 'stable', backends[0]),
+      phpEntry('stable-2', 'stable', backends[1]),
+      phpEntry('canary-1', 'canary', backends[2]),
+    ]);
   });
 
   after(async () => {
@@ -70,8 +80,20 @@ describe('deploy over the local transport (real php backends)', function () {
 
   it('deploys v1 to every backend: release complete, current switched, php restarted and serving v1', async () => {
     const steps: Array<[string, DeployStep]> = [];
-    const { results } = await deployArtifact({ config: cfg, artifact: v1, backends: cfg.backends, onProgress: (b, s) => steps.push([b, s]) });
-    assert.deepEqual(results.map((r) => [r.backend, r.ok, r.error]), [['stable-1', true, undefined], ['stable-2', true, undefined], ['canary-1', true, undefined]]);
+    const { results } = await deployArtifact({
+      config: cfg,
+      artifact: v1,
+      backends: cfg.backends,
+      onProgress: (b, s) => steps.push([b, s]),
+    });
+    assert.deepEqual(
+      results.map((r) => [r.backend, r.ok, r.error]),
+      [
+        ['stable-1', true, undefined],
+        ['stable-2', true, undefined],
+        ['canary-1', true, undefined],
+      ],
+    );
     for (const b of backends) {
       assert.equal(currentTarget(b.dir), `releases/${v1.id}`);
       assert.ok(existsSync(path.join(b.dir, 'releases', v1.id, 'app.phar')));
@@ -115,7 +137,11 @@ describe('deploy over the local transport (real php backends)', function () {
     const status = await backendStatus(cfg);
     assert.deepEqual(
       status.map((s) => [s.name, s.group, s.served, s.deployed, s.healthy, s.drift]),
-      [['stable-1', 'stable', '1.0.0', '1.0.0', true, false], ['stable-2', 'stable', '1.0.0', '1.0.0', true, false], ['canary-1', 'canary', '1.0.0', '1.0.0', true, false]],
+      [
+        ['stable-1', 'stable', '1.0.0', '1.0.0', true, false],
+        ['stable-2', 'stable', '1.0.0', '1.0.0', true, false],
+        ['canary-1', 'canary', '1.0.0', '1.0.0', true, false],
+      ],
     );
     assert.ok(status.every((s) => typeof s.latencyMs === 'number' && s.deployedArtifact === v1.id));
   });
@@ -128,7 +154,10 @@ describe('deploy over the local transport (real php backends)', function () {
     const until = load.count() + 40;
     while (load.count() < until) await new Promise((r) => setTimeout(r, 10));
     const r = await load.stop();
-    assert.ok(results.every((x) => x.ok), JSON.stringify(results));
+    assert.ok(
+      results.every((x) => x.ok),
+      JSON.stringify(results),
+    );
     assert.deepEqual(r.failures, [], `lost ${r.failures.length} of ${r.total}`);
     assert.ok(r.total >= 100, `only ${r.total} requests were sent`);
     assert.ok((r.versions['1.0.0'] ?? 0) > 0 && (r.versions['2.0.0'] ?? 0) > 0, JSON.stringify(r.versions));
@@ -163,7 +192,10 @@ describe('deploy over the local transport (real php backends)', function () {
 
   it('a failing restart hook puts current back and names the step and backend', async () => {
     const dir = path.join(tmp, 'hook');
-    const entry = { ...(await bareEntry(tmp, 'hook')), restart: ['sh', '-c', 'test ! -e "$0/current/release.json" || grep -q \'"1.0.0"\' "$0/current/release.json"', dir] };
+    const entry = {
+      ...(await bareEntry(tmp, 'hook')),
+      restart: ['sh', '-c', 'test ! -e "$0/current/release.json" || grep -q \'"1.0.0"\' "$0/current/release.json"', dir],
+    };
     const c = config(tmp, [entry]);
     assert.ok((await deployArtifact({ config: c, artifact: v1, backends: c.backends })).results[0].ok);
     const { results } = await deployArtifact({ config: c, artifact: v2, backends: c.backends });
@@ -176,7 +208,9 @@ describe('deploy over the local transport (real php backends)', function () {
   it('a probe that never sees the new version puts current back (deadline)', async () => {
     // The probe asks stable-1 (serving 2.0.0, untouched) while the deploy goes to stable-2.
     const b = backends[1];
-    const c = config(tmp, [{ ...phpEntry('stable-2', 'stable', b), probe: backends[0].probe }], { probe: { timeoutMs: 300, deployDeadlineMs: 800 } });
+    const c = config(tmp, [{ ...phpEntry('stable-2', 'stable', b), probe: backends[0].probe }], {
+      probe: { timeoutMs: 300, deployDeadlineMs: 800 },
+    });
     const before = currentTarget(b.dir);
     const t0 = Date.now();
     const { results } = await deployArtifact({ config: c, artifact: v1, backends: c.backends });
@@ -189,7 +223,9 @@ describe('deploy over the local transport (real php backends)', function () {
 
   it('cancelling during the probe puts current back and reports cancelled', async () => {
     const b = backends[1];
-    const c = config(tmp, [{ ...phpEntry('stable-2', 'stable', b), probe: backends[0].probe }], { probe: { timeoutMs: 300, deployDeadlineMs: 20000 } });
+    const c = config(tmp, [{ ...phpEntry('stable-2', 'stable', b), probe: backends[0].probe }], {
+      probe: { timeoutMs: 300, deployDeadlineMs: 20000 },
+    });
     const before = currentTarget(b.dir);
     const abort = new AbortController();
     const { results } = await deployArtifact({
@@ -215,7 +251,10 @@ describe('deploy over the local transport (real php backends)', function () {
     assert.equal(await lock.release(), true);
     // A lock whose owner process is gone (same host) is stale.
     await fs.mkdir(path.join(entry.dir, '.rollout.lock'));
-    await fs.writeFile(path.join(entry.dir, '.rollout.lock', 'owner'), JSON.stringify({ token: 't', owner: 'ghost', host: os.hostname(), pid: 2 ** 22 + 1234, since: 'x', operation: 'deploy' }));
+    await fs.writeFile(
+      path.join(entry.dir, '.rollout.lock', 'owner'),
+      JSON.stringify({ token: 't', owner: 'ghost', host: os.hostname(), pid: 2 ** 22 + 1234, since: 'x', operation: 'deploy' }),
+    );
     const ok = await deployArtifact({ config: c, artifact: v1, backends: c.backends });
     assert.equal(ok.results[0].ok, true, ok.results[0].error);
   });
@@ -230,7 +269,10 @@ describe('deploy over the local transport (real php backends)', function () {
       assert.ok((await deployArtifact({ config: c, artifact: a, backends: c.backends })).results[0].ok);
     }
     let list = await listReleases(local, entry.dir);
-    assert.deepEqual(list.releases.map((r) => r.id), [made[4].id, made[3].id]);
+    assert.deepEqual(
+      list.releases.map((r) => r.id),
+      [made[4].id, made[3].id],
+    );
     assert.deepEqual(list.links, { current: made[4].id, previous: made[3].id });
     // Roll back (current 4, previous 5), then deploy 6: previous becomes 4, which is the third newest.
     assert.ok((await rollbackToPrevious({ config: c, backends: c.backends })).results[0].ok);
@@ -239,7 +281,10 @@ describe('deploy over the local transport (real php backends)', function () {
     list = await listReleases(local, entry.dir);
     assert.deepEqual(list.links, { current: six.id, previous: made[3].id });
     assert.deepEqual(new Set(list.releases.map((r) => r.id)), new Set([six.id, made[4].id, made[3].id]));
-    assert.ok(list.releases.every((r) => r.release), 'only complete releases remain');
+    assert.ok(
+      list.releases.every((r) => r.release),
+      'only complete releases remain',
+    );
   });
 
   it('rollback by release switches to the previous build and serves it', async () => {
@@ -260,6 +305,12 @@ describe('deploy over the local transport (real php backends)', function () {
     const bad = { ...(await bareEntry(tmp, 'bad')), restart: ['false'] };
     const c = config(tmp, [good, bad]);
     const { results } = await deployArtifact({ config: c, artifact: v1, backends: c.backends });
-    assert.deepEqual(results.map((r) => [r.backend, r.ok, r.step]), [['good', true, undefined], ['bad', false, 'restart']]);
+    assert.deepEqual(
+      results.map((r) => [r.backend, r.ok, r.step]),
+      [
+        ['good', true, undefined],
+        ['bad', false, 'restart'],
+      ],
+    );
   });
 });

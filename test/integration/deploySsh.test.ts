@@ -2,8 +2,8 @@ import * as assert from 'node:assert/strict';
 import { existsSync, promises as fs, readlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Artifact } from '../../src/core/build/artifact';
-import { deployArtifact } from '../../src/core/backends/deploy';
+import type { Artifact } from '../../src/core/phar/artifact';
+import { deployArtifact } from '../../src/core/backends/deployBackends';
 import { probeVersion } from '../../src/core/backends/probe';
 import { backendStatus } from '../../src/core/backends/status';
 import { parseRolloutConfig } from '../../src/core/config/rolloutConfig';
@@ -81,7 +81,10 @@ describe('deploy through ssh (real OpenSSH server, php backends)', function () {
   it('deploys to two backends on one host over one ssh connection', async () => {
     const before = await connectionsAccepted(sshd!);
     const { results } = await deployArtifact({ config: cfg, artifact: v1, backends: cfg.backends, transports: pool });
-    assert.ok(results.every((r) => r.ok), JSON.stringify(results));
+    assert.ok(
+      results.every((r) => r.ok),
+      JSON.stringify(results),
+    );
     for (const b of backends) {
       assert.equal(currentTarget(b.dir), `releases/${v1.id}`);
       assert.equal((await probeVersion(b.probe)).version, '1.0.0');
@@ -91,10 +94,13 @@ describe('deploy through ssh (real OpenSSH server, php backends)', function () {
 
   it('status reads release.json over ssh', async () => {
     const status = await backendStatus(cfg, { transports: pool });
-    assert.deepEqual(status.map((s) => [s.name, s.served, s.deployed, s.deployedArtifact, s.healthy, s.drift]), [
-      ['web-1', '1.0.0', '1.0.0', v1.id, true, false],
-      ['web-2', '1.0.0', '1.0.0', v1.id, true, false],
-    ]);
+    assert.deepEqual(
+      status.map((s) => [s.name, s.served, s.deployed, s.deployedArtifact, s.healthy, s.drift]),
+      [
+        ['web-1', '1.0.0', '1.0.0', v1.id, true, false],
+        ['web-2', '1.0.0', '1.0.0', v1.id, true, false],
+      ],
+    );
   });
 
   it('a cut connection mid-upload leaves current unchanged, cleans up and unlocks', async () => {
@@ -155,7 +161,13 @@ describe('deploy through ssh (real OpenSSH server, php backends)', function () {
     const { results } = await deployArtifact({ config: cfg, artifact: v2, backends: [cfg.backends[1]], transports: pool });
     assert.ok(results[0].ok, results[0].error);
     const status = await backendStatus(cfg, { transports: pool });
-    assert.deepEqual(status.map((s) => [s.name, s.served, s.deployed]), [['web-1', '1.0.0', '1.0.0'], ['web-2', '2.0.0', '2.0.0']]);
+    assert.deepEqual(
+      status.map((s) => [s.name, s.served, s.deployed]),
+      [
+        ['web-1', '1.0.0', '1.0.0'],
+        ['web-2', '2.0.0', '2.0.0'],
+      ],
+    );
   });
 
   it('an unreachable host fails with step "lock" and a clear ssh message, quickly', async () => {

@@ -14,14 +14,36 @@ describe('package (.vsix)', function () {
     try {
       const vsix = path.join(tmp, 'phar-rollout.vsix');
       await run(process.execPath, ['esbuild.mjs', '--production'], { cwd: root });
-      await run(process.execPath, [path.join(root, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--no-rewrite-relative-links', '-o', vsix], { cwd: root });
+      await run(
+        process.execPath,
+        [
+          path.join(root, 'node_modules', '@vscode', 'vsce', 'vsce'),
+          'package',
+          '--no-dependencies',
+          '--no-rewrite-relative-links',
+          '-o',
+          vsix,
+        ],
+        { cwd: root },
+      );
       const { size } = await fs.stat(vsix);
       assert.ok(size < 1024 * 1024, `vsix is ${size} bytes`);
       const listing = await run('unzip', ['-Z1', vsix]);
-      const files = listing.stdout.trim().split('\n').filter((f) => f.startsWith('extension/')).map((f) => f.slice('extension/'.length)).sort();
-      const allowed = /^(dist\/(extension|cli)\.js|php\/compile\.php|media\/[^/]+|schema\/rollout\.schema\.json|package\.json|readme\.md|changelog\.md|LICENSE\.txt)$/;
-      assert.deepEqual(files.filter((f) => !allowed.test(f)), [], 'nothing else is shipped');
-      for (const needed of ['dist/extension.js', 'dist/cli.js', 'php/compile.php', 'schema/rollout.schema.json', 'media/rollout.svg']) assert.ok(files.includes(needed), `${needed} is shipped`);
+      const files = listing.stdout
+        .trim()
+        .split('\n')
+        .filter((f) => f.startsWith('extension/'))
+        .map((f) => f.slice('extension/'.length))
+        .sort();
+      const allowed =
+        /^(dist\/(extension|cli)\.js|php\/compile\.php|media\/[^/]+|schema\/rollout\.schema\.json|package\.json|readme\.md|changelog\.md|LICENSE\.txt)$/;
+      assert.deepEqual(
+        files.filter((f) => !allowed.test(f)),
+        [],
+        'nothing else is shipped',
+      );
+      for (const needed of ['dist/extension.js', 'dist/cli.js', 'php/compile.php', 'schema/rollout.schema.json', 'media/rollout.svg'])
+        assert.ok(files.includes(needed), `${needed} is shipped`);
     } finally {
       await fs.rm(tmp, { recursive: true, force: true });
       // Leave a development bundle (with source maps) behind for the layers that follow.

@@ -14,7 +14,8 @@ const local = new LocalTransport();
 describe('rollout CLI verbs against a real lab', function () {
   this.timeout(120000);
   let lab: Lab;
-  const cli = (...args: string[]) => run('node', [CLI, ...args], { allowFailure: true, timeoutMs: 60000, env: { GIT_CONFIG_GLOBAL: '/dev/null' } });
+  const cli = (...args: string[]) =>
+    run('node', [CLI, ...args], { allowFailure: true, timeoutMs: 60000, env: { GIT_CONFIG_GLOBAL: '/dev/null' } });
 
   before(async () => {
     lab = await startLab();
@@ -57,15 +58,24 @@ describe('rollout CLI verbs against a real lab', function () {
 
     const h = await cli('history', '--project', lab.projectDir, '--json');
     const events = JSON.parse(h.stdout) as Array<{ action: string; before?: unknown; after?: unknown; result: string }>;
-    assert.deepEqual(events.map((e) => [e.action, e.after, e.result]), [
-      ['ramp', { split: 25 }, 'ok'],
-      ['gate', events[1].after, 'pass'],
-      ['rollback', { split: 0 }, 'ok'],
-    ]);
+    assert.deepEqual(
+      events.map((e) => [e.action, e.after, e.result]),
+      [
+        ['ramp', { split: 25 }, 'ok'],
+        ['gate', events[1].after, 'pass'],
+        ['rollback', { split: 0 }, 'ok'],
+      ],
+    );
   });
 
   it('bad input exits 2 with a hint', async () => {
-    for (const args of [['ramp', '--project', lab.projectDir], ['ramp', '--project', lab.projectDir, '101'], ['ramp', '--project', lab.projectDir, 'abc'], ['rollback', '--project', lab.projectDir], ['verify-split', '--project', lab.projectDir, '--requests', 'x']]) {
+    for (const args of [
+      ['ramp', '--project', lab.projectDir],
+      ['ramp', '--project', lab.projectDir, '101'],
+      ['ramp', '--project', lab.projectDir, 'abc'],
+      ['rollback', '--project', lab.projectDir],
+      ['verify-split', '--project', lab.projectDir, '--requests', 'x'],
+    ]) {
       const r = await cli(...args);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     }

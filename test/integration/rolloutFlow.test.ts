@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Artifact } from '../../src/core/build/artifact';
-import { buildProject } from '../../src/core/build/build';
+import type { Artifact } from '../../src/core/phar/artifact';
+import { buildProject } from '../../src/core/phar/pharBuild';
 import { probeVersion } from '../../src/core/backends/probe';
 import { InputError } from '../../src/core/errors';
 import { run } from '../../src/core/exec/process';
@@ -29,7 +29,9 @@ const COMPILER = path.resolve(__dirname, '../../../php/compile.php');
 const ALICE = 'alice@example.com';
 
 async function git(dir: string, ...args: string[]): Promise<string> {
-  return (await run('git', args, { cwd: dir, env: { GIT_AUTHOR_DATE: '2026-01-01T00:00:00Z', GIT_COMMITTER_DATE: '2026-01-01T00:00:00Z' } })).stdout.trim();
+  return (
+    await run('git', args, { cwd: dir, env: { GIT_AUTHOR_DATE: '2026-01-01T00:00:00Z', GIT_COMMITTER_DATE: '2026-01-01T00:00:00Z' } })
+  ).stdout.trim();
 }
 
 async function setVersion(dir: string, version: string): Promise<void> {
@@ -48,11 +50,23 @@ async function snapshot(dir: string): Promise<Map<string, string>> {
       if (p === '.git' || p === '.rollout') continue;
       if (e.isDirectory()) await walk(p);
       else if (e.isSymbolicLink()) out.set(p, `link:${await fs.readlink(path.join(dir, p))}`);
-      else out.set(p, createHash('sha256').update(await fs.readFile(path.join(dir, p))).digest('hex'));
+      else
+        out.set(
+          p,
+          createHash('sha256')
+            .update(await fs.readFile(path.join(dir, p)))
+            .digest('hex'),
+        );
     }
   };
   await walk('');
-  for (const f of ['.git/index', '.git/HEAD']) out.set(f, createHash('sha256').update(await fs.readFile(path.join(dir, f))).digest('hex'));
+  for (const f of ['.git/index', '.git/HEAD'])
+    out.set(
+      f,
+      createHash('sha256')
+        .update(await fs.readFile(path.join(dir, f)))
+        .digest('hex'),
+    );
   out.set('git status', await git(dir, 'status', '--porcelain', '--ignored'));
   return out;
 }
@@ -105,10 +119,13 @@ describe('rollout flow on the sample app (real git, build, php, nginx)', functio
     assert.equal(state?.split, 5);
     assert.equal(state?.canaryArtifact, v2.id);
     const h = await readHistory(lab.projectDir);
-    assert.deepEqual(h.map((e) => [e.user, e.action, e.result]), [
-      [ALICE, 'ramp', 'ok'],
-      [ALICE, 'gate', 'pass'],
-    ]);
+    assert.deepEqual(
+      h.map((e) => [e.user, e.action, e.result]),
+      [
+        [ALICE, 'ramp', 'ok'],
+        [ALICE, 'gate', 'pass'],
+      ],
+    );
     assert.deepEqual([h[0].before, h[0].after, h[0].target], [{ split: 0 }, { split: 5 }, 'lb-1']);
   });
 
@@ -165,7 +182,10 @@ describe('rollout flow on the sample app (real git, build, php, nginx)', functio
       assert.equal(state?.split, 0);
       assert.match(state!.message!, /gate failed at 25 %.*rolled back to 0 %/);
       const h = (await readHistory(lab.projectDir)).slice(-3);
-      assert.deepEqual(h.map((e) => e.action), ['ramp', 'gate', 'rollback']);
+      assert.deepEqual(
+        h.map((e) => e.action),
+        ['ramp', 'gate', 'rollback'],
+      );
       assert.match(h[1].result, /^fail: canary error rate/);
       assert.deepEqual([h[2].before, h[2].after], [{ split: 25 }, { split: 0 }]);
       assert.match(h[2].result, /^ok \(gate failed: /);
@@ -211,7 +231,10 @@ describe('rollout flow on the sample app (real git, build, php, nginx)', functio
   it('promote deploys the canary release to stable, then sets 0 %', async () => {
     const r = await promote(lab.config, opts);
     assert.equal(r.artifact.id, v2.id);
-    assert.deepEqual(r.results.map((x) => x.ok), [true, true]);
+    assert.deepEqual(
+      r.results.map((x) => x.ok),
+      [true, true],
+    );
     for (const b of lab.config.backends) assert.equal((await probeVersion(b.probe!)).version, '2.0.0');
     assert.equal((await readSplit(lab.config.loadBalancers[0], local)).split, 0);
     assert.equal((await readState(lab.projectDir))?.status, 'done');
@@ -243,8 +266,14 @@ describe('rollout flow on the sample app (real git, build, php, nginx)', functio
     assert.deepEqual(Object.values(r.releasesAfter!), [r.artifact!.id]);
     assert.deepEqual(await snapshot(repo), before);
     assert.equal(await git(repo, 'worktree', 'list', '--porcelain'), worktreesBefore);
-    assert.deepEqual((await fs.readdir(os.tmpdir())).filter((n) => n.startsWith('phar-rollout-rebuild-')), tmpBefore);
-    assert.ok(await fs.stat(path.join(repo, '.rollout', 'artifacts', r.artifact!.id, 'manifest.json')), 'artifact kept in the project store');
+    assert.deepEqual(
+      (await fs.readdir(os.tmpdir())).filter((n) => n.startsWith('phar-rollout-rebuild-')),
+      tmpBefore,
+    );
+    assert.ok(
+      await fs.stat(path.join(repo, '.rollout', 'artifacts', r.artifact!.id, 'manifest.json')),
+      'artifact kept in the project store',
+    );
     const h = (await readHistory(lab.projectDir)).pop();
     assert.equal(h?.action, 'rollback-rebuild');
     assert.deepEqual((h?.after as { ref: string }).ref, 'v1.0.0');
@@ -253,7 +282,18 @@ describe('rollout flow on the sample app (real git, build, php, nginx)', functio
   it('unlock --force removes a live lock and logs who held it', async () => {
     const lockDir = `${lab.config.loadBalancers[0].file}.lock`;
     await fs.mkdir(lockDir);
-    await fs.writeFile(path.join(lockDir, 'owner.json'), JSON.stringify({ token: 'x', user: 'carol@example.com', host: 'elsewhere', owner: 'carol@example.com on elsewhere', pid: 1, since: new Date().toISOString(), operation: 'ramp to 50 %' }));
+    await fs.writeFile(
+      path.join(lockDir, 'owner.json'),
+      JSON.stringify({
+        token: 'x',
+        user: 'carol@example.com',
+        host: 'elsewhere',
+        owner: 'carol@example.com on elsewhere',
+        pid: 1,
+        since: new Date().toISOString(),
+        operation: 'ramp to 50 %',
+      }),
+    );
     await assert.rejects(unlock(lab.config, { force: false }, opts), LockedError);
     const holder = await unlock(lab.config, { force: true }, opts);
     assert.equal(holder?.owner, 'carol@example.com on elsewhere');

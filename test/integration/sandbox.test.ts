@@ -55,8 +55,18 @@ describe('sandbox up / deploy / status / down through the CLI', function () {
     up = JSON.parse(r.stdout) as UpJson;
     assert.equal(up.status, 'started');
     assert.equal(up.project, path.join(dir, 'project'));
-    assert.deepEqual(up.backends.map((b) => [b.name, b.group]), [['stable-1', 'stable'], ['stable-2', 'stable'], ['canary-1', 'canary']]);
-    assert.ok(allPids(up).every((p) => Number.isInteger(p) && isAlive(p)), JSON.stringify(up));
+    assert.deepEqual(
+      up.backends.map((b) => [b.name, b.group]),
+      [
+        ['stable-1', 'stable'],
+        ['stable-2', 'stable'],
+        ['canary-1', 'canary'],
+      ],
+    );
+    assert.ok(
+      allPids(up).every((p) => Number.isInteger(p) && isAlive(p)),
+      JSON.stringify(up),
+    );
     for (const b of up.backends) assert.equal((await probeVersion(`${b.url}__version`)).version, '1.2.0');
     assert.equal((await probeVersion(`${up.lbUrl}__version`)).version, '1.2.0', 'the LB answers');
     const upstream = await fs.readFile(path.join(up.nginx.prefix, 'conf', 'upstream.conf'), 'utf8');
@@ -84,9 +94,14 @@ describe('sandbox up / deploy / status / down through the CLI', function () {
     const lost = await load.stop();
     const deployed = JSON.parse(d.stdout) as { artifact: { id: string }; results: Array<{ backend: string; ok: boolean }> };
     assert.equal(deployed.artifact.id, built.id);
-    assert.deepEqual(deployed.results.map((x) => [x.backend, x.ok]), [['canary-1', true]]);
+    assert.deepEqual(
+      deployed.results.map((x) => [x.backend, x.ok]),
+      [['canary-1', true]],
+    );
     assert.deepEqual(lost.failures, []);
-    const status = JSON.parse((await cli(['status', '--project', project, '--json'])).stdout) as { backends: Array<Record<string, unknown>> };
+    const status = JSON.parse((await cli(['status', '--project', project, '--json'])).stdout) as {
+      backends: Array<Record<string, unknown>>;
+    };
     assert.deepEqual(
       status.backends.map((b) => [b.name, b.group, b.served, b.deployed, b.healthy, b.drift, typeof b.latencyMs]),
       [
@@ -105,7 +120,9 @@ describe('sandbox up / deploy / status / down through the CLI', function () {
     // upstreams" until the timers run out. The managed file must say max_fails=0 (or similar).
     const upstream = await fs.readFile(path.join(up!.nginx.prefix, 'conf', 'upstream.conf'), 'utf8');
     if (!/max_fails=/.test(upstream)) {
-      console.log('      skipped: the rendered upstream keeps nginx default max_fails=1 (src/core/traffic/render.ts), which loses requests in a rolling restart');
+      console.log(
+        '      skipped: the rendered upstream keeps nginx default max_fails=1 (src/core/traffic/render.ts), which loses requests in a rolling restart',
+      );
       this.skip();
     }
     const project = up!.project;

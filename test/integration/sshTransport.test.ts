@@ -11,7 +11,25 @@ import { sha256File } from '../helpers/phpBackend';
 import { startSshd, sshdAvailable } from '../helpers/sshd';
 import type { SshServer } from '../helpers/sshd';
 
-const hostile = (marker: string) => ["it's", '"dq"', `$(touch ${marker})`, `\`touch ${marker}\``, 'a\nb', 'a  b', 'ünï ✓', '-rf', '', '*', '/*', 'a;b|c&d', '~', '~/x', '\\', '$HOME', "'; exit 3 #"];
+const hostile = (marker: string) => [
+  "it's",
+  '"dq"',
+  `$(touch ${marker})`,
+  `\`touch ${marker}\``,
+  'a\nb',
+  'a  b',
+  'ünï ✓',
+  '-rf',
+  '',
+  '*',
+  '/*',
+  'a;b|c&d',
+  '~',
+  '~/x',
+  '\\',
+  '$HOME',
+  "'; exit 3 #",
+];
 
 describe('ssh transport against a real OpenSSH server on loopback', function () {
   let sshd: SshServer | undefined;
@@ -47,7 +65,10 @@ describe('ssh transport against a real OpenSSH server on loopback', function () 
   });
 
   it('reports a remote failure with its output, and allowFailure returns it', async () => {
-    await assert.rejects(t.exec(['sh', '-c', 'echo oops >&2; exit 3']), (err: unknown) => err instanceof ProcessError && /exited with 3 on .*: oops/.test(err.message));
+    await assert.rejects(
+      t.exec(['sh', '-c', 'echo oops >&2; exit 3']),
+      (err: unknown) => err instanceof ProcessError && /exited with 3 on .*: oops/.test(err.message),
+    );
     const r = await t.exec(['sh', '-c', 'exit 4'], { allowFailure: true });
     assert.equal(r.code, 4);
   });
@@ -71,7 +92,10 @@ describe('ssh transport against a real OpenSSH server on loopback', function () 
     const other = new SshTransport(sshd!.destination, { sshArgs: sshd!.sshArgs });
     try {
       const results = await Promise.all(Array.from({ length: 8 }, (_, i) => other.exec(['echo', String(i)])));
-      assert.deepEqual(results.map((r) => r.stdout.trim()), ['0', '1', '2', '3', '4', '5', '6', '7']);
+      assert.deepEqual(
+        results.map((r) => r.stdout.trim()),
+        ['0', '1', '2', '3', '4', '5', '6', '7'],
+      );
       assert.ok(await other.masterPid());
     } finally {
       await other.dispose();
@@ -102,7 +126,10 @@ describe('ssh transport against a real OpenSSH server on loopback', function () 
   });
 
   it('a timeout kills the remote command and says so', async () => {
-    await assert.rejects(t.exec(['sleep', '20'], { timeoutMs: 300 }), (err: unknown) => err instanceof OperationError && /timed out after 300 ms/.test(err.message));
+    await assert.rejects(
+      t.exec(['sleep', '20'], { timeoutMs: 300 }),
+      (err: unknown) => err instanceof OperationError && /timed out after 300 ms/.test(err.message),
+    );
   });
 
   it('strips its pid line from stderr and keeps the rest', async () => {
@@ -116,10 +143,18 @@ describe('ssh transport against a real OpenSSH server on loopback', function () 
     const emptyKnown = path.join(tmp, 'empty_known_hosts');
     await fs.writeFile(emptyKnown, '');
     const base = await fs.readFile(sshd!.sshArgs[1], 'utf8');
-    await fs.writeFile(cfg, base.replace(/UserKnownHostsFile .*/, `UserKnownHostsFile ${emptyKnown}`).replace(/StrictHostKeyChecking .*/, 'StrictHostKeyChecking ask'));
+    await fs.writeFile(
+      cfg,
+      base
+        .replace(/UserKnownHostsFile .*/, `UserKnownHostsFile ${emptyKnown}`)
+        .replace(/StrictHostKeyChecking .*/, 'StrictHostKeyChecking ask'),
+    );
     const stranger = new SshTransport(sshd!.destination, { sshArgs: ['-F', cfg] });
     try {
-      await assert.rejects(stranger.exec(['true']), (err: unknown) => err instanceof OperationError && err.step === 'ssh' && /Host key verification failed/.test(err.message));
+      await assert.rejects(
+        stranger.exec(['true']),
+        (err: unknown) => err instanceof OperationError && err.step === 'ssh' && /Host key verification failed/.test(err.message),
+      );
       assert.equal(await fs.readFile(emptyKnown, 'utf8'), '', 'the key was not added');
     } finally {
       await stranger.dispose();

@@ -3,8 +3,8 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LocalTransport } from '../../src/core/exec/localTransport';
-import { LocalHostFiles, RemoteHostFiles } from '../../src/core/traffic/hostFiles';
-import type { HostFiles } from '../../src/core/traffic/hostFiles';
+import { LocalHostFiles, RemoteHostFiles } from '../../src/core/exec/hostFiles';
+import type { HostFiles } from '../../src/core/exec/hostFiles';
 
 /**
  * The remote scripts (run here through the local transport, exactly as ssh would run them) and the
@@ -68,7 +68,11 @@ for (const [name, make] of [
       assert.equal(await files.removeLock(lock, 't1'), true);
       assert.equal(await files.readLock(lock), undefined);
       assert.equal(await files.removeLock(lock, undefined), false);
-      assert.deepEqual((await fs.readdir(dir)).filter((n) => n.includes('.lock')), [], 'nothing left beside it');
+      assert.deepEqual(
+        (await fs.readdir(dir)).filter((n) => n.includes('.lock')),
+        [],
+        'nothing left beside it',
+      );
     });
   });
 }

@@ -14,7 +14,7 @@ import { nginxWorkers, startLab, waitReloaded } from '../../bench/trafficLab';
 import type { Lab } from '../../bench/trafficLab';
 import { startLoad } from '../helpers/loadClient';
 import { buildTestPhar } from '../helpers/phpBackend';
-import { deployArtifact } from '../../src/core/backends/deploy';
+import { deployArtifact } from '../../src/core/backends/deployBackends';
 import { waitFor } from '../helpers/wait';
 import * as http from 'node:http';
 
@@ -114,7 +114,16 @@ http {
           ...s.stable.map((weight, i) => ({ name: `s-${i}`, group: 'stable' as const, upstream: `${s.host}:${port++}`, weight })),
           ...s.canary.map((weight, i) => ({ name: `c-${i}`, group: 'canary' as const, upstream: `${s.host}:${port++}`, weight })),
         ];
-        const text = renderUpstream({ lb: { name: 'edge', upstream: 'app' }, backends, split: s.bp / 100, mode: s.mode, stickyKey: s.stickyKey, forceHeader: s.forceHeader, forceCookie: 'canary', time: new Date() });
+        const text = renderUpstream({
+          lb: { name: 'edge', upstream: 'app' },
+          backends,
+          split: s.bp / 100,
+          mode: s.mode,
+          stickyKey: s.stickyKey,
+          forceHeader: s.forceHeader,
+          forceCookie: 'canary',
+          time: new Date(),
+        });
         await fs.writeFile(file, text);
         const r = await run('nginx', ['-p', prefix, '-c', 'conf/nginx.conf', '-t', '-q'], { allowFailure: true });
         assert.equal(r.code, 0, `nginx -t failed for ${JSON.stringify(s)}:\n${r.stderr}\n${text}`);
@@ -164,7 +173,10 @@ http {
       assert.ok(result.total > 200, `only ${result.total} requests were made`);
       assert.deepEqual(result.failures, [], `${result.failures.length} of ${result.total} failed`);
       assert.ok(result.versions[lab.canaryVersion] > 0 && result.versions[lab.stableVersion] > 0, JSON.stringify(result.versions));
-      const h = (await fs.readFile(path.join(lab.projectDir, '.rollout', 'history.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+      const h = (await fs.readFile(path.join(lab.projectDir, '.rollout', 'history.jsonl'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       assert.equal(h.filter((e) => e.action === 'ramp').length, 20);
       assert.equal(h.filter((e) => e.action === 'rollback').length, 5);
     });
@@ -193,7 +205,10 @@ http {
         } finally {
           r = await load.stop();
         }
-        assert.deepEqual(results.map((x) => x.ok), [true, true]);
+        assert.deepEqual(
+          results.map((x) => x.ok),
+          [true, true],
+        );
         assert.deepEqual(r.failures, [], `${r.failures.length} of ${r.total} failed during the deploy of ${artifact.version}`);
         assert.ok(r.versions[artifact.version] > 0, JSON.stringify(r.versions));
       }
@@ -203,7 +218,9 @@ http {
   describe('sticky mode', () => {
     let lab: Lab;
     before(async () => {
-      lab = await startLab({ rollout: { traffic: { mode: 'sticky', stickyKey: 'cookie:sid', forceHeader: 'X-Canary', forceCookie: 'canary' } } });
+      lab = await startLab({
+        rollout: { traffic: { mode: 'sticky', stickyKey: 'cookie:sid', forceHeader: 'X-Canary', forceCookie: 'canary' } },
+      });
     });
     after(async () => {
       await lab?.stop();
@@ -290,7 +307,10 @@ http {
       }
       await bothAt25();
       assert.deepEqual(await Promise.all(lab.lbs.map((l) => workers(l.prefix))), before, 'no LB was reloaded');
-      const h = (await fs.readFile(path.join(lab.projectDir, '.rollout', 'history.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+      const h = (await fs.readFile(path.join(lab.projectDir, '.rollout', 'history.jsonl'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       assert.match(h[h.length - 1].result, /^failed: load balancer "lb-2" rejected/);
     });
 
@@ -317,10 +337,15 @@ const reloaded = (prefix: string, before: string[]) => waitReloaded(prefix, befo
 /** Polls the canary share through `url` until it is within 2 points of `split` (deadline 15 s). */
 async function expectShare(url: string, canaryVersion: string, split: number): Promise<void> {
   let last = NaN;
-  await waitFor(`${split} % canary at ${url}`, async () => {
-    last = await observedShare(url, canaryVersion);
-    return Math.abs(last - split) <= 2;
-  }, 15000, 100).catch((err: Error) => {
+  await waitFor(
+    `${split} % canary at ${url}`,
+    async () => {
+      last = await observedShare(url, canaryVersion);
+      return Math.abs(last - split) <= 2;
+    },
+    15000,
+    100,
+  ).catch((err: Error) => {
     throw new Error(`${err.message}; last observed ${last} %`);
   });
 }

@@ -52,7 +52,10 @@ describe('traffic over ssh (an LB reached through a loopback OpenSSH server)', f
     try {
       assert.equal(held.where, `lb-1:${lb1.file}.lock`);
       assert.equal((await readLock(l.config, (t) => pool.get(t)))?.user, 'carol@example.com');
-      await assert.rejects(ramp(l.config, { percent: 50 }, { gate: false, user: 'dave@example.com', transports: pool }), (err: Error) => err instanceof LockedError && /carol@example\.com/.test(err.message));
+      await assert.rejects(
+        ramp(l.config, { percent: 50 }, { gate: false, user: 'dave@example.com', transports: pool }),
+        (err: Error) => err instanceof LockedError && /carol@example\.com/.test(err.message),
+      );
     } finally {
       await held.release();
     }
@@ -66,7 +69,10 @@ describe('traffic over ssh (an LB reached through a loopback OpenSSH server)', f
     const good = await fs.readFile(conf, 'utf8');
     await fs.writeFile(conf, good.replace('events {', 'bogus_over_ssh on;\nevents {'));
     try {
-      await assert.rejects(ramp(l.config, { percent: 50 }, { gate: false, user: 'ssh@example.com', transports: pool }), /load balancer "lb-1" rejected the new file[\s\S]*bogus_over_ssh/);
+      await assert.rejects(
+        ramp(l.config, { percent: 50 }, { gate: false, user: 'ssh@example.com', transports: pool }),
+        /load balancer "lb-1" rejected the new file[\s\S]*bogus_over_ssh/,
+      );
     } finally {
       await fs.writeFile(conf, good);
     }

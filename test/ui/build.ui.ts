@@ -32,15 +32,25 @@ export const tests: UiTest[] = [
       const icon = ctx.page.locator(CONTAINER_ICON).first();
       await icon.waitFor({ state: 'visible', timeout: 60000 });
       await icon.click();
-      await ctx.waitFor('the Phar Rollout side bar', async () => {
-        const title = (await ctx.page.locator('.part.sidebar .composite.title').first().textContent()) ?? '';
-        return /phar rollout/i.test(title) || undefined;
-      }, 30000);
+      await ctx.waitFor(
+        'the Phar Rollout side bar',
+        async () => {
+          const title = (await ctx.page.locator('.part.sidebar .composite.title').first().textContent()) ?? '';
+          return /phar rollout/i.test(title) || undefined;
+        },
+        30000,
+      );
       // The project tree shows the project once the extension has read composer.json.
-      await ctx.waitFor(`a tree row naming ${ctx.app}`, async () => {
-        const rows = await rowTexts(ctx);
-        return rows.some((r) => r.includes(ctx.app) || r.includes(ctx.version)) || undefined;
-      }, 60000).catch((err) => ctx.log(`note: ${(err as Error).message}`));
+      await ctx
+        .waitFor(
+          `a tree row naming ${ctx.app}`,
+          async () => {
+            const rows = await rowTexts(ctx);
+            return rows.some((r) => r.includes(ctx.app) || r.includes(ctx.version)) || undefined;
+          },
+          60000,
+        )
+        .catch((err) => ctx.log(`note: ${(err as Error).message}`));
       ctx.log(`rows before the build: ${JSON.stringify(await rowTexts(ctx))}`);
       await ctx.screenshot('01-panel.png');
     },
@@ -53,18 +63,26 @@ export const tests: UiTest[] = [
       // row that has the version and speaks of a build or an artifact.
       const before = new Set(await rowTexts(ctx));
       await ctx.runCommand('Phar Rollout: Build Phar');
-      const row = await ctx.waitFor(`a new tree row about the build of ${ctx.version} (rows before: ${JSON.stringify([...before])})`, async () => {
-        const rows = await rowTexts(ctx);
-        return rows.find((r) => r.includes(ctx.version) && /build|built|artifact/i.test(r) && !before.has(r));
-      }, 180000);
+      const row = await ctx.waitFor(
+        `a new tree row about the build of ${ctx.version} (rows before: ${JSON.stringify([...before])})`,
+        async () => {
+          const rows = await rowTexts(ctx);
+          return rows.find((r) => r.includes(ctx.version) && /build|built|artifact/i.test(r) && !before.has(r));
+        },
+        180000,
+      );
       ctx.log(`tree row: ${row}`);
       ctx.log(`rows after the build: ${JSON.stringify(await rowTexts(ctx))}`);
       await ctx.screenshot('02-build.png');
 
-      const item = await ctx.waitFor(`a status bar item with "${ctx.app}" and "${ctx.version}"`, async () => {
-        const items = await statusTexts(ctx);
-        return items.find((t) => t.includes(ctx.app) && t.includes(ctx.version));
-      }, 60000);
+      const item = await ctx.waitFor(
+        `a status bar item with "${ctx.app}" and "${ctx.version}"`,
+        async () => {
+          const items = await statusTexts(ctx);
+          return items.find((t) => t.includes(ctx.app) && t.includes(ctx.version));
+        },
+        60000,
+      );
       ctx.log(`status bar: ${item}`);
       await ctx.screenshot('03-statusbar.png', ctx.page.locator('.part.statusbar'));
     },

@@ -20,15 +20,18 @@
  * test-results/trace-<suite>.zip), PHAR_ROLLOUT_KEEP_TMP=1, PHAR_ROLLOUT_EXTENSION_PATH /
  * PHAR_ROLLOUT_FIXTURE (try the harness on another extension or folder).
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { copyFixture } from '../helpers/fixture';
 import { waitFor } from '../helpers/wait';
 import type { Locator, Page } from 'playwright-core';
-import { BrowserSession, launchBrowser } from '../helpers/browser';
-import { CodeServer, repoRoot, startCodeServer, workbenchUrl } from '../helpers/codeServer';
+import type { BrowserSession } from '../helpers/browser';
+import { launchBrowser } from '../helpers/browser';
+import type { CodeServer } from '../helpers/codeServer';
+import { repoRoot, startCodeServer, workbenchUrl } from '../helpers/codeServer';
 
 export type SuiteName = 'project' | 'sandbox';
 
@@ -112,11 +115,28 @@ function say(line: string): void {
 }
 
 /** Top-level entries of the repo that an installed extension does not need. */
-const NOT_IN_EXTENSION = new Set(['.git', '.cache', '.ci', 'node_modules', 'out', 'src', 'test', 'test-results', 'bench', '.rollout', 'scripts']);
+const NOT_IN_EXTENSION = new Set([
+  '.git',
+  '.cache',
+  '.ci',
+  'node_modules',
+  'out',
+  'src',
+  'test',
+  'test-results',
+  'bench',
+  '.rollout',
+  'scripts',
+]);
 
 /** Copies the extension (as an unpacked install) into extensionsDir; returns its folder. */
 function installExtensionCopy(from: string, extensionsDir: string): string {
-  const manifest = JSON.parse(fs.readFileSync(path.join(from, 'package.json'), 'utf8')) as { publisher: string; name: string; version: string; main?: string };
+  const manifest = JSON.parse(fs.readFileSync(path.join(from, 'package.json'), 'utf8')) as {
+    publisher: string;
+    name: string;
+    version: string;
+    main?: string;
+  };
   if (manifest.main && !fs.existsSync(path.resolve(from, manifest.main)) && !fs.existsSync(path.resolve(from, `${manifest.main}.js`))) {
     throw new Error(`the extension's main ${manifest.main} does not exist: run npm run compile`);
   }
@@ -138,7 +158,10 @@ interface LoadedTest {
 function loadTests(dir: string): LoadedTest[] {
   if (!fs.existsSync(dir)) return [];
   const all: LoadedTest[] = [];
-  for (const name of fs.readdirSync(dir).filter((n) => n.endsWith('.ui.js')).sort()) {
+  for (const name of fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith('.ui.js'))
+    .sort()) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require(path.join(dir, name)) as { tests?: UiTest[] };
     for (const test of mod.tests ?? []) all.push({ file: name, test });
@@ -156,7 +179,11 @@ function loadTests(dir: string): LoadedTest[] {
 }
 
 function slug(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
+  return text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 60);
 }
 
 function exactText(text: string): RegExp {
@@ -177,7 +204,15 @@ async function withTimeout<T>(what: string, ms: number, work: Promise<T>): Promi
   }
 }
 
-function makeContext(page: Page, server: CodeServer, suite: SuiteName, workspace: string, app: string, version: string, sandbox?: SandboxInfo): UiContext {
+function makeContext(
+  page: Page,
+  server: CodeServer,
+  suite: SuiteName,
+  workspace: string,
+  app: string,
+  version: string,
+  sandbox?: SandboxInfo,
+): UiContext {
   const sidebar = page.locator('.part.sidebar');
   const ctx: UiContext = {
     page,
@@ -203,47 +238,80 @@ function makeContext(page: Page, server: CodeServer, suite: SuiteName, workspace
 
     async runCommand(title) {
       const input = page.locator('.quick-input-widget input');
-      await ctx.waitFor('the command palette', async () => {
-        if (!(await input.isVisible())) await page.keyboard.press('F1');
-        return (await input.isVisible()) && ((await input.inputValue()).startsWith('>') || undefined);
-      }, 20000);
+      await ctx.waitFor(
+        'the command palette',
+        async () => {
+          if (!(await input.isVisible())) await page.keyboard.press('F1');
+          return (await input.isVisible()) && ((await input.inputValue()).startsWith('>') || undefined);
+        },
+        20000,
+      );
       await input.fill('>');
       await input.pressSequentially(title);
       const exact = page.locator('.quick-input-widget .monaco-list-row', { has: page.locator('.label-name', { hasText: title }) });
-      const row = await ctx.waitFor(`"${title}" in the command palette`, async () => {
-        const rows = await exact.all();
-        for (const r of rows) {
-          const label = ((await r.locator('.label-name').first().textContent()) ?? '').replace(/\s+/g, ' ').trim();
-          if (label === title) return r;
-        }
-        return undefined;
-      }, 20000);
+      const row = await ctx.waitFor(
+        `"${title}" in the command palette`,
+        async () => {
+          const rows = await exact.all();
+          for (const r of rows) {
+            const label = ((await r.locator('.label-name').first().textContent()) ?? '').replace(/\s+/g, ' ').trim();
+            if (label === title) return r;
+          }
+          return undefined;
+        },
+        20000,
+      );
       // Enter on the focused entry as a person would; click the exact one if the list put another first.
       if ((await row.getAttribute('class'))?.split(/\s+/).includes('focused')) await page.keyboard.press('Enter');
       else await row.click();
       // The command may open its own quick pick in the same widget at once: the palette is gone when
       // the widget is hidden or no longer holds a ">" command query.
-      await ctx.waitFor('the command palette to close', async () => !(await input.isVisible()) || !(await input.inputValue()).startsWith('>') || undefined, 10000);
+      await ctx.waitFor(
+        'the command palette to close',
+        async () => !(await input.isVisible()) || !(await input.inputValue()).startsWith('>') || undefined,
+        10000,
+      );
     },
     async openContainer(title) {
       const icon = page.locator(`.activitybar .action-item a[aria-label*="${title}"]`).first();
       await icon.waitFor({ state: 'visible', timeout: 60000 });
-      const sidebarTitle = async () => (await sidebar.locator('.composite.title').first().textContent().catch(() => '')) ?? '';
+      const sidebarTitle = async () =>
+        (await sidebar
+          .locator('.composite.title')
+          .first()
+          .textContent()
+          .catch(() => '')) ?? '';
       if (!(await sidebar.isVisible()) || !(await sidebarTitle()).toLowerCase().includes(title.toLowerCase())) await icon.click();
-      await ctx.waitFor(`the ${title} side bar`, async () => (await sidebarTitle()).toLowerCase().includes(title.toLowerCase()) || undefined, 30000);
+      await ctx.waitFor(
+        `the ${title} side bar`,
+        async () => (await sidebarTitle()).toLowerCase().includes(title.toLowerCase()) || undefined,
+        30000,
+      );
     },
     async view(name) {
-      const pane = sidebar.locator('.pane').filter({ has: page.locator('.pane-header h3.title', { hasText: exactText(name) }) }).first();
+      const pane = sidebar
+        .locator('.pane')
+        .filter({ has: page.locator('.pane-header h3.title', { hasText: exactText(name) }) })
+        .first();
       await pane.waitFor({ state: 'visible', timeout: 30000 });
       const header = pane.locator('.pane-header').first();
       if ((await header.getAttribute('aria-expanded')) === 'false') await header.click();
-      await ctx.waitFor(`the ${name} view expanded`, async () => (await header.getAttribute('aria-expanded')) !== 'false' || undefined, 10000);
+      await ctx.waitFor(
+        `the ${name} view expanded`,
+        async () => (await header.getAttribute('aria-expanded')) !== 'false' || undefined,
+        10000,
+      );
       return pane;
     },
     async treeRows(viewName) {
       const pane = await ctx.view(viewName);
       // No DOM lib in this tsconfig: the little of the DOM used in the page, typed by hand.
-      type El = { textContent: string | null; className: string; getAttribute(name: string): string | null; querySelector(selector: string): El | null };
+      type El = {
+        textContent: string | null;
+        className: string;
+        getAttribute(name: string): string | null;
+        querySelector(selector: string): El | null;
+      };
       const rows = await pane.locator('.monaco-list-row').evaluateAll((elements: unknown[]) =>
         (elements as El[]).map((row) => ({
           index: Number(row.getAttribute('data-index') ?? '0'),
@@ -267,7 +335,10 @@ function makeContext(page: Page, server: CodeServer, suite: SuiteName, workspace
     },
     async treeRow(viewName, label) {
       const pane = await ctx.view(viewName);
-      const row = pane.locator('.monaco-list-row').filter({ has: page.locator('.label-name', { hasText: exactText(label) }) }).first();
+      const row = pane
+        .locator('.monaco-list-row')
+        .filter({ has: page.locator('.label-name', { hasText: exactText(label) }) })
+        .first();
       await row.waitFor({ state: 'visible', timeout: 30000 });
       return row;
     },
@@ -278,28 +349,41 @@ function makeContext(page: Page, server: CodeServer, suite: SuiteName, workspace
     async contextMenu(target, item) {
       const menu = page.locator('.context-view .monaco-menu');
       const entry = menu.locator('.action-item:not(.disabled) .action-label', { hasText: exactText(item) }).first();
-      await ctx.waitFor(`"${item}" in the context menu`, async () => {
-        if (!(await menu.first().isVisible())) await target.click({ button: 'right', timeout: 10000 });
-        return (await entry.isVisible()) || undefined;
-      }, 20000);
+      await ctx.waitFor(
+        `"${item}" in the context menu`,
+        async () => {
+          if (!(await menu.first().isVisible())) await target.click({ button: 'right', timeout: 10000 });
+          return (await entry.isVisible()) || undefined;
+        },
+        20000,
+      );
       // VS Code arms a menu item's mouse-up 100 ms after the menu renders (so the right button's
       // release cannot pick an item): a click before that does nothing and the menu stays. The menu
       // closes before the action runs, so clicking again while it is still open cannot run it twice.
       const deadline = Date.now() + 10000;
       for (;;) {
         await entry.click({ timeout: 5000 });
-        const closed = await ctx.waitFor('the context menu to close', async () => !(await menu.first().isVisible()) || undefined, 1000).catch(() => false);
+        const closed = await ctx
+          .waitFor('the context menu to close', async () => !(await menu.first().isVisible()) || undefined, 1000)
+          .catch(() => false);
         if (closed) break;
         if (Date.now() > deadline) throw new Error(`the context menu stayed open after clicking "${item}"`);
       }
     },
     async pickQuickItem(label, timeoutMs = 30000) {
       const widget = page.locator('.quick-input-widget');
-      const row = widget.locator('.monaco-list-row').filter({ has: page.locator('.label-name', { hasText: exactText(label) }) }).first();
-      await ctx.waitFor(`"${label}" in the quick pick`, async () => (await row.isVisible()) || undefined, timeoutMs).catch(async (err: Error) => {
-        const shown = (await widget.isVisible()) ? (await widget.locator('.monaco-list-row .label-name').allTextContents()).map((t) => t.trim()) : 'no quick pick open';
-        throw new Error(`${err.message}; quick pick: ${JSON.stringify(shown)}`);
-      });
+      const row = widget
+        .locator('.monaco-list-row')
+        .filter({ has: page.locator('.label-name', { hasText: exactText(label) }) })
+        .first();
+      await ctx
+        .waitFor(`"${label}" in the quick pick`, async () => (await row.isVisible()) || undefined, timeoutMs)
+        .catch(async (err: Error) => {
+          const shown = (await widget.isVisible())
+            ? (await widget.locator('.monaco-list-row .label-name').allTextContents()).map((t) => t.trim())
+            : 'no quick pick open';
+          throw new Error(`${err.message}; quick pick: ${JSON.stringify(shown)}`);
+        });
       await row.click();
       await ctx.waitFor(`the quick pick to take "${label}"`, async () => !(await row.isVisible()) || undefined, 10000);
     },
@@ -307,19 +391,29 @@ function makeContext(page: Page, server: CodeServer, suite: SuiteName, workspace
       const messages = page.locator('.notifications-toasts .notification-toast .notification-list-item-message');
       let seen: string[] = [];
       try {
-        return await ctx.waitFor(`a notification ${text}`, async () => {
-          seen = (await messages.allTextContents()).map((t) => t.replace(/\s+/g, ' ').trim());
-          return seen.find((m) => (typeof text === 'string' ? m.includes(text) : text.test(m)));
-        }, timeoutMs);
+        return await ctx.waitFor(
+          `a notification ${text}`,
+          async () => {
+            seen = (await messages.allTextContents()).map((t) => t.replace(/\s+/g, ' ').trim());
+            return seen.find((m) => (typeof text === 'string' ? m.includes(text) : text.test(m)));
+          },
+          timeoutMs,
+        );
       } catch (err) {
-        throw new Error(`${(err as Error).message}; notifications: ${JSON.stringify(seen)}`);
+        throw new Error(`${(err as Error).message}; notifications: ${JSON.stringify(seen)}`, { cause: err });
       }
     },
     async dialogButton(button, timeoutMs = 30000) {
       const dialog = page.locator('.monaco-dialog-box');
       const btn = dialog.locator('.monaco-button', { hasText: exactText(button) }).first();
       await ctx.waitFor(`a dialog with the button "${button}"`, async () => (await btn.isVisible()) || undefined, timeoutMs);
-      const message = ((await dialog.locator('.dialog-message-text').first().textContent().catch(() => '')) ?? '').trim();
+      const message = (
+        (await dialog
+          .locator('.dialog-message-text')
+          .first()
+          .textContent()
+          .catch(() => '')) ?? ''
+      ).trim();
       await btn.click();
       await ctx.waitFor('the dialog to close', async () => !(await dialog.first().isVisible()) || undefined, 10000);
       return message;
@@ -415,9 +509,11 @@ async function notificationHistory(ctx: UiContext): Promise<string[]> {
   await ctx.runCommand('Notifications: Show Notifications');
   const center = page.locator('.notifications-center');
   await center.waitFor({ state: 'visible', timeout: 5000 });
-  const messages = (await center.locator('.notification-list-item').evaluateAll((items: unknown[]) =>
-    (items as Array<{ textContent: string | null }>).map((i) => i.textContent ?? ''),
-  )).map((t) => t.replace(/\s+/g, ' ').trim());
+  const messages = (
+    await center
+      .locator('.notification-list-item')
+      .evaluateAll((items: unknown[]) => (items as Array<{ textContent: string | null }>).map((i) => i.textContent ?? ''))
+  ).map((t) => t.replace(/\s+/g, ' ').trim());
   await page.keyboard.press('Escape');
   return messages;
 }
@@ -447,7 +543,9 @@ function extensionLogTail(userDataDir: string, lines: number): string | undefine
 
 function readComposer(dir: string): { app: string; version: string } {
   const composer = JSON.parse(fs.readFileSync(path.join(dir, 'composer.json'), 'utf8')) as { name?: string; version?: string };
-  const app = String(composer.name ?? path.basename(dir)).split('/').pop()!;
+  const app = String(composer.name ?? path.basename(dir))
+    .split('/')
+    .pop()!;
   const version = String(composer.version ?? '');
   if (!version) throw new Error(`${dir}/composer.json has no "version"`);
   return { app, version };
@@ -467,7 +565,10 @@ async function runSuite(suite: Suite, tests: LoadedTest[]): Promise<void> {
       if (session && tracing) {
         const file = path.join(resultsDir, `trace-${suite.name}.zip`);
         fs.mkdirSync(resultsDir, { recursive: true });
-        await session.context.tracing.stop({ path: file }).then(() => say(`trace: ${path.relative(root, file)} (npx playwright show-trace)`), () => undefined);
+        await session.context.tracing.stop({ path: file }).then(
+          () => say(`trace: ${path.relative(root, file)} (npx playwright show-trace)`),
+          () => undefined,
+        );
       }
       await session?.close().catch(() => undefined);
       await server?.stop().catch(() => undefined);
@@ -491,7 +592,9 @@ async function runSuite(suite: Suite, tests: LoadedTest[]): Promise<void> {
       const t0 = Date.now();
       sandbox = await sandboxUp(sandboxDir);
       workspace = sandbox.project;
-      say(`sandbox up in ${Date.now() - t0} ms: LB ${sandbox.lbUrl}, ${sandbox.backends.map((b) => `${b.name} (${b.group}) ${b.url}`).join(', ')}`);
+      say(
+        `sandbox up in ${Date.now() - t0} ms: LB ${sandbox.lbUrl}, ${sandbox.backends.map((b) => `${b.name} (${b.group}) ${b.url}`).join(', ')}`,
+      );
     } else {
       workspace = path.join(tmp, 'sample-app');
       copyFixture(fixture, workspace);
@@ -533,7 +636,9 @@ async function runSuite(suite: Suite, tests: LoadedTest[]): Promise<void> {
         failed++;
         const notRun = test.dependsOnPrevious && failedBefore !== undefined;
         failedBefore ??= test.name;
-        say(`FAIL ${test.name} [${suite.name}/${file}] (${Date.now() - t0} ms)\n${notRun ? (err as Error).message : ((err as Error)?.stack ?? err)}`);
+        say(
+          `FAIL ${test.name} [${suite.name}/${file}] (${Date.now() - t0} ms)\n${notRun ? (err as Error).message : ((err as Error)?.stack ?? err)}`,
+        );
         if (!notRun) {
           await ctx.screenshot(`failure-${suite.name}-${slug(test.name)}.png`).catch((e) => say(`no screenshot: ${(e as Error).message}`));
           const notes = await notificationHistory(ctx).catch((e: Error) => [`(could not read the notifications: ${e.message})`]);
@@ -547,7 +652,9 @@ async function runSuite(suite: Suite, tests: LoadedTest[]): Promise<void> {
     say(`suite ${suite.name}: setup failed: ${(err as Error)?.stack ?? err}`);
     if (session && !session.page.isClosed()) {
       fs.mkdirSync(resultsDir, { recursive: true });
-      await session.page.screenshot({ path: path.join(resultsDir, `failure-${suite.name}-setup.png`), timeout: 10000 }).catch(() => undefined);
+      await session.page
+        .screenshot({ path: path.join(resultsDir, `failure-${suite.name}-setup.png`), timeout: 10000 })
+        .catch(() => undefined);
     }
     if (server) {
       try {
@@ -571,8 +678,12 @@ async function runSuite(suite: Suite, tests: LoadedTest[]): Promise<void> {
 async function main(): Promise<number> {
   const started = Date.now();
   const only = process.env.PHAR_ROLLOUT_UI_SUITE;
-  const plan = suites.filter((s) => !only || s.name === only).map((s) => ({ suite: s, tests: loadTests(s.testsDir) })).filter((p) => p.tests.length > 0);
-  if (plan.length === 0) throw new Error(`no *.ui.js tests selected under ${__dirname} (npm run build-tests; PHAR_ROLLOUT_UI_GREP / PHAR_ROLLOUT_UI_SUITE)`);
+  const plan = suites
+    .filter((s) => !only || s.name === only)
+    .map((s) => ({ suite: s, tests: loadTests(s.testsDir) }))
+    .filter((p) => p.tests.length > 0);
+  if (plan.length === 0)
+    throw new Error(`no *.ui.js tests selected under ${__dirname} (npm run build-tests; PHAR_ROLLOUT_UI_GREP / PHAR_ROLLOUT_UI_SUITE)`);
 
   const onSignal = (signal: NodeJS.Signals) => {
     if (aborting) return; // already stopping; a second Ctrl-C must not skip the cleanup

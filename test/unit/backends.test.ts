@@ -61,7 +61,8 @@ describe('statusOf (drift and health)', () => {
 describe('release ids and manifests', () => {
   it('accepts artifact ids and refuses anything that could leave releases/', () => {
     for (const ok of ['1.0.0-abc1234-deadbeef', '2.0.0+build.1-0000000-00000000', 'v1']) assert.equal(checkReleaseId(ok), ok);
-    for (const bad of ['', '..', '../x', 'a/b', '.hidden', '-rf', 'a b', 'a\nb', 'x..y', "it's"]) assert.throws(() => checkReleaseId(bad), /not a valid release id/, bad);
+    for (const bad of ['', '..', '../x', 'a/b', '.hidden', '-rf', 'a b', 'a\nb', 'x..y', "it's"])
+      assert.throws(() => checkReleaseId(bad), /not a valid release id/, bad);
   });
 
   it('manifestOf drops local paths and keeps every manifest field (also newer ones)', () => {

@@ -1,6 +1,14 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { defaultBoxConfig, globToRegex, isRegex, nameMatcher, parseBoxConfig, pathMatcher, toJsRegex } from '../../src/core/config/boxConfig';
+import {
+  defaultBoxConfig,
+  globToRegex,
+  isRegex,
+  nameMatcher,
+  parseBoxConfig,
+  pathMatcher,
+  toJsRegex,
+} from '../../src/core/config/boxConfig';
 import { InputErrors } from '../../src/core/errors';
 import type { InputError } from '../../src/core/errors';
 
@@ -142,7 +150,10 @@ describe('box.json (built-in compiler subset)', () => {
   });
 
   it('treats null as the default, as box does', () => {
-    const config = parseBoxConfig(file, '{"main": null, "compression": null, "directories": null, "stub": null}', { projectDir, strict: true });
+    const config = parseBoxConfig(file, '{"main": null, "compression": null, "directories": null, "stub": null}', {
+      projectDir,
+      strict: true,
+    });
     assert.equal(config.main, 'index.php');
     assert.equal(config.compression, 'NONE');
     assert.equal(config.autodiscovery, true);

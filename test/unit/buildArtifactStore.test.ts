@@ -2,8 +2,16 @@ import * as assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ArtifactManifest } from '../../src/core/build/artifact';
-import { artifactId, artifactsDir, createStaging, findArtifactByInputsHash, getArtifact, listArtifacts, sha256File } from '../../src/core/build/artifactStore';
+import type { ArtifactManifest } from '../../src/core/phar/artifact';
+import {
+  artifactId,
+  artifactsDir,
+  createStaging,
+  findArtifactByInputsHash,
+  getArtifact,
+  listArtifacts,
+  sha256File,
+} from '../../src/core/phar/artifactStore';
 
 describe('artifact store', () => {
   let dir: string;
@@ -45,7 +53,10 @@ describe('artifact store', () => {
   it('lists artifacts newest first and finds one by id, "latest" and inputs hash', async () => {
     const a = await store('one', '2024-01-01T00:00:00.000Z', 'h1');
     const b = await store('two', '2024-01-02T00:00:00.000Z', 'h2');
-    assert.deepEqual((await listArtifacts(dir)).map((x) => x.id), [b.id, a.id]);
+    assert.deepEqual(
+      (await listArtifacts(dir)).map((x) => x.id),
+      [b.id, a.id],
+    );
     assert.equal((await getArtifact(dir, 'latest'))?.id, b.id);
     assert.equal((await getArtifact(dir, a.id))?.pharPath, path.join(artifactsDir(dir), a.id, 'shop.phar'));
     assert.equal(await getArtifact(dir, '../etc'), undefined);

@@ -2,8 +2,8 @@ import * as assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { generateStub, phpString } from '../../src/core/build/builtinCompiler';
-import { selectFiles } from '../../src/core/build/fileSelection';
+import { generateStub, phpString } from '../../src/core/phar/builtinCompiler';
+import { selectFiles } from '../../src/core/phar/fileSelection';
 import { parseBoxConfig } from '../../src/core/config/boxConfig';
 
 describe('files selected for the phar', () => {
@@ -39,7 +39,10 @@ describe('files selected for the phar', () => {
       '.git/HEAD',
     ]) {
       await fs.mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
-      await fs.writeFile(path.join(dir, rel), rel.endsWith('installed.json') ? JSON.stringify({ packages: [], 'dev-package-names': ['dev/tool'] }) : rel);
+      await fs.writeFile(
+        path.join(dir, rel),
+        rel.endsWith('installed.json') ? JSON.stringify({ packages: [], 'dev-package-names': ['dev/tool'] }) : rel,
+      );
     }
   });
   afterEach(() => fs.rm(dir, { recursive: true, force: true }));
@@ -65,7 +68,10 @@ describe('files selected for the phar', () => {
   it('combines directories, finder, files(-bin) and blacklist, sorted by path', async () => {
     const { locals, problems } = await select({
       directories: ['src', 'vendor'],
-      finder: [{ in: 'templates', name: '*.html' }, { in: 'vendor', exclude: 'tests', name: '*.php' }],
+      finder: [
+        { in: 'templates', name: '*.html' },
+        { in: 'vendor', exclude: 'tests', name: '*.php' },
+      ],
       'files-bin': ['public/logo.png'],
       files: ['composer.json'],
       blacklist: ['src/Dev'],
@@ -84,14 +90,23 @@ describe('files selected for the phar', () => {
   });
 
   it('applies finder exclude, notName, path and notPath', async () => {
-    const { locals } = await select({ main: false, finder: [{ in: ['src', 'vendor'], exclude: ['tests', 'acme/lib/src'], notName: '/^Fix/', notPath: 'dev/' }] });
+    const { locals } = await select({
+      main: false,
+      finder: [{ in: ['src', 'vendor'], exclude: ['tests', 'acme/lib/src'], notName: '/^Fix/', notPath: 'dev/' }],
+    });
     assert.deepEqual(locals, ['src/App.php', 'vendor/autoload.php']);
     const byPath = await select({ main: false, finder: [{ in: '.', path: '/^src\\/(Dev|tests)\\//' }] });
     assert.deepEqual(byPath.locals, ['src/Dev/Fixture.php', 'src/tests/AppTest.php']);
   });
 
   it('keeps composer files when exclude-composer-files is false and dev packages when exclude-dev-files is false', async () => {
-    const { locals } = await select({ main: false, directories: ['vendor'], files: ['composer.json'], 'exclude-composer-files': false, 'exclude-dev-files': false });
+    const { locals } = await select({
+      main: false,
+      directories: ['vendor'],
+      files: ['composer.json'],
+      'exclude-composer-files': false,
+      'exclude-dev-files': false,
+    });
     assert.ok(locals.includes('composer.json'));
     assert.ok(locals.includes('vendor/composer/installed.json'));
     assert.ok(locals.includes('vendor/dev/tool/Tool.php'));
@@ -99,7 +114,16 @@ describe('files selected for the phar', () => {
 
   it('reports missing folders, files, main and stub at their box.json entries, except under pending folders', async () => {
     await fs.rm(path.join(dir, 'vendor'), { recursive: true });
-    const { problems } = await select({ main: 'bin/app.php', directories: ['src', 'lib', 'vendor'], files: ['NOTICE', 'vendor/x.php'], stub: 'stub.php', finder: [{ in: 'assets' }] }, ['vendor']);
+    const { problems } = await select(
+      {
+        main: 'bin/app.php',
+        directories: ['src', 'lib', 'vendor'],
+        files: ['NOTICE', 'vendor/x.php'],
+        stub: 'stub.php',
+        finder: [{ in: 'assets' }],
+      },
+      ['vendor'],
+    );
     assert.deepEqual(
       problems.map((p) => p.at),
       [['directories', 1], ['finder', 0, 'in'], ['files', 0], ['main'], ['stub']],

@@ -2,8 +2,8 @@ import * as assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { computeInputsHash, hashProjectFiles } from '../../src/core/build/inputsHash';
-import type { BuildInputs } from '../../src/core/build/inputsHash';
+import { computeInputsHash, hashProjectFiles } from '../../src/core/phar/inputsHash';
+import type { BuildInputs } from '../../src/core/phar/inputsHash';
 
 const inputs: BuildInputs = {
   app: 'shop',

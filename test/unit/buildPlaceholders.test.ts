@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { formatPhpDate, placeholderValues } from '../../src/core/build/placeholders';
+import { formatPhpDate, placeholderValues } from '../../src/core/phar/placeholders';
 import type { PlaceholderConfig } from '../../src/core/config/boxConfig';
 
 const time = new Date('2024-01-02T03:04:05Z');
@@ -9,7 +9,16 @@ const base: PlaceholderConfig = { sigil: '@', datetimeFormat: 'Y-m-d H:i:s T', r
 describe('placeholders', () => {
   it('fills every git placeholder as box does', () => {
     const { values, problems } = placeholderValues(
-      { ...base, gitCommit: 'c', gitCommitShort: 'cs', gitTag: 't', gitVersion: 'v', git: 'g', datetime: 'd', replacements: { title: 'Acme' } },
+      {
+        ...base,
+        gitCommit: 'c',
+        gitCommitShort: 'cs',
+        gitTag: 't',
+        gitVersion: 'v',
+        git: 'g',
+        datetime: 'd',
+        replacements: { title: 'Acme' },
+      },
       { commit, describe: '1.2.0-3-g0123456', latestTag: '1.2.0', time },
     );
     assert.deepEqual(problems, []);
@@ -55,7 +64,10 @@ describe('placeholders', () => {
     assert.equal(formatPhpDate('c', time), '2024-01-02T03:04:05+00:00');
     assert.equal(formatPhpDate('r', time), 'Tue, 02 Jan 2024 03:04:05 +0000');
     assert.equal(formatPhpDate('l jS \\of F Y h:i:s A', time), 'Tuesday 2nd of January 2024 03:04:05 AM');
-    assert.equal(formatPhpDate('N w z W t L o y a g G u v e P O p Z U', time), '2 2 1 01 31 1 2024 24 am 3 3 000000 000 UTC +00:00 +0000 Z 0 1704164645');
+    assert.equal(
+      formatPhpDate('N w z W t L o y a g G u v e P O p Z U', time),
+      '2 2 1 01 31 1 2024 24 am 3 3 000000 000 UTC +00:00 +0000 Z 0 1704164645',
+    );
     assert.equal(formatPhpDate('o-W N z', new Date('2021-01-01T00:00:00Z')), '2020-53 5 0');
     assert.equal(formatPhpDate('B I x X', time), '169 0 2024 +2024');
   });

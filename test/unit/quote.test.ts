@@ -52,7 +52,7 @@ const HOSTILE = [
  * shell: if it accepts the text, a POSIX shell reads it as one word with this value.
  */
 function unquote(word: string): string {
-  if (/^[A-Za-z0-9_\/.,:=@%+-]+$/.test(word) && !word.startsWith('-') && !word.startsWith('~')) return word;
+  if (/^[A-Za-z0-9_/.,:=@%+-]+$/.test(word) && !word.startsWith('-') && !word.startsWith('~')) return word;
   let out = '';
   let i = 0;
   while (i < word.length) {
@@ -90,7 +90,10 @@ describe('shellCommand / quoteArg', () => {
 
   it('round-trips random strings through the pure reader', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'binary' }).filter((s) => !s.includes('\0')), (s) => unquote(quoteArg(s)) === s),
+      fc.property(
+        fc.string({ unit: 'binary' }).filter((s) => !s.includes('\0')),
+        (s) => unquote(quoteArg(s)) === s,
+      ),
       { numRuns: 2000 },
     );
   });

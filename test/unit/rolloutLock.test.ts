@@ -21,7 +21,10 @@ describe('rollout lock, history, state (local files)', () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rollout-unit-'));
     const lbFile = path.join(dir, 'lb', 'upstream.conf');
     await fs.mkdir(path.dirname(lbFile));
-    config = { projectDir: path.join(dir, 'project'), loadBalancers: [{ name: 'edge', file: lbFile, upstream: 'app', test: ['true'], reload: ['true'] }] };
+    config = {
+      projectDir: path.join(dir, 'project'),
+      loadBalancers: [{ name: 'edge', file: lbFile, upstream: 'app', test: ['true'], reload: ['true'] }],
+    };
   });
   afterEach(() => fs.rm(dir, { recursive: true, force: true }));
 
@@ -46,8 +49,18 @@ describe('rollout lock, history, state (local files)', () => {
   it('a lock caught between its mkdir and its owner file still names its holder', async () => {
     const lockDir = `${config.loadBalancers[0].file}.lock`;
     await fs.mkdir(lockDir); // the holder has made the directory but not yet written owner.json
-    const owner = JSON.stringify({ token: 't', user: 'alice@example.com', owner: 'alice@example.com on vm', host: 'vm', pid: 1, since: 'now', operation: 'ramp to 10 %' });
-    const writing = new Promise<void>((resolve, reject) => setTimeout(() => fs.writeFile(path.join(lockDir, 'owner.json'), owner).then(resolve, reject), 150));
+    const owner = JSON.stringify({
+      token: 't',
+      user: 'alice@example.com',
+      owner: 'alice@example.com on vm',
+      host: 'vm',
+      pid: 1,
+      since: 'now',
+      operation: 'ramp to 10 %',
+    });
+    const writing = new Promise<void>((resolve, reject) =>
+      setTimeout(() => fs.writeFile(path.join(lockDir, 'owner.json'), owner).then(resolve, reject), 150),
+    );
     await assert.rejects(acquireLock(config, transportOf, { operation: 'ramp', user: 'bob@example.com' }), (err: Error) => {
       assert.ok(err instanceof LockedError);
       assert.match(err.message, /locked by alice@example\.com on vm \(ramp to 10 %\)/);
@@ -57,7 +70,9 @@ describe('rollout lock, history, state (local files)', () => {
   });
 
   it('one of many concurrent takers wins', async () => {
-    const tries = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => acquireLock(config, transportOf, { operation: 'x', user: `u${i}` })));
+    const tries = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => acquireLock(config, transportOf, { operation: 'x', user: `u${i}` })),
+    );
     const won = tries.filter((t) => t.status === 'fulfilled');
     assert.equal(won.length, 1);
     await (won[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof acquireLock>>>).value.release();
@@ -66,7 +81,10 @@ describe('rollout lock, history, state (local files)', () => {
   it('takes over a stale lock, and a lock of a dead process of this machine', async () => {
     const lockDir = `${config.loadBalancers[0].file}.lock`;
     await fs.mkdir(lockDir);
-    await fs.writeFile(path.join(lockDir, 'owner.json'), JSON.stringify({ token: 't', owner: 'carol on far', host: 'far', pid: 1, since: 'old' }));
+    await fs.writeFile(
+      path.join(lockDir, 'owner.json'),
+      JSON.stringify({ token: 't', owner: 'carol on far', host: 'far', pid: 1, since: 'old' }),
+    );
     const old = new Date(Date.now() - 11 * 60 * 1000);
     await fs.utimes(lockDir, old, old);
     const a = await acquireLock(config, transportOf, { operation: 'x', user: 'alice' });
@@ -74,7 +92,10 @@ describe('rollout lock, history, state (local files)', () => {
 
     await fs.mkdir(lockDir);
     // A pid that cannot exist on this host.
-    await fs.writeFile(path.join(lockDir, 'owner.json'), JSON.stringify({ token: 't', owner: 'dave', host: os.hostname(), pid: 2 ** 22 + 12345 }));
+    await fs.writeFile(
+      path.join(lockDir, 'owner.json'),
+      JSON.stringify({ token: 't', owner: 'dave', host: os.hostname(), pid: 2 ** 22 + 12345 }),
+    );
     const b = await acquireLock(config, transportOf, { operation: 'x', user: 'alice' });
     await b.release();
   });
@@ -99,10 +120,19 @@ describe('rollout lock, history, state (local files)', () => {
   });
 
   it('appends history lines and reads them back, skipping a torn line', async () => {
-    await appendHistory(config.projectDir, { user: 'alice', action: 'ramp', target: 'edge', before: { split: 0 }, after: { split: 5 }, result: 'ok' });
+    await appendHistory(config.projectDir, {
+      user: 'alice',
+      action: 'ramp',
+      target: 'edge',
+      before: { split: 0 },
+      after: { split: 5 },
+      result: 'ok',
+    });
     await fs.appendFile(historyPath(config.projectDir), '{"time":"x","act');
     await fs.appendFile(historyPath(config.projectDir), '\n');
-    await Promise.all(Array.from({ length: 20 }, (_, i) => appendHistory(config.projectDir, { user: 'bob', action: 'gate', result: `r${i}` })));
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => appendHistory(config.projectDir, { user: 'bob', action: 'gate', result: `r${i}` })),
+    );
     const events = await readHistory(config.projectDir);
     assert.equal(events.length, 21);
     assert.deepEqual(Object.keys(events[0]), ['time', 'user', 'action', 'target', 'before', 'after', 'result']);
@@ -124,7 +154,13 @@ describe('rollout lock, history, state (local files)', () => {
   it('computes percentiles, gate URLs, the current split and the next step', () => {
     assert.equal(percentile([], 95), 0);
     assert.equal(percentile([5], 95), 5);
-    assert.equal(percentile(Array.from({ length: 100 }, (_, i) => i + 1), 95), 95);
+    assert.equal(
+      percentile(
+        Array.from({ length: 100 }, (_, i) => i + 1),
+        95,
+      ),
+      95,
+    );
     assert.equal(percentile([1, 2, 3, 1000], 95), 1000);
     assert.equal(gateUrl({ upstream: '127.0.0.1:80', probe: 'http://x/__version' }), 'http://x/__version');
     assert.equal(gateUrl({ upstream: '127.0.0.1:80', probe: 'http://x/__version' }, '/health'), 'http://127.0.0.1:80/health');

@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import type { LoadBalancerConfig } from '../../src/core/config/rolloutConfig';
 import type { RunResult } from '../../src/core/exec/process';
 import type { Transport } from '../../src/core/exec/transport';
-import type { HostFiles, LockProbe } from '../../src/core/traffic/hostFiles';
+import type { HostFiles, LockProbe } from '../../src/core/exec/hostFiles';
 import { applyFiles, applySplit, readSplit } from '../../src/core/traffic/apply';
 import { CancelledError, OperationError } from '../../src/core/errors';
 
@@ -118,7 +118,9 @@ describe('traffic apply (fake hosts)', () => {
   });
 
   it('a failing test on one LB puts every LB back and reloads none', async () => {
-    const { lbs, transportOf } = setup((host, step) => (host === 'b' && step === 'test' ? { code: 1, stderr: 'nginx: [emerg] unknown directive "x" in b.conf:3' } : { code: 0 }));
+    const { lbs, transportOf } = setup((host, step) =>
+      host === 'b' && step === 'test' ? { code: 1, stderr: 'nginx: [emerg] unknown directive "x" in b.conf:3' } : { code: 0 },
+    );
     await assert.rejects(applySplit({ ...config, loadBalancers: lbs }, 25, transportOf, { filesFor }), (err: Error) => {
       assert.ok(err instanceof OperationError);
       assert.match(err.message, /load balancer "b" rejected the new file/);
@@ -131,8 +133,13 @@ describe('traffic apply (fake hosts)', () => {
   });
 
   it('a failing reload on one LB restores all and reloads the one that had reloaded', async () => {
-    const { lbs, transportOf } = setup((host, step) => (host === 'b' && step === 'reload' ? { code: 1, stderr: 'nginx: [error] invalid PID number' } : { code: 0 }));
-    await assert.rejects(applySplit({ ...config, loadBalancers: lbs }, 25, transportOf, { filesFor }), /load balancer "b" failed to reload[\s\S]*invalid PID number[\s\S]*back on its previous file/);
+    const { lbs, transportOf } = setup((host, step) =>
+      host === 'b' && step === 'reload' ? { code: 1, stderr: 'nginx: [error] invalid PID number' } : { code: 0 },
+    );
+    await assert.rejects(
+      applySplit({ ...config, loadBalancers: lbs }, 25, transportOf, { filesFor }),
+      /load balancer "b" failed to reload[\s\S]*invalid PID number[\s\S]*back on its previous file/,
+    );
     for (const [name, h] of hosts) assert.equal(h.files.get(`/etc/nginx/${name}.conf`), OLD);
     assert.equal(calls.filter((c) => c === 'a:reload').length, 2, calls.join());
   });
@@ -140,7 +147,10 @@ describe('traffic apply (fake hosts)', () => {
   it('a failing write changes nothing and leaves no .new file', async () => {
     hosts.get('b')!.failWrite = true;
     const { lbs, transportOf } = setup();
-    await assert.rejects(applySplit({ ...config, loadBalancers: lbs }, 25, transportOf, { filesFor }), /"b".*disk full[\s\S]*Nothing was changed/);
+    await assert.rejects(
+      applySplit({ ...config, loadBalancers: lbs }, 25, transportOf, { filesFor }),
+      /"b".*disk full[\s\S]*Nothing was changed/,
+    );
     for (const [name, h] of hosts) {
       assert.equal(h.files.get(`/etc/nginx/${name}.conf`), OLD);
       assert.deepEqual([...h.files.keys()], [`/etc/nginx/${name}.conf`]);
@@ -159,7 +169,13 @@ describe('traffic apply (fake hosts)', () => {
   it('creates the file where there was none, and removes it again on failure', async () => {
     for (const h of hosts.values()) h.files.clear();
     const { lbs, transportOf } = setup((host, step) => (host === 'a' && step === 'test' ? { code: 1, stderr: 'bad' } : { code: 0 }));
-    await assert.rejects(applyFiles(lbs.map((l) => ({ lb: l, transport: transportOf(l), text: 'x' })), { filesFor }), /"a" rejected/);
+    await assert.rejects(
+      applyFiles(
+        lbs.map((l) => ({ lb: l, transport: transportOf(l), text: 'x' })),
+        { filesFor },
+      ),
+      /"a" rejected/,
+    );
     for (const h of hosts.values()) assert.equal(h.files.size, 0);
   });
 

@@ -63,7 +63,11 @@ function checkWeighted(text: string, bs: B[], bp: number): void {
   if (bp === 0) assert.equal(canaryServers.length, 0, 'no canary server at 0 %');
   else assert.equal(canaryServers.length, bs.filter((b) => b.group === 'canary').length);
   assert.equal(stableServers.length, bs.filter((b) => b.group === 'stable').length, 'every stable server stays');
-  if (bp === 10000) assert.ok(stableServers.every((s) => s.backup), 'stable servers are backup at 100 %');
+  if (bp === 10000)
+    assert.ok(
+      stableServers.every((s) => s.backup),
+      'stable servers are backup at 100 %',
+    );
   else assert.ok(servers.every((s) => !s.backup));
   // Within a group each server's share follows its configured weight (to within rounding).
   for (const group of [canaryServers, stableServers]) {
@@ -120,7 +124,9 @@ describe('traffic render', () => {
     const text = renderUpstream(input(bs, 25));
     // 25 % over 3 stable + 1 canary: canary 1, each stable 1.
     assert.deepEqual(
-      parseUpstreams(text).get('myapp')!.map((s) => s.weight),
+      parseUpstreams(text)
+        .get('myapp')!
+        .map((s) => s.weight),
       [1, 1, 1, 1],
     );
     assert.match(text, /^# phar-rollout split=25\.00 mode=weighted time=2026-01-02T03:04:05\.000Z$/m);
@@ -145,7 +151,10 @@ describe('traffic render', () => {
     const text = renderUpstream(input(bs, 33.33, 'sticky'));
     const ups = parseUpstreams(text);
     assert.deepEqual([...ups.keys()], ['myapp_stable', 'myapp_canary']);
-    assert.deepEqual(ups.get('myapp_stable')!.map((s) => s.weight), [1, 2]);
+    assert.deepEqual(
+      ups.get('myapp_stable')!.map((s) => s.weight),
+      [1, 2],
+    );
     assert.match(text, /split_clients "\$remote_addr" \$myapp_split \{\n {4}33\.33% canary;\n {4}\* stable;\n\}/);
     assert.match(text, /map \$http_x_canary \$myapp_side \{\n {4}default \$myapp_cookie_side;\n {4}canary canary;\n {4}stable stable;\n\}/);
     assert.match(text, /map \$cookie_canary \$myapp_cookie_side \{\n {4}default \$myapp_split;/);
@@ -157,7 +166,10 @@ describe('traffic render', () => {
       fc.property(fc.integer({ min: 0, max: 10000 }), (bp) => {
         const text = renderUpstream(input(backends([1], [1]), bp / 100, 'sticky'));
         const block = /split_clients "[^"]+" \$myapp_split \{\n([\s\S]*?)\n\}/.exec(text)![1];
-        const lines = block.trim().split('\n').map((l) => l.trim());
+        const lines = block
+          .trim()
+          .split('\n')
+          .map((l) => l.trim());
         let sum = 0;
         let canaryBp = 0;
         for (const l of lines) {
@@ -179,7 +191,9 @@ describe('traffic render', () => {
   });
 
   it('keys sticky mode on a cookie, falling back to the address', () => {
-    const text = renderUpstream(input(backends([1], [1]), 10, 'sticky', { stickyKey: 'cookie:sid', forceHeader: 'X-Force-Side', forceCookie: 'force_side' }));
+    const text = renderUpstream(
+      input(backends([1], [1]), 10, 'sticky', { stickyKey: 'cookie:sid', forceHeader: 'X-Force-Side', forceCookie: 'force_side' }),
+    );
     assert.match(text, /map \$cookie_sid \$myapp_sticky_key \{\n {4}"" \$remote_addr;\n {4}default \$cookie_sid;\n\}/);
     assert.match(text, /split_clients "\$myapp_sticky_key" \$myapp_split/);
     assert.match(text, /map \$http_x_force_side \$myapp_side/);
@@ -204,9 +218,17 @@ describe('traffic render', () => {
     const ok = backends([1], [1]);
     const hostile = ['x;}', 'a b', 'x\n}', '$x', 'x{', '"x"', "x'", 'x#', ''];
     for (const h of hostile) {
-      assert.throws(() => renderUpstream({ ...input(ok, 5), lb: { name: 'edge', upstream: h } }), /Refusing/, `upstream ${JSON.stringify(h)}`);
+      assert.throws(
+        () => renderUpstream({ ...input(ok, 5), lb: { name: 'edge', upstream: h } }),
+        /Refusing/,
+        `upstream ${JSON.stringify(h)}`,
+      );
       if (h === '') continue;
-      assert.throws(() => renderUpstream(input([{ ...ok[0], upstream: `127.0.0.1:80${h}` }, ok[1]], 5)), /Refusing/, `address ${JSON.stringify(h)}`);
+      assert.throws(
+        () => renderUpstream(input([{ ...ok[0], upstream: `127.0.0.1:80${h}` }, ok[1]], 5)),
+        /Refusing/,
+        `address ${JSON.stringify(h)}`,
+      );
       assert.throws(() => renderUpstream(input([{ ...ok[0], name: `n${h}` }, ok[1]], 5)), /Refusing/, `name ${JSON.stringify(h)}`);
       assert.throws(() => renderUpstream(input(ok, 5, 'sticky', { forceHeader: `X${h}` })), /Refusing/, `header ${JSON.stringify(h)}`);
       assert.throws(() => renderUpstream(input(ok, 5, 'sticky', { forceCookie: `c${h}` })), /Refusing/, `cookie ${JSON.stringify(h)}`);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
-import type { Artifact, ArtifactManifest } from '../build/artifact';
+import type { Artifact, ArtifactManifest } from '../phar/artifact';
 import { OperationError, throwIfAborted } from '../errors';
 import type { Transport } from '../exec/transport';
 
@@ -76,7 +76,12 @@ export async function readLinks(t: Transport, dir: string, options: RemoteOption
  * Sets `current` and/or `previous` (undefined: leave as is; null: remove). Each link is
  * switched atomically; `current` first, since it is the one that serves.
  */
-export async function setLinks(t: Transport, dir: string, links: { current?: string | null; previous?: string | null }, options: RemoteOptions = {}): Promise<void> {
+export async function setLinks(
+  t: Transport,
+  dir: string,
+  links: { current?: string | null; previous?: string | null },
+  options: RemoteOptions = {},
+): Promise<void> {
   const args: string[] = [];
   for (const name of ['current', 'previous'] as const) {
     const v = links[name];
@@ -100,7 +105,11 @@ export async function switchCurrent(t: Transport, dir: string, id: string, optio
  * rolls forward again). Refuses when there is no complete previous release. Returns the links before.
  * Callers hold the lock and run the restart hook (see rollbackToPrevious).
  */
-export async function activatePrevious(t: Transport, dir: string, options: RemoteOptions = {}): Promise<{ before: ReleaseLinks; release: ReleaseInfo }> {
+export async function activatePrevious(
+  t: Transport,
+  dir: string,
+  options: RemoteOptions = {},
+): Promise<{ before: ReleaseLinks; release: ReleaseInfo }> {
   const before = await readLinks(t, dir, options);
   if (!before.previous) throw new OperationError(`no previous release in ${dir}`, 'switch', t.host);
   const release = await readRelease(t, dir, before.previous, options);
@@ -139,7 +148,11 @@ for d in releases/*; do
 done`;
 
 /** Every release on the backend, newest deployment first (incomplete ones last), with the links. */
-export async function listReleases(t: Transport, dir: string, options: RemoteOptions = {}): Promise<{ links: ReleaseLinks; releases: ReleaseEntry[] }> {
+export async function listReleases(
+  t: Transport,
+  dir: string,
+  options: RemoteOptions = {},
+): Promise<{ links: ReleaseLinks; releases: ReleaseEntry[] }> {
   const r = await t.exec(['sh', '-c', LIST, 'sh', dir], { signal: options.signal });
   const links: ReleaseLinks = {};
   const releases: ReleaseEntry[] = [];
@@ -280,9 +293,14 @@ export async function acquireLock(t: Transport, dir: string, options: LockOption
   };
   for (let attempt = 0; ; attempt++) {
     throwIfAborted(options.signal);
-    const r = await t.exec(['sh', '-c', LOCK, 'sh', dir, lockDir], { signal: options.signal, input: JSON.stringify(owner) + '\n', allowFailure: true });
+    const r = await t.exec(['sh', '-c', LOCK, 'sh', dir, lockDir], {
+      signal: options.signal,
+      input: JSON.stringify(owner) + '\n',
+      allowFailure: true,
+    });
     if (r.code === 0) break;
-    if (r.code !== 3) throw new OperationError(`cannot create ${lockDir} on ${t.host}: ${r.stderr.trim() || `exit ${r.code}`}`, 'lock', t.host);
+    if (r.code !== 3)
+      throw new OperationError(`cannot create ${lockDir} on ${t.host}: ${r.stderr.trim() || `exit ${r.code}`}`, 'lock', t.host);
     const [ageLine, ...rest] = r.stdout.split('\n');
     const ageMs = Number(ageLine.replace(/^age /, '')) * 1000;
     let holder: Partial<LockOwner> = {};
@@ -304,7 +322,10 @@ export async function acquireLock(t: Transport, dir: string, options: LockOption
     await t.exec(['sh', '-c', BREAK, 'sh', lockDir, aside, holder.token ?? ''], { signal: options.signal, allowFailure: true });
   }
   // Keep a long deploy (a big upload on a slow link) from looking stale: refresh the lock's mtime.
-  const beat = setInterval(() => void t.exec(['touch', '-c', '--', lockDir], { timeoutMs: 30000 }).catch(() => undefined), Math.min(60000, Math.max(1000, staleMs / 4)));
+  const beat = setInterval(
+    () => void t.exec(['touch', '-c', '--', lockDir], { timeoutMs: 30000 }).catch(() => undefined),
+    Math.min(60000, Math.max(1000, staleMs / 4)),
+  );
   beat.unref();
   return {
     owner,
@@ -339,7 +360,12 @@ export interface PlaceOptions extends RemoteOptions {
  * complete release). A release already there with the right sha256 is not uploaded again.
  * Throws OperationError with step "upload" / "verify" / "record"; never touches `current`.
  */
-export async function placeRelease(t: Transport, dir: string, artifact: Artifact, options: PlaceOptions = {}): Promise<{ uploaded: boolean; release: ReleaseInfo }> {
+export async function placeRelease(
+  t: Transport,
+  dir: string,
+  artifact: Artifact,
+  options: PlaceOptions = {},
+): Promise<{ uploaded: boolean; release: ReleaseInfo }> {
   const id = checkReleaseId(artifact.id);
   if (!PHAR_RE.test(artifact.phar)) throw new OperationError(`"${artifact.phar}" is not a valid phar file name`, 'upload', t.host);
   const relDir = join(dir, RELEASES_DIR, id);
@@ -367,7 +393,11 @@ export async function placeRelease(t: Transport, dir: string, artifact: Artifact
       throw stepError(err, 'verify', t.host);
     }
     if (actual !== expected) {
-      throw new OperationError(`sha256 of the uploaded ${artifact.phar} is ${actual ?? 'unreadable'}, expected ${expected}`, 'verify', t.host);
+      throw new OperationError(
+        `sha256 of the uploaded ${artifact.phar} is ${actual ?? 'unreadable'}, expected ${expected}`,
+        'verify',
+        t.host,
+      );
     }
     try {
       await t.exec(['mv', '-f', '--', part, phar], opts);
@@ -377,7 +407,11 @@ export async function placeRelease(t: Transport, dir: string, artifact: Artifact
   }
   throwIfAborted(options.signal);
   options.onStep?.('record');
-  const release: ReleaseInfo = { ...manifestOf(artifact), deployedAt: new Date().toISOString(), deployedBy: options.deployedBy ?? localIdentity() };
+  const release: ReleaseInfo = {
+    ...manifestOf(artifact),
+    deployedAt: new Date().toISOString(),
+    deployedBy: options.deployedBy ?? localIdentity(),
+  };
   try {
     const file = join(relDir, RELEASE_JSON);
     await t.exec(['sh', '-c', 'cat > "$1.tmp" && mv -f -- "$1.tmp" "$1"', 'sh', file], { ...opts, input: JSON.stringify(release) + '\n' });

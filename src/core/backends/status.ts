@@ -68,7 +68,12 @@ export async function backendStatus(config: RolloutConfig, options: StatusOption
 }
 
 /** Combines a probe answer and a release.json into a status (pure; exported for tests). */
-export function statusOf(b: Pick<BackendConfig, 'name' | 'group'>, probe: ProbeResult | undefined, release: ReleaseInfo | undefined, readError?: string): BackendStatus {
+export function statusOf(
+  b: Pick<BackendConfig, 'name' | 'group'>,
+  probe: ProbeResult | undefined,
+  release: ReleaseInfo | undefined,
+  readError?: string,
+): BackendStatus {
   const errors: string[] = [];
   if (probe && !probe.ok) errors.push(probe.error?.message ?? 'probe failed');
   if (readError) errors.push(`cannot read current/release.json: ${readError}`);

@@ -174,7 +174,9 @@ export function parseBoxConfig(file: string, text: string, options: ParseBoxConf
   const doc = JsonDocument.parse(file, text);
   const raw = doc.value();
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new InputErrors([doc.error([], 'box.json must hold a JSON object', 'See https://github.com/box-project/box/blob/main/doc/configuration.md')]);
+    throw new InputErrors([
+      doc.error([], 'box.json must hold a JSON object', 'See https://github.com/box-project/box/blob/main/doc/configuration.md'),
+    ]);
   }
   return resolveBoxConfig(raw as Record<string, unknown>, { ...options, file, doc });
 }
@@ -185,7 +187,10 @@ export function defaultBoxConfig(projectDir: string, composerBin?: string): BoxC
 }
 
 /** Reads box.json / box.json.dist (or `explicit`) from `projectDir`; defaults when there is none. */
-export async function readBoxConfig(projectDir: string, options: Omit<ParseBoxConfigOptions, 'projectDir' | 'readFile'> & { explicit?: string }): Promise<BoxConfig> {
+export async function readBoxConfig(
+  projectDir: string,
+  options: Omit<ParseBoxConfigOptions, 'projectDir' | 'readFile'> & { explicit?: string },
+): Promise<BoxConfig> {
   const file = await findBoxConfigFile(projectDir, options.explicit);
   if (!file) return defaultBoxConfig(projectDir, options.composerBin);
   let text: string;
@@ -193,7 +198,11 @@ export async function readBoxConfig(projectDir: string, options: Omit<ParseBoxCo
     text = await fs.readFile(file, 'utf8');
   } catch (err) {
     throw new InputErrors([
-      new InputError(`Cannot read ${path.basename(file)}: ${(err as Error).message}`, { file, line: 1, column: 1 }, 'Check the "build.config" path in rollout.json.'),
+      new InputError(
+        `Cannot read ${path.basename(file)}: ${(err as Error).message}`,
+        { file, line: 1, column: 1 },
+        'Check the "build.config" path in rollout.json.',
+      ),
     ]);
   }
   // banner-file is the only key whose value names a file to read while parsing.
@@ -242,10 +251,18 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
   }
   if (ctx.strict) {
     if (raw['check-requirements'] === true) {
-      err(['check-requirements'], 'box.json "check-requirements": true is not supported by the built-in compiler (it adds no requirement checker)', 'set it to false, ' + INSTALL_BOX_HINT.replace('remove it, or ', 'or '));
+      err(
+        ['check-requirements'],
+        'box.json "check-requirements": true is not supported by the built-in compiler (it adds no requirement checker)',
+        'set it to false, ' + INSTALL_BOX_HINT.replace('remove it, or ', 'or '),
+      );
     }
     if (typeof raw.metadata === 'string' && raw.metadata.includes('::')) {
-      err(['metadata'], 'box.json "metadata" as a PHP callable is not supported by the built-in compiler', 'write the metadata value itself, or install box');
+      err(
+        ['metadata'],
+        'box.json "metadata" as a PHP callable is not supported by the built-in compiler',
+        'write the metadata value itself, or install box',
+      );
     }
   }
 
@@ -282,12 +299,14 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
     output = path.resolve(basePath, m.replace(/\.php$/, '') + '.phar');
   }
 
-  const stringList = (key: string): string[] => (Array.isArray(raw[key]) ? (raw[key] as unknown[]).filter((v): v is string => typeof v === 'string') : []);
+  const stringList = (key: string): string[] =>
+    Array.isArray(raw[key]) ? (raw[key] as unknown[]).filter((v): v is string => typeof v === 'string') : [];
   const relList = (key: string): string[] =>
     stringList(key).map((p, i) => {
       const rel = relativeInside(basePath, p);
       if (rel === undefined) {
-        if (ctx.strict) err([key, i], `"${key}" entry ${p} is outside the base path`, 'The built-in compiler only adds files below the base path.');
+        if (ctx.strict)
+          err([key, i], `"${key}" entry ${p} is outside the base path`, 'The built-in compiler only adds files below the base path.');
         return p;
       }
       return rel;
@@ -295,14 +314,19 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
 
   const finders = (key: string): FinderSpec[] => {
     if (!ctx.strict || !Array.isArray(raw[key])) return [];
-    return (raw[key] as unknown[]).flatMap((entry, i) => (typeof entry === 'object' && entry !== null && !Array.isArray(entry) ? [finderSpec(entry as Record<string, unknown>, [key, i], basePath, err)] : []));
+    return (raw[key] as unknown[]).flatMap((entry, i) =>
+      typeof entry === 'object' && entry !== null && !Array.isArray(entry)
+        ? [finderSpec(entry as Record<string, unknown>, [key, i], basePath, err)]
+        : [],
+    );
   };
 
   let compression: 'GZ' | 'NONE' = 'NONE';
   if (typeof raw.compression === 'string') {
     const c = raw.compression.toUpperCase();
     if (c === 'GZ' || c === 'NONE') compression = c;
-    else if (ctx.strict && c === 'BZ2') err(['compression'], 'box.json "compression": "BZ2" is not supported by the built-in compiler', 'use "GZ" or "NONE", or install box');
+    else if (ctx.strict && c === 'BZ2')
+      err(['compression'], 'box.json "compression": "BZ2" is not supported by the built-in compiler', 'use "GZ" or "NONE", or install box');
     else if (ctx.strict) err(['compression'], `"compression" must be "GZ" or "NONE", got ${JSON.stringify(raw.compression)}`);
   }
 
@@ -310,7 +334,12 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
   if (typeof raw.algorithm === 'string') {
     const a = raw.algorithm.toUpperCase();
     if (a === 'MD5' || a === 'SHA1' || a === 'SHA256' || a === 'SHA512') algorithm = a;
-    else if (ctx.strict) err(['algorithm'], `box.json "algorithm": ${JSON.stringify(raw.algorithm)} is not supported by the built-in compiler`, 'use "SHA256" (default), "SHA512", "SHA1" or "MD5", or install box for OpenSSL signing');
+    else if (ctx.strict)
+      err(
+        ['algorithm'],
+        `box.json "algorithm": ${JSON.stringify(raw.algorithm)} is not supported by the built-in compiler`,
+        'use "SHA256" (default), "SHA512", "SHA1" or "MD5", or install box for OpenSSL signing',
+      );
   }
 
   let stub: boolean | string = true;
@@ -325,7 +354,12 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
   if (raw.shebang === false) shebang = false;
   else if (typeof raw.shebang === 'string') {
     if (!raw.shebang.startsWith('#!') || raw.shebang.includes('\n')) {
-      if (ctx.strict) err(['shebang'], `"shebang" must be one line starting with "#!", got ${JSON.stringify(raw.shebang)}`, 'For example "#!/usr/bin/env php", or false for none.');
+      if (ctx.strict)
+        err(
+          ['shebang'],
+          `"shebang" must be one line starting with "#!", got ${JSON.stringify(raw.shebang)}`,
+          'For example "#!/usr/bin/env php", or false for none.',
+        );
     } else shebang = raw.shebang;
   } else if (has('shebang') && ctx.strict) err(['shebang'], '"shebang" must be a string or false');
 
@@ -333,7 +367,8 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
   if (typeof raw['banner-file'] === 'string') {
     const abs = path.resolve(basePath, raw['banner-file']);
     banner = ctx.readFile?.(abs);
-    if (banner === undefined && ctx.strict) err(['banner-file'], `Cannot read the banner file ${raw['banner-file']}`, 'Check the path (relative to the base path).');
+    if (banner === undefined && ctx.strict)
+      err(['banner-file'], `Cannot read the banner file ${raw['banner-file']}`, 'Check the path (relative to the base path).');
     banner = banner?.replace(/\s+$/, '');
   } else if (typeof raw.banner === 'string') banner = raw.banner;
   else if (Array.isArray(raw.banner)) {
@@ -341,7 +376,11 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
     else if (ctx.strict) err(['banner'], '"banner" must be a string, a list of strings, or false');
   } else if (has('banner') && raw.banner !== false && ctx.strict) err(['banner'], '"banner" must be a string, a list of strings, or false');
   if (banner !== undefined && banner.includes('*/') && ctx.strict) {
-    err([typeof raw['banner-file'] === 'string' ? 'banner-file' : 'banner'], 'The banner must not contain "*/"', 'It is put inside a /* */ comment for you.');
+    err(
+      [typeof raw['banner-file'] === 'string' ? 'banner-file' : 'banner'],
+      'The banner must not contain "*/"',
+      'It is put inside a /* */ comment for you.',
+    );
   }
 
   let chmod: number | undefined;
@@ -377,7 +416,9 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
     filesBin: ctx.strict ? relList('files-bin') : [],
     finders: finders('finder'),
     findersBin: finders('finder-bin'),
-    autodiscovery: raw['force-autodiscovery'] === true || !['directories', 'directories-bin', 'finder', 'finder-bin'].some((k) => raw[k] !== undefined && raw[k] !== null),
+    autodiscovery:
+      raw['force-autodiscovery'] === true ||
+      !['directories', 'directories-bin', 'finder', 'finder-bin'].some((k) => raw[k] !== undefined && raw[k] !== null),
     blacklist: ctx.strict ? relList('blacklist') : [],
     excludeComposerFiles: raw['exclude-composer-files'] !== false,
     excludeDevFiles: raw['exclude-dev-files'] !== false && raw['dump-autoload'] !== false,
@@ -407,7 +448,12 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
   return config;
 }
 
-function finderSpec(entry: Record<string, unknown>, at: JSONPath, basePath: string, err: (p: JSONPath, m: string, h?: string, key?: boolean) => void): FinderSpec {
+function finderSpec(
+  entry: Record<string, unknown>,
+  at: JSONPath,
+  basePath: string,
+  err: (p: JSONPath, m: string, h?: string, key?: boolean) => void,
+): FinderSpec {
   const list = (key: string): string[] => {
     const v = entry[key];
     if (typeof v === 'string') return [v];
@@ -417,7 +463,12 @@ function finderSpec(entry: Record<string, unknown>, at: JSONPath, basePath: stri
   for (const [key, value] of Object.entries(entry)) {
     const kind = FINDER_METHODS[key];
     if (!kind) {
-      err([...at, key], `box.json finder method "${key}" is not supported by the built-in compiler`, `supported: ${Object.keys(FINDER_METHODS).join(', ')}; or install box (vendor/bin/box, PATH, or the pharRollout.boxPath setting)`, true);
+      err(
+        [...at, key],
+        `box.json finder method "${key}" is not supported by the built-in compiler`,
+        `supported: ${Object.keys(FINDER_METHODS).join(', ')}; or install box (vendor/bin/box, PATH, or the pharRollout.boxPath setting)`,
+        true,
+      );
       continue;
     }
     checkKind(value, kind, [...at, key], err);
@@ -432,7 +483,8 @@ function finderSpec(entry: Record<string, unknown>, at: JSONPath, basePath: stri
   for (const key of ['name', 'notName', 'path', 'notPath']) {
     list(key).forEach((pattern, i) => {
       const problem = patternProblem(pattern);
-      if (problem) err([...at, key, ...(Array.isArray(entry[key]) ? [i] : [])], `Finder ${key} pattern ${JSON.stringify(pattern)}: ${problem}`);
+      if (problem)
+        err([...at, key, ...(Array.isArray(entry[key]) ? [i] : [])], `Finder ${key} pattern ${JSON.stringify(pattern)}: ${problem}`);
     });
   }
   return {
@@ -470,8 +522,14 @@ function checkKind(value: unknown, kind: Kind | 'stringOrList', at: JSONPath, er
       else value.forEach((v, i) => typeof v !== 'string' && err([...at, i], `${name} entries must be strings, got ${typeName(v)}`));
       break;
     case 'finder':
-      if (!Array.isArray(value)) err(at, `${name} must be a list of finder objects, got ${typeName(value)}`, 'For example [{ "in": "src", "name": "*.php" }].');
-      else value.forEach((v, i) => (typeof v !== 'object' || v === null || Array.isArray(v)) && err([...at, i], `${name} entries must be objects, got ${typeName(v)}`));
+      if (!Array.isArray(value))
+        err(at, `${name} must be a list of finder objects, got ${typeName(value)}`, 'For example [{ "in": "src", "name": "*.php" }].');
+      else
+        value.forEach(
+          (v, i) =>
+            (typeof v !== 'object' || v === null || Array.isArray(v)) &&
+            err([...at, i], `${name} entries must be objects, got ${typeName(v)}`),
+        );
       break;
     case 'any':
       break;
@@ -536,7 +594,7 @@ export function toJsRegex(s: string): RegExp {
   try {
     return new RegExp(inner, flags);
   } catch (e) {
-    throw new Error(`invalid regex (${(e as Error).message})`);
+    throw new Error(`invalid regex (${(e as Error).message})`, { cause: e });
   }
 }
 

@@ -28,10 +28,22 @@ export function parseComposerJson(file: string, text: string): ComposerInfo {
   const obj = raw as Record<string, unknown>;
   const errors: InputError[] = [];
   if (obj.name !== undefined && (typeof obj.name !== 'string' || !NAME.test(obj.name))) {
-    errors.push(doc.error(['name'], `"name" must look like vendor/package in lower case, got ${JSON.stringify(obj.name)}`, 'For example "acme/shop".'));
+    errors.push(
+      doc.error(
+        ['name'],
+        `"name" must look like vendor/package in lower case, got ${JSON.stringify(obj.name)}`,
+        'For example "acme/shop".',
+      ),
+    );
   }
   if (obj.version !== undefined && (typeof obj.version !== 'string' || !VERSION.test(obj.version))) {
-    errors.push(doc.error(['version'], `"version" is not a valid version: ${JSON.stringify(obj.version)}`, 'Use a version such as "1.2.0", or remove it to take the version from git tags.'));
+    errors.push(
+      doc.error(
+        ['version'],
+        `"version" is not a valid version: ${JSON.stringify(obj.version)}`,
+        'Use a version such as "1.2.0", or remove it to take the version from git tags.',
+      ),
+    );
   }
   for (const key of ['require', 'require-dev'] as const) {
     if (obj[key] !== undefined && (typeof obj[key] !== 'object' || obj[key] === null || Array.isArray(obj[key]))) {
@@ -57,7 +69,11 @@ export async function readComposerJson(dir: string): Promise<ComposerInfo> {
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (err) {
-    throw new InputError(`Cannot read composer.json: ${(err as Error).message}`, { file, line: 1, column: 1 }, 'Open the folder of a PHP project with composer.json.');
+    throw new InputError(
+      `Cannot read composer.json: ${(err as Error).message}`,
+      { file, line: 1, column: 1 },
+      'Open the folder of a PHP project with composer.json.',
+    );
   }
   return parseComposerJson(file, text);
 }

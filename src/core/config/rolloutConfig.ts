@@ -2,7 +2,8 @@ import * as path from 'node:path';
 import Ajv from 'ajv';
 import type { ErrorObject } from 'ajv';
 import schema from '../../../schema/rollout.schema.json';
-import { InputError, InputErrors } from '../errors';
+import type { InputError } from '../errors';
+import { InputErrors } from '../errors';
 import { JsonDocument, pointerToPath } from './jsonDocument';
 
 export type Group = 'stable' | 'canary';
@@ -152,7 +153,9 @@ function schemaErrors(doc: JsonDocument, errors: ErrorObject[]): InputError[] {
         break;
       case 'pattern':
         message = `${where} has an invalid value`;
-        hint = (e.parentSchema as { description?: string } | undefined)?.description ?? `It must match ${(e.params as { pattern: string }).pattern}`;
+        hint =
+          (e.parentSchema as { description?: string } | undefined)?.description ??
+          `It must match ${(e.params as { pattern: string }).pattern}`;
         break;
       case 'not':
         message = `${where} must not start with "-"`;
@@ -173,7 +176,11 @@ function schemaErrors(doc: JsonDocument, errors: ErrorObject[]): InputError[] {
 
 function allowedKeys(parentSchema: unknown): string {
   const props = (parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties;
-  return props ? Object.keys(props).filter((k) => k !== '$schema').join(', ') : '';
+  return props
+    ? Object.keys(props)
+        .filter((k) => k !== '$schema')
+        .join(', ')
+    : '';
 }
 
 function semanticErrors(doc: JsonDocument, raw: RawConfig): InputError[] {
@@ -182,34 +189,58 @@ function semanticErrors(doc: JsonDocument, raw: RawConfig): InputError[] {
     const seen = new Map<string, number>();
     list.forEach((item, i) => {
       if (seen.has(item.name)) {
-        errors.push(doc.error([field, i, 'name'], `Duplicate name "${item.name}" in ${field}`, `Names must be unique; the first is ${field}[${seen.get(item.name)}].`));
+        errors.push(
+          doc.error(
+            [field, i, 'name'],
+            `Duplicate name "${item.name}" in ${field}`,
+            `Names must be unique; the first is ${field}[${seen.get(item.name)}].`,
+          ),
+        );
       } else seen.set(item.name, i);
     });
   };
   unique(raw.backends, 'backends');
   unique(raw.loadBalancers ?? [], 'loadBalancers');
   if (!raw.backends.some((b) => b.group === 'stable')) {
-    errors.push(doc.error(['backends'], 'No backend is in the "stable" group', 'A rollout needs at least one stable backend to fall back on.'));
+    errors.push(
+      doc.error(['backends'], 'No backend is in the "stable" group', 'A rollout needs at least one stable backend to fall back on.'),
+    );
   }
   const upstreams = new Map<string, number>();
   raw.backends.forEach((b, i) => {
     const port = Number(b.upstream.slice(b.upstream.lastIndexOf(':') + 1));
-    if (!(port >= 1 && port <= 65535)) errors.push(doc.error(['backends', i, 'upstream'], `Port ${port} is out of range`, 'Use a port between 1 and 65535.'));
+    if (!(port >= 1 && port <= 65535))
+      errors.push(doc.error(['backends', i, 'upstream'], `Port ${port} is out of range`, 'Use a port between 1 and 65535.'));
     if (upstreams.has(b.upstream)) {
-      errors.push(doc.error(['backends', i, 'upstream'], `Upstream ${b.upstream} is already used by backends[${upstreams.get(b.upstream)}]`, 'Each backend needs its own host:port.'));
+      errors.push(
+        doc.error(
+          ['backends', i, 'upstream'],
+          `Upstream ${b.upstream} is already used by backends[${upstreams.get(b.upstream)}]`,
+          'Each backend needs its own host:port.',
+        ),
+      );
     } else upstreams.set(b.upstream, i);
     if (b.ssh && !b.dir.startsWith('/')) {
-      errors.push(doc.error(['backends', i, 'dir'], 'A remote backend needs an absolute dir', 'Write the full path on the server, e.g. /srv/myapp.'));
+      errors.push(
+        doc.error(['backends', i, 'dir'], 'A remote backend needs an absolute dir', 'Write the full path on the server, e.g. /srv/myapp.'),
+      );
     }
   });
   (raw.loadBalancers ?? []).forEach((lb, i) => {
     if (lb.ssh && !lb.file.startsWith('/')) {
-      errors.push(doc.error(['loadBalancers', i, 'file'], 'A remote load balancer needs an absolute file path', 'Write the full path, e.g. /etc/nginx/conf.d/myapp-upstream.conf.'));
+      errors.push(
+        doc.error(
+          ['loadBalancers', i, 'file'],
+          'A remote load balancer needs an absolute file path',
+          'Write the full path, e.g. /etc/nginx/conf.d/myapp-upstream.conf.',
+        ),
+      );
     }
   });
   (raw.traffic?.steps ?? []).forEach((s, i, all) => {
     if (i > 0 && s <= all[i - 1]) errors.push(doc.error(['traffic', 'steps', i], 'Steps must increase', `${s} follows ${all[i - 1]}.`));
-    if (Math.round(s * 100) !== s * 100) errors.push(doc.error(['traffic', 'steps', i], `Step ${s} has more than two decimals`, 'Use a precision of 0.01 %.'));
+    if (Math.round(s * 100) !== s * 100)
+      errors.push(doc.error(['traffic', 'steps', i], `Step ${s} has more than two decimals`, 'Use a precision of 0.01 %.'));
   });
   return errors;
 }

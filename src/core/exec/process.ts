@@ -31,7 +31,10 @@ export interface RunResult {
 
 /** A process that ran and failed; carries its output for the error message. */
 export class ProcessError extends OperationError {
-  constructor(readonly result: RunResult, message?: string) {
+  constructor(
+    readonly result: RunResult,
+    message?: string,
+  ) {
     super(
       message ??
         `${[result.command, ...result.args].join(' ')} exited with ${result.code ?? result.signal}` +

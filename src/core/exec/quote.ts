@@ -4,7 +4,7 @@
  */
 export function quoteArg(arg: string): string {
   if (arg.includes('\0')) throw new Error('An argument cannot contain a NUL byte');
-  if (arg !== '' && /^[A-Za-z0-9_\/.,:=@%+-]+$/.test(arg) && !arg.startsWith('-') && !arg.startsWith('~')) {
+  if (arg !== '' && /^[A-Za-z0-9_/.,:=@%+-]+$/.test(arg) && !arg.startsWith('-') && !arg.startsWith('~')) {
     // Plain words need no quotes; keeps logs readable. A leading dash is still quoted (harmless) so
     // the rule stays one rule; it is the caller's `--` that guards options.
     return arg;

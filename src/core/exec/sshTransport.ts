@@ -96,7 +96,14 @@ export class SshTransport implements Transport {
   private baseArgs(): string[] {
     const args = ['-T', '-o', 'BatchMode=yes'];
     if (this.multiplex) {
-      args.push('-o', 'ControlMaster=auto', '-o', `ControlPath=${this.controlPath()}`, '-o', `ControlPersist=${this.options.controlPersistSeconds ?? 60}`);
+      args.push(
+        '-o',
+        'ControlMaster=auto',
+        '-o',
+        `ControlPath=${this.controlPath()}`,
+        '-o',
+        `ControlPersist=${this.options.controlPersistSeconds ?? 60}`,
+      );
     } else {
       args.push('-o', 'ControlMaster=no', '-o', 'ControlPath=none');
     }
@@ -140,10 +147,14 @@ export class SshTransport implements Transport {
       const pid = String(remotePid);
       remotePid = undefined;
       // A new session on the same master; the command's session is its own process group.
-      void run(this.sshPath, [...this.baseArgs(), '--', this.host, shellCommand(['sh', '-c', 'kill -TERM -"$1" 2>/dev/null || kill -TERM "$1"', 'sh', pid])], {
-        timeoutMs: 10000,
-        allowFailure: true,
-      }).catch(() => undefined);
+      void run(
+        this.sshPath,
+        [...this.baseArgs(), '--', this.host, shellCommand(['sh', '-c', 'kill -TERM -"$1" 2>/dev/null || kill -TERM "$1"', 'sh', pid])],
+        {
+          timeoutMs: 10000,
+          allowFailure: true,
+        },
+      ).catch(() => undefined);
     };
     const stop = (why: 'cancel' | 'timeout') => {
       stopping ??= why;

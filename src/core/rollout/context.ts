@@ -47,10 +47,20 @@ export async function withContext<T>(config: RolloutConfig, options: RolloutOpti
 }
 
 /** withContext holding the rollout lock for the whole body. */
-export function withLock<T>(config: RolloutConfig, operation: string, options: RolloutOptions, body: (ctx: OpContext, lock: HeldLock) => Promise<T>): Promise<T> {
+export function withLock<T>(
+  config: RolloutConfig,
+  operation: string,
+  options: RolloutOptions,
+  body: (ctx: OpContext, lock: HeldLock) => Promise<T>,
+): Promise<T> {
   return withContext(config, options, async (ctx) => {
     ctx.progress('taking the rollout lock');
-    const lock = await acquireLock(config, (t) => ctx.pool.get(t), { operation, user: ctx.user, staleMs: options.staleMs, signal: options.signal });
+    const lock = await acquireLock(config, (t) => ctx.pool.get(t), {
+      operation,
+      user: ctx.user,
+      staleMs: options.staleMs,
+      signal: options.signal,
+    });
     try {
       return await body(ctx, lock);
     } finally {

@@ -18,7 +18,10 @@ export interface Sample {
  * GETs `url` once on a fresh connection and measures it; never throws except CancelledError.
  * ok = status 2xx/3xx within `timeoutMs`.
  */
-export function sample(url: string, options: { timeoutMs?: number; signal?: AbortSignal; headers?: Record<string, string>; agent?: http.Agent } = {}): Promise<Sample> {
+export function sample(
+  url: string,
+  options: { timeoutMs?: number; signal?: AbortSignal; headers?: Record<string, string>; agent?: http.Agent } = {},
+): Promise<Sample> {
   const timeoutMs = options.timeoutMs ?? 2000;
   const started = performance.now();
   const elapsed = () => Math.round((performance.now() - started) * 100) / 100;
@@ -120,15 +123,24 @@ export async function sampleGroup(
  * The gate after a step: `gates.samples` requests to the canary backends (and as many to the stable
  * ones, to compare). Passes when the canary's error rate ≤ maxErrorRate and its p95 ≤ maxP95Ms.
  */
-export async function runGate(config: Pick<RolloutConfig, 'backends' | 'gates' | 'probe'>, options: { signal?: AbortSignal } = {}): Promise<GateResult> {
+export async function runGate(
+  config: Pick<RolloutConfig, 'backends' | 'gates' | 'probe'>,
+  options: { signal?: AbortSignal } = {},
+): Promise<GateResult> {
   const g = config.gates;
   const canary = config.backends.filter((b) => b.group === 'canary');
   const stable = config.backends.filter((b) => b.group === 'stable');
   const common = { path: g.path, timeoutMs: Math.max(config.probe.timeoutMs, Math.ceil(g.maxP95Ms * 2)), signal: options.signal };
-  const [c, s] = await Promise.all([sampleGroup(canary, g.samples, common), stable.length ? sampleGroup(stable, g.samples, common) : Promise.resolve(undefined)]);
+  const [c, s] = await Promise.all([
+    sampleGroup(canary, g.samples, common),
+    stable.length ? sampleGroup(stable, g.samples, common) : Promise.resolve(undefined),
+  ]);
   const reasons: string[] = [];
   const pct = (x: number) => `${Math.round(x * 10000) / 100} %`;
-  if (c.errorRate > g.maxErrorRate) reasons.push(`canary error rate ${pct(c.errorRate)} (${c.errors}/${c.samples}${c.errorExamples.length ? `: ${c.errorExamples.join(', ')}` : ''}) > ${pct(g.maxErrorRate)}`);
+  if (c.errorRate > g.maxErrorRate)
+    reasons.push(
+      `canary error rate ${pct(c.errorRate)} (${c.errors}/${c.samples}${c.errorExamples.length ? `: ${c.errorExamples.join(', ')}` : ''}) > ${pct(g.maxErrorRate)}`,
+    );
   if (c.p95Ms > g.maxP95Ms) reasons.push(`canary p95 ${Math.round(c.p95Ms)} ms > ${g.maxP95Ms} ms`);
   if (reasons.length && s) reasons.push(`stable: ${pct(s.errorRate)} errors, p95 ${Math.round(s.p95Ms)} ms`);
   return {

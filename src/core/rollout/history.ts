@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ROLLOUT_DIR } from '../build/artifact';
+import { ROLLOUT_DIR } from '../phar/artifact';
 import { userEmail } from '../git/git';
 import type { HistoryEvent } from './types';
 
@@ -38,7 +38,10 @@ function safeOsUser(): string {
  * Appends one event as one JSON line and syncs it to disk: callers report a change as done only after
  * this resolves. A single `write` with O_APPEND keeps lines from two processes whole.
  */
-export async function appendHistory(projectDir: string, event: Omit<HistoryEvent, 'time' | 'user'> & Partial<Pick<HistoryEvent, 'time' | 'user'>>): Promise<HistoryEvent> {
+export async function appendHistory(
+  projectDir: string,
+  event: Omit<HistoryEvent, 'time' | 'user'> & Partial<Pick<HistoryEvent, 'time' | 'user'>>,
+): Promise<HistoryEvent> {
   const full: HistoryEvent = {
     time: event.time ?? new Date().toISOString(),
     user: event.user ?? (await currentUser(projectDir)),

@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ROLLOUT_DIR } from '../build/artifact';
+import { ROLLOUT_DIR } from '../phar/artifact';
 import type { RolloutConfig } from '../config/rolloutConfig';
 import { OperationError, throwIfAborted } from '../errors';
 import type { Transport } from '../exec/transport';
-import { hostFilesFor, LocalHostFiles } from '../traffic/hostFiles';
-import type { HostFiles } from '../traffic/hostFiles';
+import { hostFilesFor, LocalHostFiles } from '../exec/hostFiles';
+import type { HostFiles } from '../exec/hostFiles';
 
 /** A lock not refreshed for this long is stale and taken over. */
 export const LOCK_STALE_MS = 10 * 60 * 1000;
@@ -59,7 +59,10 @@ export class LockedError extends OperationError {
  * host, so that teammates on other machines (who change the same LB) meet it. Without an LB:
  * `<project>/.rollout/rollout.lock`.
  */
-export function lockLocation(config: Pick<RolloutConfig, 'loadBalancers' | 'projectDir'>, transportOf: (target: { ssh?: string }) => Transport): { files: HostFiles; dir: string; where: string } {
+export function lockLocation(
+  config: Pick<RolloutConfig, 'loadBalancers' | 'projectDir'>,
+  transportOf: (target: { ssh?: string }) => Transport,
+): { files: HostFiles; dir: string; where: string } {
   const lb = config.loadBalancers[0];
   if (!lb) {
     const dir = path.join(config.projectDir, ROLLOUT_DIR, 'rollout.lock');
@@ -76,7 +79,11 @@ const OWNER_GRACE_MS = 2000;
  * A lock is made by mkdir and then its owner file is written, so a reader can catch it in between
  * and would report "someone". Re-read a young, ownerless lock until the owner shows (or it goes).
  */
-async function settled(files: HostFiles, dir: string, probe: { ageMs: number; owner: string } | undefined): Promise<{ ageMs: number; owner: string } | undefined> {
+async function settled(
+  files: HostFiles,
+  dir: string,
+  probe: { ageMs: number; owner: string } | undefined,
+): Promise<{ ageMs: number; owner: string } | undefined> {
   const deadline = Date.now() + OWNER_GRACE_MS;
   while (probe && !probe.owner.trim() && probe.ageMs < OWNER_GRACE_MS && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 20));

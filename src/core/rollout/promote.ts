@@ -1,8 +1,8 @@
-import { deployArtifact } from '../backends/deploy';
-import type { BackendResult } from '../backends/deploy';
+import { deployArtifact } from '../backends/deployBackends';
+import type { BackendResult } from '../backends/deployBackends';
 import { backendStatus } from '../backends/status';
-import { getArtifact } from '../build/artifactStore';
-import type { Artifact } from '../build/artifact';
+import { getArtifact } from '../phar/artifactStore';
+import type { Artifact } from '../phar/artifact';
 import type { BackendConfig, RolloutConfig } from '../config/rolloutConfig';
 import { InputError, OperationError } from '../errors';
 import { withLock } from './context';
@@ -21,7 +21,11 @@ export interface PromoteResult {
 }
 
 /** Versions per backend (`name` → artifact id) of a group, read from current/release.json. */
-export async function groupReleases(config: RolloutConfig, ctx: OpContext, backends: readonly BackendConfig[]): Promise<Record<string, string | null>> {
+export async function groupReleases(
+  config: RolloutConfig,
+  ctx: OpContext,
+  backends: readonly BackendConfig[],
+): Promise<Record<string, string | null>> {
   const status = await backendStatus(config, { backends, transports: ctx.pool, signal: ctx.signal, log: ctx.log });
   return Object.fromEntries(status.map((s) => [s.name, s.deployedArtifact ?? null]));
 }
@@ -30,7 +34,11 @@ export async function groupReleases(config: RolloutConfig, ctx: OpContext, backe
 export function throwOnFailures(results: readonly BackendResult[], what: string): void {
   const failed = results.filter((r) => !r.ok);
   if (failed.length === 0) return;
-  throw new OperationError(`${what} failed on ${failed.length} of ${results.length} backend(s):\n${failed.map((r) => `  ${r.backend}: ${r.error}`).join('\n')}`, failed[0].step, failed[0].backend);
+  throw new OperationError(
+    `${what} failed on ${failed.length} of ${results.length} backend(s):\n${failed.map((r) => `  ${r.backend}: ${r.error}`).join('\n')}`,
+    failed[0].step,
+    failed[0].backend,
+  );
 }
 
 /**
@@ -48,7 +56,9 @@ export async function promote(config: RolloutConfig, options: RolloutOptions = {
     const ids = [...new Set(Object.values(canaryIds))];
     if (ids.length !== 1 || ids[0] === null) {
       throw new OperationError(
-        `The canary backends do not carry one release: ${Object.entries(canaryIds).map(([n, id]) => `${n} ${id ?? 'none'}`).join(', ')}`,
+        `The canary backends do not carry one release: ${Object.entries(canaryIds)
+          .map(([n, id]) => `${n} ${id ?? 'none'}`)
+          .join(', ')}`,
         'promote',
         'canary',
       );
@@ -56,7 +66,11 @@ export async function promote(config: RolloutConfig, options: RolloutOptions = {
     const id = ids[0];
     const artifact = await getArtifact(config.projectDir, id);
     if (!artifact) {
-      throw new OperationError(`Artifact ${id} is not in ${config.projectDir}/.rollout/artifacts: build it on this machine, or copy its folder from whoever built it`, 'promote', id);
+      throw new OperationError(
+        `Artifact ${id} is not in ${config.projectDir}/.rollout/artifacts: build it on this machine, or copy its folder from whoever built it`,
+        'promote',
+        id,
+      );
     }
     const stableBefore = await groupReleases(config, ctx, stable);
     ctx.progress(`deploying ${artifact.id} to ${stable.length} stable backend(s)`);
@@ -82,7 +96,14 @@ export async function promote(config: RolloutConfig, options: RolloutOptions = {
       });
       throwOnFailures(results, `Promoting ${artifact.id}`);
     }
-    await appendHistory(config.projectDir, { user: ctx.user, action: 'promote', target: 'stable', before: { releases: stableBefore }, after: { release: artifact.id }, result: 'ok' });
+    await appendHistory(config.projectDir, {
+      user: ctx.user,
+      action: 'promote',
+      target: 'stable',
+      before: { releases: stableBefore },
+      after: { release: artifact.id },
+      result: 'ok',
+    });
     let splitBefore: number | undefined;
     if (config.loadBalancers.length) {
       ctx.progress('setting the split to 0 %');

@@ -47,7 +47,10 @@ export function currentSplit(live: readonly LbSplit[], log?: { warn(m: string): 
   if (known.length === 0) return undefined;
   const first = live[0].split ?? known[0].split;
   const differ = known.filter((l) => l.split !== first);
-  if (differ.length) log?.warn(`load balancers disagree: ${live.map((l) => `${l.name} ${l.split === undefined ? '?' : formatSplit(l.split) + ' %'}`).join(', ')}`);
+  if (differ.length)
+    log?.warn(
+      `load balancers disagree: ${live.map((l) => `${l.name} ${l.split === undefined ? '?' : formatSplit(l.split) + ' %'}`).join(', ')}`,
+    );
   return first;
 }
 
@@ -64,11 +67,21 @@ function splitsOf(applied: readonly AppliedLb[]): Record<string, number | null> 
  * Sets the split on every LB and records it in the history before returning (also a failure, which
  * leaves every LB on its previous file).
  */
-export async function setSplitRecorded(config: RolloutConfig, ctx: OpContext, split: number, action: string, note?: string): Promise<AppliedLb[]> {
+export async function setSplitRecorded(
+  config: RolloutConfig,
+  ctx: OpContext,
+  split: number,
+  action: string,
+  note?: string,
+): Promise<AppliedLb[]> {
   const target = config.loadBalancers.map((lb) => lb.name).join(', ');
   let applied: AppliedLb[];
   try {
-    applied = await applySplit(config, split, (lb) => ctx.pool.get(lb), { log: ctx.log, signal: ctx.signal, onProgress: (p) => ctx.progress(p.message) });
+    applied = await applySplit(config, split, (lb) => ctx.pool.get(lb), {
+      log: ctx.log,
+      signal: ctx.signal,
+      onProgress: (p) => ctx.progress(p.message),
+    });
   } catch (err) {
     if (!(err instanceof CancelledError)) {
       await appendHistory(config.projectDir, { user: ctx.user, action, target, after: { split }, result: `failed: ${describeError(err)}` });
@@ -91,7 +104,15 @@ export async function setSplitRecorded(config: RolloutConfig, ctx: OpContext, sp
 
 function freshState(config: RolloutConfig, split: number | undefined): RolloutState {
   const now = new Date().toISOString();
-  return { version: 1, status: 'running', steps: [...config.traffic.steps], stepIndex: indexOf(config.traffic.steps, split), split: split ?? 0, startedAt: now, updatedAt: now };
+  return {
+    version: 1,
+    status: 'running',
+    steps: [...config.traffic.steps],
+    stepIndex: indexOf(config.traffic.steps, split),
+    split: split ?? 0,
+    startedAt: now,
+    updatedAt: now,
+  };
 }
 
 function indexOf(steps: readonly number[], split: number | undefined): number {
@@ -106,14 +127,17 @@ function indexOf(steps: readonly number[], split: number | undefined): number {
  */
 export async function saveState(projectDir: string, state: RolloutState): Promise<RolloutState> {
   const onDisk = await readState(projectDir);
-  const merged: RolloutState = onDisk?.status === 'paused' && state.status === 'running' ? { ...state, status: 'paused', message: onDisk.message } : state;
+  const merged: RolloutState =
+    onDisk?.status === 'paused' && state.status === 'running' ? { ...state, status: 'paused', message: onDisk.message } : state;
   await writeState(projectDir, { ...merged, updatedAt: new Date().toISOString() });
   return merged;
 }
 
 async function canaryRelease(config: RolloutConfig, ctx: OpContext): Promise<{ id?: string; version?: string }> {
   const canary = config.backends.filter((b) => b.group === 'canary');
-  const releases = await Promise.all(canary.map((b) => readCurrentRelease(ctx.pool.get(b), b.dir, { signal: ctx.signal }).catch(() => undefined)));
+  const releases = await Promise.all(
+    canary.map((b) => readCurrentRelease(ctx.pool.get(b), b.dir, { signal: ctx.signal }).catch(() => undefined)),
+  );
   const first = releases.find((r) => r);
   return { id: first?.id, version: first?.version };
 }
@@ -126,9 +150,12 @@ async function canaryRelease(config: RolloutConfig, ctx: OpContext): Promise<{ i
  */
 export async function ramp(config: RolloutConfig, target: RampTarget, options: RampOptions = {}): Promise<RampResult> {
   if ('percent' in target) toBasisPoints(target.percent);
-  if (config.loadBalancers.length === 0) throw new InputError('No load balancer is configured', undefined, 'Add one to "loadBalancers" in rollout.json.');
-  if ('next' in target && config.traffic.steps.length === 0) throw new InputError('traffic.steps is empty', undefined, 'List the canary percentages to walk through, e.g. [1, 5, 25, 50, 100].');
-  const label = 'percent' in target ? `ramp to ${formatSplit(target.percent)} %` : target.all ? 'ramp through the plan' : 'ramp to the next step';
+  if (config.loadBalancers.length === 0)
+    throw new InputError('No load balancer is configured', undefined, 'Add one to "loadBalancers" in rollout.json.');
+  if ('next' in target && config.traffic.steps.length === 0)
+    throw new InputError('traffic.steps is empty', undefined, 'List the canary percentages to walk through, e.g. [1, 5, 25, 50, 100].');
+  const label =
+    'percent' in target ? `ramp to ${formatSplit(target.percent)} %` : target.all ? 'ramp through the plan' : 'ramp to the next step';
   return withLock(config, label, options, async (ctx) => {
     let state = await readState(config.projectDir);
     if (state?.status === 'paused') throw new InputError('The rollout is paused', undefined, 'Resume it first ("resume"), or roll back.');
@@ -142,13 +169,25 @@ export async function ramp(config: RolloutConfig, target: RampTarget, options: R
     for (;;) {
       const split = 'percent' in target ? target.percent : nextStep(state.steps, current);
       if (split === undefined) {
-        if (steps.length === 0) throw new InputError(`The canary is already at the last step (${formatSplit(current ?? 0)} %)`, undefined, 'Promote it, or roll back.');
+        if (steps.length === 0)
+          throw new InputError(
+            `The canary is already at the last step (${formatSplit(current ?? 0)} %)`,
+            undefined,
+            'Promote it, or roll back.',
+          );
         break;
       }
       ctx.progress(`setting the split to ${formatSplit(split)} %`);
       await setSplitRecorded(config, ctx, split, 'ramp');
       current = split;
-      state = { ...state, status: 'running', split, stepIndex: indexOf(state.steps, split), message: `canary at ${formatSplit(split)} %`, gate: undefined };
+      state = {
+        ...state,
+        status: 'running',
+        split,
+        stepIndex: indexOf(state.steps, split),
+        message: `canary at ${formatSplit(split)} %`,
+        gate: undefined,
+      };
       if (fresh && steps.length === 0) {
         const r = await canaryRelease(config, ctx);
         state = { ...state, canaryArtifact: r.id, canaryVersion: r.version };
@@ -163,7 +202,13 @@ export async function ramp(config: RolloutConfig, target: RampTarget, options: R
           user: ctx.user,
           action: 'gate',
           target: 'canary',
-          after: { split, errorRate: gate.canary.errorRate, p95Ms: gate.canary.p95Ms, stableErrorRate: gate.stable?.errorRate, stableP95Ms: gate.stable?.p95Ms },
+          after: {
+            split,
+            errorRate: gate.canary.errorRate,
+            p95Ms: gate.canary.p95Ms,
+            stableErrorRate: gate.stable?.errorRate,
+            stableP95Ms: gate.stable?.p95Ms,
+          },
           result: gate.pass ? 'pass' : `fail: ${gate.reason}`,
         });
         if (!gate.pass) {
@@ -217,7 +262,12 @@ export async function previewRamp(config: RolloutConfig, target: RampTarget, opt
     const state = await readState(config.projectDir);
     const steps = state && state.status !== 'done' && state.status !== 'failed' ? state.steps : config.traffic.steps;
     const after = 'percent' in target ? target.percent : nextStep(steps, before);
-    if (after === undefined) throw new InputError(`The canary is already at the last step (${formatSplit(before ?? 0)} %)`, undefined, 'Promote it, or roll back.');
+    if (after === undefined)
+      throw new InputError(
+        `The canary is already at the last step (${formatSplit(before ?? 0)} %)`,
+        undefined,
+        'Promote it, or roll back.',
+      );
     const time = new Date();
     return {
       before,
@@ -238,10 +288,27 @@ export async function previewRamp(config: RolloutConfig, target: RampTarget, opt
 export async function pause(config: RolloutConfig, options: RolloutOptions = {}): Promise<RolloutState> {
   return withContext(config, options, async (ctx) => {
     const state = await readState(config.projectDir);
-    if (!state || state.status !== 'running') throw new InputError(state ? `The rollout is ${state.status}, not running` : 'No rollout is running', undefined, 'Pause applies to a running rollout.');
-    const next: RolloutState = { ...state, status: 'paused', message: `paused by ${ctx.user} at ${formatSplit(state.split)} %`, updatedAt: new Date().toISOString() };
+    if (!state || state.status !== 'running')
+      throw new InputError(
+        state ? `The rollout is ${state.status}, not running` : 'No rollout is running',
+        undefined,
+        'Pause applies to a running rollout.',
+      );
+    const next: RolloutState = {
+      ...state,
+      status: 'paused',
+      message: `paused by ${ctx.user} at ${formatSplit(state.split)} %`,
+      updatedAt: new Date().toISOString(),
+    };
     await writeState(config.projectDir, next);
-    await appendHistory(config.projectDir, { user: ctx.user, action: 'pause', target: 'rollout', before: { status: state.status, split: state.split }, after: { status: 'paused', split: state.split }, result: 'ok' });
+    await appendHistory(config.projectDir, {
+      user: ctx.user,
+      action: 'pause',
+      target: 'rollout',
+      before: { status: state.status, split: state.split },
+      after: { status: 'paused', split: state.split },
+      result: 'ok',
+    });
     return next;
   });
 }
@@ -250,10 +317,27 @@ export async function pause(config: RolloutConfig, options: RolloutOptions = {})
 export async function resume(config: RolloutConfig, options: RolloutOptions = {}): Promise<RolloutState> {
   return withContext(config, options, async (ctx) => {
     const state = await readState(config.projectDir);
-    if (!state || state.status !== 'paused') throw new InputError(state ? `The rollout is ${state.status}, not paused` : 'No rollout is running', undefined, 'Resume applies to a paused rollout.');
-    const next: RolloutState = { ...state, status: 'running', message: `resumed by ${ctx.user} at ${formatSplit(state.split)} %`, updatedAt: new Date().toISOString() };
+    if (!state || state.status !== 'paused')
+      throw new InputError(
+        state ? `The rollout is ${state.status}, not paused` : 'No rollout is running',
+        undefined,
+        'Resume applies to a paused rollout.',
+      );
+    const next: RolloutState = {
+      ...state,
+      status: 'running',
+      message: `resumed by ${ctx.user} at ${formatSplit(state.split)} %`,
+      updatedAt: new Date().toISOString(),
+    };
     await writeState(config.projectDir, next);
-    await appendHistory(config.projectDir, { user: ctx.user, action: 'resume', target: 'rollout', before: { status: 'paused', split: state.split }, after: { status: 'running', split: state.split }, result: 'ok' });
+    await appendHistory(config.projectDir, {
+      user: ctx.user,
+      action: 'resume',
+      target: 'rollout',
+      before: { status: 'paused', split: state.split },
+      after: { status: 'running', split: state.split },
+      result: 'ok',
+    });
     return next;
   });
 }

@@ -1,11 +1,11 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { deployArtifact, rollbackToPrevious } from '../backends/deploy';
-import type { BackendResult } from '../backends/deploy';
-import type { Artifact } from '../build/artifact';
-import { artifactsDir, getArtifact } from '../build/artifactStore';
-import { buildProject } from '../build/build';
+import { deployArtifact, rollbackToPrevious } from '../backends/deployBackends';
+import type { BackendResult } from '../backends/deployBackends';
+import type { Artifact } from '../phar/artifact';
+import { artifactsDir, getArtifact } from '../phar/artifactStore';
+import { buildProject } from '../phar/pharBuild';
 import type { Group, RolloutConfig } from '../config/rolloutConfig';
 import { InputError, OperationError, describeError, throwIfAborted } from '../errors';
 import { addWorktree, prefixInRepo, removeWorktree, repoRoot, resolveCommit } from '../git/git';
@@ -67,8 +67,10 @@ async function markRolledBack(config: RolloutConfig, message: string): Promise<R
  *   deployed to the group.
  */
 export async function rollback(config: RolloutConfig, request: RollbackRequest, options: RollbackOptions = {}): Promise<RollbackResult> {
-  if (request.speed === 'rebuild' && !request.ref) throw new InputError('A rebuild rollback needs a git ref', undefined, 'Give a tag, branch or commit, e.g. --rebuild v1.2.0.');
-  if (request.speed === 'traffic' && config.loadBalancers.length === 0) throw new InputError('No load balancer is configured', undefined, 'Add one to "loadBalancers" in rollout.json.');
+  if (request.speed === 'rebuild' && !request.ref)
+    throw new InputError('A rebuild rollback needs a git ref', undefined, 'Give a tag, branch or commit, e.g. --rebuild v1.2.0.');
+  if (request.speed === 'traffic' && config.loadBalancers.length === 0)
+    throw new InputError('No load balancer is configured', undefined, 'Add one to "loadBalancers" in rollout.json.');
   const label = request.speed === 'rebuild' ? `rollback: rebuild ${request.ref}` : `rollback: ${request.speed}`;
   return withLock(config, label, options, async (ctx) => {
     if (request.speed === 'traffic') {
@@ -79,17 +81,35 @@ export async function rollback(config: RolloutConfig, request: RollbackRequest, 
     }
     const group = request.group ?? 'canary';
     const backends = config.backends.filter((b) => b.group === group);
-    if (backends.length === 0) throw new InputError(`No backend is in the "${group}" group`, undefined, 'Choose a group that has backends.');
+    if (backends.length === 0)
+      throw new InputError(`No backend is in the "${group}" group`, undefined, 'Choose a group that has backends.');
     const releasesBefore = await groupReleases(config, ctx, backends);
     let results: BackendResult[];
     let artifact: Artifact | undefined;
     if (request.speed === 'release') {
       ctx.progress(`switching ${backends.length} ${group} backend(s) to their previous release`);
-      ({ results } = await rollbackToPrevious({ config, backends, transports: ctx.pool, log: ctx.log, signal: ctx.signal, deployedBy: ctx.user, onProgress: (b, s) => ctx.progress(`${b}: ${s}`) }));
+      ({ results } = await rollbackToPrevious({
+        config,
+        backends,
+        transports: ctx.pool,
+        log: ctx.log,
+        signal: ctx.signal,
+        deployedBy: ctx.user,
+        onProgress: (b, s) => ctx.progress(`${b}: ${s}`),
+      }));
     } else {
       artifact = await rebuildInWorktree(config, ctx, request.ref!, options);
       ctx.progress(`deploying ${artifact.id} to ${backends.length} ${group} backend(s)`);
-      ({ results } = await deployArtifact({ config, backends, artifact, transports: ctx.pool, log: ctx.log, signal: ctx.signal, deployedBy: ctx.user, onProgress: (b, s) => ctx.progress(`${b}: ${s}`) }));
+      ({ results } = await deployArtifact({
+        config,
+        backends,
+        artifact,
+        transports: ctx.pool,
+        log: ctx.log,
+        signal: ctx.signal,
+        deployedBy: ctx.user,
+        onProgress: (b, s) => ctx.progress(`${b}: ${s}`),
+      }));
     }
     const releasesAfter = await groupReleases(config, ctx, backends);
     const failed = results.filter((r) => !r.ok);
@@ -101,7 +121,10 @@ export async function rollback(config: RolloutConfig, request: RollbackRequest, 
       after: { releases: releasesAfter, ...(artifact ? { ref: request.ref, artifact: artifact.id } : {}) },
       result: failed.length ? `failed: ${failed.map((r) => `${r.backend}: ${r.error}`).join('; ')}` : 'ok',
     });
-    throwOnFailures(results, request.speed === 'release' ? 'Rolling back to the previous release' : `Deploying the rebuild of ${request.ref}`);
+    throwOnFailures(
+      results,
+      request.speed === 'release' ? 'Rolling back to the previous release' : `Deploying the rebuild of ${request.ref}`,
+    );
     const state = group === 'canary' ? await markRolledBack(config, `canary rolled back (${request.speed}) by ${ctx.user}`) : undefined;
     return {
       speed: request.speed,
@@ -120,10 +143,20 @@ export async function rollback(config: RolloutConfig, request: RollbackRequest, 
  */
 async function rebuildInWorktree(config: RolloutConfig, ctx: OpContext, ref: string, options: RollbackOptions): Promise<Artifact> {
   const root = await repoRoot(config.projectDir, { signal: ctx.signal });
-  if (!root) throw new InputError(`${config.projectDir} is not in a git repository`, undefined, 'A rebuild checks a tag out of git; use the release rollback instead.');
+  if (!root)
+    throw new InputError(
+      `${config.projectDir} is not in a git repository`,
+      undefined,
+      'A rebuild checks a tag out of git; use the release rollback instead.',
+    );
   const commit = await resolveCommit(root, ref, { signal: ctx.signal });
   if (!commit) throw new InputError(`"${ref}" is not a tag, branch or commit of ${root}`, undefined, 'List tags with `git tag`.');
-  if (!options.compilerScript) throw new InputError('No compiler script was given for the rebuild', undefined, 'The extension and the CLI pass the shipped php/compile.php.');
+  if (!options.compilerScript)
+    throw new InputError(
+      'No compiler script was given for the rebuild',
+      undefined,
+      'The extension and the CLI pass the shipped php/compile.php.',
+    );
   const prefix = await prefixInRepo(config.projectDir, { signal: ctx.signal });
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'phar-rollout-rebuild-'));
   const worktree = path.join(tmp, 'src');

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { ROLLOUT_DIR } from '../build/artifact';
+import { ROLLOUT_DIR } from '../phar/artifact';
 import type { RolloutState } from './types';
 
 export const STATE_FILE = 'state.json';

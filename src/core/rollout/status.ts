@@ -46,7 +46,11 @@ export function history(config: Pick<RolloutConfig, 'projectDir'>, options: { li
  * Removes the rollout lock: a stale one always, a live one only with `force`. Logged in the history
  * with who held it. Returns the former holder (undefined: it was not locked).
  */
-export async function unlock(config: RolloutConfig, request: { force: boolean }, options: RolloutOptions = {}): Promise<LockHolder | undefined> {
+export async function unlock(
+  config: RolloutConfig,
+  request: { force: boolean },
+  options: RolloutOptions = {},
+): Promise<LockHolder | undefined> {
   return withContext(config, options, async (ctx) => {
     const holder = await removeLock(config, (t) => ctx.pool.get(t), { force: request.force, staleMs: options.staleMs });
     if (holder) {

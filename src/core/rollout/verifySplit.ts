@@ -44,11 +44,16 @@ const round2 = (x: number) => Math.round(x * 100) / 100;
  * else the JSON `version`), and compares the canary's observed share with the split the LB carries.
  * Versions are told apart by probing the backends of each group. Changes nothing; no lock.
  */
-export async function verifySplit(config: RolloutConfig, request: { requests: number; concurrency?: number }, options: RolloutOptions = {}): Promise<VerifyResult> {
+export async function verifySplit(
+  config: RolloutConfig,
+  request: { requests: number; concurrency?: number },
+  options: RolloutOptions = {},
+): Promise<VerifyResult> {
   if (!Number.isInteger(request.requests) || request.requests < 1 || request.requests > 1_000_000) {
     throw new InputError(`${request.requests} is not a number of requests`, undefined, 'Give a whole number between 1 and 1000000.');
   }
-  if (config.loadBalancers.length === 0) throw new InputError('No load balancer is configured', undefined, 'Add one to "loadBalancers" in rollout.json.');
+  if (config.loadBalancers.length === 0)
+    throw new InputError('No load balancer is configured', undefined, 'Add one to "loadBalancers" in rollout.json.');
   return withContext(config, options, async (ctx) => {
     const [status, live] = await Promise.all([
       backendStatus(config, { transports: ctx.pool, signal: ctx.signal, log: ctx.log }),
@@ -67,7 +72,14 @@ export async function verifySplit(config: RolloutConfig, request: { requests: nu
     for (const [i, lb] of config.loadBalancers.entries()) {
       const configured = live[i].split;
       if (!lb.url) {
-        results.push({ lb: lb.name, configured, requests: 0, errors: 0, versions: [], note: 'no "url" in rollout.json for this load balancer' });
+        results.push({
+          lb: lb.name,
+          configured,
+          requests: 0,
+          errors: 0,
+          versions: [],
+          note: 'no "url" in rollout.json for this load balancer',
+        });
         continue;
       }
       const counts = new Map<string, number>();
@@ -94,7 +106,8 @@ export async function verifySplit(config: RolloutConfig, request: { requests: nu
         .map(([version, count]) => ({ version, count, share: answered ? round2((count / answered) * 100) : 0, side: sideOf(version) }))
         .sort((a, b) => b.count - a.count);
       const r: VerifyLbResult = { lb: lb.name, url: lb.url, configured, requests: request.requests, errors, versions };
-      if (versions.some((v) => v.side === 'both')) r.note = 'stable and canary serve the same version: the split cannot be told from the answers';
+      if (versions.some((v) => v.side === 'both'))
+        r.note = 'stable and canary serve the same version: the split cannot be told from the answers';
       else if (answered > 0) {
         const canary = versions.filter((v) => v.side === 'canary').reduce((a, v) => a + v.count, 0);
         r.canaryShare = round2((canary / answered) * 100);

@@ -82,7 +82,12 @@ export function initialUpstreamConf(upstream: string, servers: readonly Upstream
 }
 
 /** Creates the prefix (conf, logs, temp) with the main config and an initial upstream file. */
-export async function writeNginxPrefix(p: { prefix: string; port: number; upstream: string; servers: readonly UpstreamServer[] }): Promise<NginxPrefix> {
+export async function writeNginxPrefix(p: {
+  prefix: string;
+  port: number;
+  upstream: string;
+  servers: readonly UpstreamServer[];
+}): Promise<NginxPrefix> {
   const prefix = path.resolve(p.prefix);
   for (const d of ['conf', 'logs', 'temp']) await fs.mkdir(path.join(prefix, d), { recursive: true });
   const confFile = path.join(prefix, 'conf', 'nginx.conf');

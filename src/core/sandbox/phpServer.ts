@@ -97,7 +97,13 @@ export async function writePhpBackendScript(dir: string): Promise<string> {
 }
 
 /** The argument vector that runs `action` on one backend: also the backend's `restart` hook. */
-export function phpBackendCommand(script: string, action: 'start' | 'stop' | 'restart', backendDir: string, port: number, phar: string): string[] {
+export function phpBackendCommand(
+  script: string,
+  action: 'start' | 'stop' | 'restart',
+  backendDir: string,
+  port: number,
+  phar: string,
+): string[] {
   return ['sh', script, action, backendDir, String(port), phar];
 }
 

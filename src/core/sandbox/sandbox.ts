@@ -1,7 +1,7 @@
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { deployArtifact } from '../backends/deploy';
-import { buildProject } from '../build/build';
+import { deployArtifact } from '../backends/deployBackends';
+import { buildProject } from '../phar/pharBuild';
 import { readComposerJson } from '../config/composerJson';
 import { parseRolloutConfig, ROLLOUT_FILE } from '../config/rolloutConfig';
 import type { Group, RolloutConfig } from '../config/rolloutConfig';
@@ -92,12 +92,19 @@ async function git(cwd: string, args: string[], signal?: AbortSignal): Promise<v
 }
 
 /** Copies the fixture (without vendor/, .rollout/, build output) and makes it a git repo with one commit. */
-async function copyFixture(fixtureDir: string, project: string, signal?: AbortSignal): Promise<void> {
+async function copyFixture(fixtureDir: string, project: string): Promise<void> {
   if (!existsSync(path.join(fixtureDir, 'composer.json'))) {
-    throw new InputError(`The sample app is not at ${fixtureDir}`, undefined, 'Run the sandbox from a checkout of phar-rollout (it ships test/fixtures/sample-app).');
+    throw new InputError(
+      `The sample app is not at ${fixtureDir}`,
+      undefined,
+      'Run the sandbox from a checkout of phar-rollout (it ships test/fixtures/sample-app).',
+    );
   }
   const skip = new Set(['vendor', '.rollout', 'build', '.git']);
-  await fs.cp(fixtureDir, project, { recursive: true, filter: (src) => !skip.has(path.relative(fixtureDir, src).split(path.sep)[0]) && !src.endsWith('.phar') });
+  await fs.cp(fixtureDir, project, {
+    recursive: true,
+    filter: (src) => !skip.has(path.relative(fixtureDir, src).split(path.sep)[0]) && !src.endsWith('.phar'),
+  });
 }
 
 /** The sandbox's rollout.json: absolute paths (the restart hooks need them anyway). */
@@ -146,19 +153,29 @@ function portOf(address: string): number {
 }
 
 /** Makes (or finds) the project with its rollout.json; returns the parsed config. */
-async function ensureProject(o: SandboxUpOptions, dir: string, project: string, existing: SandboxInfo | undefined, script: string): Promise<RolloutConfig> {
+async function ensureProject(
+  o: SandboxUpOptions,
+  dir: string,
+  project: string,
+  existing: SandboxInfo | undefined,
+  script: string,
+): Promise<RolloutConfig> {
   const file = path.join(project, ROLLOUT_FILE);
   const ours = existing?.project === project;
   if (existsSync(file)) {
     if (!ours && o.project) {
-      throw new InputError(`${file} already exists and is not a sandbox's`, undefined, 'The sandbox writes its own rollout.json; give a project without one, or no --project (a copy of the sample app).');
+      throw new InputError(
+        `${file} already exists and is not a sandbox's`,
+        undefined,
+        'The sandbox writes its own rollout.json; give a project without one, or no --project (a copy of the sample app).',
+      );
     }
     return parseRolloutConfig(file, await fs.readFile(file, 'utf8'));
   }
   let fresh = false;
   if (!o.project) {
     if (!existsSync(path.join(project, 'composer.json'))) {
-      await copyFixture(o.fixtureDir, project, o.signal);
+      await copyFixture(o.fixtureDir, project);
       fresh = true;
     }
   } else if (!existsSync(path.join(project, 'composer.json'))) {
@@ -174,7 +191,20 @@ async function ensureProject(o: SandboxUpOptions, dir: string, project: string, 
   if (!isRepo || fresh) {
     // A commit, so that builds carry one; identity given here so it works without a git config.
     await git(project, ['add', '-A'], o.signal);
-    await git(project, ['-c', 'user.name=Phar Rollout Sandbox', '-c', 'user.email=sandbox@phar-rollout.invalid', 'commit', '-q', '-m', 'Sample app for the Phar Rollout sandbox'], o.signal);
+    await git(
+      project,
+      [
+        '-c',
+        'user.name=Phar Rollout Sandbox',
+        '-c',
+        'user.email=sandbox@phar-rollout.invalid',
+        'commit',
+        '-q',
+        '-m',
+        'Sample app for the Phar Rollout sandbox',
+      ],
+      o.signal,
+    );
   }
   return parseRolloutConfig(file, await fs.readFile(file, 'utf8'));
 }
@@ -209,7 +239,10 @@ export async function sandboxUp(o: SandboxUpOptions): Promise<SandboxInfo> {
   const prefix = path.join(dir, 'nginx');
   const lbPort = portOf(new URL(lb.url).host);
   for (const d of ['conf', 'logs', 'temp']) await fs.mkdir(path.join(prefix, d), { recursive: true });
-  await fs.writeFile(path.join(prefix, 'conf', 'nginx.conf'), nginxMainConf({ port: lbPort, upstream: UPSTREAM, upstreamFile: lb.file, proxyPass: `$${UPSTREAM}_backend` }));
+  await fs.writeFile(
+    path.join(prefix, 'conf', 'nginx.conf'),
+    nginxMainConf({ port: lbPort, upstream: UPSTREAM, upstreamFile: lb.file, proxyPass: `$${UPSTREAM}_backend` }),
+  );
   if (!existsSync(lb.file)) await fs.writeFile(lb.file, renderFor(config, lb, 0, new Date()));
 
   // Backends: start the ones that have a release, deploy the build to the others (starts them).
@@ -226,7 +259,8 @@ export async function sandboxUp(o: SandboxUpOptions): Promise<SandboxInfo> {
     log.info(`sandbox: deploying ${artifact.id} to ${fresh.map((b) => b.name).join(', ')}`);
     const { results } = await deployArtifact({ config, artifact, backends: fresh, log, signal: o.signal });
     const failed = results.filter((r) => !r.ok);
-    if (failed.length) throw new OperationError(`sandbox: deploy failed: ${failed.map((r) => r.error).join('; ')}`, failed[0].step, failed[0].backend);
+    if (failed.length)
+      throw new OperationError(`sandbox: deploy failed: ${failed.map((r) => r.error).join('; ')}`, failed[0].step, failed[0].backend);
   }
   log.info('sandbox: starting nginx');
   await startNginx(prefix, o.signal);
@@ -263,7 +297,8 @@ export interface StoppedProcess {
 export async function sandboxDown(o: { dir: string; log?: Logger }): Promise<{ stopped: StoppedProcess[] }> {
   const dir = path.resolve(o.dir);
   const info = await readInfo(dir);
-  if (!info) throw new InputError(`No sandbox in ${dir} (no ${SANDBOX_FILE})`, undefined, 'Start one with `phar-rollout sandbox up --dir DIR`.');
+  if (!info)
+    throw new InputError(`No sandbox in ${dir} (no ${SANDBOX_FILE})`, undefined, 'Start one with `phar-rollout sandbox up --dir DIR`.');
   const stopped: StoppedProcess[] = [];
   const errors: string[] = [];
   const nginxPid = await stopNginx(info.nginx.prefix).catch((err) => {
@@ -293,4 +328,3 @@ export async function sandboxInfo(dir: string): Promise<SandboxInfo | undefined>
   const info = await readInfo(path.resolve(dir));
   return info && withPids({ ...info, status: 'running' });
 }
-

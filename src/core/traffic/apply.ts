@@ -4,8 +4,8 @@ import type { RunResult } from '../exec/process';
 import type { Transport } from '../exec/transport';
 import type { Logger } from '../log';
 import { nullLogger } from '../log';
-import { hostFilesFor } from './hostFiles';
-import type { HostFiles } from './hostFiles';
+import { hostFilesFor } from '../exec/hostFiles';
+import type { HostFiles } from '../exec/hostFiles';
 import { formatSplit, parseHeader, renderUpstream } from './render';
 import type { FileHeader } from './render';
 
@@ -79,16 +79,24 @@ async function runNginx(s: LbState, step: 'test' | 'reload', timeoutMs: number):
   try {
     r = await s.transport.command(spec, { allowFailure: true, timeoutMs });
   } catch (err) {
-    throw new OperationError(`load balancer "${s.lb.name}": ${step} (${shown}) could not run: ${(err as Error).message}`, step, s.lb.name, { cause: err });
+    throw new OperationError(`load balancer "${s.lb.name}": ${step} (${shown}) could not run: ${(err as Error).message}`, step, s.lb.name, {
+      cause: err,
+    });
   }
   if (r.code !== 0) {
     const what = step === 'test' ? 'rejected the new file' : 'failed to reload';
-    throw new OperationError(`load balancer "${s.lb.name}" ${what} (${shown} exited with ${r.code ?? r.signal}):\n${outputOf(r)}`, step, s.lb.name);
+    throw new OperationError(
+      `load balancer "${s.lb.name}" ${what} (${shown} exited with ${r.code ?? r.signal}):\n${outputOf(r)}`,
+      step,
+      s.lb.name,
+    );
   }
 }
 
 function failures(results: PromiseSettledResult<unknown>[]): Error[] {
-  return results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => (r.reason instanceof Error ? r.reason : new Error(String(r.reason))));
+  return results
+    .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+    .map((r) => (r.reason instanceof Error ? r.reason : new Error(String(r.reason))));
 }
 
 /**
@@ -104,7 +112,8 @@ export async function applyFiles(changes: readonly LbFileChange[], options: Appl
   const log = options.log ?? nullLogger;
   const timeoutMs = options.commandTimeoutMs ?? 30000;
   const filesFor = options.filesFor ?? ((lb, t) => hostFilesFor(lb, t));
-  if (changes.length === 0) throw new InputError('No load balancer is configured', undefined, 'Add one to "loadBalancers" in rollout.json.');
+  if (changes.length === 0)
+    throw new InputError('No load balancer is configured', undefined, 'Add one to "loadBalancers" in rollout.json.');
   throwIfAborted(options.signal);
   const states: LbState[] = changes.map((c) => ({
     ...c,
@@ -126,7 +135,9 @@ export async function applyFiles(changes: readonly LbFileChange[], options: Appl
         await s.files.writeNew(s.lb.file, s.text, options.signal);
       } catch (err) {
         if (err instanceof CancelledError) throw err;
-        throw new OperationError(`load balancer "${s.lb.name}" (${s.files.host}): ${(err as Error).message}`, 'write', s.lb.name, { cause: err });
+        throw new OperationError(`load balancer "${s.lb.name}" (${s.files.host}): ${(err as Error).message}`, 'write', s.lb.name, {
+          cause: err,
+        });
       }
     }),
   );
@@ -146,7 +157,9 @@ export async function applyFiles(changes: readonly LbFileChange[], options: Appl
         s.swapped = true;
         s.hadPrevious = r.hadPrevious;
       } catch (err) {
-        throw new OperationError(`load balancer "${s.lb.name}" (${s.files.host}): ${(err as Error).message}`, 'swap', s.lb.name, { cause: err });
+        throw new OperationError(`load balancer "${s.lb.name}" (${s.files.host}): ${(err as Error).message}`, 'swap', s.lb.name, {
+          cause: err,
+        });
       }
       await runNginx(s, 'test', timeoutMs);
     }),
@@ -202,7 +215,12 @@ async function revert(states: LbState[], timeoutMs: number, log: Logger): Promis
         try {
           await s.files.restore(s.lb.file, s.hadPrevious);
         } catch (err) {
-          throw new OperationError(`load balancer "${s.lb.name}": restoring the previous file failed: ${(err as Error).message}`, 'revert', s.lb.name, { cause: err });
+          throw new OperationError(
+            `load balancer "${s.lb.name}": restoring the previous file failed: ${(err as Error).message}`,
+            'revert',
+            s.lb.name,
+            { cause: err },
+          );
         }
         s.swapped = false;
         log.info(`${s.lb.name}: previous file restored`);
@@ -255,12 +273,19 @@ export async function applySplit(
   const time = options.time ?? new Date();
   const changes = config.loadBalancers.map((lb) => ({ lb, transport: transportOf(lb), text: renderFor(config, lb, split, time) }));
   const applied = await applyFiles(changes, options);
-  for (const a of applied) (options.log ?? nullLogger).info(`${a.name}: ${a.before ? `${formatSplit(a.before.split)} %` : 'unmanaged'} → ${formatSplit(split)} % canary`);
+  for (const a of applied)
+    (options.log ?? nullLogger).info(
+      `${a.name}: ${a.before ? `${formatSplit(a.before.split)} %` : 'unmanaged'} → ${formatSplit(split)} % canary`,
+    );
   return applied;
 }
 
 /** Reads the split back from the header line of `lb`'s live file: what the LB really carries. */
-export async function readSplit(lb: LoadBalancerConfig, transport: Transport, options: { signal?: AbortSignal; filesFor?: ApplyOptions['filesFor'] } = {}): Promise<LbSplit> {
+export async function readSplit(
+  lb: LoadBalancerConfig,
+  transport: Transport,
+  options: { signal?: AbortSignal; filesFor?: ApplyOptions['filesFor'] } = {},
+): Promise<LbSplit> {
   const files = (options.filesFor ?? ((l, t) => hostFilesFor(l, t)))(lb, transport);
   const base = { name: lb.name, host: files.host, file: lb.file };
   try {
@@ -276,6 +301,10 @@ export async function readSplit(lb: LoadBalancerConfig, transport: Transport, op
 }
 
 /** readSplit on every LB, in parallel. */
-export function readSplits(config: Pick<RolloutConfig, 'loadBalancers'>, transportOf: (lb: LoadBalancerConfig) => Transport, options: { signal?: AbortSignal } = {}): Promise<LbSplit[]> {
+export function readSplits(
+  config: Pick<RolloutConfig, 'loadBalancers'>,
+  transportOf: (lb: LoadBalancerConfig) => Transport,
+  options: { signal?: AbortSignal } = {},
+): Promise<LbSplit[]> {
   return Promise.all(config.loadBalancers.map((lb) => readSplit(lb, transportOf(lb), options)));
 }

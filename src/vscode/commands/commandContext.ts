@@ -11,7 +11,10 @@ export interface CommandContext {
   settings: () => Settings;
   extension: vscode.ExtensionContext;
   /** Runs long work in a cancellable notification; the signal aborts on Cancel. */
-  withProgress<T>(title: string, work: (signal: AbortSignal, report: (message: string, increment?: number) => void) => Promise<T>): Promise<T>;
+  withProgress<T>(
+    title: string,
+    work: (signal: AbortSignal, report: (message: string, increment?: number) => void) => Promise<T>,
+  ): Promise<T>;
   /** Absolute path of the shipped PHP compiler. */
   compilerScript: string;
 }

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { RolloutConfig, BackendConfig, Group } from '../../core/config/rolloutConfig';
-import type { Artifact } from '../../core/build/artifact';
+import type { Artifact } from '../../core/phar/artifact';
 import { InputError } from '../../core/errors';
 import type { RolloutNode } from '../tree/rolloutTree';
 import { formatAge, formatBytes } from '../format';
@@ -40,7 +40,11 @@ export async function pickArtifact(ctx: CommandContext, title: string): Promise<
 /** Backends a command targets: from the tree node it was run on, else a quick pick (groups first). */
 type BackendTarget = { backends: BackendConfig[]; label: string };
 
-export async function pickBackends(config: RolloutConfig, node: RolloutNode | undefined, title: string): Promise<{ backends: BackendConfig[]; label: string } | undefined> {
+export async function pickBackends(
+  config: RolloutConfig,
+  node: RolloutNode | undefined,
+  title: string,
+): Promise<{ backends: BackendConfig[]; label: string } | undefined> {
   const target = node?.target;
   if (target?.kind === 'backend') {
     const b = config.backends.find((x) => x.name === target.name);
@@ -50,9 +54,20 @@ export async function pickBackends(config: RolloutConfig, node: RolloutNode | un
   const groups = (['canary', 'stable'] as const).filter((g) => config.backends.some((b) => b.group === g));
   const picked = await vscode.window.showQuickPick(
     [
-      ...groups.map((g) => ({ label: `$(${g === 'canary' ? 'beaker' : 'server-environment'}) ${g} group`, description: config.backends.filter((b) => b.group === g).map((b) => b.name).join(', '), value: (): BackendTarget | undefined => groupTarget(config, g) })),
+      ...groups.map((g) => ({
+        label: `$(${g === 'canary' ? 'beaker' : 'server-environment'}) ${g} group`,
+        description: config.backends
+          .filter((b) => b.group === g)
+          .map((b) => b.name)
+          .join(', '),
+        value: (): BackendTarget | undefined => groupTarget(config, g),
+      })),
       { label: 'Backends', kind: vscode.QuickPickItemKind.Separator, value: (): BackendTarget | undefined => undefined },
-      ...config.backends.map((b) => ({ label: `$(server) ${b.name}`, description: `${b.group} · ${b.ssh ?? 'this machine'} · ${b.upstream}`, value: (): BackendTarget | undefined => ({ backends: [b], label: b.name }) })),
+      ...config.backends.map((b) => ({
+        label: `$(server) ${b.name}`,
+        description: `${b.group} · ${b.ssh ?? 'this machine'} · ${b.upstream}`,
+        value: (): BackendTarget | undefined => ({ backends: [b], label: b.name }),
+      })),
     ],
     { title, placeHolder: 'Deploy to…' },
   );

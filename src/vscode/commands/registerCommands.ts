@@ -13,9 +13,14 @@ export function registerCommands(table: CommandSpec[], ctx: CommandContext): vsc
   return table.map((spec) =>
     vscode.commands.registerCommand(spec.id, async (...args: unknown[]) => {
       if (spec.needsTrust && !vscode.workspace.isTrusted) {
-        void vscode.window.showWarningMessage('Phar Rollout starts no process in an untrusted workspace. Trust this folder to build, deploy or change traffic.', 'Manage Workspace Trust').then((a) => {
-          if (a) void vscode.commands.executeCommand('workbench.trust.manage');
-        });
+        void vscode.window
+          .showWarningMessage(
+            'Phar Rollout starts no process in an untrusted workspace. Trust this folder to build, deploy or change traffic.',
+            'Manage Workspace Trust',
+          )
+          .then((a) => {
+            if (a) void vscode.commands.executeCommand('workbench.trust.manage');
+          });
         return undefined;
       }
       const started = Date.now();
@@ -33,9 +38,11 @@ export function registerCommands(table: CommandSpec[], ctx: CommandContext): vsc
         if (located.length > 0) {
           for (const e of located) ctx.log.error(e.format());
           const first = located[0];
-          void vscode.window.showErrorMessage(`${first.format()}${located.length > 1 ? ` (+${located.length - 1} more)` : ''}`, 'Show Problems').then((a) => {
-            if (a) void vscode.commands.executeCommand('workbench.actions.view.problems');
-          });
+          void vscode.window
+            .showErrorMessage(`${first.format()}${located.length > 1 ? ` (+${located.length - 1} more)` : ''}`, 'Show Problems')
+            .then((a) => {
+              if (a) void vscode.commands.executeCommand('workbench.actions.view.problems');
+            });
           return undefined;
         }
         if (err instanceof LockedError) {
@@ -58,7 +65,10 @@ export function registerCommands(table: CommandSpec[], ctx: CommandContext): vsc
 }
 
 /** The CommandContext.withProgress implementation: a cancellable notification. */
-export function runWithProgress<T>(title: string, work: (signal: AbortSignal, report: (message: string, increment?: number) => void) => Promise<T>): Promise<T> {
+export function runWithProgress<T>(
+  title: string,
+  work: (signal: AbortSignal, report: (message: string, increment?: number) => void) => Promise<T>,
+): Promise<T> {
   return Promise.resolve(
     vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) =>
       work(toAbortSignal(token), (message, increment) => progress.report({ message, increment })),

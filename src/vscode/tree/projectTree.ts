@@ -3,7 +3,7 @@ import { SignedTreeProvider } from './treeSignature';
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
 import type { ProjectModel } from '../projectModel';
-import type { Artifact } from '../../core/build/artifact';
+import type { Artifact } from '../../core/phar/artifact';
 import { formatAge, formatBytes } from '../format';
 
 type Node = { item: vscode.TreeItem; children?: () => Node[]; artifactId?: string };
@@ -56,13 +56,20 @@ function projectNode(m: ProjectModel): Node {
       for (const [file, note] of [
         ['composer.json', m.composer?.version ? `version ${m.composer.version}` : 'no version: from git tags'],
         [boxFile, m.compiler === 'box' ? 'compiled by box' : 'compiled by the built-in compiler'],
-        ['rollout.json', m.hasRolloutJson && m.config ? `${plural(m.config.backends.length, 'backend')}, ${plural(m.config.loadBalancers.length, 'LB')}` : undefined],
+        [
+          'rollout.json',
+          m.hasRolloutJson && m.config
+            ? `${plural(m.config.backends.length, 'backend')}, ${plural(m.config.loadBalancers.length, 'LB')}`
+            : undefined,
+        ],
       ] as const) {
         if (!file || !existsSync(path.join(root, file))) continue;
         const hasError = m.errors.some((e) => e.location && path.basename(e.location.file) === file);
         const fi = new vscode.TreeItem(file, vscode.TreeItemCollapsibleState.None);
         fi.description = hasError ? 'has errors' : note;
-        fi.iconPath = hasError ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground')) : new vscode.ThemeIcon('json');
+        fi.iconPath = hasError
+          ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground'))
+          : new vscode.ThemeIcon('json');
         fi.resourceUri = vscode.Uri.file(path.join(root, file));
         fi.command = { command: 'vscode.open', title: 'Open', arguments: [fi.resourceUri] };
         fi.contextValue = 'configFile';
@@ -108,7 +115,9 @@ export function artifactTooltip(a: Artifact): vscode.MarkdownString {
   md.appendMarkdown(`**${a.app} ${a.version}**\n\n`);
   md.appendMarkdown(`| | |\n|---|---|\n`);
   md.appendMarkdown(`| id | \`${a.id}\` |\n| commit | \`${a.commit.slice(0, 12)}\` (${a.commitTime}) |\n`);
-  md.appendMarkdown(`| sha256 | \`${a.sha256}\` |\n| size | ${formatBytes(a.size)} |\n| builder | ${a.builder} |\n| built | ${a.builtAt} |\n`);
+  md.appendMarkdown(
+    `| sha256 | \`${a.sha256}\` |\n| size | ${formatBytes(a.size)} |\n| builder | ${a.builder} |\n| built | ${a.builtAt} |\n`,
+  );
   return md;
 }
 

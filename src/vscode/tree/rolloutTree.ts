@@ -4,12 +4,17 @@ import type { ProjectModel } from '../projectModel';
 import type { BackendView, HistoryView, LoadBalancerView } from '../liveState';
 import { formatAge, formatPercent, percentBar } from '../format';
 import type { Group } from '../../core/config/rolloutConfig';
-import { versionOfArtifactId } from '../../core/build/artifactStore';
+import { versionOfArtifactId } from '../../core/phar/artifactStore';
 
 /** A node in the Rollout view; `target` is what a context-menu command receives. */
 export interface RolloutNode {
   item: vscode.TreeItem;
-  target?: { kind: 'backend'; name: string; group: Group } | { kind: 'group'; group: Group } | { kind: 'loadBalancer'; name: string } | { kind: 'rollout' } | { kind: 'lock' };
+  target?:
+    | { kind: 'backend'; name: string; group: Group }
+    | { kind: 'group'; group: Group }
+    | { kind: 'loadBalancer'; name: string }
+    | { kind: 'rollout' }
+    | { kind: 'lock' };
   children?: () => RolloutNode[];
 }
 
@@ -48,7 +53,17 @@ export class RolloutTreeProvider extends SignedTreeProvider<RolloutNode> {
       item.tooltip = `${live.lock.owner} holds the rollout lock since ${live.lock.since}. Force Unlock is logged in the history.`;
       nodes.push({ item, target: { kind: 'lock' } });
     }
-    if (config.loadBalancers.length > 0) nodes.push(rolloutNode(m), ...config.loadBalancers.map((lb) => lbNode(lb.name, live.loadBalancers.find((l) => l.name === lb.name), live.refreshing)));
+    if (config.loadBalancers.length > 0)
+      nodes.push(
+        rolloutNode(m),
+        ...config.loadBalancers.map((lb) =>
+          lbNode(
+            lb.name,
+            live.loadBalancers.find((l) => l.name === lb.name),
+            live.refreshing,
+          ),
+        ),
+      );
     for (const group of ['stable', 'canary'] as const) {
       const backends = config.backends.filter((b) => b.group === group);
       if (backends.length === 0) continue;
@@ -83,7 +98,10 @@ function rolloutNode(m: ProjectModel): RolloutNode {
   const stepText = r?.steps && r.step !== undefined ? ` · step ${r.step + 1}/${r.steps.length}` : '';
   item.description = `${percentBar(split)} ${r?.status ?? 'idle'}${stepText}`;
   const failed = r?.status === 'failed';
-  item.iconPath = new vscode.ThemeIcon(failed ? 'error' : r?.status === 'paused' ? 'debug-pause' : 'arrow-swap', failed ? new vscode.ThemeColor('problemsErrorIcon.foreground') : undefined);
+  item.iconPath = new vscode.ThemeIcon(
+    failed ? 'error' : r?.status === 'paused' ? 'debug-pause' : 'arrow-swap',
+    failed ? new vscode.ThemeColor('problemsErrorIcon.foreground') : undefined,
+  );
   item.tooltip = r?.message ?? `Canary traffic ${formatPercent(split)}`;
   item.contextValue = `rolloutState.${r?.status ?? 'idle'}`;
   return { item, target: { kind: 'rollout' } };
@@ -98,7 +116,10 @@ function lbNode(name: string, view: LoadBalancerView | undefined, refreshing: bo
     item.tooltip = `nginx load balancer ${name}: ${formatPercent(view.split)} of requests go to the canary group.`;
   } else {
     item.description = view?.error ? 'unreadable' : refreshing ? 'reading…' : 'unknown';
-    item.iconPath = new vscode.ThemeIcon(view?.error ? 'warning' : 'globe', view?.error ? new vscode.ThemeColor('list.warningForeground') : undefined);
+    item.iconPath = new vscode.ThemeIcon(
+      view?.error ? 'warning' : 'globe',
+      view?.error ? new vscode.ThemeColor('list.warningForeground') : undefined,
+    );
     item.tooltip = view?.error;
   }
   item.contextValue = 'loadBalancer';
@@ -127,11 +148,16 @@ function backendNode(name: string, group: Group, v: BackendView | undefined, ref
     // Latency only when it matters: a row that changed with every probe would rebuild the tree each refresh.
     const slow = v.latencyMs !== undefined && v.latencyMs >= SLOW_MS ? ` · slow (${Math.round(v.latencyMs)} ms)` : '';
     item.description = `${v.served ?? v.deployed ?? '?'}${slow}`;
-    item.iconPath = new vscode.ThemeIcon(slow ? 'watch' : 'pass', new vscode.ThemeColor(slow ? 'list.warningForeground' : 'testing.iconPassed'));
+    item.iconPath = new vscode.ThemeIcon(
+      slow ? 'watch' : 'pass',
+      new vscode.ThemeColor(slow ? 'list.warningForeground' : 'testing.iconPassed'),
+    );
   }
 
   if (v) {
-    md.appendMarkdown(`| | |\n|---|---|\n| served | ${v.served ?? '—'} |\n| deployed | ${v.deployed ?? '—'} |\n| latency | ${v.latencyMs !== undefined ? `${Math.round(v.latencyMs)} ms` : '—'} |\n`);
+    md.appendMarkdown(
+      `| | |\n|---|---|\n| served | ${v.served ?? '—'} |\n| deployed | ${v.deployed ?? '—'} |\n| latency | ${v.latencyMs !== undefined ? `${Math.round(v.latencyMs)} ms` : '—'} |\n`,
+    );
   }
   item.tooltip = md;
   item.contextValue = `backend.${group}`;
@@ -144,7 +170,10 @@ function historyNode(h: HistoryView): RolloutNode {
   item.description = [change, h.user, formatAge(h.time)].filter(Boolean).join(' · ');
   item.tooltip = `${h.time}\n${h.user}\n${h.action} ${h.target ?? ''}\nbefore: ${JSON.stringify(h.before)}\nafter: ${JSON.stringify(h.after)}\nresult: ${h.result ?? ''}`;
   const ok = !h.result || /^(ok|pass)\b/.test(h.result); // 'ok', 'ok (forced)', a gate's 'pass'
-  item.iconPath = new vscode.ThemeIcon(ok ? 'circle-small-filled' : 'error', ok ? undefined : new vscode.ThemeColor('problemsErrorIcon.foreground'));
+  item.iconPath = new vscode.ThemeIcon(
+    ok ? 'circle-small-filled' : 'error',
+    ok ? undefined : new vscode.ThemeColor('problemsErrorIcon.foreground'),
+  );
   item.contextValue = 'historyEvent';
   return { item };
 }
@@ -157,7 +186,9 @@ function short(v: unknown): string {
   if (typeof o.split === 'number') return formatPercent(o.split);
   if (typeof o.version === 'string') return o.version;
   if (o.releases && typeof o.releases === 'object') {
-    const versions = [...new Set(Object.values(o.releases as Record<string, string | null>).map((id) => (id ? versionOfArtifactId(id) : 'none')))];
+    const versions = [
+      ...new Set(Object.values(o.releases as Record<string, string | null>).map((id) => (id ? versionOfArtifactId(id) : 'none'))),
+    ];
     return versions.join(', ');
   }
   if (typeof o.artifact === 'string') return versionOfArtifactId(o.artifact);

@@ -16,8 +16,13 @@ export function treeSignature(roots: SignedNode[]): string {
   const walk = (nodes: SignedNode[], depth: number) => {
     for (const n of nodes) {
       const i = n.item;
-      const icon = i.iconPath && typeof i.iconPath === 'object' && 'id' in i.iconPath ? `${i.iconPath.id}/${(i.iconPath as vscode.ThemeIcon).color?.id ?? ''}` : '';
-      parts.push(`${depth}|${i.id ?? ''}|${typeof i.label === 'string' ? i.label : (i.label?.label ?? '')}|${String(i.description ?? '')}|${i.contextValue ?? ''}|${icon}|${i.collapsibleState ?? ''}`);
+      const icon =
+        i.iconPath && typeof i.iconPath === 'object' && 'id' in i.iconPath
+          ? `${i.iconPath.id}/${(i.iconPath as vscode.ThemeIcon).color?.id ?? ''}`
+          : '';
+      parts.push(
+        `${depth}|${i.id ?? ''}|${typeof i.label === 'string' ? i.label : (i.label?.label ?? '')}|${String(i.description ?? '')}|${i.contextValue ?? ''}|${icon}|${i.collapsibleState ?? ''}`,
+      );
       if (n.children) walk(n.children(), depth + 1);
     }
   };

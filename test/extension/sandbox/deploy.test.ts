@@ -2,8 +2,8 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import * as vscode from 'vscode';
-import type { Artifact } from '../../../src/core/build/artifact';
-import type { BackendResult } from '../../../src/core/backends/deploy';
+import type { Artifact } from '../../../src/core/phar/artifact';
+import type { BackendResult } from '../../../src/core/backends/deployBackends';
 import { run } from '../../../src/core/exec/process';
 import { waitFor } from '../../helpers/wait';
 import { api, sandbox } from './sandboxWorkspace';
@@ -15,7 +15,11 @@ describe('Deploy (extension host, sandbox)', function () {
     const { model, statusTexts } = await api();
     assert.equal(model.root, sandbox().project);
     await vscode.commands.executeCommand('pharRollout.refresh');
-    await waitFor('three healthy backends', () => model.live.backends.length === 3 && model.live.backends.every((b) => b.healthy && b.served === '1.2.0'), 30000);
+    await waitFor(
+      'three healthy backends',
+      () => model.live.backends.length === 3 && model.live.backends.every((b) => b.healthy && b.served === '1.2.0'),
+      30000,
+    );
     await waitFor('the live status item', () => statusTexts().find((t) => t.startsWith('$(versions) 1.2.0')), 10000);
   });
 
@@ -37,10 +41,18 @@ describe('Deploy (extension host, sandbox)', function () {
     const results = await vscode.commands.executeCommand<BackendResult[]>('pharRollout.deploy', node, { artifactId: artifact.id });
     assert.ok(results && results.length === 1 && results.every((r) => r.ok), `deploy results: ${JSON.stringify(results)}`);
 
-    await waitFor('the canary to serve 1.3.0 and stable 1.2.0', () => {
-      const b = model.live.backends;
-      return b.length === 3 && b.filter((x) => x.group === 'canary').every((x) => x.served === '1.3.0' && x.deployed === '1.3.0') && b.filter((x) => x.group === 'stable').every((x) => x.served === '1.2.0');
-    }, 30000);
+    await waitFor(
+      'the canary to serve 1.3.0 and stable 1.2.0',
+      () => {
+        const b = model.live.backends;
+        return (
+          b.length === 3 &&
+          b.filter((x) => x.group === 'canary').every((x) => x.served === '1.3.0' && x.deployed === '1.3.0') &&
+          b.filter((x) => x.group === 'stable').every((x) => x.served === '1.2.0')
+        );
+      },
+      30000,
+    );
     const text = await waitFor('status bar with both versions', () => statusTexts().find((t) => t.includes('canary 1.3.0')), 10000);
     assert.equal(text, '$(versions) 1.2.0 | canary 1.3.0');
   });

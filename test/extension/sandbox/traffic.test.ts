@@ -13,7 +13,11 @@ describe('Traffic (extension host, sandbox)', function () {
     assert.ok(result?.ok, `ramp result: ${JSON.stringify(result)}`);
     assert.equal(result.after, 25);
     await vscode.commands.executeCommand('pharRollout.refresh');
-    await waitFor('every LB at 25 %', () => model.live.loadBalancers.length > 0 && model.live.loadBalancers.every((l) => l.split === 25), 20000);
+    await waitFor(
+      'every LB at 25 %',
+      () => model.live.loadBalancers.length > 0 && model.live.loadBalancers.every((l) => l.split === 25),
+      20000,
+    );
     assert.equal(model.live.rollout?.split, 25);
     const text = await waitFor('the ramp in the status bar', () => statusTexts().find((t) => t.includes('⇄')), 10000);
     assert.equal(text, '$(versions) 1.2.0 ⇄ 1.3.0 25%');
@@ -26,7 +30,13 @@ describe('Traffic (extension host, sandbox)', function () {
     await vscode.commands.executeCommand('pharRollout.refresh');
     await waitFor('every LB at 0 %', () => model.live.loadBalancers.every((l) => l.split === 0), 20000);
     const actions = model.live.history.map((h) => h.action);
-    assert.ok(actions.some((a) => /ramp/.test(a)), `a ramp in history: ${actions.join(', ')}`);
-    assert.ok(actions.some((a) => /rollback/.test(a)), `a rollback in history: ${actions.join(', ')}`);
+    assert.ok(
+      actions.some((a) => /ramp/.test(a)),
+      `a ramp in history: ${actions.join(', ')}`,
+    );
+    assert.ok(
+      actions.some((a) => /rollback/.test(a)),
+      `a rollback in history: ${actions.join(', ')}`,
+    );
   });
 });

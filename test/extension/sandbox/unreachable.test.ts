@@ -16,14 +16,18 @@ describe('Unreachable backend (extension host, sandbox)', function () {
     } catch {
       process.kill(victim.pid, 'SIGTERM');
     }
-    await waitFor('the port to close', async () => {
-      try {
-        await fetch(victim.url, { signal: AbortSignal.timeout(1000) });
-        return false;
-      } catch {
-        return true;
-      }
-    }, 10000);
+    await waitFor(
+      'the port to close',
+      async () => {
+        try {
+          await fetch(victim.url, { signal: AbortSignal.timeout(1000) });
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      10000,
+    );
     await vscode.commands.executeCommand('pharRollout.refresh');
     const b = model.live.backends.find((x) => x.name === victim.name);
     assert.equal(b?.healthy, false, 'one refresh is enough');

@@ -46,7 +46,10 @@ describe('Restricted Mode (extension host, untrusted workspace)', function () {
     assert.equal(model.root, root);
     assert.equal(model.composer?.name, 'acme/sample-app');
     assert.equal(model.composer?.version, '1.2.0');
-    assert.ok(statusTexts().some((t) => t.includes('sample-app 1.2.0')), `status: ${statusTexts().join(' | ')}`);
+    assert.ok(
+      statusTexts().some((t) => t.includes('sample-app 1.2.0')),
+      `status: ${statusTexts().join(' | ')}`,
+    );
   });
 
   it('refuses to build: no process, no artifact', async () => {
@@ -68,7 +71,17 @@ describe('Restricted Mode (extension host, untrusted workspace)', function () {
     const root = vscode.workspace.workspaceFolders![0].uri.fsPath;
     await fs.writeFile(
       path.join(root, 'rollout.json'),
-      JSON.stringify({ backends: [{ name: 'web-1', group: 'stable', upstream: `127.0.0.1:${port}`, dir: '.rollout/web-1', probe: `http://127.0.0.1:${port}/__version` }] }),
+      JSON.stringify({
+        backends: [
+          {
+            name: 'web-1',
+            group: 'stable',
+            upstream: `127.0.0.1:${port}`,
+            dir: '.rollout/web-1',
+            probe: `http://127.0.0.1:${port}/__version`,
+          },
+        ],
+      }),
     );
     await waitFor('the model to read rollout.json', () => model.config?.backends[0]?.name === 'web-1', 20000);
     await vscode.commands.executeCommand('pharRollout.refresh');

@@ -18,7 +18,9 @@ const PROJECT = 'Project';
 const NEW_VERSION = '1.3.0';
 
 function show(rows: TreeRow[]): string {
-  return JSON.stringify(rows.map((r) => `${'  '.repeat(r.level - 1)}${r.icon ? `$(${r.icon}) ` : ''}${r.label}${r.description ? ` — ${r.description}` : ''}`));
+  return JSON.stringify(
+    rows.map((r) => `${'  '.repeat(r.level - 1)}${r.icon ? `$(${r.icon}) ` : ''}${r.label}${r.description ? ` — ${r.description}` : ''}`),
+  );
 }
 
 /** The children rows (one level down) right under the top-level row labelled `label`. */
@@ -35,7 +37,10 @@ function childrenOf(rows: TreeRow[], label: string): TreeRow[] {
 
 /** The status bar item of the live versions ($(versions) …), as its text shows without the icon. */
 async function liveStatus(ctx: UiContext): Promise<string | undefined> {
-  const item = ctx.page.locator('.part.statusbar .statusbar-item').filter({ has: ctx.page.locator('.codicon-versions') }).first();
+  const item = ctx.page
+    .locator('.part.statusbar .statusbar-item')
+    .filter({ has: ctx.page.locator('.codicon-versions') })
+    .first();
   if (!(await item.isVisible())) return undefined;
   return ((await item.textContent()) ?? '').replace(/\s+/g, ' ').trim();
 }
@@ -53,34 +58,54 @@ function backendsOf(ctx: UiContext, group: 'stable' | 'canary'): string[] {
 }
 
 /** Waits until the Rollout view's row `label` has a description passing `ok`; returns it. */
-async function waitForRow(ctx: UiContext, label: string, what: string, ok: (description: string) => boolean, timeoutMs = 60000, wrong?: () => Promise<string | undefined>): Promise<string> {
+async function waitForRow(
+  ctx: UiContext,
+  label: string,
+  what: string,
+  ok: (description: string) => boolean,
+  timeoutMs = 60000,
+  wrong?: () => Promise<string | undefined>,
+): Promise<string> {
   let last: TreeRow[] = [];
   let gotWrong: string | undefined;
   try {
-    return await ctx.waitFor(`${label} ${what}`, async () => {
-      gotWrong = await wrong?.();
-      if (gotWrong) return gotWrong; // ends the wait; thrown below
-      last = await ctx.treeRows(ROLLOUT);
-      const row = last.find((r) => r.label === label);
-      return row && ok(row.description) ? row.description : undefined;
-    }, timeoutMs).then((d) => {
-      if (gotWrong) throw new Error(gotWrong);
-      return d;
-    });
+    return await ctx
+      .waitFor(
+        `${label} ${what}`,
+        async () => {
+          gotWrong = await wrong?.();
+          if (gotWrong) return gotWrong; // ends the wait; thrown below
+          last = await ctx.treeRows(ROLLOUT);
+          const row = last.find((r) => r.label === label);
+          return row && ok(row.description) ? row.description : undefined;
+        },
+        timeoutMs,
+      )
+      .then((d) => {
+        if (gotWrong) throw new Error(gotWrong);
+        return d;
+      });
   } catch (err) {
-    throw new Error(`${(err as Error).message}; rows: ${show(last)}`);
+    throw new Error(`${(err as Error).message}; rows: ${show(last)}`, { cause: err });
   }
 }
 
 async function waitForStatus(ctx: UiContext, what: string, ok: (text: string) => boolean, timeoutMs = 30000): Promise<string> {
   let last: string | undefined;
   try {
-    return await ctx.waitFor(`the status bar to show ${what}`, async () => {
-      last = await liveStatus(ctx);
-      return last !== undefined && ok(last) ? last : undefined;
-    }, timeoutMs);
+    return await ctx.waitFor(
+      `the status bar to show ${what}`,
+      async () => {
+        last = await liveStatus(ctx);
+        return last !== undefined && ok(last) ? last : undefined;
+      },
+      timeoutMs,
+    );
   } catch (err) {
-    throw new Error(`${(err as Error).message}; live item: ${JSON.stringify(last)}, all items: ${JSON.stringify(await ctx.statusTexts())}`);
+    throw new Error(
+      `${(err as Error).message}; live item: ${JSON.stringify(last)}, all items: ${JSON.stringify(await ctx.statusTexts())}`,
+      { cause: err },
+    );
   }
 }
 
@@ -101,20 +126,34 @@ export const tests: UiTest[] = [
       await ctx.openContainer('Phar Rollout');
       let rows: TreeRow[] = [];
       try {
-        await ctx.waitFor(`the Rollout view with ${lb}, Stable (${stable.join(', ')}) and Canary (${canary.join(', ')}) all serving ${ctx.version}`, async () => {
-          rows = await ctx.treeRows(ROLLOUT);
-          const lbRow = rows.find((r) => r.level === 1 && r.label === lb);
-          const s = childrenOf(rows, 'Stable');
-          const c = childrenOf(rows, 'Canary');
-          const serving = (list: TreeRow[], names: string[]) =>
-            list.length === names.length && names.every((n) => list.some((r) => r.label === n && servesVersion(r.description, ctx.version)));
-          return Boolean(lbRow?.description.startsWith('canary 0 %') && serving(s, stable) && serving(c, canary) && rows.some((r) => r.label === 'History'));
-        }, 60000);
+        await ctx.waitFor(
+          `the Rollout view with ${lb}, Stable (${stable.join(', ')}) and Canary (${canary.join(', ')}) all serving ${ctx.version}`,
+          async () => {
+            rows = await ctx.treeRows(ROLLOUT);
+            const lbRow = rows.find((r) => r.level === 1 && r.label === lb);
+            const s = childrenOf(rows, 'Stable');
+            const c = childrenOf(rows, 'Canary');
+            const serving = (list: TreeRow[], names: string[]) =>
+              list.length === names.length &&
+              names.every((n) => list.some((r) => r.label === n && servesVersion(r.description, ctx.version)));
+            return Boolean(
+              lbRow?.description.startsWith('canary 0 %') &&
+              serving(s, stable) &&
+              serving(c, canary) &&
+              rows.some((r) => r.label === 'History'),
+            );
+          },
+          60000,
+        );
       } catch (err) {
-        throw new Error(`${(err as Error).message}; rows: ${show(rows)}`);
+        throw new Error(`${(err as Error).message}; rows: ${show(rows)}`, { cause: err });
       }
       ctx.log(`rollout view: ${show(rows)}`);
-      const status = await waitForStatus(ctx, `${ctx.version} | canary ${ctx.version}`, (t) => t === `${ctx.version} | canary ${ctx.version}`);
+      const status = await waitForStatus(
+        ctx,
+        `${ctx.version} | canary ${ctx.version}`,
+        (t) => t === `${ctx.version} | canary ${ctx.version}`,
+      );
       ctx.log(`status bar: ${status}`);
       await ctx.screenshot('10-rollout-view.png');
     },
@@ -130,17 +169,25 @@ export const tests: UiTest[] = [
       const bumped = text.replace(/("version"\s*:\s*)"[^"]*"/, `$1"${NEW_VERSION}"`);
       if (bumped === text) throw new Error(`no "version" to change in ${composerFile}`);
       await fs.writeFile(composerFile, bumped);
-      await run('git', ['-c', 'user.email=ui-test@example.com', '-c', 'user.name=UI Test', 'commit', '-q', '-am', `Release ${NEW_VERSION}`], { cwd: ctx.workspace, timeoutMs: 30000 });
+      await run(
+        'git',
+        ['-c', 'user.email=ui-test@example.com', '-c', 'user.name=UI Test', 'commit', '-q', '-am', `Release ${NEW_VERSION}`],
+        { cwd: ctx.workspace, timeoutMs: 30000 },
+      );
 
       await ctx.runCommand('Phar Rollout: Build Phar');
       let rows: TreeRow[] = [];
       try {
-        await ctx.waitFor(`the Project view's build row for ${NEW_VERSION}`, async () => {
-          rows = await ctx.treeRows(PROJECT);
-          return rows.some((r) => r.label === `Last build ${NEW_VERSION}`);
-        }, 150000);
+        await ctx.waitFor(
+          `the Project view's build row for ${NEW_VERSION}`,
+          async () => {
+            rows = await ctx.treeRows(PROJECT);
+            return rows.some((r) => r.label === `Last build ${NEW_VERSION}`);
+          },
+          150000,
+        );
       } catch (err) {
-        throw new Error(`${(err as Error).message}; project rows: ${show(rows)}`);
+        throw new Error(`${(err as Error).message}; project rows: ${show(rows)}`, { cause: err });
       }
       ctx.log(`project view: ${show(rows)}`);
       ctx.log(`notification: ${await ctx.notification(`Built ${ctx.app} ${NEW_VERSION}`)}`);
@@ -156,16 +203,24 @@ export const tests: UiTest[] = [
       await ctx.contextMenu(row, 'Deploy…');
       await ctx.pickQuickItem(NEW_VERSION);
       // Run on a backend row, Deploy… targets that backend: a "Deploy to…" pick means the command got no tree node.
-      const description = await waitForRow(ctx, canary, `serving ${NEW_VERSION}`, (d) => servesVersion(d, NEW_VERSION), 60000, async () => {
-        const input = ctx.page.locator('.quick-input-widget input');
-        const placeholder = (await input.isVisible()) ? await input.getAttribute('placeholder') : null;
-        return placeholder === 'Deploy to…'
-          ? `Deploy… from the ${canary} row's context menu asked "Deploy to…": the command received no tree node (the view refreshed between the right-click and the command; see the report on src/vscode/tree/rolloutTree.ts)`
-          : undefined;
-      });
+      const description = await waitForRow(
+        ctx,
+        canary,
+        `serving ${NEW_VERSION}`,
+        (d) => servesVersion(d, NEW_VERSION),
+        60000,
+        async () => {
+          const input = ctx.page.locator('.quick-input-widget input');
+          const placeholder = (await input.isVisible()) ? await input.getAttribute('placeholder') : null;
+          return placeholder === 'Deploy to…'
+            ? `Deploy… from the ${canary} row's context menu asked "Deploy to…": the command received no tree node (the view refreshed between the right-click and the command; see the report on src/vscode/tree/rolloutTree.ts)`
+            : undefined;
+        },
+      );
       ctx.log(`${canary}: ${description}`);
       ctx.log(`notification: ${await ctx.notification(`Deployed ${NEW_VERSION} to ${canary}`)}`);
-      for (const name of backendsOf(ctx, 'stable')) await waitForRow(ctx, name, `still serving ${ctx.version}`, (d) => servesVersion(d, ctx.version), 10000);
+      for (const name of backendsOf(ctx, 'stable'))
+        await waitForRow(ctx, name, `still serving ${ctx.version}`, (d) => servesVersion(d, ctx.version), 10000);
       const status = await waitForStatus(ctx, `canary ${NEW_VERSION}`, (t) => t === `${ctx.version} | canary ${NEW_VERSION}`);
       ctx.log(`status bar: ${status}`);
       await ctx.screenshot('11-deployed.png');
@@ -228,15 +283,19 @@ export const tests: UiTest[] = [
       await ctx.waitFor('History to expand', async () => (await historyRow())?.expanded === true || undefined, 10000);
       let rows: TreeRow[] = [];
       try {
-        await ctx.waitFor('History rows for the ramp (→ 25 %) and the rollback (25 % → 0 %)', async () => {
-          rows = await ctx.treeRows(ROLLOUT);
-          const events = childrenOf(rows, 'History');
-          const ramp = events.find((e) => e.label === `ramp ${lb}` && e.description.includes('→ 25 %'));
-          const back = events.find((e) => e.label === `rollback ${lb}` && e.description.startsWith('25 % → 0 %'));
-          return Boolean(ramp && back);
-        }, 30000);
+        await ctx.waitFor(
+          'History rows for the ramp (→ 25 %) and the rollback (25 % → 0 %)',
+          async () => {
+            rows = await ctx.treeRows(ROLLOUT);
+            const events = childrenOf(rows, 'History');
+            const ramp = events.find((e) => e.label === `ramp ${lb}` && e.description.includes('→ 25 %'));
+            const back = events.find((e) => e.label === `rollback ${lb}` && e.description.startsWith('25 % → 0 %'));
+            return Boolean(ramp && back);
+          },
+          30000,
+        );
       } catch (err) {
-        throw new Error(`${(err as Error).message}; rows: ${show(rows)}`);
+        throw new Error(`${(err as Error).message}; rows: ${show(rows)}`, { cause: err });
       }
       // Everything here succeeded (the gate passed): no event shows the error icon.
       const failedLooking = childrenOf(rows, 'History').filter((e) => e.icon === 'error');

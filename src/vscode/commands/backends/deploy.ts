@@ -1,9 +1,9 @@
 import * as vscode from 'vscode';
-import { deployRecorded } from '../../../core/rollout/deploy';
+import { deployRecorded } from '../../../core/rollout/recordedDeploy';
 import { rolloutOptions } from '../traffic/rolloutOptions';
-import type { BackendResult } from '../../../core/backends/deploy';
+import type { BackendResult } from '../../../core/backends/deployBackends';
 import { OperationError } from '../../../core/errors';
-import type { Artifact } from '../../../core/build/artifact';
+import type { Artifact } from '../../../core/phar/artifact';
 import type { RolloutNode } from '../../tree/rolloutTree';
 import type { CommandContext } from '../commandContext';
 import { confirm, pickArtifact, pickBackends, requireConfig } from '../pick';
@@ -12,17 +12,28 @@ import { confirm, pickArtifact, pickBackends, requireConfig } from '../pick';
  * Deploy…: pick a build and backends (or take them from the tree node), then deploy with per-backend
  * progress and cancellation. Every backend's outcome is reported; one failure is never a success.
  */
-export async function deploy(ctx: CommandContext, node?: RolloutNode | { artifactId?: string }, options: { artifactId?: string; backends?: string[] } = {}): Promise<BackendResult[] | undefined> {
+export async function deploy(
+  ctx: CommandContext,
+  node?: RolloutNode | { artifactId?: string },
+  options: { artifactId?: string; backends?: string[] } = {},
+): Promise<BackendResult[] | undefined> {
   const config = requireConfig(ctx);
   const artifactId = options.artifactId ?? (node && 'artifactId' in node ? node.artifactId : undefined);
-  const artifact: Artifact | undefined = artifactId ? ctx.model.artifacts.find((a) => a.id === artifactId) : await pickArtifact(ctx, 'Deploy: choose a build');
+  const artifact: Artifact | undefined = artifactId
+    ? ctx.model.artifacts.find((a) => a.id === artifactId)
+    : await pickArtifact(ctx, 'Deploy: choose a build');
   if (!artifact) return undefined;
   const target = options.backends
     ? { backends: config.backends.filter((b) => options.backends!.includes(b.name)), label: options.backends.join(', ') }
     : await pickBackends(config, node && 'item' in node ? node : undefined, `Deploy ${artifact.version}`);
   if (!target || target.backends.length === 0) return undefined;
   if (target.backends.some((b) => b.group === 'stable') && !options.backends) {
-    const ok = await confirm(ctx, `Deploy ${artifact.version} to ${target.label}?`, `${target.backends.map((b) => b.name).join(', ')} will switch to ${artifact.id}. Stable backends serve production traffic.`, 'Deploy');
+    const ok = await confirm(
+      ctx,
+      `Deploy ${artifact.version} to ${target.label}?`,
+      `${target.backends.map((b) => b.name).join(', ')} will switch to ${artifact.id}. Stable backends serve production traffic.`,
+      'Deploy',
+    );
     if (!ok) return undefined;
   }
   const steps = 9; // lock … done, per backend: the progress bar moves evenly across backends
@@ -40,10 +51,15 @@ export async function deploy(ctx: CommandContext, node?: RolloutNode | { artifac
   });
   await ctx.model.refreshLive();
   const failed = results.filter((r) => !r.ok);
-  for (const r of results) ctx.log.info(`deploy ${artifact.id} → ${r.backend}: ${r.ok ? 'ok' : `failed at ${r.step}: ${r.error}`} (${r.durationMs} ms)`);
+  for (const r of results)
+    ctx.log.info(`deploy ${artifact.id} → ${r.backend}: ${r.ok ? 'ok' : `failed at ${r.step}: ${r.error}`} (${r.durationMs} ms)`);
   if (failed.length > 0) {
-    throw new OperationError(`Deploy of ${artifact.version} failed on ${failed.map((r) => `${r.backend} (${r.step}: ${r.error})`).join('; ')}${failed.length < results.length ? `; ${results.length - failed.length} other backend(s) succeeded` : ''}`);
+    throw new OperationError(
+      `Deploy of ${artifact.version} failed on ${failed.map((r) => `${r.backend} (${r.step}: ${r.error})`).join('; ')}${failed.length < results.length ? `; ${results.length - failed.length} other backend(s) succeeded` : ''}`,
+    );
   }
-  void vscode.window.showInformationMessage(`Deployed ${artifact.version} to ${target.label} (${results.length} backend${results.length === 1 ? '' : 's'}).`);
+  void vscode.window.showInformationMessage(
+    `Deployed ${artifact.version} to ${target.label} (${results.length} backend${results.length === 1 ? '' : 's'}).`,
+  );
   return results;
 }

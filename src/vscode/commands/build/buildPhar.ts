@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
-import { buildRecorded } from '../../../core/rollout/build';
+import { buildRecorded } from '../../../core/rollout/recordedBuild';
 import { formatBytes } from '../../format';
 import type { CommandContext } from '../commandContext';
-import type { Artifact } from '../../../core/build/artifact';
+import type { Artifact } from '../../../core/phar/artifact';
 
 /** Build Phar: composer install + compile, streamed to the log, cancellable. Returns the artifact (tests use it). */
 export async function buildPhar(ctx: CommandContext, options: { force?: boolean } = {}): Promise<Artifact | undefined> {
@@ -28,7 +28,9 @@ export async function buildPhar(ctx: CommandContext, options: { force?: boolean 
   ctx.model.lastBuildUpToDate = result.upToDate;
   await ctx.model.reload();
   const a = result.artifact;
-  const summary = result.upToDate ? `${a.app} ${a.version} is up to date (${a.id})` : `Built ${a.app} ${a.version}: ${formatBytes(a.size)}, sha256 ${a.sha256.slice(0, 12)}…, ${a.builder}`;
+  const summary = result.upToDate
+    ? `${a.app} ${a.version} is up to date (${a.id})`
+    : `Built ${a.app} ${a.version}: ${formatBytes(a.size)}, sha256 ${a.sha256.slice(0, 12)}…, ${a.builder}`;
   ctx.log.info(summary);
   void vscode.window.showInformationMessage(summary);
   return a;

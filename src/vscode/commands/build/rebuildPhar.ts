@@ -1,4 +1,4 @@
-import type { Artifact } from '../../../core/build/artifact';
+import type { Artifact } from '../../../core/phar/artifact';
 import type { CommandContext } from '../commandContext';
 import { buildPhar } from './buildPhar';
 

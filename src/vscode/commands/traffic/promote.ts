@@ -10,9 +10,23 @@ export async function promote(ctx: CommandContext, _node?: unknown, args: { conf
   const config = requireConfig(ctx);
   const canary = [...new Set(ctx.model.live.backends.filter((b) => b.group === 'canary').map((b) => b.deployed ?? '?'))].join(', ');
   const stable = config.backends.filter((b) => b.group === 'stable').map((b) => b.name);
-  if (args.confirm !== false && !(await confirm(ctx, `Promote canary ${canary || ''} to stable?`, `${stable.join(', ')} will be deployed with the canary's release, then canary traffic returns to 0 %.`, 'Promote', true))) return undefined;
-  const result = await ctx.withProgress('Phar Rollout: Promoting canary', (signal, report) => corePromote(config, rolloutOptions(ctx, signal, report)));
+  if (
+    args.confirm !== false &&
+    !(await confirm(
+      ctx,
+      `Promote canary ${canary || ''} to stable?`,
+      `${stable.join(', ')} will be deployed with the canary's release, then canary traffic returns to 0 %.`,
+      'Promote',
+      true,
+    ))
+  )
+    return undefined;
+  const result = await ctx.withProgress('Phar Rollout: Promoting canary', (signal, report) =>
+    corePromote(config, rolloutOptions(ctx, signal, report)),
+  );
   await ctx.model.refreshLive();
-  void vscode.window.showInformationMessage(`Promoted ${result.artifact.version} to stable (${result.results.length} backends); canary traffic 0 %.`);
+  void vscode.window.showInformationMessage(
+    `Promoted ${result.artifact.version} to stable (${result.results.length} backends); canary traffic 0 %.`,
+  );
   return result;
 }

@@ -22,16 +22,30 @@ export interface RampArgs {
  */
 export async function ramp(ctx: CommandContext, _node?: unknown, args: RampArgs = {}): Promise<RampResult | undefined> {
   const config = requireConfig(ctx);
-  if (config.loadBalancers.length === 0) throw new InputError('No load balancer is configured', undefined, 'Add one to "loadBalancers" in rollout.json.');
-  const target = args.percent !== undefined ? { percent: args.percent } : args.next ? ({ next: true } as const) : await pickTarget(ctx, config.traffic.steps);
+  if (config.loadBalancers.length === 0)
+    throw new InputError('No load balancer is configured', undefined, 'Add one to "loadBalancers" in rollout.json.');
+  const target =
+    args.percent !== undefined
+      ? { percent: args.percent }
+      : args.next
+        ? ({ next: true } as const)
+        : await pickTarget(ctx, config.traffic.steps);
   if (!target) return undefined;
 
   if (args.confirm !== false) {
-    const preview = await ctx.withProgress('Phar Rollout: Preparing the nginx change', (signal, report) => previewRamp(config, target, rolloutOptions(ctx, signal, report)));
+    const preview = await ctx.withProgress('Phar Rollout: Preparing the nginx change', (signal, report) =>
+      previewRamp(config, target, rolloutOptions(ctx, signal, report)),
+    );
     for (const f of preview.files) {
       const left = previewDocuments.add(`${f.lb}-live-${path.basename(f.file)}`, f.oldText);
       const right = previewDocuments.add(`${f.lb}-new-${path.basename(f.file)}`, f.newText);
-      await vscode.commands.executeCommand('vscode.diff', left, right, `${f.lb}: ${formatPercent(f.oldSplit ?? 0)} → ${formatPercent(preview.after)} (${f.host}:${f.file})`, { preview: true });
+      await vscode.commands.executeCommand(
+        'vscode.diff',
+        left,
+        right,
+        `${f.lb}: ${formatPercent(f.oldSplit ?? 0)} → ${formatPercent(preview.after)} (${f.host}:${f.file})`,
+        { preview: true },
+      );
     }
     const ok = await confirm(
       ctx,
@@ -43,13 +57,19 @@ export async function ramp(ctx: CommandContext, _node?: unknown, args: RampArgs 
     if (!ok) return undefined;
   }
 
-  const result = await ctx.withProgress('Phar Rollout: Ramping canary', (signal, report) => coreRamp(config, target, rolloutOptions(ctx, signal, report)));
+  const result = await ctx.withProgress('Phar Rollout: Ramping canary', (signal, report) =>
+    coreRamp(config, target, rolloutOptions(ctx, signal, report)),
+  );
   await ctx.model.refreshLive();
   if (!result.ok) {
     const why = result.reason ?? 'a gate failed';
-    void vscode.window.showWarningMessage(`Canary gate failed: ${why}.${result.rolledBack ? ' Traffic was rolled back to 0 %.' : ''}`, 'Show Log').then((a) => a && ctx.channel.show(true));
+    void vscode.window
+      .showWarningMessage(`Canary gate failed: ${why}.${result.rolledBack ? ' Traffic was rolled back to 0 %.' : ''}`, 'Show Log')
+      .then((a) => a && ctx.channel.show(true));
   } else {
-    void vscode.window.showInformationMessage(`Canary at ${formatPercent(result.after)}${result.steps.some((s) => s.gate) ? ' — gate passed' : ''}.`);
+    void vscode.window.showInformationMessage(
+      `Canary at ${formatPercent(result.after)}${result.steps.some((s) => s.gate) ? ' — gate passed' : ''}.`,
+    );
   }
   return result;
 }
@@ -59,19 +79,31 @@ async function pickTarget(ctx: CommandContext, steps: number[]): Promise<RampTar
   const next = nextStep(steps, current);
   type Item = vscode.QuickPickItem & { target?: RampTarget; custom?: boolean };
   const items: Item[] = [
-    ...(next !== undefined ? [{ label: `$(arrow-up) Next step: ${formatPercent(next)}`, description: `now ${formatPercent(current ?? 0)}`, target: { next: true } as RampTarget }] : []),
+    ...(next !== undefined
+      ? [
+          {
+            label: `$(arrow-up) Next step: ${formatPercent(next)}`,
+            description: `now ${formatPercent(current ?? 0)}`,
+            target: { next: true } as RampTarget,
+          },
+        ]
+      : []),
     { label: 'Plan', kind: vscode.QuickPickItemKind.Separator },
     ...steps.map((s) => ({ label: formatPercent(s), description: s === current ? 'current' : undefined, target: { percent: s } })),
     { label: '', kind: vscode.QuickPickItemKind.Separator },
     { label: '$(edit) Other percentage…', custom: true },
   ];
-  const picked = await vscode.window.showQuickPick(items, { title: 'Ramp Canary', placeHolder: `Canary share now ${formatPercent(current ?? 0)}` });
+  const picked = await vscode.window.showQuickPick(items, {
+    title: 'Ramp Canary',
+    placeHolder: `Canary share now ${formatPercent(current ?? 0)}`,
+  });
   if (!picked) return undefined;
   if (!picked.custom) return picked.target;
   const value = await vscode.window.showInputBox({
     title: 'Ramp Canary',
     prompt: 'Canary share in percent (0–100, up to two decimals)',
-    validateInput: (v) => (/^\d{1,3}(\.\d{1,2})?$/.test(v.trim()) && Number(v) <= 100 ? undefined : 'A number from 0 to 100 with at most two decimals'),
+    validateInput: (v) =>
+      /^\d{1,3}(\.\d{1,2})?$/.test(v.trim()) && Number(v) <= 100 ? undefined : 'A number from 0 to 100 with at most two decimals',
   });
   return value === undefined ? undefined : { percent: Number(value) };
 }

@@ -24,10 +24,27 @@ export async function rollback(ctx: CommandContext, node?: RolloutNode, args: Ro
   if (!speed) {
     const items: Array<vscode.QuickPickItem & { speed: RollbackSpeed }> = [
       ...(config.loadBalancers.length > 0 && !group
-        ? [{ speed: 'traffic' as const, label: '$(debug-disconnect) Traffic', description: 'fastest: one reload', detail: `Canary share ${formatPercent(split)} → 0 % on every load balancer now.` }]
+        ? [
+            {
+              speed: 'traffic' as const,
+              label: '$(debug-disconnect) Traffic',
+              description: 'fastest: one reload',
+              detail: `Canary share ${formatPercent(split)} → 0 % on every load balancer now.`,
+            },
+          ]
         : []),
-      { speed: 'release', label: '$(history) Release', description: 'seconds: no rebuild', detail: `Every ${group ?? 'canary'} backend switches current back to its previous release.` },
-      { speed: 'rebuild', label: '$(git-commit) Rebuild from git', description: 'minutes', detail: 'Build a tag, branch or commit in a separate worktree (your working tree is untouched), then deploy it.' },
+      {
+        speed: 'release',
+        label: '$(history) Release',
+        description: 'seconds: no rebuild',
+        detail: `Every ${group ?? 'canary'} backend switches current back to its previous release.`,
+      },
+      {
+        speed: 'rebuild',
+        label: '$(git-commit) Rebuild from git',
+        description: 'minutes',
+        detail: 'Build a tag, branch or commit in a separate worktree (your working tree is untouched), then deploy it.',
+      },
     ];
     speed = (await vscode.window.showQuickPick(items, { title: 'Roll Back', placeHolder: 'How far back?' }))?.speed;
   }
@@ -41,24 +58,43 @@ export async function rollback(ctx: CommandContext, node?: RolloutNode, args: Ro
       { title: 'Roll Back: rebuild which ref?' },
     );
     if (!pick) return undefined;
-    ref = pick.ref || (await vscode.window.showInputBox({ title: 'Roll Back: git ref', prompt: 'A tag, branch or commit', validateInput: (v) => (/^[^\s-][^\s]*$/.test(v) ? undefined : 'A git ref without spaces, not starting with "-"') }));
+    ref =
+      pick.ref ||
+      (await vscode.window.showInputBox({
+        title: 'Roll Back: git ref',
+        prompt: 'A tag, branch or commit',
+        validateInput: (v) => (/^[^\s-][^\s]*$/.test(v) ? undefined : 'A git ref without spaces, not starting with "-"'),
+      }));
     if (!ref) return undefined;
   }
   const request: RollbackRequest = { speed, ref, group };
   if (args.confirm !== false) {
-    const what = speed === 'traffic' ? `set canary traffic to 0 % (now ${formatPercent(split)})` : speed === 'release' ? `switch the ${group ?? 'canary'} backends back to their previous release` : `build ${ref} and deploy it to the ${group ?? 'canary'} backends`;
-    if (!(await confirm(ctx, `Roll back: ${what}?`, 'Recorded in the rollout history.', 'Roll Back', speed !== 'traffic'))) return undefined;
+    const what =
+      speed === 'traffic'
+        ? `set canary traffic to 0 % (now ${formatPercent(split)})`
+        : speed === 'release'
+          ? `switch the ${group ?? 'canary'} backends back to their previous release`
+          : `build ${ref} and deploy it to the ${group ?? 'canary'} backends`;
+    if (!(await confirm(ctx, `Roll back: ${what}?`, 'Recorded in the rollout history.', 'Roll Back', speed !== 'traffic')))
+      return undefined;
   }
   const settings = ctx.settings();
   const result = await ctx.withProgress(`Phar Rollout: Rolling back (${speed})`, (signal, report) =>
-    coreRollback(config, request, { ...rolloutOptions(ctx, signal, report), compilerScript: ctx.compilerScript, boxPath: settings.boxPath }),
+    coreRollback(config, request, {
+      ...rolloutOptions(ctx, signal, report),
+      compilerScript: ctx.compilerScript,
+      boxPath: settings.boxPath,
+    }),
   );
   await ctx.model.reload();
   await ctx.model.refreshLive();
   const failed = result.results?.filter((r) => !r.ok) ?? [];
-  if (failed.length) throw new OperationError(`Rollback (${speed}) failed on ${failed.map((r) => `${r.backend} (${r.step}: ${r.error})`).join('; ')}`);
+  if (failed.length)
+    throw new OperationError(`Rollback (${speed}) failed on ${failed.map((r) => `${r.backend} (${r.step}: ${r.error})`).join('; ')}`);
   void vscode.window.showInformationMessage(
-    speed === 'traffic' ? `Rolled back: canary traffic 0 % (was ${formatPercent(result.splitBefore ?? 0)}).` : `Rolled back (${speed})${result.artifact ? ` to ${result.artifact.version}` : ''}.`,
+    speed === 'traffic'
+      ? `Rolled back: canary traffic 0 % (was ${formatPercent(result.splitBefore ?? 0)}).`
+      : `Rolled back (${speed})${result.artifact ? ` to ${result.artifact.version}` : ''}.`,
   );
   return result;
 }

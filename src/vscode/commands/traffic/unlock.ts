@@ -11,9 +11,20 @@ export async function unlock(ctx: CommandContext, _node?: unknown, args: { confi
   const lock = ctx.model.live.lock;
   if (args.confirm !== false) {
     const who = lock ? `${lock.owner} since ${lock.since}${lock.operation ? ` (${lock.operation})` : ''}` : 'whoever holds it';
-    if (!(await confirm(ctx, `Force unlock the rollout held by ${who}?`, 'Only do this when nothing is running. The unlock is recorded in the history with the former holder.', 'Force Unlock', true))) return undefined;
+    if (
+      !(await confirm(
+        ctx,
+        `Force unlock the rollout held by ${who}?`,
+        'Only do this when nothing is running. The unlock is recorded in the history with the former holder.',
+        'Force Unlock',
+        true,
+      ))
+    )
+      return undefined;
   }
-  const holder = await ctx.withProgress('Phar Rollout: Unlocking', (signal, report) => coreUnlock(config, { force: true }, rolloutOptions(ctx, signal, report)));
+  const holder = await ctx.withProgress('Phar Rollout: Unlocking', (signal, report) =>
+    coreUnlock(config, { force: true }, rolloutOptions(ctx, signal, report)),
+  );
   await ctx.model.refreshLive();
   void vscode.window.showInformationMessage(holder ? `Unlocked (was held by ${holder.owner}).` : 'The rollout was not locked.');
   return holder;

@@ -22,7 +22,10 @@ export interface PlaceholderProblem {
  * `datetime` is the commit time in UTC (reproducible) instead of the wall clock.
  * Keys carry the sigils ("@git_commit@"). Returns the problems instead of throwing so the caller can locate them.
  */
-export function placeholderValues(config: PlaceholderConfig, source: PlaceholderSource): { values: Record<string, string>; problems: PlaceholderProblem[] } {
+export function placeholderValues(
+  config: PlaceholderConfig,
+  source: PlaceholderSource,
+): { values: Record<string, string>; problems: PlaceholderProblem[] } {
   const values: Record<string, string> = {};
   const problems: PlaceholderProblem[] = [];
   const put = (name: string | undefined, key: string, value: string | undefined, why: string) => {
@@ -71,47 +74,129 @@ export function formatPhpDate(format: string, date: Date): string {
   for (let i = 0; i < format.length; i++) {
     const c = format[i];
     switch (c) {
-      case 'd': out += pad(d); break;
-      case 'D': out += DAYS[dow].slice(0, 3); break;
-      case 'j': out += d; break;
-      case 'l': out += DAYS[dow]; break;
-      case 'N': out += dow === 0 ? 7 : dow; break;
-      case 'S': out += d % 10 === 1 && d !== 11 ? 'st' : d % 10 === 2 && d !== 12 ? 'nd' : d % 10 === 3 && d !== 13 ? 'rd' : 'th'; break;
-      case 'w': out += dow; break;
-      case 'z': out += dayOfYear; break;
-      case 'W': out += pad(iso.week); break;
-      case 'F': out += MONTHS[m]; break;
-      case 'm': out += pad(m + 1); break;
-      case 'M': out += MONTHS[m].slice(0, 3); break;
-      case 'n': out += m + 1; break;
-      case 't': out += new Date(Date.UTC(Y, m + 1, 0)).getUTCDate(); break;
-      case 'L': out += leap ? 1 : 0; break;
-      case 'o': out += iso.year; break;
-      case 'Y': out += Y; break;
-      case 'y': out += pad(Y % 100); break;
-      case 'a': out += H < 12 ? 'am' : 'pm'; break;
-      case 'A': out += H < 12 ? 'AM' : 'PM'; break;
-      case 'g': out += H % 12 || 12; break;
-      case 'G': out += H; break;
-      case 'h': out += pad(H % 12 || 12); break;
-      case 'H': out += pad(H); break;
-      case 'i': out += pad(date.getUTCMinutes()); break;
-      case 's': out += pad(date.getUTCSeconds()); break;
-      case 'u': out += pad(date.getUTCMilliseconds() * 1000, 6); break;
-      case 'v': out += pad(date.getUTCMilliseconds(), 3); break;
-      case 'e': out += 'UTC'; break;
-      case 'T': out += 'UTC'; break;
-      case 'P': out += '+00:00'; break;
-      case 'p': out += 'Z'; break;
-      case 'O': out += '+0000'; break;
-      case 'Z': out += '0'; break;
-      case 'c': out += `${Y}-${pad(m + 1)}-${pad(d)}T${pad(H)}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}+00:00`; break;
-      case 'r': out += `${DAYS[dow].slice(0, 3)}, ${pad(d)} ${MONTHS[m].slice(0, 3)} ${Y} ${pad(H)}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())} +0000`; break;
-      case 'U': out += Math.floor(date.getTime() / 1000); break;
-      case 'B': out += pad(Math.floor((((date.getTime() / 1000 + 3600) % 86400) + 86400) % 86400 / 86.4), 3); break;
-      case 'I': out += '0'; break;
-      case 'x': out += Y >= 10000 ? `+${Y}` : Y; break;
-      case 'X': out += Y >= 0 ? `+${pad(Y, 4)}` : `-${pad(-Y, 4)}`; break;
+      case 'd':
+        out += pad(d);
+        break;
+      case 'D':
+        out += DAYS[dow].slice(0, 3);
+        break;
+      case 'j':
+        out += d;
+        break;
+      case 'l':
+        out += DAYS[dow];
+        break;
+      case 'N':
+        out += dow === 0 ? 7 : dow;
+        break;
+      case 'S':
+        out += d % 10 === 1 && d !== 11 ? 'st' : d % 10 === 2 && d !== 12 ? 'nd' : d % 10 === 3 && d !== 13 ? 'rd' : 'th';
+        break;
+      case 'w':
+        out += dow;
+        break;
+      case 'z':
+        out += dayOfYear;
+        break;
+      case 'W':
+        out += pad(iso.week);
+        break;
+      case 'F':
+        out += MONTHS[m];
+        break;
+      case 'm':
+        out += pad(m + 1);
+        break;
+      case 'M':
+        out += MONTHS[m].slice(0, 3);
+        break;
+      case 'n':
+        out += m + 1;
+        break;
+      case 't':
+        out += new Date(Date.UTC(Y, m + 1, 0)).getUTCDate();
+        break;
+      case 'L':
+        out += leap ? 1 : 0;
+        break;
+      case 'o':
+        out += iso.year;
+        break;
+      case 'Y':
+        out += Y;
+        break;
+      case 'y':
+        out += pad(Y % 100);
+        break;
+      case 'a':
+        out += H < 12 ? 'am' : 'pm';
+        break;
+      case 'A':
+        out += H < 12 ? 'AM' : 'PM';
+        break;
+      case 'g':
+        out += H % 12 || 12;
+        break;
+      case 'G':
+        out += H;
+        break;
+      case 'h':
+        out += pad(H % 12 || 12);
+        break;
+      case 'H':
+        out += pad(H);
+        break;
+      case 'i':
+        out += pad(date.getUTCMinutes());
+        break;
+      case 's':
+        out += pad(date.getUTCSeconds());
+        break;
+      case 'u':
+        out += pad(date.getUTCMilliseconds() * 1000, 6);
+        break;
+      case 'v':
+        out += pad(date.getUTCMilliseconds(), 3);
+        break;
+      case 'e':
+        out += 'UTC';
+        break;
+      case 'T':
+        out += 'UTC';
+        break;
+      case 'P':
+        out += '+00:00';
+        break;
+      case 'p':
+        out += 'Z';
+        break;
+      case 'O':
+        out += '+0000';
+        break;
+      case 'Z':
+        out += '0';
+        break;
+      case 'c':
+        out += `${Y}-${pad(m + 1)}-${pad(d)}T${pad(H)}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}+00:00`;
+        break;
+      case 'r':
+        out += `${DAYS[dow].slice(0, 3)}, ${pad(d)} ${MONTHS[m].slice(0, 3)} ${Y} ${pad(H)}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())} +0000`;
+        break;
+      case 'U':
+        out += Math.floor(date.getTime() / 1000);
+        break;
+      case 'B':
+        out += pad(Math.floor(((((date.getTime() / 1000 + 3600) % 86400) + 86400) % 86400) / 86.4), 3);
+        break;
+      case 'I':
+        out += '0';
+        break;
+      case 'x':
+        out += Y >= 10000 ? `+${Y}` : Y;
+        break;
+      case 'X':
+        out += Y >= 0 ? `+${pad(Y, 4)}` : `-${pad(-Y, 4)}`;
+        break;
       case '\\':
         i++;
         if (i < format.length) out += format[i];

@@ -38,7 +38,11 @@ function invocation(file: string, source: BoxInvocation['source'], direct: boole
  * `vendor/bin/box`, `box` on PATH, `box.phar` in the project. Returns undefined when there is none
  * (also when an explicit path does not exist: the caller reports that where the path was written).
  */
-export async function findBox(projectDir: string, setting?: string, env: NodeJS.ProcessEnv = process.env): Promise<BoxInvocation | undefined> {
+export async function findBox(
+  projectDir: string,
+  setting?: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<BoxInvocation | undefined> {
   if (setting && setting !== 'auto' && setting !== 'builtin') {
     const file = path.resolve(projectDir, setting);
     if (!(await isFile(file))) return undefined;
@@ -76,7 +80,11 @@ export async function boxIdentity(box: BoxInvocation): Promise<string> {
 
 /** `box --version`, reduced to the version number ("4.6.1"), or "unknown". */
 export async function boxVersion(box: BoxInvocation, options: { signal?: AbortSignal } = {}): Promise<string> {
-  const r = await run(box.command, [...box.args, '--version', '--no-ansi'], { signal: options.signal, allowFailure: true, timeoutMs: 30000 });
+  const r = await run(box.command, [...box.args, '--version', '--no-ansi'], {
+    signal: options.signal,
+    allowFailure: true,
+    timeoutMs: 30000,
+  });
   const m = /(\d+\.\d+\.\d+(?:[-.+][0-9A-Za-z.-]+)?)/.exec(r.stdout + r.stderr);
   return m ? m[1] : 'unknown';
 }

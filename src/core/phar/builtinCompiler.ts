@@ -70,7 +70,13 @@ export async function compileBuiltin(plan: CompilePlan, options: CompileOptions)
  * The stub box generates: shebang, banner comment, Phar::mapPhar(alias), optional
  * Phar::interceptFileFuncs(), then require of the main script through the alias.
  */
-export function generateStub(options: { alias: string; main: string | false; shebang: string | false; banner?: string; intercept: boolean }): string {
+export function generateStub(options: {
+  alias: string;
+  main: string | false;
+  shebang: string | false;
+  banner?: string;
+  intercept: boolean;
+}): string {
   const lines: string[] = [];
   if (options.shebang) lines.push(options.shebang);
   lines.push('<?php', '');

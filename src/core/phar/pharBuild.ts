@@ -110,7 +110,9 @@ export async function buildProject(options: BuildOptions): Promise<BuildResult> 
   progress('Reading configuration', 5);
   const ctx = await prepareBuild(options);
   if (!ctx.git.commit) {
-    log.warn(`${ctx.projectDir} has no git commit: the artifact's commit is "unknown" and its build time ${ctx.commitTime} (set SOURCE_DATE_EPOCH to choose one)`);
+    log.warn(
+      `${ctx.projectDir} has no git commit: the artifact's commit is "unknown" and its build time ${ctx.commitTime} (set SOURCE_DATE_EPOCH to choose one)`,
+    );
   }
   log.info(
     `Building ${ctx.app} ${ctx.version} (commit ${ctx.commit.slice(0, 12)}${ctx.git.dirty ? ', uncommitted changes' : ''}) with ${ctx.mode === 'box' ? `box (${ctx.box?.path})` : 'the built-in compiler'}`,
@@ -163,7 +165,8 @@ export async function buildProject(options: BuildOptions): Promise<BuildResult> 
       const configFile = ctx.boxConfig.file && !defaults.includes(ctx.boxConfig.file) ? ctx.boxConfig.file : undefined;
       await runBoxCompile(box, ctx.projectDir, { log, signal, configFile, onLine: (line) => progress(line) });
       const stat = await fs.stat(ctx.boxConfig.output).catch(() => undefined);
-      if (!stat?.isFile()) throw new OperationError(`box compile finished but ${ctx.boxConfig.output} does not exist`, 'box', ctx.boxConfig.output);
+      if (!stat?.isFile())
+        throw new OperationError(`box compile finished but ${ctx.boxConfig.output} does not exist`, 'box', ctx.boxConfig.output);
       await fs.copyFile(ctx.boxConfig.output, pharPath);
       builder = `box ${await boxVersion(box, { signal })}`;
     }
@@ -226,21 +229,48 @@ export async function prepareBuild(options: BuildOptions): Promise<BuildContext>
     }
   };
 
-  const { mode, box, missing } = await chooseCompiler(projectDir, { builder: options.builder, boxPath: options.boxPath, rolloutBox: rollout?.build.box });
+  const { mode, box, missing } = await chooseCompiler(projectDir, {
+    builder: options.builder,
+    boxPath: options.boxPath,
+    rolloutBox: rollout?.build.box,
+  });
   if (missing === 'rollout') {
-    errors.push(await rolloutError(['build', 'box'], `box not found at ${path.resolve(projectDir, rollout!.build.box)}`, 'Fix the path (relative to the project), or use "auto" or "builtin".'));
+    errors.push(
+      await rolloutError(
+        ['build', 'box'],
+        `box not found at ${path.resolve(projectDir, rollout!.build.box)}`,
+        'Fix the path (relative to the project), or use "auto" or "builtin".',
+      ),
+    );
   } else if (missing === 'setting') {
-    errors.push(new InputError(`The pharRollout.boxPath setting points to ${path.resolve(projectDir, options.boxPath!)}, which does not exist`, undefined, 'Fix the setting, or clear it to find box automatically.'));
+    errors.push(
+      new InputError(
+        `The pharRollout.boxPath setting points to ${path.resolve(projectDir, options.boxPath!)}, which does not exist`,
+        undefined,
+        'Fix the setting, or clear it to find box automatically.',
+      ),
+    );
   } else if (missing === 'required' && errors.length === 0) {
-    errors.push(new InputError('box is required for this build but was not found', undefined, 'Install it (composer require --dev humbug/box), put box on PATH or box.phar in the project, or set pharRollout.boxPath.'));
+    errors.push(
+      new InputError(
+        'box is required for this build but was not found',
+        undefined,
+        'Install it (composer require --dev humbug/box), put box on PATH or box.phar in the project, or set pharRollout.boxPath.',
+      ),
+    );
   }
 
   const composerBin = composer ? await readComposerBin(composer.file) : undefined;
-  const boxConfig = await attempt(() => readBoxConfig(projectDir, { strict: mode === 'builtin', explicit: rollout?.build.config, composerBin }));
+  const boxConfig = await attempt(() =>
+    readBoxConfig(projectDir, { strict: mode === 'builtin', explicit: rollout?.build.config, composerBin }),
+  );
 
   // box's output is written into the project; it must not make the tree (and so the inputs) dirty.
   const outputRel = boxConfig ? path.relative(projectDir, boxConfig.output).split(path.sep).join('/') : undefined;
-  const git = await readGitInfo(projectDir, { signal: options.signal, exclude: outputRel && !outputRel.startsWith('../') ? [outputRel] : [] });
+  const git = await readGitInfo(projectDir, {
+    signal: options.signal,
+    exclude: outputRel && !outputRel.startsWith('../') ? [outputRel] : [],
+  });
   const commit = git.commit ?? 'unknown';
   const commitTime = buildTime(env, git);
   const version = composer?.version ?? (git.latestTag ? git.latestTag.replace(/^v(?=\d)/, '') : undefined) ?? '0.0.0-dev';
@@ -252,17 +282,36 @@ export async function prepareBuild(options: BuildOptions): Promise<BuildContext>
     const locate = (at: JSONPath) => boxConfig.locate(at);
     const filled = placeholderValues(boxConfig.placeholders, { ...git, time: new Date(commitTime) });
     placeholders = filled.values;
-    for (const p of filled.problems) errors.push(new InputError(`box.json "${p.key}" ${p.message}`, locate([p.key]), p.key.startsWith('git') ? 'Commit the project to git (and tag it for git-tag), or remove the key.' : undefined));
+    for (const p of filled.problems)
+      errors.push(
+        new InputError(
+          `box.json "${p.key}" ${p.message}`,
+          locate([p.key]),
+          p.key.startsWith('git') ? 'Commit the project to git (and tag it for git-tag), or remove the key.' : undefined,
+        ),
+      );
     // Everything the phar needs, except what composer is about to write, must exist now.
     const { problems } = await selectFiles(boxConfig, { pending: ['vendor'], signal: options.signal });
     errors.push(...problems.map((p) => selectionError(boxConfig, p)));
     const alias = boxConfig.alias ?? `${app}.phar`;
     if (boxConfig.stub === true) {
-      stub = generateStub({ alias, main: boxConfig.main, shebang: boxConfig.shebang, banner: boxConfig.banner, intercept: boxConfig.intercept });
+      stub = generateStub({
+        alias,
+        main: boxConfig.main,
+        shebang: boxConfig.shebang,
+        banner: boxConfig.banner,
+        intercept: boxConfig.intercept,
+      });
     } else if (typeof boxConfig.stub === 'string') {
       const text = await fs.readFile(path.resolve(boxConfig.basePath, boxConfig.stub), 'utf8').catch(() => undefined);
       if (text !== undefined && !text.includes('__HALT_COMPILER();')) {
-        errors.push(new InputError(`The stub ${boxConfig.stub} has no __HALT_COMPILER(); line`, locate(['stub']), 'A phar stub must end with __HALT_COMPILER(); ?>'));
+        errors.push(
+          new InputError(
+            `The stub ${boxConfig.stub} has no __HALT_COMPILER(); line`,
+            locate(['stub']),
+            'A phar stub must end with __HALT_COMPILER(); ?>',
+          ),
+        );
       }
       stub = text ?? null;
     }
@@ -296,7 +345,12 @@ async function makePlan(ctx: BuildContext, output: string, signal?: AbortSignal)
   if (ctx.git.dirty) own.dirty = true;
   const extra = config.metadata;
   // The build's own fields win: the version probe relies on them.
-  const metadata = extra === undefined ? own : typeof extra === 'object' && extra !== null && !Array.isArray(extra) ? { ...(extra as Record<string, unknown>), ...own } : { ...own, metadata: extra };
+  const metadata =
+    extra === undefined
+      ? own
+      : typeof extra === 'object' && extra !== null && !Array.isArray(extra)
+        ? { ...(extra as Record<string, unknown>), ...own }
+        : { ...own, metadata: extra };
   return {
     output,
     alias: config.alias ?? `${ctx.app}.phar`,

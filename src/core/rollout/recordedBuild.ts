@@ -1,6 +1,6 @@
-import { buildProject } from '../build/build';
-import type { BuildOptions, BuildResult } from '../build/build';
-import { listArtifacts } from '../build/artifactStore';
+import { buildProject } from '../phar/pharBuild';
+import type { BuildOptions, BuildResult } from '../phar/pharBuild';
+import { listArtifacts } from '../phar/artifactStore';
 import { CancelledError, describeError, inputErrorsOf } from '../errors';
 import { appendHistory, currentUser } from './history';
 

@@ -53,7 +53,10 @@ export const UNHASHED_TOP_DIRS = ['.git', '.rollout', 'vendor'];
  * Every file of the project with its sha256, except `.git` (at any depth), `.rollout/`, `vendor/`
  * and the absolute paths in `exclude` (box's output phar). Symlinks count by their target text and are not followed.
  */
-export async function hashProjectFiles(projectDir: string, options: { exclude?: string[]; signal?: AbortSignal } = {}): Promise<Array<{ path: string; sha256: string }>> {
+export async function hashProjectFiles(
+  projectDir: string,
+  options: { exclude?: string[]; signal?: AbortSignal } = {},
+): Promise<Array<{ path: string; sha256: string }>> {
   const root = path.resolve(projectDir);
   const excluded = new Set((options.exclude ?? []).map((p) => path.resolve(p)));
   const files: Array<{ rel: string; abs: string; link: boolean }> = [];

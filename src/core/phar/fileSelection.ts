@@ -34,7 +34,21 @@ export interface SelectOptions {
   excludeAbsolute?: string[];
 }
 
-const VCS = new Set(['.git', '.svn', '.hg', '.bzr', '_darcs', 'CVS', '.arch-ids', '{arch}', 'SCCS', '_svn', '.arch-params', '.monotone', 'RCS']);
+const VCS = new Set([
+  '.git',
+  '.svn',
+  '.hg',
+  '.bzr',
+  '_darcs',
+  'CVS',
+  '.arch-ids',
+  '{arch}',
+  'SCCS',
+  '_svn',
+  '.arch-params',
+  '.monotone',
+  'RCS',
+]);
 const COMPOSER_FILES = ['composer.json', 'composer.lock', 'vendor/composer/installed.json'];
 
 /**
@@ -42,7 +56,10 @@ const COMPOSER_FILES = ['composer.json', 'composer.lock', 'vendor/composer/insta
  * following box's rules for main, files(-bin), directories(-bin), finder(-bin), autodiscovery,
  * blacklist, exclude-composer-files and exclude-dev-files. Symlinked folders are not followed.
  */
-export async function selectFiles(config: BoxConfig, options: SelectOptions = {}): Promise<{ entries: PharEntry[]; problems: SelectionProblem[] }> {
+export async function selectFiles(
+  config: BoxConfig,
+  options: SelectOptions = {},
+): Promise<{ entries: PharEntry[]; problems: SelectionProblem[] }> {
   const base = config.basePath;
   const problems: SelectionProblem[] = [];
   const pending = (rel: string) => (options.pending ?? []).some((p) => rel === p || rel.startsWith(`${p}/`));
@@ -55,11 +72,21 @@ export async function selectFiles(config: BoxConfig, options: SelectOptions = {}
   const regular = new Map<string, string>();
   const binary = new Map<string, string>();
 
-  const walk = async (relDir: string, opts: { ignoreDot: boolean; ignoreVCS: boolean; excludeDir?: (relFromStart: string, name: string) => boolean }, onFile: (rel: string, abs: string) => void, at: JSONPath) => {
+  const walk = async (
+    relDir: string,
+    opts: { ignoreDot: boolean; ignoreVCS: boolean; excludeDir?: (relFromStart: string, name: string) => boolean },
+    onFile: (rel: string, abs: string) => void,
+    at: JSONPath,
+  ) => {
     const startAbs = path.resolve(base, relDir);
     const stat = await fs.stat(startAbs).catch(() => undefined);
     if (!stat?.isDirectory()) {
-      if (!pending(relDir)) problems.push({ at, message: `Folder ${relDir} does not exist in ${base}`, hint: 'Fix the path (relative to the base path) or create the folder.' });
+      if (!pending(relDir))
+        problems.push({
+          at,
+          message: `Folder ${relDir} does not exist in ${base}`,
+          hint: 'Fix the path (relative to the base path) or create the folder.',
+        });
       return;
     }
     const visit = async (abs: string, relFromStart: string) => {
@@ -123,7 +150,12 @@ export async function selectFiles(config: BoxConfig, options: SelectOptions = {}
       const abs = path.resolve(base, file);
       const stat = await fs.stat(abs).catch(() => undefined);
       if (stat?.isFile()) target.set(file, abs);
-      else if (!pending(file)) problems.push({ at: [key, i], message: `File ${file} does not exist in ${base}`, hint: 'Fix the path (relative to the base path).' });
+      else if (!pending(file))
+        problems.push({
+          at: [key, i],
+          message: `File ${file} does not exist in ${base}`,
+          hint: 'Fix the path (relative to the base path).',
+        });
     }
   }
   if (typeof config.main === 'string') {
@@ -134,13 +166,20 @@ export async function selectFiles(config: BoxConfig, options: SelectOptions = {}
       problems.push({
         at: config.mainIsDefault ? [] : ['main'],
         message: `Main script ${config.main} does not exist in ${base}`,
-        hint: config.mainIsDefault ? 'Set "main" in box.json to your front controller, or false with a custom "stub".' : 'Fix the path (relative to the base path).',
+        hint: config.mainIsDefault
+          ? 'Set "main" in box.json to your front controller, or false with a custom "stub".'
+          : 'Fix the path (relative to the base path).',
       });
     }
   }
   if (typeof config.stub === 'string') {
     const stat = await fs.stat(path.resolve(base, config.stub)).catch(() => undefined);
-    if (!stat?.isFile()) problems.push({ at: ['stub'], message: `Stub file ${config.stub} does not exist in ${base}`, hint: 'Fix the path, or use true for a generated stub.' });
+    if (!stat?.isFile())
+      problems.push({
+        at: ['stub'],
+        message: `Stub file ${config.stub} does not exist in ${base}`,
+        hint: 'Fix the path, or use true for a generated stub.',
+      });
   }
 
   if (config.excludeComposerFiles) {
@@ -173,7 +212,8 @@ async function runFinder(spec: FinderSpec, walk: Walk, add: (rel: string, abs: s
   // Symfony's exclude(): a bare name skips that folder at any depth, a path with "/" is relative to `in`.
   const bare = new Set(spec.exclude.filter((e) => !e.includes('/')));
   const nested = spec.exclude.filter((e) => e.includes('/'));
-  const excludeDir = (relFromIn: string, name: string) => bare.has(name) || nested.some((n) => relFromIn === n || relFromIn.startsWith(`${n}/`));
+  const excludeDir = (relFromIn: string, name: string) =>
+    bare.has(name) || nested.some((n) => relFromIn === n || relFromIn.startsWith(`${n}/`));
   for (const [i, dir] of spec.in.entries()) {
     const prefix = dir === '.' ? '' : `${dir}/`;
     await walk(
@@ -196,7 +236,9 @@ async function runFinder(spec: FinderSpec, walk: Walk, add: (rel: string, abs: s
 /** vendor/<name> folders of packages composer installed as dev-only (from vendor/composer/installed.json). */
 async function devPackageDirs(base: string): Promise<string[]> {
   try {
-    const installed = JSON.parse(await fs.readFile(path.join(base, 'vendor', 'composer', 'installed.json'), 'utf8')) as { 'dev-package-names'?: unknown };
+    const installed = JSON.parse(await fs.readFile(path.join(base, 'vendor', 'composer', 'installed.json'), 'utf8')) as {
+      'dev-package-names'?: unknown;
+    };
     const names = installed['dev-package-names'];
     return Array.isArray(names) ? names.filter((n): n is string => typeof n === 'string').map((n) => `vendor/${n}`) : [];
   } catch {

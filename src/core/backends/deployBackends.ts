@@ -1,4 +1,4 @@
-import type { Artifact } from '../build/artifact';
+import type { Artifact } from '../phar/artifact';
 import type { BackendConfig, RolloutConfig } from '../config/rolloutConfig';
 import { CancelledError, OperationError, describeError, throwIfAborted } from '../errors';
 import type { Logger } from '../log';
@@ -60,7 +60,9 @@ export async function waitForBuild(
     if (Date.now() + delay > deadline) break;
     await sleep(delay, options.signal);
   }
-  const seen = last?.ok ? `it still serves ${last.version}${last.commit ? ` (${last.commit.slice(0, 7)})` : ''}` : `last probe: ${last?.error?.message ?? 'none'}`;
+  const seen = last?.ok
+    ? `it still serves ${last.version}${last.commit ? ` (${last.commit.slice(0, 7)})` : ''}`
+    : `last probe: ${last?.error?.message ?? 'none'}`;
   throw new OperationError(
     `${url} did not serve ${build.version}${build.commit ? ` (${build.commit.slice(0, 7)})` : ''} within ${options.deadlineMs} ms; ${seen}`,
     'probe',
@@ -106,7 +108,12 @@ async function confirmSwitch(run: BackendRun, before: ReleaseLinks, build: { ver
     }
     if (backend.probe) {
       run.step('probe');
-      await waitForBuild(backend.probe, build, { deadlineMs: config.probe.deployDeadlineMs, timeoutMs: config.probe.timeoutMs, signal, target: backend.name });
+      await waitForBuild(backend.probe, build, {
+        deadlineMs: config.probe.deployDeadlineMs,
+        timeoutMs: config.probe.timeoutMs,
+        signal,
+        target: backend.name,
+      });
     }
   } catch (err) {
     // No signal here: putting the old release back must finish even when the user cancelled.
@@ -130,7 +137,12 @@ async function confirmSwitch(run: BackendRun, before: ReleaseLinks, build: { ver
   }
 }
 
-async function deployOne(run: BackendRun, artifact: Artifact, deployedBy: string | undefined, onBytes?: (b: number, total: number) => void): Promise<void> {
+async function deployOne(
+  run: BackendRun,
+  artifact: Artifact,
+  deployedBy: string | undefined,
+  onBytes?: (b: number, total: number) => void,
+): Promise<void> {
   const { t, backend, config, signal } = run;
   run.step('lock');
   const lock = await acquireLock(t, backend.dir, { operation: `deploy ${artifact.id}`, owner: deployedBy, signal });
@@ -141,7 +153,9 @@ async function deployOne(run: BackendRun, artifact: Artifact, deployedBy: string
       throwIfAborted(signal);
     } catch (err) {
       // Leave nothing half-made behind (unless a link points at that release).
-      await discardRelease(t, backend.dir, artifact.id, artifact.phar).catch((e) => run.log.debug(`${backend.name}: cleanup failed: ${describeError(e)}`));
+      await discardRelease(t, backend.dir, artifact.id, artifact.phar).catch((e) =>
+        run.log.debug(`${backend.name}: cleanup failed: ${describeError(e)}`),
+      );
       throw err;
     }
     run.step('switch');
@@ -156,7 +170,10 @@ async function deployOne(run: BackendRun, artifact: Artifact, deployedBy: string
       run.log.warn(`${backend.name}: pruning old releases failed: ${describeError(err)}`);
     }
   } finally {
-    if (!(await lock.release())) run.log.warn(`${backend.name}: could not remove the lock ${backend.dir}/.rollout.lock${switched ? ' (the deploy itself finished)' : ''}`);
+    if (!(await lock.release()))
+      run.log.warn(
+        `${backend.name}: could not remove the lock ${backend.dir}/.rollout.lock${switched ? ' (the deploy itself finished)' : ''}`,
+      );
   }
 }
 
@@ -216,7 +233,14 @@ async function forEachBackend(
       const step = (err instanceof OperationError && isStep(err.step) ? err.step : undefined) ?? current;
       const message = cancelled ? 'Cancelled' : `${step} failed on ${backend.name}: ${describeError(err)}`;
       if (!cancelled) log.error(message);
-      results[index] = { backend: backend.name, ok: false, step, error: message, cancelled: cancelled || undefined, durationMs: Date.now() - started };
+      results[index] = {
+        backend: backend.name,
+        ok: false,
+        step,
+        error: message,
+        cancelled: cancelled || undefined,
+        durationMs: Date.now() - started,
+      };
     }
   };
 
@@ -226,7 +250,8 @@ async function forEachBackend(
       const pump = () => {
         while (active < concurrency && queue.length) {
           if (signal?.aborted) {
-            for (const { b, i } of queue.splice(0)) results[i] = { backend: b.name, ok: false, error: 'Cancelled', cancelled: true, durationMs: 0 };
+            for (const { b, i } of queue.splice(0))
+              results[i] = { backend: b.name, ok: false, error: 'Cancelled', cancelled: true, durationMs: 0 };
             break;
           }
           const k = queue.findIndex(({ b }) => (running.get(b.group) ?? 0) < groupLimit(b.group));

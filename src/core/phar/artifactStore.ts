@@ -38,7 +38,9 @@ function isManifest(v: unknown): v is ArtifactManifest {
   return (
     typeof m === 'object' &&
     m !== null &&
-    ['id', 'app', 'version', 'commit', 'commitTime', 'sha256', 'builder', 'inputsHash', 'builtAt', 'phar'].every((k) => typeof m[k] === 'string') &&
+    ['id', 'app', 'version', 'commit', 'commitTime', 'sha256', 'builder', 'inputsHash', 'builtAt', 'phar'].every(
+      (k) => typeof m[k] === 'string',
+    ) &&
     typeof m.size === 'number'
   );
 }

@@ -1,6 +1,6 @@
-import { deployArtifact } from '../backends/deploy';
-import type { BackendResult, DeployProgress } from '../backends/deploy';
-import type { Artifact } from '../build/artifact';
+import { deployArtifact } from '../backends/deployBackends';
+import type { BackendResult, DeployProgress } from '../backends/deployBackends';
+import type { Artifact } from '../phar/artifact';
 import type { BackendConfig, RolloutConfig } from '../config/rolloutConfig';
 import { withLock } from './context';
 import type { RolloutOptions } from './context';
@@ -42,7 +42,11 @@ export function deployRecorded(
       action: 'deploy',
       target: options.target,
       before: { releases: before },
-      after: { release: artifact.id, version: artifact.version, results: Object.fromEntries(results.map((r) => [r.backend, r.ok ? 'ok' : `${r.step}: ${r.error}`])) },
+      after: {
+        release: artifact.id,
+        version: artifact.version,
+        results: Object.fromEntries(results.map((r) => [r.backend, r.ok ? 'ok' : `${r.step}: ${r.error}`])),
+      },
       result: failed.length === 0 ? 'ok' : cancelled ? 'cancelled' : `failed on ${failed.map((r) => r.backend).join(', ')}`,
     });
     return { results, cancelled };

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import { OperationError } from '../errors';
-import type { Transport } from '../exec/transport';
+import type { Transport } from './transport';
 
 /**
  * File operations on the host of a load balancer. A local LB uses node's fs (no process per step:
@@ -87,7 +87,8 @@ export class LocalHostFiles implements HostFiles {
     try {
       await fs.mkdir(dir);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new OperationError(`cannot create ${dir}: ${(err as Error).message}`, 'lock', dir);
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new OperationError(`cannot create ${dir}: ${(err as Error).message}`, 'lock', dir);
       const held = await this.readLock(dir);
       if (!held) return this.createLock(dir, owner); // released in between
       return { created: false, ...held };

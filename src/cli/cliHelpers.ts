@@ -12,7 +12,7 @@ export async function projectConfig(values: Values): Promise<RolloutConfig> {
   const dir = path.resolve(typeof values.project === 'string' ? values.project : process.cwd());
   const config = await readRolloutConfig(dir);
   if (!config)
-    throw new InputError(`No rollout.json in ${dir}`, undefined, 'Create one (the extension offers a starter) or pass --project DIR.');
+    throw new InputError(`No rollout.json in ${dir}`, { hint: 'Create one (the extension offers a starter) or pass --project DIR.' });
   return config;
 }
 

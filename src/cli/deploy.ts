@@ -1,7 +1,7 @@
 import type { BackendResult, DeployStep } from '../core/backends/deployBackends';
 import { getArtifact } from '../core/phar/artifactStore';
 import type { BackendConfig } from '../core/config/rolloutConfig';
-import { CancelledError, InputError } from '../core/errors';
+import { CancelledError, InputError, emptyGroupError } from '../core/errors';
 import { deployRecorded } from '../core/rollout/recordedDeploy';
 import type { CliCommand } from './cliCommand';
 import { EXIT_FAILURE, EXIT_OK } from './cliCommand';
@@ -23,34 +23,29 @@ export const deployCommand: CliCommand = {
   async run(values, _positionals, ctx) {
     const config = await projectConfig(values);
     const id = typeof values.artifact === 'string' ? values.artifact : undefined;
-    if (!id) throw new InputError('Which artifact? Give --artifact ID or --artifact latest', undefined, deployCommand.usage);
+    if (!id) throw new InputError('Which artifact? Give --artifact ID or --artifact latest', { hint: deployCommand.usage });
     const group = typeof values.group === 'string' ? values.group : undefined;
     const names = Array.isArray(values.backend) ? (values.backend as string[]) : [];
     if ((group === undefined) === (names.length === 0))
-      throw new InputError('Give either --group or --backend', undefined, deployCommand.usage);
+      throw new InputError('Give either --group or --backend', { hint: deployCommand.usage });
     let backends: BackendConfig[];
     if (group !== undefined) {
       if (group !== 'stable' && group !== 'canary') throw new InputError(`--group must be stable or canary, not "${group}"`);
       backends = config.backends.filter((b) => b.group === group);
-      if (!backends.length)
-        throw new InputError(`No backend is in the "${group}" group`, undefined, `Add one to "backends" in ${config.file}.`);
+      if (!backends.length) throw emptyGroupError(group, `Add one to "backends" in ${config.file}.`);
     } else {
       const unknown = names.filter((n) => !config.backends.some((b) => b.name === n));
       if (unknown.length)
-        throw new InputError(
-          `Unknown backend ${unknown.map((n) => `"${n}"`).join(', ')}`,
-          undefined,
-          `Known: ${config.backends.map((b) => b.name).join(', ')}.`,
-        );
+        throw new InputError(`Unknown backend ${unknown.map((n) => `"${n}"`).join(', ')}`, {
+          hint: `Known: ${config.backends.map((b) => b.name).join(', ')}.`,
+        });
       backends = config.backends.filter((b) => names.includes(b.name));
     }
     const artifact = await getArtifact(config.projectDir, id);
     if (!artifact) {
-      throw new InputError(
-        `No artifact "${id}" in ${config.projectDir}/.rollout/artifacts`,
-        undefined,
-        id === 'latest' ? 'Build one first: phar-rollout build.' : 'See the ids with the Artifacts view, or build first.',
-      );
+      throw new InputError(`No artifact "${id}" in ${config.projectDir}/.rollout/artifacts`, {
+        hint: id === 'latest' ? 'Build one first: phar-rollout build.' : 'See the ids with the Artifacts view, or build first.',
+      });
     }
     const target = group ?? backends.map((b) => b.name).join(',');
 

@@ -9,7 +9,7 @@ import { EXIT_FAILURE, EXIT_OK } from './cliCommand';
 /** "25", "25%", "12.5" → 25, 12.5; InputError otherwise. */
 export function parsePercent(text: string): number {
   const m = /^(\d{1,3}(?:\.\d+)?)%?$/.exec(text.trim());
-  if (!m) throw new InputError(`"${text}" is not a percentage`, undefined, 'Give a number between 0 and 100, e.g. 25 or 12.5.');
+  if (!m) throw new InputError(`"${text}" is not a percentage`, { hint: 'Give a number between 0 and 100, e.g. 25 or 12.5.' });
   return Number(m[1]);
 }
 
@@ -29,10 +29,10 @@ export const rampCommand: CliCommand = {
   },
   async run(values, positionals, ctx) {
     if (positionals.length > 1)
-      throw new InputError(`Unexpected arguments: ${positionals.slice(1).join(' ')}`, undefined, rampCommand.usage);
+      throw new InputError(`Unexpected arguments: ${positionals.slice(1).join(' ')}`, { hint: rampCommand.usage });
     if ((positionals.length === 1) === (values.next === true))
-      throw new InputError('Give either a PERCENT or --next', undefined, rampCommand.usage);
-    if (values.all && !values.next) throw new InputError('--all goes with --next', undefined, rampCommand.usage);
+      throw new InputError('Give either a PERCENT or --next', { hint: rampCommand.usage });
+    if (values.all && !values.next) throw new InputError('--all goes with --next', { hint: rampCommand.usage });
     const target: RampTarget = values.next ? { next: true, all: values.all === true } : { percent: parsePercent(positionals[0]) };
     const config = await projectConfig(values);
     if (values['dry-run']) {

@@ -25,7 +25,7 @@ export const rollbackCommand: CliCommand = {
       values.release === true && 'release',
       typeof values.rebuild === 'string' && 'rebuild',
     ].filter(Boolean);
-    if (speeds.length !== 1) throw new InputError('Choose one of --traffic, --release, --rebuild REF', undefined, rollbackCommand.usage);
+    if (speeds.length !== 1) throw new InputError('Choose one of --traffic, --release, --rebuild REF', { hint: rollbackCommand.usage });
     const group = values.group;
     if (group !== undefined && group !== 'canary' && group !== 'stable')
       throw new InputError(`--group must be canary or stable, not "${String(group)}"`);

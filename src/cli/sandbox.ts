@@ -43,9 +43,9 @@ export const sandboxCommand: CliCommand = {
   async run(values, positionals, ctx) {
     const [action, ...extra] = positionals;
     if (!action || !['up', 'down', 'status'].includes(action) || extra.length)
-      throw new InputError('Say up, down or status', undefined, sandboxCommand.usage);
+      throw new InputError('Say up, down or status', { hint: sandboxCommand.usage });
     const dir = typeof values.dir === 'string' ? path.resolve(values.dir) : undefined;
-    if (!dir) throw new InputError('Give the sandbox folder with --dir DIR', undefined, sandboxCommand.usage);
+    if (!dir) throw new InputError('Give the sandbox folder with --dir DIR', { hint: sandboxCommand.usage });
     if (action === 'up') {
       const info = await sandboxUp({
         dir,
@@ -66,7 +66,7 @@ export const sandboxCommand: CliCommand = {
     }
     if (action === 'status') {
       const info = await sandboxInfo(dir);
-      if (!info) throw new InputError(`No sandbox in ${dir}`, undefined, 'Start one with `phar-rollout sandbox up --dir DIR`.');
+      if (!info) throw new InputError(`No sandbox in ${dir}`, { hint: 'Start one with `phar-rollout sandbox up --dir DIR`.' });
       const running = info.backends.every((b) => b.pid) && info.nginx.pid;
       const shown = { ...publicInfo(info), status: running ? 'running' : 'stopped' };
       if (values.json) ctx.stdout(JSON.stringify(shown, null, 2));

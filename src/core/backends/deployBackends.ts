@@ -65,8 +65,7 @@ export async function waitForBuild(
     : `last probe: ${last?.error?.message ?? 'none'}`;
   throw new OperationError(
     `${url} did not serve ${build.version}${build.commit ? ` (${build.commit.slice(0, 7)})` : ''} within ${options.deadlineMs} ms; ${seen}`,
-    'probe',
-    options.target,
+    { step: 'probe', backend: options.target },
   );
 }
 
@@ -133,7 +132,11 @@ async function confirmSwitch(run: BackendRun, before: ReleaseLinks, build: { ver
     }
     run.log.warn(`${backend.name}: ${note}`);
     if (err instanceof CancelledError) throw err;
-    throw new OperationError(`${describeError(err)} (${note})`, (err as OperationError).step ?? 'restart', backend.name, { cause: err });
+    throw new OperationError(`${describeError(err)} (${note})`, {
+      step: (err as OperationError).step ?? 'restart',
+      backend: backend.name,
+      cause: err,
+    });
   }
 }
 

@@ -4,7 +4,7 @@ import { backendStatus } from '../backends/status';
 import { getArtifact } from '../phar/artifactStore';
 import type { Artifact } from '../phar/artifact';
 import type { BackendConfig, RolloutConfig } from '../config/rolloutConfig';
-import { InputError, OperationError } from '../errors';
+import { OperationError, emptyGroupError } from '../errors';
 import { withLock } from './context';
 import type { OpContext, RolloutOptions } from './context';
 import { appendHistory } from './history';
@@ -36,8 +36,7 @@ export function throwOnFailures(results: readonly BackendResult[], what: string)
   if (failed.length === 0) return;
   throw new OperationError(
     `${what} failed on ${failed.length} of ${results.length} backend(s):\n${failed.map((r) => `  ${r.backend}: ${r.error}`).join('\n')}`,
-    failed[0].step,
-    failed[0].backend,
+    { step: failed[0].step, backend: failed[0].backend },
   );
 }
 
@@ -49,7 +48,7 @@ export function throwOnFailures(results: readonly BackendResult[], what: string)
 export async function promote(config: RolloutConfig, options: RolloutOptions = {}): Promise<PromoteResult> {
   const canary = config.backends.filter((b) => b.group === 'canary');
   const stable = config.backends.filter((b) => b.group === 'stable');
-  if (canary.length === 0) throw new InputError('No backend is in the "canary" group', undefined, 'There is nothing to promote.');
+  if (canary.length === 0) throw emptyGroupError('canary', 'There is nothing to promote.');
   return withLock(config, 'promote', options, async (ctx) => {
     ctx.progress('reading the canary release');
     const canaryIds = await groupReleases(config, ctx, canary);
@@ -59,8 +58,7 @@ export async function promote(config: RolloutConfig, options: RolloutOptions = {
         `The canary backends do not carry one release: ${Object.entries(canaryIds)
           .map(([n, id]) => `${n} ${id ?? 'none'}`)
           .join(', ')}`,
-        'promote',
-        'canary',
+        { step: 'promote' },
       );
     }
     const id = ids[0];
@@ -68,8 +66,7 @@ export async function promote(config: RolloutConfig, options: RolloutOptions = {
     if (!artifact) {
       throw new OperationError(
         `Artifact ${id} is not in ${config.projectDir}/.rollout/artifacts: build it on this machine, or copy its folder from whoever built it`,
-        'promote',
-        id,
+        { step: 'promote', artifact: id },
       );
     }
     const stableBefore = await groupReleases(config, ctx, stable);

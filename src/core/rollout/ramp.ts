@@ -1,5 +1,5 @@
 import type { RolloutConfig } from '../config/rolloutConfig';
-import { CancelledError, InputError, describeError } from '../errors';
+import { CancelledError, InputError, describeError, noLoadBalancerError } from '../errors';
 import { readCurrentRelease } from '../backends/releases';
 import { applySplit, readSplits, renderFor } from '../traffic/apply';
 import type { AppliedLb, LbSplit } from '../traffic/apply';
@@ -150,15 +150,14 @@ async function canaryRelease(config: RolloutConfig, ctx: OpContext): Promise<{ i
  */
 export async function ramp(config: RolloutConfig, target: RampTarget, options: RampOptions = {}): Promise<RampResult> {
   if ('percent' in target) toBasisPoints(target.percent);
-  if (config.loadBalancers.length === 0)
-    throw new InputError('No load balancer is configured', undefined, 'Add one to "loadBalancers" in rollout.json.');
+  if (config.loadBalancers.length === 0) throw noLoadBalancerError();
   if ('next' in target && config.traffic.steps.length === 0)
-    throw new InputError('traffic.steps is empty', undefined, 'List the canary percentages to walk through, e.g. [1, 5, 25, 50, 100].');
+    throw new InputError('traffic.steps is empty', { hint: 'List the canary percentages to walk through, e.g. [1, 5, 25, 50, 100].' });
   const label =
     'percent' in target ? `ramp to ${formatSplit(target.percent)} %` : target.all ? 'ramp through the plan' : 'ramp to the next step';
   return withLock(config, label, options, async (ctx) => {
     let state = await readState(config.projectDir);
-    if (state?.status === 'paused') throw new InputError('The rollout is paused', undefined, 'Resume it first ("resume"), or roll back.');
+    if (state?.status === 'paused') throw new InputError('The rollout is paused', { hint: 'Resume it first ("resume"), or roll back.' });
     const live = await readSplits(config, (lb) => ctx.pool.get(lb), { signal: ctx.signal });
     const before = currentSplit(live, ctx.log);
     const fresh = !state || state.status === 'done' || state.status === 'failed';
@@ -170,11 +169,9 @@ export async function ramp(config: RolloutConfig, target: RampTarget, options: R
       const split = 'percent' in target ? target.percent : nextStep(state.steps, current);
       if (split === undefined) {
         if (steps.length === 0)
-          throw new InputError(
-            `The canary is already at the last step (${formatSplit(current ?? 0)} %)`,
-            undefined,
-            'Promote it, or roll back.',
-          );
+          throw new InputError(`The canary is already at the last step (${formatSplit(current ?? 0)} %)`, {
+            hint: 'Promote it, or roll back.',
+          });
         break;
       }
       ctx.progress(`setting the split to ${formatSplit(split)} %`);
@@ -263,11 +260,7 @@ export async function previewRamp(config: RolloutConfig, target: RampTarget, opt
     const steps = state && state.status !== 'done' && state.status !== 'failed' ? state.steps : config.traffic.steps;
     const after = 'percent' in target ? target.percent : nextStep(steps, before);
     if (after === undefined)
-      throw new InputError(
-        `The canary is already at the last step (${formatSplit(before ?? 0)} %)`,
-        undefined,
-        'Promote it, or roll back.',
-      );
+      throw new InputError(`The canary is already at the last step (${formatSplit(before ?? 0)} %)`, { hint: 'Promote it, or roll back.' });
     const time = new Date();
     return {
       before,
@@ -289,11 +282,9 @@ export async function pause(config: RolloutConfig, options: RolloutOptions = {})
   return withContext(config, options, async (ctx) => {
     const state = await readState(config.projectDir);
     if (!state || state.status !== 'running')
-      throw new InputError(
-        state ? `The rollout is ${state.status}, not running` : 'No rollout is running',
-        undefined,
-        'Pause applies to a running rollout.',
-      );
+      throw new InputError(state ? `The rollout is ${state.status}, not running` : 'No rollout is running', {
+        hint: 'Pause applies to a running rollout.',
+      });
     const next: RolloutState = {
       ...state,
       status: 'paused',
@@ -318,11 +309,9 @@ export async function resume(config: RolloutConfig, options: RolloutOptions = {}
   return withContext(config, options, async (ctx) => {
     const state = await readState(config.projectDir);
     if (!state || state.status !== 'paused')
-      throw new InputError(
-        state ? `The rollout is ${state.status}, not paused` : 'No rollout is running',
-        undefined,
-        'Resume applies to a paused rollout.',
-      );
+      throw new InputError(state ? `The rollout is ${state.status}, not paused` : 'No rollout is running', {
+        hint: 'Resume applies to a paused rollout.',
+      });
     const next: RolloutState = {
       ...state,
       status: 'running',

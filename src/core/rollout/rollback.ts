@@ -7,7 +7,7 @@ import type { Artifact } from '../phar/artifact';
 import { artifactsDir, getArtifact } from '../phar/artifactStore';
 import { buildProject } from '../phar/pharBuild';
 import type { Group, RolloutConfig } from '../config/rolloutConfig';
-import { InputError, OperationError, describeError, throwIfAborted } from '../errors';
+import { InputError, OperationError, describeError, emptyGroupError, noLoadBalancerError, throwIfAborted } from '../errors';
 import { addWorktree, prefixInRepo, removeWorktree, repoRoot, resolveCommit } from '../git/git';
 import { withLock } from './context';
 import type { OpContext, RolloutOptions } from './context';
@@ -68,9 +68,8 @@ async function markRolledBack(config: RolloutConfig, message: string): Promise<R
  */
 export async function rollback(config: RolloutConfig, request: RollbackRequest, options: RollbackOptions = {}): Promise<RollbackResult> {
   if (request.speed === 'rebuild' && !request.ref)
-    throw new InputError('A rebuild rollback needs a git ref', undefined, 'Give a tag, branch or commit, e.g. --rebuild v1.2.0.');
-  if (request.speed === 'traffic' && config.loadBalancers.length === 0)
-    throw new InputError('No load balancer is configured', undefined, 'Add one to "loadBalancers" in rollout.json.');
+    throw new InputError('A rebuild rollback needs a git ref', { hint: 'Give a tag, branch or commit, e.g. --rebuild v1.2.0.' });
+  if (request.speed === 'traffic' && config.loadBalancers.length === 0) throw noLoadBalancerError();
   const label = request.speed === 'rebuild' ? `rollback: rebuild ${request.ref}` : `rollback: ${request.speed}`;
   return withLock(config, label, options, async (ctx) => {
     if (request.speed === 'traffic') {
@@ -81,8 +80,7 @@ export async function rollback(config: RolloutConfig, request: RollbackRequest, 
     }
     const group = request.group ?? 'canary';
     const backends = config.backends.filter((b) => b.group === group);
-    if (backends.length === 0)
-      throw new InputError(`No backend is in the "${group}" group`, undefined, 'Choose a group that has backends.');
+    if (backends.length === 0) throw emptyGroupError(group, 'Choose a group that has backends.');
     const releasesBefore = await groupReleases(config, ctx, backends);
     let results: BackendResult[];
     let artifact: Artifact | undefined;
@@ -144,19 +142,15 @@ export async function rollback(config: RolloutConfig, request: RollbackRequest, 
 async function rebuildInWorktree(config: RolloutConfig, ctx: OpContext, ref: string, options: RollbackOptions): Promise<Artifact> {
   const root = await repoRoot(config.projectDir, { signal: ctx.signal });
   if (!root)
-    throw new InputError(
-      `${config.projectDir} is not in a git repository`,
-      undefined,
-      'A rebuild checks a tag out of git; use the release rollback instead.',
-    );
+    throw new InputError(`${config.projectDir} is not in a git repository`, {
+      hint: 'A rebuild checks a tag out of git; use the release rollback instead.',
+    });
   const commit = await resolveCommit(root, ref, { signal: ctx.signal });
-  if (!commit) throw new InputError(`"${ref}" is not a tag, branch or commit of ${root}`, undefined, 'List tags with `git tag`.');
+  if (!commit) throw new InputError(`"${ref}" is not a tag, branch or commit of ${root}`, { hint: 'List tags with `git tag`.' });
   if (!options.compilerScript)
-    throw new InputError(
-      'No compiler script was given for the rebuild',
-      undefined,
-      'The extension and the CLI pass the shipped php/compile.php.',
-    );
+    throw new InputError('No compiler script was given for the rebuild', {
+      hint: 'The extension and the CLI pass the shipped php/compile.php.',
+    });
   const prefix = await prefixInRepo(config.projectDir, { signal: ctx.signal });
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'phar-rollout-rebuild-'));
   const worktree = path.join(tmp, 'src');
@@ -192,6 +186,6 @@ async function storeCopy(projectDir: string, artifact: Artifact): Promise<Artifa
   await fs.rm(target, { recursive: true, force: true });
   await fs.rename(staging, target);
   const stored = await getArtifact(projectDir, artifact.id);
-  if (!stored) throw new OperationError(`copying ${artifact.id} into ${root} failed`, 'store', artifact.id);
+  if (!stored) throw new OperationError(`copying ${artifact.id} into ${root} failed`, { step: 'store', artifact: artifact.id });
   return stored;
 }

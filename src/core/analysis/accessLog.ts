@@ -111,6 +111,15 @@ export interface ParsedLines {
 /** Parses complete lines (split on "\n"); empty lines are skipped, foreign ones counted. */
 export function parseAccessLogLines(text: string): ParsedLines {
   const entries: AccessLogEntry[] = [];
+  const unparsable = forEachAccessLogLine(text, (e) => entries.push(e));
+  return { entries, unparsable };
+}
+
+/**
+ * Streams complete lines to `onEntry` without collecting them (a million-line log then costs no
+ * more memory than one line); returns how many non-empty lines were not in the format.
+ */
+export function forEachAccessLogLine(text: string, onEntry: (entry: AccessLogEntry) => void): number {
   let unparsable = 0;
   let start = 0;
   while (start < text.length) {
@@ -118,10 +127,10 @@ export function parseAccessLogLines(text: string): ParsedLines {
     if (end < 0) end = text.length;
     if (end > start) {
       const e = parseAccessLogLine(text.slice(start, end));
-      if (e) entries.push(e);
+      if (e) onEntry(e);
       else unparsable++;
     }
     start = end + 1;
   }
-  return { entries, unparsable };
+  return unparsable;
 }

@@ -18,13 +18,15 @@
 import { promises as fs } from 'node:fs';
 import type { Transport } from '../exec/transport';
 import { OperationError } from '../errors';
-import { parseAccessLogLines } from './accessLog';
+import { forEachAccessLogLine } from './accessLog';
 import type { AccessLogEntry } from './accessLog';
 
 /** Bytes remembered before an offset to recognise a copytruncate copy. */
 const TAIL = 48;
-/** Default bytes read per round trip. */
+/** Default bytes per read over a transport: few round trips. */
 export const DEFAULT_CHUNK = 4 * 1024 * 1024;
+/** Default bytes per local read: a local read costs no round trip, and smaller chunks keep the heap small. */
+export const DEFAULT_LOCAL_CHUNK = 1024 * 1024;
 
 /** Where reading one file stands. */
 export interface FileCursor {
@@ -108,9 +110,19 @@ export interface ReadResult {
   cursor: LogCursor;
 }
 
+/** Options of a read. */
+export interface ReadOptions {
+  signal?: AbortSignal;
+  /** Receives each entry instead of `ReadResult.entries`. */
+  onEntry?: (entry: AccessLogEntry) => void;
+}
+
 /** Gets stats and byte ranges of one log in one round trip. */
 export interface LogSource {
   readonly description: string;
+  /** Bytes per read when the reader is not told otherwise. */
+  readonly chunkBytes: number;
+  /** Block data is valid until the next call. */
   read(
     cursor: LogCursor,
     max: number,
@@ -121,6 +133,10 @@ export interface LogSource {
 
 /** The log on this machine, through fs (inode via bigint stat). */
 export class LocalLogSource implements LogSource {
+  readonly chunkBytes = DEFAULT_LOCAL_CHUNK;
+  /** Reused between reads: the blocks of one read share one budget, so they fit side by side. */
+  private scratch = Buffer.alloc(0);
+
   constructor(readonly file: string) {}
 
   get description(): string {
@@ -143,9 +159,12 @@ export class LocalLogSource implements LogSource {
     try {
       const plan = planReads(cursor, c.st, o.st, max, startAt);
       const blocks: Array<PlannedRead & { data: Buffer }> = [];
+      if (this.scratch.length < max) this.scratch = Buffer.allocUnsafe(max);
+      let at = 0;
       for (const r of plan) {
         const h = r.file === 'cur' ? c.h : o.h;
-        const data = Buffer.allocUnsafe(r.length);
+        const data = this.scratch.subarray(at, at + r.length);
+        at += r.length;
         let got = 0;
         while (h && got < r.length) {
           const { bytesRead } = await h.read(data, got, r.length - got, r.start + got);
@@ -192,6 +211,8 @@ fi`;
 
 /** The log on an LB reached through its transport (ssh): one `sh -c` per read. */
 export class TransportLogSource implements LogSource {
+  readonly chunkBytes = DEFAULT_CHUNK;
+
   constructor(
     private readonly transport: Transport,
     readonly file: string,
@@ -292,9 +313,13 @@ export class AccessLogReader {
     this.cursor = options.cursor ?? { started: false };
   }
 
-  /** One round trip: at most chunkBytes of new bytes. */
-  async read(signal?: AbortSignal): Promise<ReadResult> {
-    const max = Math.max(4096, this.options.chunkBytes ?? DEFAULT_CHUNK);
+  /**
+   * One round trip: at most chunkBytes of new bytes. With `onEntry`, entries go there as they are
+   * parsed and `entries` stays empty (bounded memory for big logs).
+   */
+  async read(options: ReadOptions = {}): Promise<ReadResult> {
+    const { signal, onEntry } = options;
+    const max = Math.max(4096, this.options.chunkBytes ?? this.source.chunkBytes);
     const startAt = this.options.startAt ?? 'end';
     const before = this.cursor;
     const { cur, old, blocks } = await this.source.read(before, max, startAt, signal);
@@ -312,10 +337,14 @@ export class AccessLogReader {
       const data = b.data.subarray(skip);
       const full = b.data.length === max;
       const { text, consumed, overlong } = completeLines(data, full);
-      const parsed = parseAccessLogLines(text);
-      result.entries.push(...parsed.entries);
-      result.unparsable += parsed.unparsable + (overlong ? 1 : 0);
-      result.lines += parsed.entries.length + parsed.unparsable;
+      let parsed = 0;
+      const bad = forEachAccessLogLine(text, (e) => {
+        parsed++;
+        if (onEntry) onEntry(e);
+        else result.entries.push(e);
+      });
+      result.unparsable += bad + (overlong ? 1 : 0);
+      result.lines += parsed + bad;
       result.bytes += consumed;
       return consumed;
     };
@@ -382,11 +411,12 @@ export class AccessLogReader {
     return result;
   }
 
-  /** Reads until nothing more is waiting (at most `rounds` round trips). */
-  async readAll(signal?: AbortSignal, rounds = 64): Promise<ReadResult> {
-    const total = await this.read(signal);
+  /** Reads until nothing more is waiting (at most `rounds` round trips; `more` says if that was not enough). */
+  async readAll(options: ReadOptions & { rounds?: number } = {}): Promise<ReadResult> {
+    const rounds = options.rounds ?? 64;
+    const total = await this.read(options);
     for (let i = 1; total.more && i < rounds; i++) {
-      const r = await this.read(signal);
+      const r = await this.read(options);
       total.entries.push(...r.entries);
       total.lines += r.lines;
       total.unparsable += r.unparsable;
@@ -407,7 +437,7 @@ export interface MergedRead {
 
 /** Reads every LB's log once (in parallel) and merges the entries in time order. */
 export async function readLoadBalancers(readers: ReadonlyMap<string, AccessLogReader>, signal?: AbortSignal): Promise<MergedRead> {
-  const results = await Promise.all([...readers].map(async ([lb, r]) => [lb, await r.readAll(signal)] as const));
+  const results = await Promise.all([...readers].map(async ([lb, r]) => [lb, await r.readAll({ signal })] as const));
   const entries: Array<AccessLogEntry & { lb: string }> = [];
   const perLb: MergedRead['perLb'] = {};
   for (const [lb, { entries: es, ...rest }] of results) {

@@ -148,7 +148,7 @@ export class LocalLogSource implements LogSource {
     const openStat = async (p: string) => {
       const h = await fs.open(p, 'r').catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') return undefined;
-        throw new OperationError(`cannot read ${p}: ${err.message}`, 'read', p);
+        throw new OperationError(`cannot read ${p}: ${err.message}`, { step: 'read', file: p });
       });
       if (!h) return { h, st: undefined };
       const s = await h.stat({ bigint: true });
@@ -243,11 +243,10 @@ export class TransportLogSource implements LogSource {
       timeoutMs: 60_000,
     });
     if (r.code !== 0) {
-      throw new OperationError(
-        `reading ${this.file} on ${this.transport.host} failed: ${r.stderr.trim() || `exit ${r.code}`}`,
-        'read',
-        this.transport.host,
-      );
+      throw new OperationError(`reading ${this.file} on ${this.transport.host} failed: ${r.stderr.trim() || `exit ${r.code}`}`, {
+        step: 'read',
+        host: this.transport.host,
+      });
     }
     return parseScriptAnswer(r.stdout, this.description);
   }
@@ -256,7 +255,7 @@ export class TransportLogSource implements LogSource {
 function parseScriptAnswer(stdout: string, where: string) {
   const lines = stdout.split('\n');
   const bad = (why: string): never => {
-    throw new OperationError(`unexpected answer from the log reader for ${where}: ${why}`, 'read', where);
+    throw new OperationError(`unexpected answer from the log reader for ${where}: ${why}`, { step: 'read', file: where });
   };
   const head = /^stat (\S+) (\S+) (\S+) (\S+)$/.exec(lines[0] ?? '') ?? bad('no stat line');
   const stat = (ino: string, size: string): FileStat => (ino === '-' ? undefined : { inode: ino, size: Number(size) });
@@ -325,11 +324,10 @@ export class AccessLogReader {
     const { cur, old, blocks } = await this.source.read(before, max, startAt, signal);
     const plan = planReads(before, cur, old, max, startAt);
     if (plan.length !== blocks.length || plan.some((p, i) => p.role !== blocks[i].role || p.start !== blocks[i].start)) {
-      throw new OperationError(
-        `the log reader for ${this.source.description} read other ranges than planned`,
-        'read',
-        this.source.description,
-      );
+      throw new OperationError(`the log reader for ${this.source.description} read other ranges than planned`, {
+        step: 'read',
+        file: this.source.description,
+      });
     }
     const result: ReadResult = { entries: [], lines: 0, unparsable: 0, lost: 0, bytes: 0, more: false, cursor: before };
     const next: LogCursor = { started: true };

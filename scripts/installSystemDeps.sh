@@ -9,6 +9,7 @@ log() { echo "[installSystemDeps] $*" >&2; }
 # package -> a command it provides ("" = check the package with dpkg only)
 declare -A COMMAND_OF=(
   [php-cli]=php
+  [php8.2-fpm]=""
   [php-mbstring]=""
   [php-xml]=""
   [composer]=composer
@@ -26,7 +27,9 @@ declare -A COMMAND_OF=(
   [iproute2]=ip
   [unzip]=unzip
 )
-PACKAGES=(php-cli php-mbstring php-xml composer nginx openssh-server openssh-client git wrk
+# php8.2-fpm (Debian 12): the php-fpm backends of the sandbox and the tests (its service is not used:
+# every pool runs as a user process with its own config).
+PACKAGES=(php-cli php8.2-fpm php-mbstring php-xml composer nginx openssh-server openssh-client git wrk
   chromium build-essential python3 pkg-config libkrb5-dev ripgrep iproute2 unzip)
 
 is_installed() {

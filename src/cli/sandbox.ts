@@ -21,9 +21,10 @@ function findSampleApp(): string {
 function publicInfo(info: SandboxInfo) {
   return {
     status: info.status,
+    php: info.php ?? 'php-server',
     project: info.project,
     lbUrl: info.lbUrl,
-    backends: info.backends.map((b) => ({ name: b.name, group: b.group, url: b.url, pid: b.pid ?? null })),
+    backends: info.backends.map((b) => ({ name: b.name, group: b.group, url: b.url, pid: b.pid ?? null, listening: b.listening ?? false })),
     nginx: { prefix: info.nginx.prefix, pid: info.nginx.pid ?? null },
     ...(info.artifact ? { artifact: info.artifact } : {}),
   };
@@ -33,11 +34,13 @@ function publicInfo(info: SandboxInfo) {
 export const sandboxCommand: CliCommand = {
   name: 'sandbox',
   summary: 'Local playground: the sample app on 2 stable + 1 canary php backends behind nginx (up | down | status)',
-  usage: 'phar-rollout sandbox up --dir DIR [--project PROJECT] [--json] | sandbox down --dir DIR | sandbox status --dir DIR [--json]',
+  usage:
+    'phar-rollout sandbox up --dir DIR [--project PROJECT] [--php php-server|fpm] [--json] | sandbox down --dir DIR | sandbox status --dir DIR [--json]',
   positionals: true,
   options: {
     dir: { type: 'string', short: 'd' },
     project: { type: 'string' },
+    php: { type: 'string' },
     json: { type: 'boolean' },
   },
   async run(values, positionals, ctx) {
@@ -46,8 +49,14 @@ export const sandboxCommand: CliCommand = {
       throw new InputError('Say up, down or status', { hint: sandboxCommand.usage });
     const dir = typeof values.dir === 'string' ? path.resolve(values.dir) : undefined;
     if (!dir) throw new InputError('Give the sandbox folder with --dir DIR', { hint: sandboxCommand.usage });
+    if (values.php !== undefined && values.php !== 'fpm' && values.php !== 'php-server')
+      throw new InputError(
+        `--php is php-server (php -S, the default) or fpm (one php-fpm pool per backend)`,
+        { hint: sandboxCommand.usage },
+      );
     if (action === 'up') {
       const info = await sandboxUp({
+        php: values.php as 'fpm' | 'php-server' | undefined,
         dir,
         fixtureDir: findSampleApp(),
         compilerScript: ctx.compilerScript,
@@ -57,7 +66,7 @@ export const sandboxCommand: CliCommand = {
       });
       if (values.json) ctx.stdout(JSON.stringify(publicInfo(info), null, 2));
       else {
-        ctx.stdout(`sandbox ${info.status} in ${info.dir}`);
+        ctx.stdout(`sandbox ${info.status} in ${info.dir} (php: ${info.php ?? 'php-server'})`);
         ctx.stdout(`project  ${info.project}`);
         ctx.stdout(`LB       ${info.lbUrl} (nginx pid ${info.nginx.pid})`);
         for (const b of info.backends) ctx.stdout(`${b.name.padEnd(8)} ${b.group.padEnd(6)} ${b.url} (php pid ${b.pid})`);
@@ -67,14 +76,18 @@ export const sandboxCommand: CliCommand = {
     if (action === 'status') {
       const info = await sandboxInfo(dir);
       if (!info) throw new InputError(`No sandbox in ${dir}`, { hint: 'Start one with `phar-rollout sandbox up --dir DIR`.' });
-      const running = info.backends.every((b) => b.pid) && info.nginx.pid;
+      // Running means the process (group) lives and its port answers: a pid alone is not proof.
+      const running = info.backends.every((b) => b.pid && b.listening) && info.nginx.pid;
       const shown = { ...publicInfo(info), status: running ? 'running' : 'stopped' };
       if (values.json) ctx.stdout(JSON.stringify(shown, null, 2));
       else
         ctx.stdout(
           [
-            `sandbox ${shown.status}`,
-            ...shown.backends.map((b) => `${b.name} ${b.pid ? `pid ${b.pid}` : 'stopped'}`),
+            `sandbox ${shown.status} (php: ${shown.php})`,
+            ...shown.backends.map(
+              (b) =>
+                `${b.name} ${b.pid ? `pid ${b.pid}${b.listening ? '' : `, port ${new URL(b.url).port} not answering`}` : b.listening ? `no pid, but port ${new URL(b.url).port} answers` : 'stopped'}`,
+            ),
             `nginx ${shown.nginx.pid ? `pid ${shown.nginx.pid}` : 'stopped'}`,
           ].join('\n'),
         );

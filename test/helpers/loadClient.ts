@@ -8,7 +8,11 @@
  *
  * Every request uses a fresh connection (no keep-alive), so each connection error is a real
  * failure (a closed idle keep-alive after an nginx reload cannot be mistaken for one) and
- * counts, as does every non-2xx status and every timeout.
+ * counts, as does every non-2xx status, every reset and every timeout.
+ *
+ * Mixed load: give `requests` (method, path, body) and each worker walks the list from its own
+ * offset, e.g. GET /, POST / with a body, GET /slow (a slow path): nginx never resends a POST it
+ * has sent, so a POST in flight on a backend that goes away is a failure the test sees.
  */
 import * as http from 'node:http';
 
@@ -23,6 +27,16 @@ export interface LoadOptions {
   /** Per request. Default 5000. */
   timeoutMs?: number;
   headers?: Record<string, string>;
+  /** A mix of requests, each a path relative to `url`'s origin; default: GET `url`. */
+  requests?: LoadRequest[];
+}
+
+export interface LoadRequest {
+  method: 'GET' | 'POST';
+  /** Path and query, e.g. "/slow". */
+  path: string;
+  /** Sent with Content-Type application/x-www-form-urlencoded (POST). */
+  body?: string;
 }
 
 export interface LoadFailure {
@@ -30,6 +44,8 @@ export interface LoadFailure {
   atMs: number;
   status?: number;
   error?: string;
+  method?: string;
+  path?: string;
 }
 
 export interface LoadResult {
@@ -38,6 +54,12 @@ export interface LoadResult {
   failures: LoadFailure[];
   /** 2xx answers per version (X-App-Version header, else JSON `version`, else "?"). */
   versions: Record<string, number>;
+  /** 2xx answers per build identity "version sha256[0..8]" (JSON `sha256`; "?" when absent). */
+  builds: Record<string, number>;
+  /** Requests per "METHOD path". */
+  byRequest: Record<string, number>;
+  /** Most requests in flight at once. */
+  maxInFlight: number;
   durationMs: number;
   p50Ms: number;
   p95Ms: number;
@@ -52,38 +74,52 @@ export interface LoadRun {
   count(): number;
 }
 
-function once(
-  url: URL,
-  headers: Record<string, string>,
-  timeoutMs: number,
-): Promise<{ status?: number; version?: string; error?: string }> {
+type Answer = { status?: number; version?: string; sha256?: string; error?: string };
+
+function once(url: URL, headers: Record<string, string>, timeoutMs: number, request?: LoadRequest): Promise<Answer> {
   return new Promise((resolve) => {
     let finished = false;
-    const finish = (r: { status?: number; version?: string; error?: string }) => {
+    const finish = (r: Answer) => {
       if (!finished) {
         finished = true;
         resolve(r);
       }
     };
-    const req = http.get(url, { agent: false, headers: { connection: 'close', ...headers } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        if (body.length < 4096) body += c;
-      });
-      res.on('error', (err) => finish({ status: res.statusCode, error: err.message }));
-      res.on('end', () => {
-        let version = res.headers['x-app-version'] as string | undefined;
-        if (!version) {
+    const body = request?.body !== undefined ? Buffer.from(request.body) : undefined;
+    const target = request ? new URL(request.path, url) : url;
+    const req = http.request(
+      target,
+      {
+        method: request?.method ?? 'GET',
+        agent: false,
+        headers: {
+          connection: 'close',
+          ...(body ? { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(body.length) } : {}),
+          ...headers,
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          if (text.length < 4096) text += c;
+        });
+        res.on('error', (err) => finish({ status: res.statusCode, error: err.message }));
+        res.on('end', () => {
+          let version = res.headers['x-app-version'] as string | undefined;
+          let sha256: string | undefined;
           try {
-            version = String((JSON.parse(body) as { version?: unknown }).version ?? '') || undefined;
+            const json = JSON.parse(text) as { version?: unknown; sha256?: unknown };
+            version ??= String(json.version ?? '') || undefined;
+            sha256 = typeof json.sha256 === 'string' ? json.sha256 : undefined;
           } catch {
             // not JSON
           }
-        }
-        finish({ status: res.statusCode, version });
-      });
-    });
+          finish({ status: res.statusCode, version, sha256 });
+        });
+      },
+    );
+    req.end(body);
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
     req.on('error', (err: NodeJS.ErrnoException) => finish({ error: `${err.code ?? ''} ${err.message}`.trim() }));
   });
@@ -104,28 +140,42 @@ export function startLoad(o: LoadOptions): LoadRun {
   const latencies: number[] = [];
   const failures: LoadFailure[] = [];
   const versions: Record<string, number> = {};
+  const builds: Record<string, number> = {};
+  const byRequest: Record<string, number> = {};
   let ok = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
 
-  const worker = async () => {
-    while (!stopped && issued < maxRequests && Date.now() < deadline) {
+  const worker = async (w: number) => {
+    for (let k = w; !stopped && issued < maxRequests && Date.now() < deadline; k++) {
       issued++;
+      const request = o.requests?.length ? o.requests[k % o.requests.length] : undefined;
+      const key = `${request?.method ?? 'GET'} ${request?.path ?? url.pathname}`;
+      byRequest[key] = (byRequest[key] ?? 0) + 1;
       const t0 = performance.now();
-      const r = await once(url, o.headers ?? {}, o.timeoutMs ?? 5000);
+      maxInFlight = Math.max(maxInFlight, ++inFlight);
+      const r = await once(url, o.headers ?? {}, o.timeoutMs ?? 5000, request);
+      inFlight--;
       latencies.push(performance.now() - t0);
       if (r.status !== undefined && r.status >= 200 && r.status < 300 && !r.error) {
         ok++;
         const v = r.version ?? '?';
         versions[v] = (versions[v] ?? 0) + 1;
-      } else failures.push({ atMs: Date.now() - started, status: r.status, error: r.error });
+        const b = `${v} ${r.sha256?.slice(0, 8) ?? '?'}`;
+        builds[b] = (builds[b] ?? 0) + 1;
+      } else failures.push({ atMs: Date.now() - started, status: r.status, error: r.error, method: request?.method, path: request?.path });
     }
   };
-  const done = Promise.all(Array.from({ length: o.concurrency ?? 4 }, worker)).then((): LoadResult => {
+  const done = Promise.all(Array.from({ length: o.concurrency ?? 4 }, (_, w) => worker(w))).then((): LoadResult => {
     const sorted = [...latencies].sort((a, b) => a - b);
     return {
       total: latencies.length,
       ok,
       failures,
       versions,
+      builds,
+      byRequest,
+      maxInFlight,
       durationMs: Date.now() - started,
       p50Ms: percentile(sorted, 50),
       p95Ms: percentile(sorted, 95),

@@ -6,8 +6,10 @@
  *   // config: { dir: b.dir, upstream: b.upstream, probe: b.probe, restart: b.restart }
  *   // the first deploy's restart hook starts php; after(): await b.stop()
  *
- * The phar answers every path with JSON {version, commit, app} and an X-App-Version header
- * (like test/fixtures/sample-app's /__version), read from its own metadata.
+ * The phar answers every path with JSON {version, commit, app, sha256, method, bodyBytes} and an
+ * X-App-Version header (like test/fixtures/sample-app's /__version), read from its own metadata;
+ * sha256 is the hash of the phar file this process runs (a stale cache shows the old one).
+ * GET or POST /slow answers after 300 ms. `mode: 'fpm'` runs a php-fpm pool instead of php -S.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
@@ -15,6 +17,7 @@ import * as path from 'node:path';
 import type { Artifact, ArtifactManifest } from '../../src/core/phar/artifact';
 import { run } from '../../src/core/exec/process';
 import { isAlive, isGroupAlive, phpBackendCommand, readPid, writePhpBackendScript } from '../../src/core/sandbox/phpServer';
+import type { PhpMode } from '../../src/core/sandbox/phpServer';
 import { freePort } from '../../src/core/net/freePort';
 
 const BUILD_PHP = `<?php
@@ -26,8 +29,10 @@ $p->addFromString('index.php', '<?php
 $m = (new Phar(Phar::running(false)))->getMetadata();
 header("X-App-Version: " . $m["version"]);
 header("Content-Type: application/json");
-if (($_SERVER["REQUEST_URI"] ?? "") === "/slow") usleep(200000);
-echo json_encode(["version" => $m["version"], "commit" => $m["commit"], "app" => $m["app"]]), "\\n";
+$body = file_get_contents("php://input");
+if (parse_url($_SERVER["REQUEST_URI"] ?? "/", PHP_URL_PATH) === "/slow") usleep(300000);
+echo json_encode(["version" => $m["version"], "commit" => $m["commit"], "app" => $m["app"],
+  "sha256" => hash_file("sha256", Phar::running(false)), "method" => $_SERVER["REQUEST_METHOD"] ?? "", "bodyBytes" => strlen((string) $body)]), "\\n";
 ');
 if ((int)$pad > 0) $p->addFromString('pad.bin', random_bytes((int)$pad));
 $p->setMetadata(json_decode($metaJson, true));
@@ -111,10 +116,13 @@ export interface PhpBackend {
   port: number;
   /** host:port for an nginx upstream. */
   upstream: string;
-  /** http://127.0.0.1:PORT/__version */
+  /** http://127.0.0.1:PORT/__version (php -S; fpm speaks FastCGI on PORT: probe it through nginx). */
   probe: string;
+  mode: PhpMode;
   /** The restart hook for rollout.json: stops php if it runs, starts it on `current`. */
   restart: string[];
+  /** fpm only: a graceful reload (USR2), the fallback hook of the fpm runtime. */
+  reload: string[];
   /** Starts php on the current release (also what the first deploy's restart hook does). */
   start(): Promise<void>;
   /** Stops php (the whole process group) and waits until it is gone; safe to call twice. */
@@ -123,13 +131,14 @@ export interface PhpBackend {
 }
 
 /** Picks a free port and writes the control script; php starts with the first deploy (restart hook) or start(). */
-export async function preparePhpBackend(o: { dir: string; port?: number; phar?: string }): Promise<PhpBackend> {
+export async function preparePhpBackend(o: { dir: string; port?: number; phar?: string; mode?: PhpMode }): Promise<PhpBackend> {
   const dir = path.resolve(o.dir);
   await fs.mkdir(dir, { recursive: true });
   const port = o.port ?? (await freePort());
   const phar = o.phar ?? 'app.phar';
   const script = await writePhpBackendScript(path.join(dir, '..'));
-  const cmd = (action: 'start' | 'stop' | 'restart') => phpBackendCommand(script, action, dir, port, phar);
+  const mode = o.mode ?? 'php-server';
+  const cmd = (action: 'start' | 'stop' | 'restart' | 'reload') => phpBackendCommand(script, action, dir, port, phar, mode);
   const exec = async (action: 'start' | 'stop') => {
     const [c, ...args] = cmd(action);
     await run(c, args, { timeoutMs: 20000 });
@@ -139,7 +148,9 @@ export async function preparePhpBackend(o: { dir: string; port?: number; phar?: 
     port,
     upstream: `127.0.0.1:${port}`,
     probe: `http://127.0.0.1:${port}/__version`,
+    mode,
     restart: cmd('restart'),
+    reload: cmd('reload'),
     start: () => exec('start'),
     stop: async () => {
       const pid = await readPid(path.join(dir, 'php.pid'));

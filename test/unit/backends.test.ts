@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
-import { checkReleaseId, manifestOf } from '../../src/core/backends/releases';
+import { checkReleaseId, manifestOf, parseReleaseJson, releaseShapeError } from '../../src/core/backends/releases';
+import { encodeParams, parseCgiAnswer } from '../../src/core/backends/fastcgi';
 import type { ReleaseInfo } from '../../src/core/backends/releases';
 import { statusOf } from '../../src/core/backends/status';
 import type { ProbeResult } from '../../src/core/backends/probe';
@@ -47,6 +48,33 @@ describe('statusOf (drift and health)', () => {
     assert.equal(s.deployed, '1.0.0');
     assert.equal(s.errorKind, 'refused');
     assert.match(s.error!, /refused/);
+  });
+
+  it('drift on identity: same version and commit, another phar sha256', () => {
+    const s = statusOf(b, probe({ version: '1.0.0', commit: 'aaaaaaa', sha256: '2'.repeat(64) }), release('1.0.0'));
+    assert.equal(s.drift, true);
+    assert.equal(s.servedSha256, '2'.repeat(64));
+    assert.equal(statusOf(b, probe({ version: '1.0.0', commit: 'aaaaaaa', sha256: '1'.repeat(64) }), release('1.0.0')).drift, false);
+  });
+
+  it('a release.json or probe answer of the wrong shape marks the backend "unreadable: <why>"', () => {
+    const s = statusOf(
+      b,
+      probe({ version: '1.0.0' }),
+      undefined,
+      '/srv/app/current/release.json on local is unreadable: "version" is an object, expected a string',
+    );
+    assert.equal(s.unreadable, 'unreadable: current/release.json "version" is an object, expected a string');
+    assert.match(s.error!, /^unreadable: /);
+    assert.equal(s.healthy, true, 'the probe still answers');
+    assert.equal(s.deployed, undefined);
+    const p = statusOf(
+      b,
+      probe({ ok: false, error: { kind: 'bad-answer', message: 'unreadable: "commit" is an object, expected a string' } }),
+      release('1.0.0'),
+    );
+    assert.equal(p.unreadable, 'unreadable: probe answer "commit" is an object, expected a string');
+    assert.equal(p.healthy, false);
   });
 
   it('without a probe URL, served is the deployed version', () => {
@@ -99,5 +127,56 @@ describe('ssh options', () => {
     assert.equal(pool.get({ ssh: 'a@h' }), pool.get({ ssh: 'a@h' }));
     assert.notEqual(pool.get({ ssh: 'a@h' }), pool.get({ ssh: 'b@h' }));
     await pool.dispose(); // nothing connected: no process is started
+  });
+});
+
+describe('release.json shape', () => {
+  const good = JSON.stringify(release('1.0.0'));
+  it('accepts what a deploy writes', () => {
+    assert.equal(parseReleaseJson(good, 'f').version, '1.0.0');
+  });
+
+  it('refuses objects where strings belong, missing fields, bad hashes, non-objects: "unreadable: <why>"', () => {
+    const bad = (patch: Record<string, unknown>) => JSON.stringify({ ...release('1.0.0'), ...patch });
+    const cases: Array<[string, string]> = [
+      [bad({ version: { toString: 1 } }), '"version" is an object, expected a string'],
+      [JSON.stringify({ evil: 1 }), '"id" is missing'],
+      [bad({ commit: ['a'] }), '"commit" is an array, expected a string'],
+      [bad({ sha256: 'zz' }), '"sha256" is not 64 hex digits'],
+      [bad({ deployedBy: { name: 'x' } }), '"deployedBy" is an object, expected a string'],
+      [bad({ size: '10' }), '"size" is a string, expected a number'],
+      ['[1,2]', 'it is an array, expected an object'],
+      ['null', 'it is null, expected an object'],
+    ];
+    for (const [text, why] of cases) {
+      assert.equal(releaseShapeError(JSON.parse(text)), why, text);
+      assert.throws(() => parseReleaseJson(text, '/srv/app/current/release.json on web-1'), {
+        message: `/srv/app/current/release.json on web-1 is unreadable: ${why}`,
+      });
+    }
+    assert.throws(() => parseReleaseJson('{', 'f'), { message: 'f is unreadable: not valid JSON' });
+  });
+});
+
+describe('FastCGI records', () => {
+  it('encodes name-value pairs with 1- and 4-byte lengths and ends with an empty PARAMS record', () => {
+    const [rec, end] = encodeParams({ A: 'b', LONG: 'x'.repeat(200) });
+    assert.deepEqual([...rec.subarray(0, 4)], [1, 4, 0, 1], 'version 1, FCGI_PARAMS, request id 1');
+    const len = rec.readUInt16BE(4);
+    assert.equal(rec.length % 8, 0, 'padded to 8 bytes');
+    const body = rec.subarray(8, 8 + len);
+    assert.deepEqual([...body.subarray(0, 4)], [1, 1, 0x41, 0x62]);
+    assert.equal(body.readUInt8(4), 4);
+    assert.equal(body.readUInt32BE(5), 0x80000000 + 200);
+    assert.deepEqual([...end], [1, 4, 0, 1, 0, 0, 0, 0]);
+  });
+
+  it('splits a CGI answer into status, headers and body', () => {
+    assert.deepEqual(parseCgiAnswer('Status: 404 Not Found\r\nContent-Type: text/plain\r\n\r\nnope'), {
+      status: 404,
+      headers: { status: '404 Not Found', 'content-type': 'text/plain' },
+      body: 'nope',
+    });
+    assert.equal(parseCgiAnswer('Content-Type: application/json\r\n\r\n{}').status, 200);
   });
 });

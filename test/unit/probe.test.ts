@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { probeAll, probeVersion, servesBuild } from '../../src/core/backends/probe';
+import { answerShapeError, describeBuild, probeAll, probeVersion, servesBuild } from '../../src/core/backends/probe';
 import { CancelledError } from '../../src/core/errors';
 import { freePort } from '../../src/core/net/freePort';
 
@@ -39,6 +39,18 @@ describe('probeVersion', () => {
           break;
         case '/noversion':
           res.end(JSON.stringify({ status: 'ok' }));
+          break;
+        case '/identity':
+          res.end(JSON.stringify({ version: '1.3.0', commit: 'abc1234', sha256: 'AB'.repeat(32) }));
+          break;
+        case '/object-version':
+          res.end(JSON.stringify({ version: { toString: 1 } }));
+          break;
+        case '/object-commit':
+          res.end(JSON.stringify({ version: '1.0.0', commit: { evil: 1 } }));
+          break;
+        case '/bad-sha':
+          res.end(JSON.stringify({ version: '1.0.0', sha256: 'not-a-hash' }));
           break;
         case '/hang':
           hanging.add(res); // never answers
@@ -87,6 +99,29 @@ describe('probeVersion', () => {
     assert.match(nov.error!.message, /no "version"/);
   });
 
+  it('reads the served phar sha256 (lower-cased) as part of the identity', async () => {
+    const r = await probeVersion(`${base}/identity`);
+    assert.deepEqual([r.ok, r.version, r.commit, r.sha256], [true, '1.3.0', 'abc1234', 'ab'.repeat(32)]);
+  });
+
+  it('an answer of the wrong shape is "unreadable: <why>", never a version', async () => {
+    const cases: Array<[string, RegExp]> = [
+      ['/object-version', /^unreadable: "version" is an object, expected a string$/],
+      ['/object-commit', /^unreadable: "commit" is an object, expected a string$/],
+      ['/bad-sha', /^unreadable: "sha256" is not 64 hex digits$/],
+    ];
+    for (const [url, re] of cases) {
+      const r = await probeVersion(`${base}${url}`);
+      assert.equal(r.ok, false, url);
+      assert.equal(r.version, undefined);
+      assert.equal(r.error?.kind, 'bad-answer');
+      assert.match(r.error!.message, re);
+    }
+    assert.equal(answerShapeError({ version: ['1'] }), '"version" is an array, expected a string');
+    assert.equal(answerShapeError({ version: 'x'.repeat(300) }), '"version" is longer than 256 characters');
+    assert.equal(answerShapeError({ version: '1', commit: null, sha256: null }), undefined);
+  });
+
   it('classifies refused, timeout and dns', async () => {
     const refused = await probeVersion(`http://127.0.0.1:${await freePort()}/`);
     assert.equal(refused.error?.kind, 'refused');
@@ -123,5 +158,14 @@ describe('servesBuild', () => {
     assert.equal(servesBuild({ version: '1.0.0', commit: 'fffffff' }, build), false);
     assert.equal(servesBuild({ version: '1.0.1', commit: 'abcdef0' }, build), false);
     assert.equal(servesBuild({ version: '1.0.0', commit: 'unknown' }, build), true);
+  });
+
+  it('compares the phar sha256 when both sides know it: two builds of one version differ there', () => {
+    const build = { version: '1.3.0', commit: 'a'.repeat(40), sha256: 'c'.repeat(64) };
+    assert.equal(servesBuild({ version: '1.3.0', commit: 'aaaaaaa', sha256: 'c'.repeat(64) }, build), true);
+    assert.equal(servesBuild({ version: '1.3.0', commit: 'aaaaaaa', sha256: 'C'.repeat(64) }, build), true);
+    assert.equal(servesBuild({ version: '1.3.0', commit: 'aaaaaaa', sha256: 'd'.repeat(64) }, build), false);
+    assert.equal(servesBuild({ version: '1.3.0', commit: 'aaaaaaa' }, build), true, 'an app that does not report sha256');
+    assert.equal(describeBuild(build), `1.3.0 (aaaaaaa, sha256 cccccccc)`);
   });
 });

@@ -6,13 +6,14 @@ import { nullLogger } from '../log';
 import type { Transport } from '../exec/transport';
 import { TransportPool } from '../exec/transportFor';
 import type { SshOptions } from '../exec/sshTransport';
-import { probeVersion, servesBuild } from './probe';
+import { describeBuild, probeVersion, servesBuild } from './probe';
+import { resetFpmPool } from './fpmReset';
 import type { ProbeResult } from './probe';
 import { acquireLock, activatePrevious, discardRelease, placeRelease, pruneReleases, setLinks, switchCurrent } from './releases';
 import type { ReleaseLinks } from './releases';
 
 /** The steps of a deploy on one backend, in order. */
-export type DeployStep = 'queued' | 'lock' | 'upload' | 'verify' | 'record' | 'switch' | 'restart' | 'probe' | 'prune' | 'done';
+export type DeployStep = 'queued' | 'check' | 'lock' | 'upload' | 'verify' | 'record' | 'switch' | 'restart' | 'probe' | 'prune' | 'done';
 
 export interface DeployProgress {
   (backend: string, step: DeployStep, detail?: { bytes: number; total: number }): void;
@@ -25,6 +26,8 @@ export interface BackendResult {
   step?: DeployStep;
   error?: string;
   cancelled?: boolean;
+  /** Not touched on purpose (step "check"): it was the last healthy backend of its group. */
+  skipped?: boolean;
   durationMs: number;
 }
 
@@ -45,10 +48,17 @@ export interface DeployOptions extends CommonOptions {
   artifact: Artifact;
 }
 
-/** Polls `url` until it serves `build` or `deadlineMs` passes (then OperationError, step "probe"). */
+/** The identity a deploy waits for: version, commit and phar sha256 (from the artifact's metadata). */
+export interface BuildIdentity {
+  version: string;
+  commit?: string;
+  sha256?: string;
+}
+
+/** Polls `url` until it serves `build` (same version, commit and sha256) or `deadlineMs` passes (then OperationError, step "probe"). */
 export async function waitForBuild(
   url: string,
-  build: { version: string; commit?: string },
+  build: BuildIdentity,
   options: { deadlineMs: number; timeoutMs: number; signal?: AbortSignal; target?: string },
 ): Promise<ProbeResult> {
   const deadline = Date.now() + options.deadlineMs;
@@ -60,11 +70,9 @@ export async function waitForBuild(
     if (Date.now() + delay > deadline) break;
     await sleep(delay, options.signal);
   }
-  const seen = last?.ok
-    ? `it still serves ${last.version}${last.commit ? ` (${last.commit.slice(0, 7)})` : ''}`
-    : `last probe: ${last?.error?.message ?? 'none'}`;
+  const seen = last?.ok ? `it still serves ${describeBuild(last)}` : `last probe: ${last?.error?.message ?? 'none'}`;
   throw new OperationError(
-    `${url} did not serve ${build.version}${build.commit ? ` (${build.commit.slice(0, 7)})` : ''} within ${options.deadlineMs} ms; ${seen}`,
+    `${url} did not serve ${describeBuild(build)} within ${options.deadlineMs} ms; ${seen}`,
     { step: 'probe', backend: options.target },
   );
 }
@@ -97,14 +105,11 @@ interface BackendRun {
  * failure (or cancel) put the links back as they were, run the hook again so the old release
  * serves, and rethrow with a note saying so.
  */
-async function confirmSwitch(run: BackendRun, before: ReleaseLinks, build: { version: string; commit?: string }): Promise<void> {
+async function confirmSwitch(run: BackendRun, before: ReleaseLinks, build: BuildIdentity): Promise<void> {
   const { t, backend, config, signal } = run;
   try {
     throwIfAborted(signal);
-    if (backend.restart) {
-      run.step('restart');
-      await t.command(backend.restart, { signal, timeoutMs: config.probe.deployDeadlineMs });
-    }
+    await serveCurrent(run);
     if (backend.probe) {
       run.step('probe');
       await waitForBuild(backend.probe, build, {
@@ -120,11 +125,11 @@ async function confirmSwitch(run: BackendRun, before: ReleaseLinks, build: { ver
     try {
       await setLinks(t, backend.dir, { current: before.current ?? null, previous: before.previous ?? null });
       note = before.current ? `current switched back to ${before.current}` : 'current removed again';
-      if (backend.restart) {
+      if (backend.restart || backend.runtime === 'fpm') {
         try {
-          await t.command(backend.restart, { timeoutMs: config.probe.deployDeadlineMs });
+          await serveCurrent({ ...run, signal: undefined, step: () => undefined });
         } catch (e) {
-          note += `, but the restart hook failed again: ${describeError(e)}`;
+          note += `, but making it serve again failed: ${describeError(e)}`;
         }
       }
     } catch (e) {
@@ -137,6 +142,35 @@ async function confirmSwitch(run: BackendRun, before: ReleaseLinks, build: { ver
       backend: backend.name,
       cause: err,
     });
+  }
+}
+
+/**
+ * Makes the backend serve what `current` points at, by its runtime: fpm resets OPcache and every
+ * worker's realpath cache in the pool (no reload, nothing in flight is lost) and runs `restart`
+ * only when that fails (the graceful-reload fallback, when configured); php-server and custom run
+ * the `restart` hook.
+ */
+async function serveCurrent(run: BackendRun): Promise<void> {
+  const { t, backend, config, signal } = run;
+  if (backend.runtime === 'fpm') {
+    run.step('restart');
+    try {
+      const r = await resetFpmPool(t, backend.dir, backend.upstream, {
+        deadlineMs: config.probe.deployDeadlineMs,
+        timeoutMs: config.probe.timeoutMs,
+        signal,
+      });
+      run.log.debug(`${backend.name}: php-fpm caches reset in ${r.cleared.length} workers (${r.waves} waves)`);
+      return;
+    } catch (err) {
+      if (err instanceof CancelledError || !backend.restart) throw err;
+      run.log.warn(`${backend.name}: ${describeError(err)}; running the restart hook instead`);
+    }
+  }
+  if (backend.restart) {
+    run.step('restart');
+    await t.command(backend.restart, { signal, timeoutMs: config.probe.deployDeadlineMs });
   }
 }
 
@@ -212,8 +246,43 @@ async function forEachBackend(
   const queue = options.backends.map((b, i) => ({ b, i }));
   queue.forEach(({ b }) => options.onProgress?.(b.name, 'queued'));
 
-  const one = async (backend: BackendConfig, index: number) => {
+  const activeNames = new Set<string>();
+  const deferred = new Set<string>();
+  /** Resolves 'defer' to be queued again after the group's other backends in this run. */
+  const one = async (backend: BackendConfig, index: number): Promise<'defer' | undefined> => {
     const started = Date.now();
+    if (restarts(backend) && groupSize(backend.group) === 1)
+      log.warn(`${backend.name} is the only backend of group ${backend.group}: its restart interrupts the group's traffic`);
+    try {
+      const blocked = await lastHealthy(backend, config, activeNames, signal);
+      if (blocked) {
+        const sameGroup = (name: string) =>
+          name !== backend.name && config.backends.some((o) => o.name === name && o.group === backend.group);
+        const othersPending = queue.some(({ b }) => b.group === backend.group) || [...activeNames].some(sameGroup);
+        if (othersPending && !deferred.has(backend.name)) {
+          deferred.add(backend.name);
+          log.info(`${backend.name}: ${blocked}; waiting for the other backends of group ${backend.group} first`);
+          return 'defer';
+        }
+        const message = `skipped ${backend.name}: ${blocked}, so restarting it would leave group ${backend.group} with no server. Bring the others back (see \`status\`), then run again for ${backend.name}.`;
+        log.warn(message);
+        results[index] = {
+          backend: backend.name,
+          ok: false,
+          step: 'check',
+          error: message,
+          skipped: true,
+          durationMs: Date.now() - started,
+        };
+        return undefined;
+      }
+    } catch (err) {
+      if (err instanceof CancelledError) {
+        results[index] = { backend: backend.name, ok: false, error: 'Cancelled', cancelled: true, durationMs: Date.now() - started };
+        return undefined;
+      }
+      throw err;
+    }
     let current: DeployStep = 'lock';
     const run: BackendRun = {
       t: pool.get(backend),
@@ -261,12 +330,18 @@ async function forEachBackend(
           if (k < 0) break;
           const [{ b, i }] = queue.splice(k, 1);
           active++;
+          activeNames.add(b.name);
           running.set(b.group, (running.get(b.group) ?? 0) + 1);
-          void one(b, i).finally(() => {
-            active--;
-            running.set(b.group, (running.get(b.group) ?? 1) - 1);
-            pump();
-          });
+          void one(b, i).then(
+            (outcome) => {
+              active--;
+              activeNames.delete(b.name);
+              running.set(b.group, (running.get(b.group) ?? 1) - 1);
+              if (outcome === 'defer') queue.push({ b, i });
+              pump();
+            },
+            () => undefined,
+          );
         }
         if (active === 0 && queue.length === 0) resolve();
       };
@@ -278,8 +353,43 @@ async function forEachBackend(
   return { results };
 }
 
+/** True when the operation would stop this backend serving for a moment (a restart hook, not the fpm reset). */
+function restarts(b: BackendConfig): boolean {
+  return !!b.restart && b.runtime !== 'fpm';
+}
+
+/**
+ * Why restarting `backend` now would take down the last healthy backend of its group (undefined
+ * when it would not): it is healthy itself and every other backend of the group is down (probe
+ * fails) or being worked on by this run. A backend without a probe URL counts as available (it
+ * cannot be told); a group of one is allowed with a warning (nothing else could serve anyway).
+ */
+async function lastHealthy(
+  backend: BackendConfig,
+  config: RolloutConfig,
+  active: ReadonlySet<string>,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
+  if (!restarts(backend)) return undefined;
+  const others = config.backends.filter((o) => o.group === backend.group && o.name !== backend.name);
+  if (!others.length || !backend.probe) return undefined;
+  const self = await probeVersion(backend.probe, { timeoutMs: config.probe.timeoutMs, signal });
+  if (!self.ok) return undefined; // down already: restarting it loses nothing
+  const reasons: string[] = [];
+  for (const o of others) {
+    if (active.has(o.name)) reasons.push(`${o.name} is being restarted by this run`);
+    else if (!o.probe) return undefined;
+    else {
+      const p = await probeVersion(o.probe, { timeoutMs: config.probe.timeoutMs, signal });
+      if (p.ok) return undefined;
+      reasons.push(`${o.name} is down (${p.error?.message ?? 'probe failed'})`);
+    }
+  }
+  return `it is the last healthy backend of group ${backend.group} (${reasons.join('; ')})`;
+}
+
 function isStep(s: string | undefined): s is DeployStep {
-  return !!s && ['lock', 'upload', 'verify', 'record', 'switch', 'restart', 'probe', 'prune'].includes(s);
+  return !!s && ['check', 'lock', 'upload', 'verify', 'record', 'switch', 'restart', 'probe', 'prune'].includes(s);
 }
 
 /**

@@ -12,6 +12,8 @@ export interface ProbeResult {
   version?: string;
   /** The JSON `commit` field, when the app reports one. */
   commit?: string;
+  /** The JSON `sha256` field: the sha256 of the phar the server runs, when the app reports it. */
+  sha256?: string;
   status?: number;
   /** Time to the full answer (or to the failure). */
   latencyMs: number;
@@ -89,11 +91,14 @@ export function probeVersion(url: string, options: ProbeOptions = {}): Promise<P
         } catch {
           json = undefined;
         }
-        const obj = json && typeof json === 'object' ? (json as Record<string, unknown>) : undefined;
+        const obj = json && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>) : undefined;
+        const shape = obj ? answerShapeError(obj) : undefined;
+        if (shape) return fail('bad-answer', `unreadable: ${shape}`, status);
         const jsonVersion = typeof obj?.version === 'string' || typeof obj?.version === 'number' ? String(obj.version) : undefined;
         const commit = typeof obj?.commit === 'string' ? obj.commit : undefined;
+        const sha256 = typeof obj?.sha256 === 'string' ? obj.sha256.toLowerCase() : undefined;
         const version = jsonVersion ?? headerVersion;
-        if (version) return done({ ok: true, status, version, commit });
+        if (version) return done({ ok: true, status, version, commit, sha256 });
         if (!obj) return fail('bad-answer', `answer is not JSON and has no X-App-Version header (HTTP ${status})`, status);
         return fail('bad-answer', `JSON answer has no "version" field and no X-App-Version header`, status);
       });
@@ -109,15 +114,56 @@ export function probeVersion(url: string, options: ProbeOptions = {}): Promise<P
   });
 }
 
+const MAX_FIELD = 256;
+
+function typeName(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
+
+/**
+ * Why a probe's JSON answer does not have the expected shape (undefined when it does): `version`
+ * a string or number, `commit` a string, `sha256` 64 hex digits, each when present.
+ */
+export function answerShapeError(obj: Record<string, unknown>): string | undefined {
+  const v = obj.version;
+  if (v !== undefined && typeof v !== 'string' && !(typeof v === 'number' && Number.isFinite(v)))
+    return `"version" is ${typeName(v)}, expected a string`;
+  if (typeof v === 'string' && (v.length === 0 || v.length > MAX_FIELD))
+    return `"version" is ${v.length ? 'longer than 256 characters' : 'empty'}`;
+  if (obj.commit !== undefined && obj.commit !== null && typeof obj.commit !== 'string')
+    return `"commit" is ${typeName(obj.commit)}, expected a string`;
+  if (typeof obj.commit === 'string' && obj.commit.length > MAX_FIELD) return '"commit" is longer than 256 characters';
+  if (obj.sha256 !== undefined && obj.sha256 !== null && (typeof obj.sha256 !== 'string' || !/^[0-9a-fA-F]{64}$/.test(obj.sha256)))
+    return `"sha256" is ${typeof obj.sha256 === 'string' ? 'not 64 hex digits' : typeName(obj.sha256)}`;
+  return undefined;
+}
+
 /** Probes every URL at once (each with its own timeout); results in the order given. */
 export function probeAll(urls: readonly string[], options: ProbeOptions = {}): Promise<ProbeResult[]> {
   return Promise.all(urls.map((u) => probeVersion(u, options)));
 }
 
-/** True when a probe answer is the given build: same version, and same commit when both sides know it. */
-export function servesBuild(answer: Pick<ProbeResult, 'version' | 'commit'>, build: { version: string; commit?: string }): boolean {
+/**
+ * True when a probe answer is the given build: same version; same commit when both sides know it;
+ * same phar sha256 when both sides know it (two builds of one version differ there).
+ */
+export function servesBuild(
+  answer: Pick<ProbeResult, 'version' | 'commit' | 'sha256'>,
+  build: { version: string; commit?: string; sha256?: string },
+): boolean {
   if (answer.version !== build.version) return false;
+  if (answer.sha256 && build.sha256 && answer.sha256.toLowerCase() !== build.sha256.toLowerCase()) return false;
   if (!answer.commit || !build.commit || build.commit === 'unknown' || answer.commit === 'unknown') return true;
   // Apps often report a short commit; either side may be the prefix of the other.
   return build.commit.startsWith(answer.commit) || answer.commit.startsWith(build.commit);
+}
+
+/** "1.3.0 (abc1234, sha256 0123abcd)": a build's identity for messages. */
+export function describeBuild(b: { version?: string; commit?: string; sha256?: string }): string {
+  const parts = [
+    b.commit && b.commit !== 'unknown' ? b.commit.slice(0, 7) : undefined,
+    b.sha256 ? `sha256 ${b.sha256.slice(0, 8)}` : undefined,
+  ];
+  const extra = parts.filter(Boolean).join(', ');
+  return `${b.version ?? '?'}${extra ? ` (${extra})` : ''}`;
 }

@@ -119,14 +119,47 @@ export async function activatePrevious(
   return { before, release };
 }
 
+function kindOf(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
+
+/**
+ * Why a parsed release.json does not have the shape a deploy writes (undefined when it does):
+ * an object whose `id`, `version`, `commit`, `sha256` (64 hex), `phar` are strings, and the
+ * optional text fields strings too. A server's file is foreign data: nothing else may read it unchecked.
+ */
+export function releaseShapeError(v: unknown): string | undefined {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return `it is ${kindOf(v)}, expected an object`;
+  const o = v as Record<string, unknown>;
+  for (const key of ['id', 'version', 'commit', 'sha256', 'phar'] as const) {
+    if (typeof o[key] !== 'string') return `"${key}" is ${o[key] === undefined ? 'missing' : `${kindOf(o[key])}, expected a string`}`;
+    if ((o[key] as string).length === 0 || (o[key] as string).length > 256) return `"${key}" is empty or longer than 256 characters`;
+  }
+  if (!/^[0-9a-fA-F]{64}$/.test(o.sha256 as string)) return '"sha256" is not 64 hex digits';
+  for (const key of ['app', 'commitTime', 'builder', 'inputsHash', 'builtAt', 'deployedAt', 'deployedBy'] as const) {
+    if (o[key] !== undefined && typeof o[key] !== 'string') return `"${key}" is ${kindOf(o[key])}, expected a string`;
+  }
+  if (o.size !== undefined && typeof o.size !== 'number') return `"size" is ${kindOf(o.size)}, expected a number`;
+  return undefined;
+}
+
+/** Parses release.json text; throws OperationError "…unreadable: <why>" on bad JSON or a bad shape. */
+export function parseReleaseJson(text: string, where: string): ReleaseInfo {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new OperationError(`${where} is unreadable: not valid JSON`, { step: 'read', file: where });
+  }
+  const why = releaseShapeError(v);
+  if (why) throw new OperationError(`${where} is unreadable: ${why}`, { step: 'read', file: where });
+  return v as ReleaseInfo;
+}
+
 async function readJson(t: Transport, file: string, options: RemoteOptions): Promise<ReleaseInfo | undefined> {
   const r = await t.exec(['cat', '--', file], { signal: options.signal, allowFailure: true });
   if (r.code !== 0) return undefined;
-  try {
-    return JSON.parse(r.stdout) as ReleaseInfo;
-  } catch {
-    throw new OperationError(`${file} on ${t.host} is not valid JSON`, { step: 'read', host: t.host });
-  }
+  return parseReleaseJson(r.stdout, `${file} on ${t.host}`);
 }
 
 /** release.json of one release, or undefined when it has none (incomplete). */
@@ -165,9 +198,9 @@ export async function listReleases(
     else if (kind === 'release') releases.push({ id: rest, current: false, previous: false });
     else if (kind === 'json' && releases.length) {
       try {
-        releases[releases.length - 1].release = JSON.parse(rest) as ReleaseInfo;
+        releases[releases.length - 1].release = parseReleaseJson(rest, 'release.json');
       } catch {
-        // An unreadable release.json counts as incomplete.
+        // An unreadable release.json (bad JSON or shape) counts as incomplete.
       }
     }
   }

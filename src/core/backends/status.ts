@@ -15,6 +15,8 @@ export interface BackendStatus {
   /** The version the probe answered; without a probe URL, the deployed version. */
   served?: string;
   servedCommit?: string;
+  /** sha256 of the phar the server runs, when the probe reports it. */
+  servedSha256?: string;
   /** Version in `current/release.json`. */
   deployed?: string;
   /** Artifact id of the current release. */
@@ -26,8 +28,10 @@ export interface BackendStatus {
   latencyMs?: number;
   error?: string;
   errorKind?: string;
-  /** Deployed but not (yet) served: the probe answers another build than current/release.json. */
+  /** Deployed but not (yet) served: the probe answers another build (version, commit or phar sha256) than current/release.json. */
   drift: boolean;
+  /** Set when release.json or the probe answer does not have the expected shape: "unreadable: <why>". */
+  unreadable?: string;
 }
 
 export interface StatusOptions {
@@ -75,24 +79,44 @@ export function statusOf(
   readError?: string,
 ): BackendStatus {
   const errors: string[] = [];
-  if (probe && !probe.ok) errors.push(probe.error?.message ?? 'probe failed');
-  if (readError) errors.push(`cannot read current/release.json: ${readError}`);
+  const unreadable: string[] = [];
+  if (probe && !probe.ok) {
+    const message = probe.error?.message ?? 'probe failed';
+    if (message.startsWith('unreadable: ')) unreadable.push(`probe answer ${message.slice('unreadable: '.length)}`);
+    else errors.push(message);
+  }
+  if (readError) {
+    const at = readError.indexOf(' is unreadable: ');
+    if (at >= 0) unreadable.push(`current/release.json ${readError.slice(at + ' is unreadable: '.length)}`);
+    else errors.push(`cannot read current/release.json: ${readError}`);
+  }
+  if (unreadable.length) errors.unshift(`unreadable: ${unreadable.join('; ')}`);
   const base = {
     name: b.name,
     group: b.group,
     deployed: release?.version,
     deployedArtifact: release?.id,
     error: errors.length ? errors.join('; ') : undefined,
+    unreadable: unreadable.length ? `unreadable: ${unreadable.join('; ')}` : undefined,
   };
   if (!probe) {
-    return { ...base, served: release?.version, servedCommit: release?.commit, healthy: !!release, probed: false, drift: false };
+    return {
+      ...base,
+      served: release?.version,
+      servedCommit: release?.commit,
+      servedSha256: release?.sha256,
+      healthy: !!release,
+      probed: false,
+      drift: false,
+    };
   }
   const served = probe.ok ? probe.version : undefined;
-  const drift = !!(served && release && !servesBuild({ version: served, commit: probe.commit }, release));
+  const drift = !!(served && release && !servesBuild({ version: served, commit: probe.commit, sha256: probe.sha256 }, release));
   return {
     ...base,
     served,
     servedCommit: probe.commit,
+    servedSha256: probe.sha256,
     healthy: probe.ok,
     probed: true,
     latencyMs: probe.latencyMs,

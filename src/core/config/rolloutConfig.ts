@@ -20,7 +20,14 @@ export interface BackendConfig {
   probe?: string;
   restart?: CommandSpec;
   weight: number;
+  /** How a new release gets served (see schema): php-server | fpm | custom (default: custom, run `restart`). */
+  runtime?: BackendRuntime;
+  /** Take out of rotation before a restart (default true; owned by the drain work). */
+  drain?: boolean;
+  drainSeconds?: number;
 }
+
+export type BackendRuntime = 'php-server' | 'fpm' | 'custom';
 
 export interface LoadBalancerConfig {
   name: string;

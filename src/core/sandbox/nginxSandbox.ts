@@ -31,7 +31,37 @@ export function nginxCommand(prefix: string, ...extra: string[]): string[] {
  * `proxyPass` is the target after http:// (default: the upstream name; the traffic renderer's
  * files also define `$<upstream>_backend`, which works in weighted and sticky mode alike).
  */
-export function nginxMainConf(p: { port: number; upstream: string; upstreamFile: string; proxyPass?: string }): string {
+export function nginxMainConf(p: {
+  port: number;
+  upstream: string;
+  upstreamFile: string;
+  proxyPass?: string;
+  /** php-fpm backends: FastCGI to the upstream instead of HTTP (see fastcgiConf). */
+  fastcgi?: FastCgiSite;
+}): string {
+  const location = p.fastcgi
+    ? fastcgiLocation(p.fastcgi.script, p.proxyPass ?? p.upstream)
+    : `            # Weighted mode needs only the upstream name; sticky mode (two upstreams, split_clients
+            # and the force maps in the managed file) needs the variable the file defines:
+            #   proxy_pass http://$${p.upstream}_backend;
+            proxy_pass http://${p.proxyPass ?? p.upstream};
+            # A backend restarting for a deploy refuses connections for a moment: try the next one.
+            proxy_next_upstream error timeout;
+            proxy_connect_timeout 2s;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $remote_addr;`;
+  const direct = (p.fastcgi?.direct ?? [])
+    .map(
+      (d) => `
+    # ${d.name} alone, over HTTP (its version probe): FastCGI to its pool only.
+    server {
+        listen 127.0.0.1:${d.port};
+        location / {
+${fastcgiLocation(p.fastcgi!.script, d.upstream)}
+        }
+    }`,
+    )
+    .join('\n');
   return `# phar-rollout sandbox load balancer. Start: nginx -p PREFIX -c conf/nginx.conf
 worker_processes 1;
 pid logs/nginx.pid;
@@ -51,19 +81,48 @@ http {
     server {
         listen 127.0.0.1:${p.port};
         location / {
-            # Weighted mode needs only the upstream name; sticky mode (two upstreams, split_clients
-            # and the force maps in the managed file) needs the variable the file defines:
-            #   proxy_pass http://$${p.upstream}_backend;
-            proxy_pass http://${p.proxyPass ?? p.upstream};
-            # A backend restarting for a deploy refuses connections for a moment: try the next one.
-            proxy_next_upstream error timeout;
-            proxy_connect_timeout 2s;
-            proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-For $remote_addr;
+${location}
         }
-    }
+    }${direct}
 }
 `;
+}
+
+/** The php-fpm flavour of the sandbox LB: which script every request runs, and per-backend HTTP servers for the probes. */
+export interface FastCgiSite {
+  /**
+   * SCRIPT_FILENAME. The sandbox uses `current/<app>.phar`, relative: each pool's `chdir` is its
+   * backend dir, so one LB reaches pools whose dirs differ (in production: an absolute path).
+   */
+  script: string;
+  direct?: Array<{ name: string; port: number; upstream: string }>;
+}
+
+/** A location body that runs `script` on the FastCGI upstream `pass` (an upstream name or host:port). */
+export function fastcgiLocation(script: string, pass: string): string {
+  return `            # php-fpm: SCRIPT_FILENAME through current/, so a deploy's switch is what fpm runs
+            # (once the pool's caches are reset: the backend's runtime "fpm").
+            fastcgi_pass ${pass};
+            fastcgi_param SCRIPT_FILENAME ${script};
+            fastcgi_param SCRIPT_NAME /index.php;
+            fastcgi_param REQUEST_METHOD $request_method;
+            fastcgi_param QUERY_STRING $query_string;
+            fastcgi_param REQUEST_URI $request_uri;
+            fastcgi_param DOCUMENT_URI $document_uri;
+            fastcgi_param CONTENT_TYPE $content_type;
+            fastcgi_param CONTENT_LENGTH $content_length;
+            fastcgi_param SERVER_PROTOCOL $server_protocol;
+            fastcgi_param GATEWAY_INTERFACE CGI/1.1;
+            fastcgi_param SERVER_SOFTWARE nginx;
+            fastcgi_param REMOTE_ADDR $remote_addr;
+            fastcgi_param REMOTE_PORT $remote_port;
+            fastcgi_param SERVER_ADDR $server_addr;
+            fastcgi_param SERVER_PORT $server_port;
+            fastcgi_param SERVER_NAME $server_name;
+            # A pool that refuses connections (stopped) is skipped; nginx never resends a POST it sent.
+            fastcgi_next_upstream error timeout;
+            fastcgi_connect_timeout 2s;
+            fastcgi_read_timeout 60s;`;
 }
 
 /**

@@ -11,9 +11,13 @@ import { run } from '../exec/process';
  */
 export const PHP_BACKEND_SCRIPT = `#!/bin/sh
 # phar-rollout sandbox backend control (written by phar-rollout; safe to delete with the sandbox).
-# Usage: php-backend.sh start|stop|restart BACKEND_DIR PORT PHAR
+# Usage: php-backend.sh start|stop|restart|reload BACKEND_DIR PORT PHAR [php-server|fpm]
+#   php-server (default): php -S on PORT with the phar as router script.
+#   fpm: a php-fpm pool of its own (BACKEND_DIR/fpm.conf, written here) listening for FastCGI on
+#        PORT, chdir BACKEND_DIR (nginx passes SCRIPT_FILENAME current/PHAR), OPcache on with
+#        validate_timestamps as in production. reload: graceful (USR2), fpm only.
 set -u
-action=$1 dir=$2 port=$3 phar=$4
+action=$1 dir=$2 port=$3 phar=$4 mode=\${5:-php-server}
 pidfile="$dir/php.pid"
 
 # A zombie still answers kill -0; look at its state too.
@@ -61,12 +65,56 @@ stop() {
   rm -f "$pidfile"
 }
 
+write_fpm_conf() {
+  cat > "$dir/fpm.conf" <<EOF
+; written by phar-rollout's php-backend.sh on every start
+[global]
+error_log = $dir/php.log
+daemonize = no
+; a graceful reload (USR2) lets requests in flight finish, up to this long
+process_control_timeout = 10s
+
+[backend]
+listen = 127.0.0.1:$port
+listen.backlog = 511
+pm = static
+pm.max_children = \${PHP_FPM_WORKERS:-4}
+chdir = $dir
+clear_env = no
+catch_workers_output = yes
+decorate_workers_output = no
+; as in production: OPcache on, files revalidated every 2 s (the realpath cache still pins
+; the old release for 120 s: that is what the fpm runtime's reset is for)
+php_admin_value[opcache.validate_timestamps] = 1
+php_admin_value[opcache.revalidate_freq] = 2
+php_admin_value[realpath_cache_ttl] = 120
+EOF
+}
+
+reload() {
+  pid=$(cat "$pidfile" 2>/dev/null || true)
+  [ "$mode" = fpm ] || { echo "reload is for php-fpm backends; php -S restarts" >&2; exit 2; }
+  [ -n "$pid" ] && alive "$pid" || { echo "php-fpm is not running" >&2; exit 1; }
+  kill -USR2 "$pid"
+  within 200 listening || { echo "php-fpm did not come back on 127.0.0.1:$port" >&2; exit 1; }
+  echo "reloaded (pid $pid)"
+}
+
 start() {
   pid=$(cat "$pidfile" 2>/dev/null || true)
   if [ -n "$pid" ] && alive "$pid"; then echo "running (pid $pid)"; return 0; fi
-  [ -f "$dir/current/$phar" ] || { echo "no release to serve: $dir/current/$phar" >&2; exit 1; }
-  mkdir -p "$dir/.docroot"
-  PHP_CLI_SERVER_WORKERS=\${PHP_CLI_SERVER_WORKERS:-4} setsid php -S "127.0.0.1:$port" -t "$dir/.docroot" "$dir/current/$phar" >>"$dir/php.log" 2>&1 </dev/null &
+  # A pool may start before the first release (nginx answers 404 until then); php -S needs its router.
+  [ "$mode" = fpm ] || [ -f "$dir/current/$phar" ] || { echo "no release to serve: $dir/current/$phar" >&2; exit 1; }
+  if [ "$mode" = fpm ]; then
+    fpm=\${PHP_FPM:-$(command -v php-fpm || command -v php-fpm8.2 || ls /usr/sbin/php-fpm* 2>/dev/null | head -n 1)}
+    [ -n "$fpm" ] || { echo "php-fpm is not installed (Debian: apt-get install php8.2-fpm)" >&2; exit 1; }
+    write_fpm_conf
+    root=""; [ "$(id -u)" = 0 ] && root=-R
+    setsid "$fpm" $root -y "$dir/fpm.conf" -F >>"$dir/php.log" 2>&1 </dev/null &
+  else
+    mkdir -p "$dir/.docroot"
+    PHP_CLI_SERVER_WORKERS=\${PHP_CLI_SERVER_WORKERS:-4} setsid php -S "127.0.0.1:$port" -t "$dir/.docroot" "$dir/current/$phar" >>"$dir/php.log" 2>&1 </dev/null &
+  fi
   pid=$!
   echo "$pid" > "$pidfile"
   if ! within 200 started; then
@@ -82,6 +130,7 @@ case "$action" in
   start) start ;;
   stop) stop ;;
   restart) stop; start ;;
+  reload) reload ;;
   *) echo "unknown action $action" >&2; exit 2 ;;
 esac
 `;
@@ -99,24 +148,30 @@ export async function writePhpBackendScript(dir: string): Promise<string> {
 /** The argument vector that runs `action` on one backend: also the backend's `restart` hook. */
 export function phpBackendCommand(
   script: string,
-  action: 'start' | 'stop' | 'restart',
+  action: BackendAction,
   backendDir: string,
   port: number,
   phar: string,
+  mode: PhpMode = 'php-server',
 ): string[] {
-  return ['sh', script, action, backendDir, String(port), phar];
+  return ['sh', script, action, backendDir, String(port), phar, ...(mode === 'fpm' ? ['fpm'] : [])];
 }
+
+/** How a sandbox or test backend runs PHP: `php -S`, or a php-fpm pool of its own. */
+export type PhpMode = 'php-server' | 'fpm';
+export type BackendAction = 'start' | 'stop' | 'restart' | 'reload';
 
 /** Runs the control script here and returns the php pid after start/restart (undefined after stop). */
 export async function controlPhpBackend(
   script: string,
-  action: 'start' | 'stop' | 'restart',
+  action: BackendAction,
   backendDir: string,
   port: number,
   phar: string,
   signal?: AbortSignal,
+  mode: PhpMode = 'php-server',
 ): Promise<number | undefined> {
-  const [cmd, ...args] = phpBackendCommand(script, action, backendDir, port, phar);
+  const [cmd, ...args] = phpBackendCommand(script, action, backendDir, port, phar, mode);
   await run(cmd, args, { signal, timeoutMs: 30000 });
   if (action === 'stop') return undefined;
   return readPid(path.join(backendDir, 'php.pid'));

@@ -12,7 +12,9 @@ import { nullLogger } from '../log';
 import { renderFor } from '../traffic/apply';
 import { freePort } from '../net/freePort';
 import { nginxCommand, nginxMainConf, startNginx, stopNginx } from './nginxSandbox';
+import * as net from 'node:net';
 import { controlPhpBackend, isAlive, isGroupAlive, phpBackendCommand, readPid, stopGroup, writePhpBackendScript } from './phpServer';
+import type { PhpMode } from './phpServer';
 
 /**
  * The sandbox: the sample app, two stable and one canary `php -S` backend and one nginx load
@@ -40,13 +42,18 @@ export interface SandboxBackend {
   port: number;
   dir: string;
   pidFile: string;
+  /** The master's pid while it, or any process of its group (php -S workers, fpm children), runs. */
   pid?: number;
+  /** The backend's port accepts connections (checked, not assumed from the pid). */
+  listening?: boolean;
 }
 
 export interface SandboxInfo {
   /** "started" (new), "restarted" (some processes were not running) or "running" (nothing to do). */
   status: 'started' | 'restarted' | 'running';
   dir: string;
+  /** How the backends run PHP: `php -S` (php-server) or one php-fpm pool each (fpm). Absent in old sandboxes: php-server. */
+  php?: PhpMode;
   project: string;
   lbUrl: string;
   backends: SandboxBackend[];
@@ -63,6 +70,8 @@ export interface SandboxUpOptions {
   compilerScript: string;
   /** Use this existing project instead of copying the fixture (its rollout.json is written only when missing). */
   project?: string;
+  /** php-server (default) or fpm; a sandbox keeps the mode it was made with. */
+  php?: PhpMode;
   log?: Logger;
   signal?: AbortSignal;
 }
@@ -76,11 +85,27 @@ async function readInfo(dir: string): Promise<SandboxInfo | undefined> {
   }
 }
 
+/** True when 127.0.0.1:`port` accepts a connection within `timeoutMs`. */
+export function portAccepts(port: number, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.on('connect', () => done(true));
+    socket.on('error', () => done(false));
+  });
+}
+
 async function withPids(info: SandboxInfo): Promise<SandboxInfo> {
   const backends = await Promise.all(
     info.backends.map(async (b) => {
       const pid = await readPid(b.pidFile);
-      return { ...b, pid: pid && isAlive(pid) ? pid : undefined };
+      const running = !!pid && (isAlive(pid) || isGroupAlive(pid));
+      return { ...b, pid: running ? pid : undefined, listening: await portAccepts(b.port) };
     }),
   );
   const nginxPid = await readPid(path.join(info.nginx.prefix, 'logs', 'nginx.pid'));
@@ -106,7 +131,15 @@ async function copyFixture(fixtureDir: string, project: string): Promise<void> {
 }
 
 /** The sandbox's rollout.json: absolute paths (the restart hooks need them anyway). */
-function rolloutJson(dir: string, app: string, ports: Record<string, number>, lbPort: number, script: string): string {
+function rolloutJson(
+  dir: string,
+  app: string,
+  ports: Record<string, number>,
+  lbPort: number,
+  script: string,
+  mode: PhpMode,
+  probePorts: Record<string, number>,
+): string {
   const prefix = path.join(dir, 'nginx');
   return (
     JSON.stringify(
@@ -114,6 +147,19 @@ function rolloutJson(dir: string, app: string, ports: Record<string, number>, lb
         app,
         backends: BACKENDS.map((b) => {
           const bdir = path.join(dir, 'backends', b.name);
+          if (mode === 'fpm') {
+            // FastCGI on the upstream port; the probe goes through the LB's HTTP server for this pool alone.
+            // No restart: the fpm runtime resets the pool's caches. A graceful-reload fallback would be
+            // "restart": phpBackendCommand(script, 'reload', …, 'fpm').
+            return {
+              name: b.name,
+              group: b.group,
+              upstream: `127.0.0.1:${ports[b.name]}`,
+              dir: bdir,
+              probe: `http://127.0.0.1:${probePorts[b.name]}/__version`,
+              runtime: 'fpm',
+            };
+          }
           return {
             name: b.name,
             group: b.group,
@@ -121,6 +167,7 @@ function rolloutJson(dir: string, app: string, ports: Record<string, number>, lb
             dir: bdir,
             probe: `http://127.0.0.1:${ports[b.name]}/__version`,
             restart: phpBackendCommand(script, 'restart', bdir, ports[b.name], `${app}.phar`),
+            runtime: 'php-server',
           };
         }),
         loadBalancers: [
@@ -157,6 +204,7 @@ async function ensureProject(
   project: string,
   existing: SandboxInfo | undefined,
   script: string,
+  mode: PhpMode,
 ): Promise<RolloutConfig> {
   const file = path.join(project, ROLLOUT_FILE);
   const ours = existing?.project === project;
@@ -179,9 +227,11 @@ async function ensureProject(
   }
   const app = (await readComposerJson(project)).shortName ?? 'app';
   const ports: Record<string, number> = {};
+  const probePorts: Record<string, number> = {};
   for (const b of BACKENDS) ports[b.name] = await freePort();
+  if (mode === 'fpm') for (const b of BACKENDS) probePorts[b.name] = await freePort();
   const lbPort = await freePort();
-  await fs.writeFile(file, rolloutJson(dir, app, ports, lbPort, script));
+  await fs.writeFile(file, rolloutJson(dir, app, ports, lbPort, script, mode, probePorts));
   const isRepo = existsSync(path.join(project, '.git'));
   if (!isRepo) await git(project, ['init', '-q'], o.signal);
   if (!isRepo || fresh) {
@@ -221,8 +271,16 @@ export async function sandboxUp(o: SandboxUpOptions): Promise<SandboxInfo> {
     if (live.backends.every((b) => b.pid) && live.nginx.pid) return { ...live, status: 'running' };
   }
   const project = path.resolve(o.project ?? existing?.project ?? path.join(dir, 'project'));
+  const mode: PhpMode = existing ? (existing.php ?? 'php-server') : (o.php ?? 'php-server');
+  if (existing && o.php && o.php !== mode)
+    throw new InputError(
+      `The sandbox in ${dir} runs its backends with ${mode}, not ${o.php}`,
+      {
+        hint: `Run \`sandbox up --dir ${dir}\` without --php, or \`sandbox down\` and start a new one in another folder.`,
+      },
+    );
   const script = await writePhpBackendScript(dir);
-  const config = await ensureProject(o, dir, project, existing, script);
+  const config = await ensureProject(o, dir, project, existing, script, mode);
   const lb = config.loadBalancers.find((l) => l.name === LB_NAME);
   if (!lb || !lb.url) throw new OperationError(`${config.file} has no load balancer "${LB_NAME}"`, { step: 'sandbox', file: config.file });
   throwIfAborted(o.signal);
@@ -237,7 +295,21 @@ export async function sandboxUp(o: SandboxUpOptions): Promise<SandboxInfo> {
   for (const d of ['conf', 'logs', 'temp']) await fs.mkdir(path.join(prefix, d), { recursive: true });
   await fs.writeFile(
     path.join(prefix, 'conf', 'nginx.conf'),
-    nginxMainConf({ port: lbPort, upstream: UPSTREAM, upstreamFile: lb.file, proxyPass: `$${UPSTREAM}_backend` }),
+    nginxMainConf({
+      port: lbPort,
+      upstream: UPSTREAM,
+      upstreamFile: lb.file,
+      proxyPass: `$${UPSTREAM}_backend`,
+      fastcgi:
+        mode === 'fpm'
+          ? {
+              script: `current/${artifact.phar}`,
+              direct: config.backends
+                .filter((b) => b.probe)
+                .map((b) => ({ name: b.name, port: Number(new URL(b.probe!).port), upstream: b.upstream })),
+            }
+          : undefined,
+    }),
   );
   if (!existsSync(lb.file)) await fs.writeFile(lb.file, renderFor(config, lb, 0, new Date()));
 
@@ -246,10 +318,18 @@ export async function sandboxUp(o: SandboxUpOptions): Promise<SandboxInfo> {
   for (const b of config.backends) {
     throwIfAborted(o.signal);
     await fs.mkdir(b.dir, { recursive: true });
-    if (existsSync(path.join(b.dir, 'current', 'release.json'))) {
-      log.info(`sandbox: starting ${b.name}`);
-      await controlPhpBackend(script, 'start', b.dir, portOf(b.upstream), artifact.phar, o.signal);
-    } else fresh.push(b);
+    const released = existsSync(path.join(b.dir, 'current', 'release.json'));
+    // A pool starts without a release (its deploy resets it, no restart); php -S needs one.
+    if (released || mode === 'fpm') {
+      log.info(`sandbox: starting ${b.name} (${mode})`);
+      await controlPhpBackend(script, 'start', b.dir, portOf(b.upstream), artifact.phar, o.signal, mode);
+    }
+    if (!released) fresh.push(b);
+  }
+  // The fpm backends' probes go through nginx (FastCGI to each pool): it must run before their first deploy.
+  if (mode === 'fpm') {
+    log.info('sandbox: starting nginx');
+    await startNginx(prefix, o.signal);
   }
   if (fresh.length) {
     log.info(`sandbox: deploying ${artifact.id} to ${fresh.map((b) => b.name).join(', ')}`);
@@ -261,12 +341,15 @@ export async function sandboxUp(o: SandboxUpOptions): Promise<SandboxInfo> {
         backend: failed[0].backend,
       });
   }
-  log.info('sandbox: starting nginx');
-  await startNginx(prefix, o.signal);
+  if (mode !== 'fpm') {
+    log.info('sandbox: starting nginx');
+    await startNginx(prefix, o.signal);
+  }
 
   const info: SandboxInfo = await withPids({
     status: existing ? 'restarted' : 'started',
     dir,
+    php: mode,
     project,
     lbUrl: lb.url,
     backends: config.backends.map((b) => ({

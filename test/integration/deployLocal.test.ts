@@ -313,4 +313,48 @@ describe('deploy over the local transport (real php backends)', function () {
       ],
     );
   });
+
+  it('a release rollback with one stable backend down never restarts the last healthy one: skipped with a report, 0 failed', async () => {
+    lb ??= await startNginx({ dir: tmp, servers: backends.map((b) => b.upstream) });
+    const [s1, s2] = backends;
+    await s1.stop(); // stable-1 down
+    try {
+      const load = startLoad({ url: `${lb.url}/__version`, concurrency: 4, maxDurationMs: 30000 });
+      const before = currentTarget(s2.dir);
+      const { results } = await rollbackToPrevious({ config: cfg, backends: cfg.backends.filter((b) => b.name === 'stable-2') });
+      const until = load.count() + 40;
+      while (load.count() < until) await new Promise((r) => setTimeout(r, 10));
+      const r = await load.stop();
+      assert.equal(results[0].ok, false);
+      assert.equal(results[0].skipped, true);
+      assert.equal(results[0].step, 'check');
+      assert.match(
+        results[0].error ?? '',
+        /^skipped stable-2: it is the last healthy backend of group stable \(stable-1 is down \(connection refused/,
+      );
+      assert.equal(currentTarget(s2.dir), before, 'stable-2 untouched');
+      assert.deepEqual(r.failures, [], `lost ${r.failures.length} of ${r.total}`);
+      console.log(`      last healthy skipped: ${r.total} requests, 0 lost`);
+
+      // Both in one run, the healthy one first: it waits until the down one is back (restarted on its previous release).
+      const order: string[] = [];
+      const both = await rollbackToPrevious({
+        config: cfg,
+        backends: [cfg.backends[1], cfg.backends[0]],
+        onProgress: (b, step) => step === 'restart' && order.push(b),
+      });
+      assert.deepEqual(
+        both.results.map((x) => [x.backend, x.ok, x.error]),
+        [
+          ['stable-2', true, undefined],
+          ['stable-1', true, undefined],
+        ],
+      );
+      assert.deepEqual(order, ['stable-1', 'stable-2'], 'the down backend was restarted first');
+      assert.equal((await probeVersion(s1.probe)).version, '1.0.0');
+      assert.equal((await probeVersion(s2.probe)).version, '1.0.0');
+    } finally {
+      if (!(await s1.pid())) await s1.start();
+    }
+  });
 });

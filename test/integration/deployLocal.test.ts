@@ -164,6 +164,33 @@ describe('deploy over the local transport (real php backends)', function () {
     console.log(`      ${r.total} requests, 0 lost, p95 ${r.p95Ms.toFixed(1)} ms, versions ${JSON.stringify(r.versions)}`);
   });
 
+  it('status: a release.json of the wrong shape marks that backend "unreadable: <why>" and every other backend still shows', async () => {
+    const file = path.join(backends[2].dir, 'current', 'release.json');
+    const saved = await fs.readFile(file, 'utf8');
+    try {
+      for (const [hostile, why] of [
+        [{ ...JSON.parse(saved), version: { toString: 1 } }, '"version" is an object, expected a string'],
+        [{ evil: 1 }, '"id" is missing'],
+      ] as const) {
+        await fs.writeFile(file, JSON.stringify(hostile));
+        const s = await backendStatus(cfg);
+        assert.deepEqual(
+          s.map((x) => [x.name, x.unreadable]),
+          [
+            ['stable-1', undefined],
+            ['stable-2', undefined],
+            ['canary-1', `unreadable: current/release.json ${why}`],
+          ],
+        );
+        assert.equal(s[2].deployed, undefined);
+        assert.equal(s[2].healthy, true, 'its probe still answers');
+        assert.ok(s[0].deployed && s[1].deployed);
+      }
+    } finally {
+      await fs.writeFile(file, saved);
+    }
+  });
+
   it('status shows drift when current moved but the server was not restarted', async () => {
     const b = backends[2];
     // Switch the link by hand, without the restart hook: deployed v1, still serving v2.

@@ -1,6 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { checkReleaseId, manifestOf, parseReleaseJson, releaseShapeError } from '../../src/core/backends/releases';
 import { encodeParams, parseCgiAnswer } from '../../src/core/backends/fastcgi';
+import { parseRolloutConfig } from '../../src/core/config/rolloutConfig';
+import { InputErrors } from '../../src/core/errors';
 import type { ReleaseInfo } from '../../src/core/backends/releases';
 import { statusOf } from '../../src/core/backends/status';
 import type { ProbeResult } from '../../src/core/backends/probe';
@@ -178,5 +180,37 @@ describe('FastCGI records', () => {
       body: 'nope',
     });
     assert.equal(parseCgiAnswer('Content-Type: application/json\r\n\r\n{}').status, 200);
+  });
+});
+
+describe('backends[].runtime, drain, drainSeconds in rollout.json', () => {
+  const parse = (backend: Record<string, unknown>) =>
+    parseRolloutConfig(
+      '/p/rollout.json',
+      JSON.stringify({ backends: [{ name: 'web-1', group: 'stable', upstream: '127.0.0.1:9000', dir: '/srv/app', ...backend }] }, null, 2),
+    );
+
+  it('reads them; absent means the old behaviour (run the restart hook)', () => {
+    const b = parse({ runtime: 'fpm', drain: false, drainSeconds: 5 }).backends[0];
+    assert.deepEqual([b.runtime, b.drain, b.drainSeconds], ['fpm', false, 5]);
+    assert.equal(parse({}).backends[0].runtime, undefined);
+  });
+
+  it('refuses an unknown runtime and a php-server without restart hook, located', () => {
+    const errorsOf = (backend: Record<string, unknown>) => {
+      try {
+        parse(backend);
+      } catch (err) {
+        assert.ok(err instanceof InputErrors);
+        return err.errors.map((e) => `${e.location?.line}:${e.location?.column} ${e.message}`);
+      }
+      return [];
+    };
+    assert.match(errorsOf({ runtime: 'fcgi' }).join('\n'), /^8:\d+ .*runtime/m);
+    assert.deepEqual(errorsOf({ runtime: 'php-server' }), [
+      '8:18 A php-server backend needs a "restart" hook: php -S never notices that current moved',
+    ]);
+    assert.deepEqual(errorsOf({ runtime: 'php-server', restart: ['true'] }), []);
+    assert.match(errorsOf({ drainSeconds: -1 }).join('\n'), /drainSeconds/);
   });
 });

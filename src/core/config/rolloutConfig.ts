@@ -232,6 +232,15 @@ function semanticErrors(doc: JsonDocument, raw: RawConfig): InputError[] {
         doc.error(['backends', i, 'dir'], 'A remote backend needs an absolute dir', 'Write the full path on the server, e.g. /srv/myapp.'),
       );
     }
+    if (b.runtime === 'php-server' && !b.restart) {
+      errors.push(
+        doc.error(
+          ['backends', i, 'runtime'],
+          'A php-server backend needs a "restart" hook: php -S never notices that current moved',
+          'Add "restart" (a command that restarts php -S on current), or use "runtime": "fpm" for a php-fpm pool.',
+        ),
+      );
+    }
   });
   (raw.loadBalancers ?? []).forEach((lb, i) => {
     if (lb.ssh && !lb.file.startsWith('/')) {

@@ -50,10 +50,9 @@ export const sandboxCommand: CliCommand = {
     const dir = typeof values.dir === 'string' ? path.resolve(values.dir) : undefined;
     if (!dir) throw new InputError('Give the sandbox folder with --dir DIR', { hint: sandboxCommand.usage });
     if (values.php !== undefined && values.php !== 'fpm' && values.php !== 'php-server')
-      throw new InputError(
-        `--php is php-server (php -S, the default) or fpm (one php-fpm pool per backend)`,
-        { hint: sandboxCommand.usage },
-      );
+      throw new InputError(`--php is php-server (php -S, the default) or fpm (one php-fpm pool per backend)`, {
+        hint: sandboxCommand.usage,
+      });
     if (action === 'up') {
       const info = await sandboxUp({
         php: values.php as 'fpm' | 'php-server' | undefined,

@@ -71,10 +71,10 @@ export async function waitForBuild(
     await sleep(delay, options.signal);
   }
   const seen = last?.ok ? `it still serves ${describeBuild(last)}` : `last probe: ${last?.error?.message ?? 'none'}`;
-  throw new OperationError(
-    `${url} did not serve ${describeBuild(build)} within ${options.deadlineMs} ms; ${seen}`,
-    { step: 'probe', backend: options.target },
-  );
+  throw new OperationError(`${url} did not serve ${describeBuild(build)} within ${options.deadlineMs} ms; ${seen}`, {
+    step: 'probe',
+    backend: options.target,
+  });
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -38,10 +38,10 @@ function parseAnswer(body: string, address: string): ResetAnswer {
   const o = v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined;
   const workers = Array.isArray(o?.workers) ? o.workers.filter((w): w is number => Number.isInteger(w)) : undefined;
   if (!o || !Number.isInteger(o.pid) || !workers) {
-    throw new OperationError(
-      `the OPcache reset script at ${address} answered something else than its JSON: ${quoted(body, 200)}`,
-      { step: 'restart', host: address },
-    );
+    throw new OperationError(`the OPcache reset script at ${address} answered something else than its JSON: ${quoted(body, 200)}`, {
+      step: 'restart',
+      host: address,
+    });
   }
   return { pid: o.pid as number, opcacheReset: o.opcacheReset === true, workers };
 }

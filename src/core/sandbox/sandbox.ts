@@ -273,12 +273,9 @@ export async function sandboxUp(o: SandboxUpOptions): Promise<SandboxInfo> {
   const project = path.resolve(o.project ?? existing?.project ?? path.join(dir, 'project'));
   const mode: PhpMode = existing ? (existing.php ?? 'php-server') : (o.php ?? 'php-server');
   if (existing && o.php && o.php !== mode)
-    throw new InputError(
-      `The sandbox in ${dir} runs its backends with ${mode}, not ${o.php}`,
-      {
-        hint: `Run \`sandbox up --dir ${dir}\` without --php, or \`sandbox down\` and start a new one in another folder.`,
-      },
-    );
+    throw new InputError(`The sandbox in ${dir} runs its backends with ${mode}, not ${o.php}`, {
+      hint: `Run \`sandbox up --dir ${dir}\` without --php, or \`sandbox down\` and start a new one in another folder.`,
+    });
   const script = await writePhpBackendScript(dir);
   const config = await ensureProject(o, dir, project, existing, script, mode);
   const lb = config.loadBalancers.find((l) => l.name === LB_NAME);

@@ -1,4 +1,4 @@
-import type { BackendResult, DeployStep } from '../core/backends/deployBackends';
+import type { BackendResult } from '../core/backends/deployBackends';
 import { getArtifact } from '../core/phar/artifactStore';
 import type { BackendConfig } from '../core/config/rolloutConfig';
 import { CancelledError, InputError, emptyGroupError } from '../core/errors';
@@ -49,14 +49,15 @@ export const deployCommand: CliCommand = {
     }
     const target = group ?? backends.map((b) => b.name).join(',');
 
-    const lastStep = new Map<string, DeployStep>();
+    const lastStep = new Map<string, string>();
     const lastPercent = new Map<string, number>();
     const { results, cancelled } = await deployRecorded(config, artifact, backends, {
       ...cliOptions(ctx),
       target,
-      onDeployProgress: (backend, step, detail) => {
-        if (detail && artifact.size > 0) {
-          const pct = Math.floor((detail.bytes / artifact.size) * 10) * 10;
+      onProgress: ({ backend, step, bytes }) => {
+        if (!backend || !step) return;
+        if (bytes && artifact.size > 0) {
+          const pct = Math.floor((bytes.done / artifact.size) * 10) * 10;
           if (pct > (lastPercent.get(backend) ?? -1)) {
             lastPercent.set(backend, pct);
             ctx.log.debug(`${backend}: upload ${pct} %`);

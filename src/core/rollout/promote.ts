@@ -5,7 +5,7 @@ import { getArtifact } from '../phar/artifactStore';
 import type { Artifact } from '../phar/artifact';
 import type { BackendConfig, RolloutConfig } from '../config/rolloutConfig';
 import { OperationError, emptyGroupError } from '../errors';
-import { withLock } from './context';
+import { backendOptions, withLock } from './context';
 import type { OpContext, RolloutOptions } from './context';
 import { appendHistory } from './history';
 import { saveState, setSplitRecorded } from './ramp';
@@ -26,7 +26,8 @@ export async function groupReleases(
   ctx: OpContext,
   backends: readonly BackendConfig[],
 ): Promise<Record<string, string | null>> {
-  const status = await backendStatus(config, { backends, transports: ctx.pool, signal: ctx.signal, log: ctx.log });
+  const { transports, signal, log } = backendOptions(ctx);
+  const status = await backendStatus(config, { backends, transports, signal, log });
   return Object.fromEntries(status.map((s) => [s.name, s.deployedArtifact ?? null]));
 }
 
@@ -75,11 +76,7 @@ export async function promote(config: RolloutConfig, options: RolloutOptions = {
       config,
       backends: stable,
       artifact,
-      transports: ctx.pool,
-      log: ctx.log,
-      signal: ctx.signal,
-      deployedBy: ctx.user,
-      onProgress: (backend, step) => ctx.progress(`${backend}: ${step}`),
+      ...backendOptions(ctx),
     });
     const failed = results.filter((r) => !r.ok);
     if (failed.length) {

@@ -80,7 +80,7 @@ export async function setSplitRecorded(
     applied = await applySplit(config, split, (lb) => ctx.pool.get(lb), {
       log: ctx.log,
       signal: ctx.signal,
-      onProgress: (p) => ctx.progress(p.message),
+      onProgress: ctx.onProgress,
     });
   } catch (err) {
     if (!(err instanceof CancelledError)) {

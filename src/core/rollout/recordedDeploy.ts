@@ -1,8 +1,8 @@
 import { deployArtifact } from '../backends/deployBackends';
-import type { BackendResult, DeployProgress } from '../backends/deployBackends';
+import type { BackendResult } from '../backends/deployBackends';
 import type { Artifact } from '../phar/artifact';
 import type { BackendConfig, RolloutConfig } from '../config/rolloutConfig';
-import { withLock } from './context';
+import { backendOptions, withLock } from './context';
 import type { RolloutOptions } from './context';
 import { appendHistory } from './history';
 import { groupReleases } from './promote';
@@ -21,7 +21,7 @@ export function deployRecorded(
   config: RolloutConfig,
   artifact: Artifact,
   backends: readonly BackendConfig[],
-  options: RolloutOptions & { target: string; onDeployProgress?: DeployProgress },
+  options: RolloutOptions & { target: string },
 ): Promise<RecordedDeployResult> {
   return withLock(config, `deploy ${artifact.id} to ${options.target}`, options, async (op) => {
     const before = await groupReleases(config, op, backends);
@@ -29,11 +29,7 @@ export function deployRecorded(
       config,
       artifact,
       backends,
-      transports: op.pool,
-      log: op.log,
-      signal: op.signal,
-      deployedBy: op.user,
-      onProgress: options.onDeployProgress,
+      ...backendOptions(op),
     });
     const failed = results.filter((r) => !r.ok);
     const cancelled = results.some((r) => r.cancelled);

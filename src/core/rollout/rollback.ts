@@ -9,7 +9,7 @@ import { buildProject } from '../phar/pharBuild';
 import type { Group, RolloutConfig } from '../config/rolloutConfig';
 import { InputError, OperationError, describeError, emptyGroupError, noLoadBalancerError, throwIfAborted } from '../errors';
 import { addWorktree, prefixInRepo, removeWorktree, repoRoot, resolveCommit } from '../git/git';
-import { withLock } from './context';
+import { backendOptions, withLock } from './context';
 import type { OpContext, RolloutOptions } from './context';
 import { appendHistory } from './history';
 import { groupReleases, throwOnFailures } from './promote';
@@ -89,11 +89,7 @@ export async function rollback(config: RolloutConfig, request: RollbackRequest, 
       ({ results } = await rollbackToPrevious({
         config,
         backends,
-        transports: ctx.pool,
-        log: ctx.log,
-        signal: ctx.signal,
-        deployedBy: ctx.user,
-        onProgress: (b, s) => ctx.progress(`${b}: ${s}`),
+        ...backendOptions(ctx),
       }));
     } else {
       artifact = await rebuildInWorktree(config, ctx, request.ref!, options);
@@ -102,11 +98,7 @@ export async function rollback(config: RolloutConfig, request: RollbackRequest, 
         config,
         backends,
         artifact,
-        transports: ctx.pool,
-        log: ctx.log,
-        signal: ctx.signal,
-        deployedBy: ctx.user,
-        onProgress: (b, s) => ctx.progress(`${b}: ${s}`),
+        ...backendOptions(ctx),
       }));
     }
     const releasesAfter = await groupReleases(config, ctx, backends);
@@ -164,7 +156,7 @@ async function rebuildInWorktree(config: RolloutConfig, ctx: OpContext, ref: str
       boxPath: options.boxPath,
       log: ctx.log,
       signal: ctx.signal,
-      onProgress: (m) => ctx.progress(`build: ${m}`),
+      onProgress: (m, increment) => ctx.onProgress({ message: `build: ${m}`, increment }),
     });
     return await storeCopy(config.projectDir, artifact);
   } finally {

@@ -1,11 +1,11 @@
 import type { Logger } from '../log';
-import type { Progress } from '../traffic/apply';
+import type { OnProgress } from '../progress';
 
 /** What every rollout operation takes: a logger, cancellation and progress reports. */
 export interface OperationOptions {
   log?: Logger;
   signal?: AbortSignal;
-  onProgress?: (p: Progress) => void;
+  onProgress?: OnProgress;
 }
 
 export type RolloutStatus = 'running' | 'paused' | 'failed' | 'done';

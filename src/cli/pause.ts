@@ -1,4 +1,4 @@
-import { pause } from '../core/rollout/ramp';
+import { pause } from '../core/rollout/pause';
 import type { CliCommand } from './cliCommand';
 import { EXIT_OK } from './cliCommand';
 import { cliOptions, projectConfig } from './cliHelpers';

@@ -1,4 +1,4 @@
-import { resume } from '../core/rollout/ramp';
+import { resume } from '../core/rollout/resume';
 import type { CliCommand } from './cliCommand';
 import { EXIT_OK } from './cliCommand';
 import { cliOptions, projectConfig } from './cliHelpers';

@@ -1,4 +1,4 @@
-import { unlock } from '../core/rollout/status';
+import { unlock } from '../core/rollout/unlock';
 import type { CliCommand } from './cliCommand';
 import { EXIT_OK } from './cliCommand';
 import { cliOptions, projectConfig } from './cliHelpers';

@@ -4,8 +4,8 @@ import type { Artifact } from '../phar/artifact';
 import type { BackendConfig, RolloutConfig } from '../config/rolloutConfig';
 import { backendOptions, withLock } from './context';
 import type { RolloutOptions } from './context';
-import { appendHistory } from './history';
-import { groupReleases } from './promote';
+import { startHistory } from './history';
+import { groupReleases } from './shared';
 
 export interface RecordedDeployResult {
   results: BackendResult[];
@@ -14,7 +14,8 @@ export interface RecordedDeployResult {
 
 /**
  * Deploys `artifact` to `backends` under the rollout lock (no ramp or promote meanwhile) and records
- * it in the history with every backend's release before and its outcome after. The CLI and the
+ * it in the history: a "started" event with every backend's release before, and the outcome after
+ * (so a deploy killed mid-way still shows). The CLI and the
  * extension both deploy through here.
  */
 export function deployRecorded(
@@ -25,6 +26,13 @@ export function deployRecorded(
 ): Promise<RecordedDeployResult> {
   return withLock(config, `deploy ${artifact.id} to ${options.target}`, options, async (op) => {
     const before = await groupReleases(config, op, backends);
+    const started = await startHistory(config.projectDir, {
+      user: op.user,
+      action: 'deploy',
+      target: options.target,
+      before: { releases: before },
+      after: { release: artifact.id, version: artifact.version },
+    });
     const { results } = await deployArtifact({
       config,
       artifact,
@@ -33,11 +41,7 @@ export function deployRecorded(
     });
     const failed = results.filter((r) => !r.ok);
     const cancelled = results.some((r) => r.cancelled);
-    await appendHistory(config.projectDir, {
-      user: op.user,
-      action: 'deploy',
-      target: options.target,
-      before: { releases: before },
+    await started.done({
       after: {
         release: artifact.id,
         version: artifact.version,

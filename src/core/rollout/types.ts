@@ -56,6 +56,8 @@ export interface HistoryEvent {
   time: string;
   /** git user.email (or the OS user when git has none). */
   user: string;
+  /** Ties a "started" event to its outcome (deploys and split changes record both). */
+  id?: string;
   action: string;
   target?: string;
   before?: unknown;

@@ -1,9 +1,9 @@
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { CancelledError, InputError, inputErrorsOf, describeError } from './core/errors';
+import { CancelledError, inputErrorsOf, describeError } from './core/errors';
 import type { Logger } from './core/log';
-import type { CliCommand, CliContext } from './cli/cliCommand';
+import type { CliCommand, CliContext, CliOptions, CliValues } from './cli/cliCommand';
 import { EXIT_BAD_INPUT, EXIT_FAILURE } from './cli/cliCommand';
 import { commands } from './cli/commandTable';
 
@@ -79,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
     compilerScript: findCompilerScript(),
   };
   try {
-    return await command.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals, ctx);
+    return await command.run(parsed.values as CliValues<CliOptions>, parsed.positionals, ctx);
   } catch (err) {
     const located = inputErrorsOf(err);
     if (located.length) {
@@ -91,7 +91,7 @@ async function main(argv: string[]): Promise<number> {
       return 130;
     }
     process.stderr.write(`error: ${describeError(err)}\n`);
-    return err instanceof InputError ? EXIT_BAD_INPUT : EXIT_FAILURE;
+    return EXIT_FAILURE;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

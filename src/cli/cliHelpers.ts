@@ -3,13 +3,11 @@ import { readRolloutConfig } from '../core/config/rolloutConfig';
 import type { RolloutConfig } from '../core/config/rolloutConfig';
 import { InputError } from '../core/errors';
 import type { RolloutOptions } from '../core/rollout/context';
-import type { CliCommand, CliContext } from './cliCommand';
-
-type Values = Parameters<CliCommand['run']>[0];
+import type { CliContext } from './cliCommand';
 
 /** rollout.json of `--project` (default: the current folder); InputError when there is none. */
-export async function projectConfig(values: Values): Promise<RolloutConfig> {
-  const dir = path.resolve(typeof values.project === 'string' ? values.project : process.cwd());
+export async function projectConfig(values: { project?: string }): Promise<RolloutConfig> {
+  const dir = path.resolve(values.project ?? process.cwd());
   const config = await readRolloutConfig(dir);
   if (!config)
     throw new InputError(`No rollout.json in ${dir}`, { hint: 'Create one (the extension offers a starter) or pass --project DIR.' });

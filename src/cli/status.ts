@@ -5,8 +5,7 @@ import { TransportPool } from '../core/exec/transportFor';
 import { rolloutStatus } from '../core/rollout/status';
 import type { RolloutStatusView } from '../core/rollout/status';
 import { formatSplit } from '../core/traffic/render';
-import type { CliCommand } from './cliCommand';
-import { EXIT_OK } from './cliCommand';
+import { EXIT_OK, defineCommand, jsonOption, projectOption } from './cliCommand';
 import { projectConfig, table } from './cliHelpers';
 
 function note(s: BackendStatus): string {
@@ -17,13 +16,13 @@ function note(s: BackendStatus): string {
 }
 
 /** `phar-rollout status`: what every backend serves and has deployed, the live split, the rollout. */
-export const statusCommand: CliCommand = {
+export const statusCommand = defineCommand({
   name: 'status',
   summary: 'Show every backend (served / deployed version, health, latency, drift), the split on each LB and the rollout state',
   usage: 'phar-rollout status --project DIR [--json]',
   options: {
-    project: { type: 'string', short: 'p' },
-    json: { type: 'boolean' },
+    ...projectOption,
+    ...jsonOption,
   },
   async run(values, _positionals, ctx) {
     const config = await projectConfig(values);
@@ -68,4 +67,4 @@ export const statusCommand: CliCommand = {
       await pool.dispose();
     }
   },
-};
+});

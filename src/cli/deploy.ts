@@ -1,11 +1,9 @@
-import type { BackendResult } from '../core/backends/deployBackends';
 import { getArtifact } from '../core/phar/artifactStore';
 import type { BackendConfig } from '../core/config/rolloutConfig';
 import { CancelledError, InputError, emptyGroupError } from '../core/errors';
 import { deployRecorded } from '../core/rollout/recordedDeploy';
 import { EXIT_FAILURE, EXIT_OK, defineCommand, jsonOption, projectOption } from './cliCommand';
-import { cliOptions, projectConfig } from './cliHelpers';
-import { table } from './cliHelpers';
+import { cliOptions, projectConfig, resultTable } from './cliHelpers';
 
 const DEPLOY_USAGE =
   'phar-rollout deploy --project DIR --artifact ID|latest (--group stable|canary | --backend NAME [--backend NAME…]) [--json]';
@@ -78,15 +76,3 @@ export const deployCommand = defineCommand({
     return results.every((r) => r.ok) ? EXIT_OK : EXIT_FAILURE;
   },
 });
-
-function resultTable(results: BackendResult[]): string {
-  return table(
-    ['BACKEND', 'RESULT', 'TIME', 'ERROR'],
-    results.map((r) => [
-      r.backend,
-      r.ok ? 'ok' : r.cancelled ? 'cancelled' : `FAILED (${r.step})`,
-      `${(r.durationMs / 1000).toFixed(1)} s`,
-      r.error ?? '',
-    ]),
-  );
-}

@@ -1,6 +1,7 @@
 import { pause } from '../core/rollout/pause';
 import { EXIT_OK, defineCommand, jsonOption, projectOption } from './cliCommand';
 import { cliOptions, projectConfig } from './cliHelpers';
+import { safeText } from '../core/safeText';
 
 /** `phar-rollout pause`: stop the rollout where it is (ramps refused until resume). */
 export const pauseCommand = defineCommand({
@@ -10,7 +11,7 @@ export const pauseCommand = defineCommand({
   options: { ...projectOption, ...jsonOption },
   async run(values, _positionals, ctx) {
     const state = await pause(await projectConfig(values), cliOptions(ctx));
-    ctx.stdout(values.json ? JSON.stringify(state, null, 2) : (state.message ?? 'paused'));
+    ctx.stdout(values.json ? JSON.stringify(state, null, 2) : safeText(state.message ?? 'paused'));
     return EXIT_OK;
   },
 });

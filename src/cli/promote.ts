@@ -1,6 +1,7 @@
 import { promote } from '../core/rollout/promote';
-import { EXIT_OK, defineCommand, jsonOption, projectOption } from './cliCommand';
-import { cliOptions, projectConfig } from './cliHelpers';
+import { EXIT_FAILURE, EXIT_OK, defineCommand, jsonOption, projectOption } from './cliCommand';
+import { cliOptions, projectConfig, resultTable } from './cliHelpers';
+import { safeText } from '../core/safeText';
 
 /** `phar-rollout promote`: the canary's release to every stable backend, then 0 % canary. */
 export const promoteCommand = defineCommand({
@@ -11,7 +12,9 @@ export const promoteCommand = defineCommand({
   async run(values, _positionals, ctx) {
     const result = await promote(await projectConfig(values), cliOptions(ctx));
     if (values.json) ctx.stdout(JSON.stringify(result, null, 2));
-    else ctx.stdout(`promoted ${result.artifact.id} to ${result.results.length} stable backend(s); canary split 0 %`);
-    return EXIT_OK;
+    else if (result.ok)
+      ctx.stdout(`promoted ${safeText(result.artifact.id)} to ${result.results.length} stable backend(s); canary split 0 %`);
+    else ctx.stdout(`${resultTable(result.results)}\npromoting ${safeText(result.artifact.id)} failed: the split is unchanged`);
+    return result.ok ? EXIT_OK : EXIT_FAILURE;
   },
 });

@@ -4,6 +4,7 @@ import type { RampTarget } from '../core/rollout/ramp';
 import { formatSplit } from '../core/traffic/render';
 import { EXIT_FAILURE, EXIT_OK, defineCommand, jsonOption, projectOption } from './cliCommand';
 import { cliOptions, projectConfig } from './cliHelpers';
+import { safeText } from '../core/safeText';
 
 /** "25", "25%", "12.5" → 25, 12.5; InputError otherwise. */
 export function parsePercent(text: string): number {
@@ -57,7 +58,7 @@ export const rampCommand = defineCommand({
               : ''),
         );
       }
-      if (!result.ok) ctx.stdout(`rollout stopped: ${result.reason}${result.rolledBack ? '; split set back to 0 %' : ''}`);
+      if (!result.ok) ctx.stdout(`rollout stopped: ${safeText(result.reason)}${result.rolledBack ? '; split set back to 0 %' : ''}`);
       if (result.paused) ctx.stdout(`paused at ${formatSplit(result.after)} %`);
     }
     return result.ok ? EXIT_OK : EXIT_FAILURE;

@@ -2,8 +2,9 @@ import { InputError } from '../core/errors';
 import { rollback } from '../core/rollout/rollback';
 import type { RollbackRequest } from '../core/rollout/rollback';
 import { formatSplit } from '../core/traffic/render';
-import { EXIT_OK, defineCommand, jsonOption, projectOption } from './cliCommand';
-import { cliOptions, projectConfig } from './cliHelpers';
+import { EXIT_FAILURE, EXIT_OK, defineCommand, jsonOption, projectOption } from './cliCommand';
+import { cliOptions, projectConfig, resultTable } from './cliHelpers';
+import { safeText } from '../core/safeText';
 
 const ROLLBACK_USAGE = 'phar-rollout rollback --project DIR (--traffic | --release | --rebuild REF) [--group canary|stable] [--json]';
 
@@ -42,8 +43,13 @@ export const rollbackCommand = defineCommand({
       ctx.stdout(`canary split ${result.splitBefore === undefined ? '?' : formatSplit(result.splitBefore)} % → 0 %`);
     else {
       const names = Object.keys(result.releasesAfter ?? {});
-      ctx.stdout(names.map((n) => `${n}: ${result.releasesBefore?.[n] ?? 'none'} → ${result.releasesAfter?.[n] ?? 'none'}`).join('\n'));
+      if (!result.ok) ctx.stdout(resultTable(result.results ?? []));
+      ctx.stdout(
+        names
+          .map((n) => `${n}: ${safeText(result.releasesBefore?.[n] ?? 'none', 80)} → ${safeText(result.releasesAfter?.[n] ?? 'none', 80)}`)
+          .join('\n'),
+      );
     }
-    return EXIT_OK;
+    return result.ok ? EXIT_OK : EXIT_FAILURE;
   },
 });

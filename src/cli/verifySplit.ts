@@ -3,6 +3,7 @@ import { verifySplit } from '../core/rollout/verifySplit';
 import { formatSplit } from '../core/traffic/render';
 import { EXIT_OK, defineCommand, jsonOption, projectOption } from './cliCommand';
 import { cliOptions, projectConfig } from './cliHelpers';
+import { safeText } from '../core/safeText';
 
 /** `phar-rollout verify-split`: N requests through each LB's url, version shares vs the split. */
 export const verifySplitCommand = defineCommand({
@@ -26,8 +27,10 @@ export const verifySplitCommand = defineCommand({
           : `, observed ${lb.canaryShare} % (${lb.deviation !== undefined && lb.deviation >= 0 ? '+' : ''}${lb.deviation ?? '?'} points) over ${lb.requests} requests`;
       ctx.stdout(head + seen + (lb.errors ? `, ${lb.errors} failed` : ''));
       for (const v of lb.versions)
-        ctx.stdout(`  ${v.version.padEnd(16)} ${String(v.count).padStart(6)}  ${v.share.toFixed(2).padStart(6)} %  ${v.side ?? 'unknown'}`);
-      if (lb.note) ctx.stdout(`  note: ${lb.note}`);
+        ctx.stdout(
+          `  ${safeText(v.version, 40).padEnd(16)} ${String(v.count).padStart(6)}  ${v.share.toFixed(2).padStart(6)} %  ${v.side ?? 'unknown'}`,
+        );
+      if (lb.note) ctx.stdout(`  note: ${safeText(lb.note)}`);
     }
     return EXIT_OK;
   },

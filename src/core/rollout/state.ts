@@ -43,6 +43,16 @@ const newRollout: Transition = { to: 'running', fresh: true };
 const ended: Transition = { to: 'done' };
 
 /** status × event → status. A rollback someone chose ends the rollout ("done"); only a failed gate marks it "failed". */
+const ENDED_ROW = {
+  start: newRollout,
+  step: { to: 'running' },
+  gateFailed: { to: 'failed' },
+  pause: notRunning,
+  resume: notPaused,
+  promote: ended,
+  rollback: ended,
+} as const;
+
 export const TRANSITIONS: Readonly<Record<RolloutPhase, Readonly<Record<RolloutEvent, Transition>>>> = {
   none: {
     start: newRollout,
@@ -71,24 +81,9 @@ export const TRANSITIONS: Readonly<Record<RolloutPhase, Readonly<Record<RolloutE
     promote: ended,
     rollback: ended,
   },
-  failed: {
-    start: newRollout,
-    step: { to: 'running' },
-    gateFailed: { to: 'failed' },
-    pause: notRunning,
-    resume: notPaused,
-    promote: ended,
-    rollback: ended,
-  },
-  done: {
-    start: newRollout,
-    step: { to: 'running' },
-    gateFailed: { to: 'failed' },
-    pause: notRunning,
-    resume: notPaused,
-    promote: ended,
-    rollback: ended,
-  },
+  // A failed and a done rollout answer every event alike: both have ended.
+  failed: ENDED_ROW,
+  done: ENDED_ROW,
 };
 
 /**

@@ -1,33 +1,32 @@
-import type { BackendResult, DeployStep } from '../core/backends/deployBackends';
 import { getArtifact } from '../core/phar/artifactStore';
 import type { BackendConfig } from '../core/config/rolloutConfig';
 import { CancelledError, InputError, emptyGroupError } from '../core/errors';
 import { deployRecorded } from '../core/rollout/recordedDeploy';
-import type { CliCommand } from './cliCommand';
-import { EXIT_FAILURE, EXIT_OK } from './cliCommand';
-import { cliOptions, projectConfig } from './cliHelpers';
-import { table } from './cliHelpers';
+import { EXIT_FAILURE, EXIT_OK, defineCommand, jsonOption, projectOption } from './cliCommand';
+import { cliOptions, projectConfig, resultTable } from './cliHelpers';
+
+const DEPLOY_USAGE =
+  'phar-rollout deploy --project DIR --artifact ID|latest (--group stable|canary | --backend NAME [--backend NAME…]) [--json]';
 
 /** `phar-rollout deploy`: put a built artifact on a group or on named backends. */
-export const deployCommand: CliCommand = {
+export const deployCommand = defineCommand({
   name: 'deploy',
   summary: 'Deploy an artifact (id or "latest") to a group or to named backends: upload, verify, switch, restart, probe',
-  usage: 'phar-rollout deploy --project DIR --artifact ID|latest (--group stable|canary | --backend NAME [--backend NAME…]) [--json]',
+  usage: DEPLOY_USAGE,
   options: {
-    project: { type: 'string', short: 'p' },
+    ...projectOption,
     artifact: { type: 'string', short: 'a' },
     group: { type: 'string', short: 'g' },
     backend: { type: 'string', short: 'b', multiple: true },
-    json: { type: 'boolean' },
+    ...jsonOption,
   },
   async run(values, _positionals, ctx) {
     const config = await projectConfig(values);
-    const id = typeof values.artifact === 'string' ? values.artifact : undefined;
-    if (!id) throw new InputError('Which artifact? Give --artifact ID or --artifact latest', { hint: deployCommand.usage });
-    const group = typeof values.group === 'string' ? values.group : undefined;
-    const names = Array.isArray(values.backend) ? (values.backend as string[]) : [];
-    if ((group === undefined) === (names.length === 0))
-      throw new InputError('Give either --group or --backend', { hint: deployCommand.usage });
+    const id = values.artifact;
+    if (!id) throw new InputError('Which artifact? Give --artifact ID or --artifact latest', { hint: DEPLOY_USAGE });
+    const group = values.group;
+    const names = values.backend ?? [];
+    if ((group === undefined) === (names.length === 0)) throw new InputError('Give either --group or --backend', { hint: DEPLOY_USAGE });
     let backends: BackendConfig[];
     if (group !== undefined) {
       if (group !== 'stable' && group !== 'canary') throw new InputError(`--group must be stable or canary, not "${group}"`);
@@ -49,14 +48,15 @@ export const deployCommand: CliCommand = {
     }
     const target = group ?? backends.map((b) => b.name).join(',');
 
-    const lastStep = new Map<string, DeployStep>();
+    const lastStep = new Map<string, string>();
     const lastPercent = new Map<string, number>();
     const { results, cancelled } = await deployRecorded(config, artifact, backends, {
       ...cliOptions(ctx),
       target,
-      onDeployProgress: (backend, step, detail) => {
-        if (detail && artifact.size > 0) {
-          const pct = Math.floor((detail.bytes / artifact.size) * 10) * 10;
+      onProgress: ({ backend, step, bytes }) => {
+        if (!backend || !step) return;
+        if (bytes && artifact.size > 0) {
+          const pct = Math.floor((bytes.done / artifact.size) * 10) * 10;
           if (pct > (lastPercent.get(backend) ?? -1)) {
             lastPercent.set(backend, pct);
             ctx.log.debug(`${backend}: upload ${pct} %`);
@@ -75,16 +75,4 @@ export const deployCommand: CliCommand = {
     if (cancelled) throw new CancelledError();
     return results.every((r) => r.ok) ? EXIT_OK : EXIT_FAILURE;
   },
-};
-
-function resultTable(results: BackendResult[]): string {
-  return table(
-    ['BACKEND', 'RESULT', 'TIME', 'ERROR'],
-    results.map((r) => [
-      r.backend,
-      r.ok ? 'ok' : r.cancelled ? 'cancelled' : `FAILED (${r.step})`,
-      `${(r.durationMs / 1000).toFixed(1)} s`,
-      r.error ?? '',
-    ]),
-  );
-}
+});

@@ -84,7 +84,7 @@ describe('deploy over the local transport (real php backends)', function () {
       config: cfg,
       artifact: v1,
       backends: cfg.backends,
-      onProgress: (b, s) => steps.push([b, s]),
+      onProgress: ({ backend: b, step: s }) => b && s && steps.push([b, s]),
     });
     assert.deepEqual(
       results.map((r) => [r.backend, r.ok, r.error]),
@@ -120,7 +120,7 @@ describe('deploy over the local transport (real php backends)', function () {
       config: { ...cfg, deploy: { concurrency: 10 } },
       artifact: v1,
       backends: cfg.backends,
-      onProgress: (b, s) => {
+      onProgress: ({ backend: b = '', step: s }) => {
         const group = b.startsWith('stable') ? 'stable' : 'canary';
         if (s === 'lock' && !started.has(b)) {
           started.add(b);
@@ -260,7 +260,7 @@ describe('deploy over the local transport (real php backends)', function () {
       artifact: v1,
       backends: c.backends,
       signal: abort.signal,
-      onProgress: (_b, s) => s === 'probe' && setTimeout(() => abort.abort(), 100),
+      onProgress: ({ step: s }) => s === 'probe' && setTimeout(() => abort.abort(), 100),
     });
     assert.deepEqual([results[0].ok, results[0].cancelled, results[0].step], [false, true, 'probe']);
     assert.equal(currentTarget(b.dir), before);
@@ -368,7 +368,7 @@ describe('deploy over the local transport (real php backends)', function () {
       const both = await rollbackToPrevious({
         config: cfg,
         backends: [cfg.backends[1], cfg.backends[0]],
-        onProgress: (b, step) => step === 'restart' && order.push(b),
+        onProgress: ({ backend: b, step }) => step === 'restart' && b !== undefined && order.push(b),
       });
       assert.deepEqual(
         both.results.map((x) => [x.backend, x.ok, x.error]),

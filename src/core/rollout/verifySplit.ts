@@ -95,7 +95,8 @@ export async function verifySplit(
             if (!s.ok || !s.version) errors++;
             else counts.set(s.version, (counts.get(s.version) ?? 0) + 1);
             const done = results.length * request.requests + sent;
-            if (done % Math.max(1, Math.floor(total / 20)) === 0) ctx.progress(`${lb.name}: ${sent}/${request.requests}`, 100 / 20);
+            if (done % Math.max(1, Math.floor(total / 20)) === 0)
+              ctx.onProgress({ message: `${lb.name}: ${sent}/${request.requests}`, increment: 100 / 20 });
           }
         };
         await Promise.all(Array.from({ length: Math.min(request.requests, request.concurrency ?? 8) }, worker));

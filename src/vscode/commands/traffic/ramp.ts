@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { previewRamp, ramp as coreRamp, nextStep } from '../../../core/rollout/ramp';
+import { previewRamp, ramp as coreRamp } from '../../../core/rollout/ramp';
+import { nextStep } from '../../../core/rollout/shared';
 import type { RampResult, RampTarget } from '../../../core/rollout/ramp';
 import { noLoadBalancerError } from '../../../core/errors';
 import { previewDocuments } from '../../previewDocuments';

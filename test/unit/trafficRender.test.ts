@@ -238,6 +238,27 @@ describe('traffic render', () => {
     assert.throws(() => renderUpstream(input([{ ...ok[0], weight: 1.5 }, ok[1]], 5)), /Refusing/);
   });
 
+  it('writes drained backends down (weights kept, both modes) and refuses to drain a whole group', () => {
+    const bs = backends([1, 1], [1]);
+    const drained = new Set(['s-0']);
+    const weighted = renderUpstream(input(bs, 25, 'weighted', { drained }));
+    const lines = (text: string) => text.split('\n').filter((l) => /^\s*server /.test(l));
+    assert.deepEqual(
+      lines(weighted).map((l) => /\sdown;/.test(l)),
+      [false, true, false],
+    );
+    checkWeighted(weighted, bs, 2500);
+    const sticky = renderUpstream(input(bs, 25, 'sticky', { drained }));
+    assert.deepEqual(lines(sticky).filter((l) => /\sdown;/.test(l)).length, 1);
+    assert.match(sticky, /server 127\.0\.0\.1:9000 weight=1 max_fails=0 down;/);
+    assert.throws(
+      () => renderUpstream(input(bs, 25, 'weighted', { drained: new Set(['s-0', 's-1']) })),
+      /drain every backend of group stable/,
+    );
+    assert.throws(() => renderUpstream(input(bs, 25, 'sticky', { drained: new Set(['c-0']) })), /group canary/);
+    assert.doesNotMatch(renderUpstream(input(bs, 25)), /\sdown;/);
+  });
+
   it('formats and converts splits', () => {
     assert.equal(formatSplit(25), '25');
     assert.equal(formatSplit(25.5), '25.5');

@@ -12,9 +12,11 @@ import type { ProbeResult } from './probe';
 import type { OnProgress } from '../progress';
 import { acquireLock, activatePrevious, discardRelease, placeRelease, pruneReleases, setLinks, switchCurrent } from './releases';
 import type { ReleaseLinks } from './releases';
+import { Drainer, drains } from './drain';
 
 /** The steps of a deploy on one backend, in order. */
-export type DeployStep = 'queued' | 'check' | 'lock' | 'upload' | 'verify' | 'record' | 'switch' | 'restart' | 'probe' | 'prune' | 'done';
+export type DeployStep =
+  'queued' | 'check' | 'lock' | 'upload' | 'verify' | 'record' | 'switch' | 'drain' | 'restart' | 'probe' | 'undrain' | 'prune' | 'done';
 
 export interface BackendResult {
   backend: string;
@@ -96,6 +98,8 @@ interface BackendRun {
   log: Logger;
   signal?: AbortSignal;
   step: (s: DeployStep) => void;
+  /** Takes the backend out of rotation before its restart hook (absent: no LB or drain off). */
+  drainer?: Drainer;
 }
 
 /**
@@ -104,6 +108,27 @@ interface BackendRun {
  * serves, and rethrow with a note saying so.
  */
 async function confirmSwitch(run: BackendRun, before: ReleaseLinks, build: BuildIdentity): Promise<void> {
+  let failure: unknown;
+  try {
+    await switchAndProbe(run, before, build);
+  } catch (err) {
+    failure = err;
+  }
+  // Back in rotation only now: on the new build after the probe, or on the previous release after a failure.
+  if (run.drainer?.current.has(run.backend.name)) {
+    run.step('undrain');
+    try {
+      await run.drainer.undrain(run.backend);
+    } catch (e) {
+      const msg = `${run.backend.name} is still out of rotation: putting it back failed: ${describeError(e)}. Run \`phar-rollout ramp\` (or rewrite the split) to put it back.`;
+      if (failure === undefined) throw new OperationError(msg, { step: 'undrain', backend: run.backend.name, cause: e });
+      run.log.error(msg);
+    }
+  }
+  if (failure !== undefined) throw failure;
+}
+
+async function switchAndProbe(run: BackendRun, before: ReleaseLinks, build: BuildIdentity): Promise<void> {
   const { t, backend, config, signal } = run;
   try {
     throwIfAborted(signal);
@@ -167,6 +192,15 @@ async function serveCurrent(run: BackendRun): Promise<void> {
     }
   }
   if (backend.restart) {
+    if (run.drainer && !run.drainer.current.has(backend.name)) {
+      // A backend that does not answer has nothing in flight (first deploy, or down): no drain.
+      const now = backend.probe ? await probeVersion(backend.probe, { timeoutMs: config.probe.timeoutMs, signal }) : undefined;
+      if (now && !now.ok) run.log.debug(`${backend.name}: not serving (${now.error?.message ?? 'probe failed'}), so no drain`);
+      else {
+        run.step('drain');
+        await run.drainer.drain(backend, signal);
+      }
+    }
     run.step('restart');
     await t.command(backend.restart, { signal, timeoutMs: config.probe.deployDeadlineMs });
   }
@@ -245,13 +279,25 @@ async function forEachBackend(
   const report = (backend: string, step: DeployStep) => options.onProgress?.({ message: `${backend}: ${step}`, backend, step });
   queue.forEach(({ b }) => report(b.name, 'queued'));
 
+  const drainer = config.loadBalancers.length > 0 ? new Drainer(config, pool, log) : undefined;
   const activeNames = new Set<string>();
   const deferred = new Set<string>();
   /** Resolves 'defer' to be queued again after the group's other backends in this run. */
   const one = async (backend: BackendConfig, index: number): Promise<'defer' | undefined> => {
     const started = Date.now();
-    if (restarts(backend) && groupSize(backend.group) === 1)
-      log.warn(`${backend.name} is the only backend of group ${backend.group}: its restart interrupts the group's traffic`);
+    const lone = groupSize(backend.group) === 1;
+    if (restarts(backend) && lone && drains(config, backend)) {
+      const message = `refused ${backend.name}: it is the only backend of group ${backend.group}, so draining it before its restart would leave the group with no server. Add a backend to the group, or set "drain": false on ${backend.name} (its restart then interrupts the group's traffic).`;
+      log.error(message);
+      results[index] = { backend: backend.name, ok: false, step: 'check', error: message, durationMs: Date.now() - started };
+      return undefined;
+    }
+    if (restarts(backend) && backend.drain === false)
+      log.warn(
+        lone
+          ? `${backend.name} is the only backend of group ${backend.group} and "drain" is false: its restart interrupts the group's traffic`
+          : `${backend.name}: "drain" is false: requests in flight during its restart may fail`,
+      );
     try {
       const blocked = await lastHealthy(backend, config, activeNames, signal);
       if (blocked) {
@@ -289,6 +335,7 @@ async function forEachBackend(
       config,
       log,
       signal,
+      drainer: drainer && drains(config, backend) && !lone ? drainer : undefined,
       step: (s) => {
         current = s;
         log.debug(`${backend.name}: ${s}`);
@@ -390,7 +437,7 @@ async function lastHealthy(
 }
 
 function isStep(s: string | undefined): s is DeployStep {
-  return !!s && ['check', 'lock', 'upload', 'verify', 'record', 'switch', 'restart', 'probe', 'prune'].includes(s);
+  return !!s && ['check', 'lock', 'upload', 'verify', 'record', 'switch', 'drain', 'restart', 'probe', 'undrain', 'prune'].includes(s);
 }
 
 /**

@@ -168,6 +168,8 @@ function rolloutJson(
             probe: `http://127.0.0.1:${ports[b.name]}/__version`,
             restart: phpBackendCommand(script, 'restart', bdir, ports[b.name], `${app}.phar`),
             runtime: 'php-server',
+            // Out of rotation before its restart; the lone canary cannot be (its group would have no server).
+            ...(b.group === 'canary' ? { drain: false } : { drainSeconds: 1 }),
           };
         }),
         loadBalancers: [

@@ -250,8 +250,15 @@ function combine(errors: Error[], tail: string): Error {
 }
 
 /** The managed file for `lb` at `split`, with the project's traffic settings. */
-export function renderFor(config: Pick<RolloutConfig, 'backends' | 'traffic'>, lb: LoadBalancerConfig, split: number, time: Date): string {
+export function renderFor(
+  config: Pick<RolloutConfig, 'backends' | 'traffic'>,
+  lb: LoadBalancerConfig,
+  split: number,
+  time: Date,
+  drained?: ReadonlySet<string>,
+): string {
   return renderUpstream({
+    drained,
     lb,
     backends: config.backends,
     split,

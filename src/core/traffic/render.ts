@@ -27,6 +27,8 @@ export interface RenderInput {
   /** Cookie that forces a side like forceHeader (sticky mode). */
   forceCookie: string;
   time: Date;
+  /** Backends written `down` (drained before a restart): nginx sends them no new request. */
+  drained?: ReadonlySet<string>;
 }
 
 /** One `server` line of a rendered upstream. */
@@ -195,8 +197,10 @@ function assertSafe(input: RenderInput): void {
 // after the other gets marked, and nginx answers 502 "no live upstreams" for up to 10 s although all
 // are up again (measured in the lab: 100 % 502 after a rolling deploy). A refused connection still
 // moves the request to the next server (proxy_next_upstream error).
-function serverLine(s: ServerWeight, withWeight = true): string {
-  const params = [withWeight && !s.backup ? `weight=${s.weight}` : '', 'max_fails=0', s.backup ? 'backup' : ''].filter(Boolean).join(' ');
+function serverLine(s: ServerWeight, drained?: ReadonlySet<string>): string {
+  const params = [!s.backup ? `weight=${s.weight}` : '', 'max_fails=0', s.backup ? 'backup' : '', drained?.has(s.name) ? 'down' : '']
+    .filter(Boolean)
+    .join(' ');
   return `    server ${s.address}${params ? ' ' + params : ''};  # ${s.name} (${s.group})`;
 }
 
@@ -213,6 +217,13 @@ function serverLine(s: ServerWeight, withWeight = true): string {
  */
 export function renderUpstream(input: RenderInput): string {
   assertSafe(input);
+  for (const g of ['stable', 'canary'] as const) {
+    const members = input.backends.filter((b) => b.group === g);
+    if (members.length > 0 && members.every((b) => input.drained?.has(b.name)))
+      throw new InputError(`Refusing to drain every backend of group ${g} (${members.map((b) => b.name).join(', ')}) at once`, {
+        hint: 'A group keeps at least one backend in rotation; drain them one after the other.',
+      });
+  }
   const bp = toBasisPoints(input.split);
   const name = input.lb.upstream;
   const pct = (bp / 100).toFixed(2);
@@ -229,7 +240,7 @@ export function renderUpstream(input: RenderInput): string {
     return [
       ...head,
       `upstream ${name} {`,
-      ...servers.map((s) => serverLine(s)),
+      ...servers.map((s) => serverLine(s, input.drained)),
       '}',
       '',
       `map $host $${name}_backend {`,
@@ -255,8 +266,8 @@ function renderSticky(input: RenderInput, bp: BasisPoints): string[] {
     backup: false,
   });
   const out: string[] = [];
-  out.push(`upstream ${name}_stable {`, ...stable.map((b) => serverLine(toServer(b))), '}', '');
-  if (canary.length > 0) out.push(`upstream ${name}_canary {`, ...canary.map((b) => serverLine(toServer(b))), '}', '');
+  out.push(`upstream ${name}_stable {`, ...stable.map((b) => serverLine(toServer(b), input.drained)), '}', '');
+  if (canary.length > 0) out.push(`upstream ${name}_canary {`, ...canary.map((b) => serverLine(toServer(b), input.drained)), '}', '');
 
   let key: string;
   if (input.stickyKey === 'address') key = '$remote_addr';

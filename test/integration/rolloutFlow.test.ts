@@ -11,7 +11,7 @@ import { run } from '../../src/core/exec/process';
 import { LocalTransport } from '../../src/core/exec/localTransport';
 import { nullLogger } from '../../src/core/log';
 import { readHistory } from '../../src/core/rollout/history';
-import { LockedError } from '../../src/core/rollout/lock';
+import { LockedError } from '../../src/core/exec/hostLock';
 import { promote } from '../../src/core/rollout/promote';
 import { pause, previewRamp, ramp, resume } from '../../src/core/rollout/ramp';
 import { rollback } from '../../src/core/rollout/rollback';

@@ -4,7 +4,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { LoadBalancerConfig } from '../../src/core/config/rolloutConfig';
 import { LocalTransport } from '../../src/core/exec/localTransport';
-import { LockedError, acquireLock, readLock, removeLock } from '../../src/core/rollout/lock';
+import { RemoteHostFiles } from '../../src/core/exec/hostFiles';
+import { LOCK_STALE_MS, LockedError, describeHolder, judge } from '../../src/core/exec/hostLock';
+import { acquireLock, readLock, removeLock } from '../../src/core/rollout/lock';
 import { appendHistory, readHistory, historyPath } from '../../src/core/rollout/history';
 import { readState, writeState } from '../../src/core/rollout/state';
 import { percentile, gateUrl } from '../../src/core/rollout/gates';
@@ -78,26 +80,122 @@ describe('rollout lock, history, state (local files)', () => {
     await (won[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof acquireLock>>>).value.release();
   });
 
-  it('takes over a stale lock, and a lock of a dead process of this machine', async () => {
+  it('takes over a remote holder without a heartbeat for 10 min, and a dead process of this machine at once', async () => {
     const lockDir = `${config.loadBalancers[0].file}.lock`;
+    const owner = (o: object) =>
+      JSON.stringify({ token: 't', user: 'carol', host: 'far', pid: 1, operation: 'ramp', since: '2026-01-01T00:00:00Z', ...o });
     await fs.mkdir(lockDir);
-    await fs.writeFile(
-      path.join(lockDir, 'owner.json'),
-      JSON.stringify({ token: 't', owner: 'carol on far', host: 'far', pid: 1, since: 'old' }),
-    );
-    const old = new Date(Date.now() - 11 * 60 * 1000);
-    await fs.utimes(lockDir, old, old);
+    await fs.writeFile(path.join(lockDir, 'owner.json'), owner({}));
+    await fs.writeFile(path.join(lockDir, 'heartbeat'), `${Math.floor(Date.now() / 1000) - 11 * 60}\n`);
     const a = await acquireLock(config, transportOf, { operation: 'x', user: 'alice' });
-    await a.release();
+    assert.equal(await a.release(), true);
 
     await fs.mkdir(lockDir);
-    // A pid that cannot exist on this host.
-    await fs.writeFile(
-      path.join(lockDir, 'owner.json'),
-      JSON.stringify({ token: 't', owner: 'dave', host: os.hostname(), pid: 2 ** 22 + 12345 }),
-    );
+    // A pid that cannot exist on this host, with a fresh heartbeat: gone is gone, whatever the age.
+    await fs.writeFile(path.join(lockDir, 'owner.json'), owner({ user: 'dave', host: os.hostname(), pid: 2 ** 22 + 12345 }));
+    await fs.writeFile(path.join(lockDir, 'heartbeat'), `${Math.floor(Date.now() / 1000)}\n`);
+    const seen = await readLock(config, transportOf);
+    assert.equal(seen?.stale, true);
+    assert.match(seen?.staleReason ?? '', /process \d+ .* is gone/);
     const b = await acquireLock(config, transportOf, { operation: 'x', user: 'alice' });
     await b.release();
+  });
+
+  it('never breaks a lock whose holder is alive on this machine, however old its heartbeat', async () => {
+    const lockDir = `${config.loadBalancers[0].file}.lock`;
+    await fs.mkdir(lockDir);
+    // process.ppid: alive, and not us.
+    const owner = { token: 't', user: 'erin', host: os.hostname(), pid: process.ppid, operation: 'ramp to 5 %', since: 'long ago' };
+    await fs.writeFile(path.join(lockDir, 'owner.json'), JSON.stringify(owner));
+    await fs.writeFile(path.join(lockDir, 'heartbeat'), `${Math.floor(Date.now() / 1000) - 24 * 3600}\n`);
+    const old = new Date(Date.now() - 24 * 3600 * 1000);
+    await fs.utimes(lockDir, old, old);
+    const seen = await readLock(config, transportOf);
+    assert.equal(seen?.stale, false);
+    assert.ok(seen!.ageMs > 23 * 3600 * 1000, 'the age is reported, it just does not count');
+    await assert.rejects(acquireLock(config, transportOf, { operation: 'ramp', user: 'bob' }), LockedError);
+    await assert.rejects(removeLock(config, transportOf, { force: false }), LockedError);
+    assert.equal((await readLock(config, transportOf))?.user, 'erin', 'still there');
+  });
+
+  it('a remote holder is stale by the lock host’s clock, never by ours', async () => {
+    // The heartbeat file holds the host's own time; judge it only against the host's now.
+    const lockDir = '/etc/nginx/app.conf.lock';
+    const owner = { token: 't', user: 'frank', host: 'far', pid: 1, operation: 'ramp', since: '2020-01-01T00:00:00Z' };
+    // The host's clock runs 2 h behind ours; its last heartbeat was 1 min ago by its clock.
+    const hostNow = Date.now() - 2 * 3600 * 1000;
+    const answer = (beatAgoMs: number) =>
+      `now ${Math.floor(hostNow / 1000)}\nheartbeat ${Math.floor((hostNow - beatAgoMs) / 1000)}\n${JSON.stringify(owner)}`;
+    const remote = new RemoteHostFiles({
+      host: 'far',
+      exec: async (args: readonly string[]) => ({
+        command: 'sh',
+        args,
+        code: 0,
+        signal: null,
+        stdout: answer(60000),
+        stderr: '',
+        durationMs: 0,
+      }),
+    } as never);
+    const fresh = await remote.readLock(lockDir);
+    assert.equal(fresh?.ageMs, 60000);
+    assert.equal(judge(fresh!, 'far:x', LOCK_STALE_MS).stale, false, 'an hour-old heartbeat by our clock, a minute by the host’s');
+    const staleRemote = new RemoteHostFiles({
+      host: 'far',
+      exec: async (args: readonly string[]) => ({
+        command: 'sh',
+        args,
+        code: 0,
+        signal: null,
+        stdout: answer(11 * 60000),
+        stderr: '',
+        durationMs: 0,
+      }),
+    } as never);
+    const old = await staleRemote.readLock(lockDir);
+    assert.equal(judge(old!, 'far:x', LOCK_STALE_MS).stale, true);
+  });
+
+  it('an owner file of the wrong shape reads as unreadable, shows safely, and can be force-unlocked', async () => {
+    const lockDir = `${config.loadBalancers[0].file}.lock`;
+    for (const bad of [
+      '{"user":{"toString":1}}',
+      '{"evil":1}',
+      '[1,2]',
+      'not json',
+      '{"token":"t","user":"\u001b]0;pwned\u0007","host":"h","pid":"1","operation":"x","since":"y"}',
+    ]) {
+      await fs.mkdir(lockDir);
+      await fs.writeFile(path.join(lockDir, 'owner.json'), bad);
+      const seen = await readLock(config, transportOf);
+      assert.match(seen!.owner, /^unreadable: /, bad);
+      assert.equal(seen!.stale, false, 'fresh: held until its heartbeat ages');
+      await assert.rejects(acquireLock(config, transportOf, { operation: 'ramp', user: 'bob' }), (err: Error) => {
+        assert.ok(err instanceof LockedError);
+        assert.match(err.message, /locked by unreadable: /);
+        assert.doesNotMatch(err.message, /\u001b|\u0007/);
+        return true;
+      });
+      const removed = await removeLock(config, transportOf, { force: true });
+      assert.match(removed!.owner, /^unreadable: /);
+      assert.equal(await readLock(config, transportOf), undefined);
+    }
+  });
+
+  it('owner text reaches a human only through safeText', async () => {
+    const lockDir = `${config.loadBalancers[0].file}.lock`;
+    await fs.mkdir(lockDir);
+    const owner = { token: 't', user: 'eve\u001b[2J\r\nfake row', host: 'far', pid: 1, operation: 'ramp\u001b]0;x\u0007', since: 'now' };
+    await fs.writeFile(path.join(lockDir, 'owner.json'), JSON.stringify(owner));
+    await assert.rejects(acquireLock(config, transportOf, { operation: 'ramp', user: 'bob' }), (err: Error) => {
+      assert.match(err.message, /locked by eve\\e\[2J\\r\\nfake row on far \(ramp\\e\]0;x\\a\)/);
+      assert.doesNotMatch(err.message, /[\u0000-\u001f]/);
+      return true;
+    });
+    const seen = await readLock(config, transportOf);
+    assert.equal(seen?.user, owner.user, 'the data itself stays exact (--json)');
+    assert.match(describeHolder(seen!), /^eve\\e\[2J/);
   });
 
   it('unlock removes a live lock only with force; release never removes someone else’s lock', async () => {

@@ -6,7 +6,7 @@ import { withContext } from './context';
 import type { RolloutOptions } from './context';
 import { appendHistory, readHistory } from './history';
 import { readLock, removeLock } from './lock';
-import type { LockHolder } from './lock';
+import type { LockHolder } from '../exec/hostLock';
 import { readState } from './state';
 import type { HistoryEvent, RolloutState } from './types';
 

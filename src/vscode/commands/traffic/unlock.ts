@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { unlock as coreUnlock } from '../../../core/rollout/status';
-import type { LockHolder } from '../../../core/rollout/lock';
+import type { LockHolder } from '../../../core/exec/hostLock';
 import type { CommandContext } from '../commandContext';
 import { confirm, requireConfig } from '../pick';
 import { rolloutOptions } from './rolloutOptions';

@@ -1,6 +1,7 @@
 import { backendStatus } from '../core/backends/status';
 import type { BackendStatus } from '../core/backends/status';
 import { CancelledError, describeError } from '../core/errors';
+import { describeHolder } from '../core/exec/hostLock';
 import { TransportPool } from '../core/exec/transportFor';
 import { rolloutStatus } from '../core/rollout/status';
 import type { RolloutStatusView } from '../core/rollout/status';
@@ -62,7 +63,7 @@ export const statusCommand: CliCommand = {
         );
       }
       if (rollout.state) ctx.stdout(`rollout: ${rollout.state.status}${rollout.state.message ? ` — ${rollout.state.message}` : ''}`);
-      if (rollout.lock) ctx.stdout(`locked by ${rollout.lock.owner}${rollout.lock.operation ? ` (${rollout.lock.operation})` : ''}`);
+      if (rollout.lock) ctx.stdout(`locked by ${describeHolder(rollout.lock)}`);
       return EXIT_OK;
     } finally {
       await pool.dispose();

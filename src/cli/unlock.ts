@@ -1,3 +1,4 @@
+import { describeHolder } from '../core/exec/hostLock';
 import { unlock } from '../core/rollout/status';
 import type { CliCommand } from './cliCommand';
 import { EXIT_OK } from './cliCommand';
@@ -12,7 +13,7 @@ export const unlockCommand: CliCommand = {
   async run(values, _positionals, ctx) {
     const holder = await unlock(await projectConfig(values), { force: values.force === true }, cliOptions(ctx));
     if (values.json) ctx.stdout(JSON.stringify({ removed: holder !== undefined, holder }, null, 2));
-    else ctx.stdout(holder ? `removed the lock of ${holder.owner}${holder.operation ? ` (${holder.operation})` : ''}` : 'not locked');
+    else ctx.stdout(holder ? `removed the lock of ${describeHolder(holder)}` : 'not locked');
     return EXIT_OK;
   },
 };

@@ -6,6 +6,7 @@ import { withContext } from './context';
 import type { RolloutOptions } from './context';
 import { appendHistory, readHistory } from './history';
 import { readLock, removeLock } from './lock';
+import { describeHolder } from '../exec/hostLock';
 import type { LockHolder } from '../exec/hostLock';
 import { readState } from './state';
 import type { HistoryEvent, RolloutState } from './types';
@@ -62,7 +63,7 @@ export async function unlock(
         after: { locked: false },
         result: request.force ? 'ok (forced)' : 'ok',
       });
-      ctx.log.debug(`removed the lock of ${holder.owner}${holder.operation ? ` (${holder.operation})` : ''}`);
+      ctx.log.debug(`removed the lock of ${describeHolder(holder)}`);
     } else ctx.log.debug('the rollout was not locked');
     return holder;
   });

@@ -5,7 +5,9 @@ import * as path from 'node:path';
 import type { LoadBalancerConfig } from '../../src/core/config/rolloutConfig';
 import { LocalTransport } from '../../src/core/exec/localTransport';
 import { RemoteHostFiles } from '../../src/core/exec/hostFiles';
-import { LOCK_STALE_MS, LockedError, describeHolder, judge } from '../../src/core/exec/hostLock';
+import { LockedError, acquireHostLock, describeHolder, readHostLock } from '../../src/core/exec/hostLock';
+import { run } from '../../src/core/exec/process';
+import type { Transport } from '../../src/core/exec/transport';
 import { acquireLock, readLock, removeLock } from '../../src/core/rollout/lock';
 import { appendHistory, readHistory, historyPath } from '../../src/core/rollout/history';
 import { readState, writeState } from '../../src/core/rollout/state';
@@ -119,42 +121,35 @@ describe('rollout lock, history, state (local files)', () => {
   });
 
   it('a remote holder is stale by the lock host’s clock, never by ours', async () => {
-    // The heartbeat file holds the host's own time; judge it only against the host's now.
-    const lockDir = '/etc/nginx/app.conf.lock';
+    // A "host" whose clock runs 2 h behind ours: the real remote scripts, with a `date` that lies.
+    const skew = 2 * 3600;
+    const bin = path.join(dir, 'bin');
+    await fs.mkdir(bin);
+    await fs.writeFile(path.join(bin, 'date'), `#!/bin/sh\necho $(( $(/bin/date +%s) - ${skew} ))\n`, { mode: 0o755 });
+    const host = {
+      host: 'far',
+      exec: (args: readonly string[], options: object = {}) =>
+        run(args[0], args.slice(1), { ...options, env: { PATH: `${bin}:${process.env.PATH}` } }),
+    } as unknown as Transport;
+    const lockDir = `${config.loadBalancers[0].file}.lock`;
+    const site = { files: new RemoteHostFiles(host), dir: lockDir, where: `far:${lockDir}`, subject: 'The rollout', hint: 'wait' };
     const owner = { token: 't', user: 'frank', host: 'far', pid: 1, operation: 'ramp', since: '2020-01-01T00:00:00Z' };
-    // The host's clock runs 2 h behind ours; its last heartbeat was 1 min ago by its clock.
-    const hostNow = Date.now() - 2 * 3600 * 1000;
-    const answer = (beatAgoMs: number) =>
-      `now ${Math.floor(hostNow / 1000)}\nheartbeat ${Math.floor((hostNow - beatAgoMs) / 1000)}\n${JSON.stringify(owner)}`;
-    const remote = new RemoteHostFiles({
-      host: 'far',
-      exec: async (args: readonly string[]) => ({
-        command: 'sh',
-        args,
-        code: 0,
-        signal: null,
-        stdout: answer(60000),
-        stderr: '',
-        durationMs: 0,
-      }),
-    } as never);
-    const fresh = await remote.readLock(lockDir);
-    assert.equal(fresh?.ageMs, 60000);
-    assert.equal(judge(fresh!, 'far:x', LOCK_STALE_MS).stale, false, 'an hour-old heartbeat by our clock, a minute by the host’s');
-    const staleRemote = new RemoteHostFiles({
-      host: 'far',
-      exec: async (args: readonly string[]) => ({
-        command: 'sh',
-        args,
-        code: 0,
-        signal: null,
-        stdout: answer(11 * 60000),
-        stderr: '',
-        durationMs: 0,
-      }),
-    } as never);
-    const old = await staleRemote.readLock(lockDir);
-    assert.equal(judge(old!, 'far:x', LOCK_STALE_MS).stale, true);
+    const hostNow = Math.floor(Date.now() / 1000) - skew;
+    await fs.mkdir(lockDir);
+    await fs.writeFile(path.join(lockDir, 'owner.json'), JSON.stringify(owner));
+    // Its last heartbeat was 1 min ago by its clock (2 h 1 min by ours): held.
+    await fs.writeFile(path.join(lockDir, 'heartbeat'), `${hostNow - 60}\n`);
+    const fresh = await readHostLock(site);
+    assert.ok(fresh!.ageMs >= 60000 && fresh!.ageMs < 65000, `age ${fresh!.ageMs}`);
+    assert.equal(fresh!.stale, false);
+    await assert.rejects(acquireHostLock(site, { operation: 'ramp', user: 'bob' }), LockedError);
+    // 11 min by its clock: stale, and taken over.
+    await fs.writeFile(path.join(lockDir, 'heartbeat'), `${hostNow - 11 * 60}\n`);
+    assert.equal((await readHostLock(site))!.stale, true);
+    const held = await acquireHostLock(site, { operation: 'ramp', user: 'bob' });
+    const beat = Number(await fs.readFile(path.join(lockDir, 'heartbeat'), 'utf8'));
+    assert.ok(Math.abs(beat - hostNow) <= 2, 'the new holder’s heartbeat is the host’s time, not ours');
+    assert.equal(await held.release(), true);
   });
 
   it('an owner file of the wrong shape reads as unreadable, shows safely, and can be force-unlocked', async () => {

@@ -17,7 +17,11 @@ import { readState } from '../../src/core/rollout/state';
 import { readSplit } from '../../src/core/traffic/apply';
 import { startLab } from '../../bench/trafficLab';
 import type { Lab } from '../../bench/trafficLab';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { spawn } from 'node:child_process';
 import { startLoad } from '../helpers/loadClient';
+import { waitFor } from '../helpers/wait';
 import type { LoadRun } from '../helpers/loadClient';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -46,8 +50,34 @@ async function sampleArtifact(tmp: string): Promise<Artifact> {
 }
 
 /** GET /, GET and POST /checkout, GET /api/items, each on fresh connections. */
-function mixedLoad(url: string): LoadRun[] {
-  return ['/', '/checkout', '/api/items'].map((p) => startLoad({ url: `${url}${p}`, concurrency: 2, maxDurationMs: 60000 }));
+function mixedLoad(url: string, concurrency: Record<string, number> = {}): LoadRun[] {
+  return ['/', '/checkout', '/api/items'].map((p) =>
+    startLoad({ url: `${url}${p}`, concurrency: concurrency[p] ?? 2, maxDurationMs: 60000 }),
+  );
+}
+
+/** A loopback webhook receiver: `silent` never answers (a dead receiver that accepts connections). */
+async function receiver(silent = false): Promise<{ url: string; bodies: Array<{ event: string; text: string }>; close(): Promise<void> }> {
+  const bodies: Array<{ event: string; text: string }> = [];
+  const server = http.createServer((req, res) => {
+    let b = '';
+    req.on('data', (c: Buffer) => (b += c.toString()));
+    req.on('end', () => {
+      if (silent) return;
+      bodies.push(JSON.parse(b) as { event: string; text: string });
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    bodies,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
 async function stopAll(loads: LoadRun[]): Promise<number> {
@@ -76,9 +106,11 @@ describe('canary analysis runner on real traffic', function () {
   const analysis = { interval: '3s', observe: '6s', minRequests: 50 };
 
   it('a canary failing 5 % on /checkout only passes the synthetic gate on / and is rolled back by the log analysis within two intervals', async () => {
+    const live = await receiver();
+    const dead = await receiver(true);
     lab = await startLab({
       artifacts: { stable: artifact, canary: artifact },
-      rollout: { traffic: { steps: [50, 100] }, analysis },
+      rollout: { traffic: { steps: [50, 100] }, analysis, notify: { webhooks: [dead.url, live.url], timeout: '1s' } },
     });
     await fs.writeFile(path.join(lab.backends.get('canary-1')!.dir, 'FAIL'), '0.05 /checkout\n');
     const loads = mixedLoad(lab.lbs[0].url);
@@ -93,8 +125,16 @@ describe('canary analysis runner on real traffic', function () {
       assert.equal(failed.canary.topErrors[0]?.path, '/checkout');
       assert.equal(failed.stable.errors, 0);
       assert.match(result.reason ?? '', /analysis failed at 50 %/);
+      // The live receiver got the rollback although the dead one never answered.
+      assert.deepEqual(
+        live.bodies.map((b) => b.event),
+        ['rollback'],
+      );
+      assert.match(live.bodies[0].text, /analysis failed at 50 %/);
     } finally {
       await stopAll(loads);
+      await live.close();
+      await dead.close();
     }
     assert.equal((await readSplit(lab.config.loadBalancers[0], local)).split, 0);
     const history = await readHistory(lab.projectDir);
@@ -152,5 +192,69 @@ describe('canary analysis runner on real traffic', function () {
     assert.match(out.reason, /inconclusive at 10 %/);
     assert.equal((await readSplit(lab.config.loadBalancers[0], local)).split, 10);
     assert.equal((await readState(lab.projectDir))?.status, 'paused');
+  });
+
+  it('a canary 200 ms slower on one path is failed by the relative p95 check', async () => {
+    lab = await startLab({
+      artifacts: { stable: artifact, canary: artifact },
+      rollout: { traffic: { steps: [50, 100] }, analysis: { ...analysis, limits: { maxP95Ms: 5000 } } },
+    });
+    await fs.writeFile(path.join(lab.backends.get('canary-1')!.dir, 'SLOW'), '200 /api/items\n');
+    // Clients wait for their answers: a slow path gets fewer requests than its users send. More
+    // clients on /api/items keep its share of canary requests where real (open-loop) traffic has it.
+    const loads = mixedLoad(lab.lbs[0].url, { '/': 1, '/checkout': 1, '/api/items': 8 });
+    let result;
+    try {
+      result = await runRollout(lab.config, { user: 'runner@example.invalid', precheck: false });
+    } finally {
+      await stopAll(loads);
+    }
+    assert.equal(result.result, 'rolled-back', JSON.stringify(result, null, 2));
+    const w = result.steps[0].windows.at(-1)!;
+    assert.equal(w.canary.errors, 0);
+    assert.ok(
+      w.reasons.some((r) => /p95 .* stable's/.test(r)),
+      w.reasons.join('\n'),
+    );
+    assert.equal((await readSplit(lab.config.loadBalancers[0], local)).split, 0);
+  });
+
+  it('a runner killed mid-step is resumed by the next run: the step is observed again from the start, not passed', async () => {
+    lab = await startLab({
+      artifacts: { stable: artifact, canary: artifact },
+      rollout: { traffic: { steps: [{ weight: 50, observe: '60s' }] }, analysis: { interval: '1s', observe: '3s', minRequests: 20 } },
+    });
+    const loads = mixedLoad(lab.lbs[0].url);
+    try {
+      const child = spawn('node', [CLI, 'run', '--project', lab.projectDir, '--no-precheck'], {
+        stdio: 'ignore',
+        env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null' },
+      });
+      const exited = new Promise((r) => child.once('exit', r));
+      try {
+        await waitFor(
+          'the first window of the killed runner',
+          async () => (await readHistory(lab!.projectDir)).some((e) => e.action === 'analysis'),
+          30000,
+        );
+      } finally {
+        child.kill('SIGKILL');
+        await exited;
+      }
+      const killedAt = (await readHistory(lab.projectDir)).length;
+      // The next run (with a short observation) picks the rollout up at 50 %.
+      const config = await lab.reconfigure({ traffic: { steps: [{ weight: 50, observe: '3s' }] } });
+      const started = Date.now();
+      const result = await runRollout(config, { user: 'runner@example.invalid', precheck: false });
+      assert.equal(result.result, 'completed', JSON.stringify(result, null, 2));
+      assert.equal(result.steps[0].weight, 50);
+      assert.ok(result.steps[0].windows.length >= 3, `observed ${result.steps[0].windows.length} windows`);
+      assert.ok(Date.now() - started >= 3000);
+      const after = (await readHistory(lab.projectDir)).slice(killedAt);
+      assert.ok(!after.some((e) => e.action === 'ramp'), 'the split was already live: no new ramp');
+      assert.ok(after.filter((e) => e.action === 'analysis').length >= 3);
+    } finally {
+      await stopAll(loads);
+    }
   });
 });

@@ -3,25 +3,11 @@ import * as path from 'node:path';
 import type { JSONPath } from 'jsonc-parser';
 import { InputError, InputErrors } from '../errors';
 import type { SourceLocation } from '../errors';
+import { finderSpec } from './boxFinder';
+import type { FinderSpec } from './boxFinder';
+import { checkKind, relativeInside } from './boxValues';
+import type { Kind } from './boxValues';
 import { JsonDocument } from './jsonDocument';
-
-/** One `finder` entry: a subset of Symfony Finder's methods, each list applied as box does (once per value). */
-export interface FinderSpec {
-  /** Folders relative to the base path. */
-  in: string[];
-  /** Base-name globs ("*.php") or regexes ("/\.php$/"); a file must match one when any is given. */
-  name: string[];
-  notName: string[];
-  /** Folders to skip: a bare name anywhere below `in`, a path with "/" relative to `in`. */
-  exclude: string[];
-  /** Substrings or regexes of the path relative to `in`; a file must match one when any is given. */
-  path: string[];
-  notPath: string[];
-  ignoreDotFiles: boolean;
-  ignoreVCS: boolean;
-  /** Where the entry is in box.json, for errors found later (a missing folder). */
-  jsonPath: JSONPath;
-}
 
 export type SignatureAlgorithm = 'MD5' | 'SHA1' | 'SHA256' | 'SHA512';
 
@@ -86,8 +72,6 @@ export const DEFAULT_DATETIME_FORMAT = 'Y-m-d H:i:s T';
 /** Hint shown with every key the built-in compiler refuses. */
 export const INSTALL_BOX_HINT = 'remove it, or install box (vendor/bin/box, PATH, or the pharRollout.boxPath setting)';
 
-type Kind = 'string' | 'boolean' | 'stringList' | 'stringOrList' | 'finder' | 'any' | 'object';
-
 /** Every key the built-in compiler understands, with the JSON type box documents for it. */
 const SUPPORTED: Record<string, Kind> = {
   $schema: 'any',
@@ -125,17 +109,6 @@ const SUPPORTED: Record<string, Kind> = {
   replacements: 'object',
   shebang: 'any',
   stub: 'any',
-};
-
-const FINDER_METHODS: Record<string, 'stringOrList' | 'boolean'> = {
-  in: 'stringOrList',
-  name: 'stringOrList',
-  notName: 'stringOrList',
-  exclude: 'stringOrList',
-  path: 'stringOrList',
-  notPath: 'stringOrList',
-  ignoreDotFiles: 'boolean',
-  ignoreVCS: 'boolean',
 };
 
 /** Finds box.json, else box.json.dist, in `projectDir` (or the explicit file); undefined when there is none. */
@@ -446,203 +419,4 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
   };
   if (errors.length) throw new InputErrors(errors);
   return config;
-}
-
-function finderSpec(
-  entry: Record<string, unknown>,
-  at: JSONPath,
-  basePath: string,
-  err: (p: JSONPath, m: string, h?: string, key?: boolean) => void,
-): FinderSpec {
-  const list = (key: string): string[] => {
-    const v = entry[key];
-    if (typeof v === 'string') return [v];
-    if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string');
-    return [];
-  };
-  for (const [key, value] of Object.entries(entry)) {
-    const kind = FINDER_METHODS[key];
-    if (!kind) {
-      err(
-        [...at, key],
-        `box.json finder method "${key}" is not supported by the built-in compiler`,
-        `supported: ${Object.keys(FINDER_METHODS).join(', ')}; or install box (vendor/bin/box, PATH, or the pharRollout.boxPath setting)`,
-        true,
-      );
-      continue;
-    }
-    checkKind(value, kind, [...at, key], err);
-  }
-  const dirs = list('in');
-  if (dirs.length === 0) err(at, 'A finder entry needs "in" (the folders to search)', 'For example { "in": "src", "name": "*.php" }.');
-  const ins = dirs.map((d, i) => {
-    const rel = relativeInside(basePath, d);
-    if (rel === undefined) err(Array.isArray(entry.in) ? [...at, 'in', i] : [...at, 'in'], `Finder folder ${d} is outside the base path`);
-    return rel ?? d;
-  });
-  for (const key of ['name', 'notName', 'path', 'notPath']) {
-    list(key).forEach((pattern, i) => {
-      const problem = patternProblem(pattern);
-      if (problem)
-        err([...at, key, ...(Array.isArray(entry[key]) ? [i] : [])], `Finder ${key} pattern ${JSON.stringify(pattern)}: ${problem}`);
-    });
-  }
-  return {
-    in: ins,
-    name: list('name'),
-    notName: list('notName'),
-    exclude: list('exclude').map((e) => e.replace(/\/+$/, '')),
-    path: list('path'),
-    notPath: list('notPath'),
-    ignoreDotFiles: entry.ignoreDotFiles !== false,
-    ignoreVCS: entry.ignoreVCS !== false,
-    jsonPath: at,
-  };
-}
-
-function checkKind(value: unknown, kind: Kind | 'stringOrList', at: JSONPath, err: (p: JSONPath, m: string, h?: string) => void): void {
-  const name = `"${at.filter((p) => typeof p === 'string').join('.')}"`;
-  switch (kind) {
-    case 'string':
-      if (typeof value !== 'string') err(at, `${name} must be a string, got ${typeName(value)}`);
-      break;
-    case 'boolean':
-      if (typeof value !== 'boolean') err(at, `${name} must be true or false, got ${typeName(value)}`);
-      break;
-    case 'object':
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) err(at, `${name} must be an object, got ${typeName(value)}`);
-      break;
-    case 'stringList':
-      if (!Array.isArray(value)) err(at, `${name} must be a list of strings, got ${typeName(value)}`, 'For example ["src", "config"].');
-      else value.forEach((v, i) => typeof v !== 'string' && err([...at, i], `${name} entries must be strings, got ${typeName(v)}`));
-      break;
-    case 'stringOrList':
-      if (typeof value === 'string') break;
-      if (!Array.isArray(value)) err(at, `${name} must be a string or a list of strings, got ${typeName(value)}`);
-      else value.forEach((v, i) => typeof v !== 'string' && err([...at, i], `${name} entries must be strings, got ${typeName(v)}`));
-      break;
-    case 'finder':
-      if (!Array.isArray(value))
-        err(at, `${name} must be a list of finder objects, got ${typeName(value)}`, 'For example [{ "in": "src", "name": "*.php" }].');
-      else
-        value.forEach(
-          (v, i) =>
-            (typeof v !== 'object' || v === null || Array.isArray(v)) &&
-            err([...at, i], `${name} entries must be objects, got ${typeName(v)}`),
-        );
-      break;
-    case 'any':
-      break;
-  }
-}
-
-function typeName(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'an object';
-  return `${typeof value} ${JSON.stringify(value)}`;
-}
-
-/** `p` relative to `base` with "/" separators, or undefined when it leaves `base`. */
-export function relativeInside(base: string, p: string): string | undefined {
-  const rel = path.relative(base, path.resolve(base, p)).split(path.sep).join('/');
-  if (rel === '' || rel === '.') return '.';
-  if (rel.startsWith('../') || rel === '..' || path.isAbsolute(rel)) return undefined;
-  return rel;
-}
-
-/** Why a finder pattern cannot be used, or undefined when it can. */
-export function patternProblem(pattern: string): string | undefined {
-  if (!isRegex(pattern)) return undefined;
-  try {
-    toJsRegex(pattern);
-    return undefined;
-  } catch (e) {
-    return (e as Error).message;
-  }
-}
-
-/** Where the delimited part of a PHP regex ends (trailing modifier letters excluded), or -1 when `s` is no regex. */
-function regexBodyEnd(s: string): number {
-  // Symfony Finder's isRegex: the shortest prefix of 3+ chars followed only by modifiers, with matching delimiters.
-  let end = s.length;
-  while (end > 3 && 'imsxuADUn'.includes(s[end - 1])) end--;
-  if (end < 3) return -1;
-  const start = s[0];
-  const last = s[end - 1];
-  if (start === last) return /[*?A-Za-z0-9 \\]/.test(start) ? -1 : end;
-  const pairs: Record<string, string> = { '{': '}', '(': ')', '[': ']', '<': '>' };
-  return pairs[start] === last ? end : -1;
-}
-
-/** Symfony Finder's test: a string delimited like a PHP regex ("/x/i", "#x#", "{x}") is a regex, anything else a glob. */
-export function isRegex(s: string): boolean {
-  return regexBodyEnd(s) !== -1;
-}
-
-/** Converts a PHP (PCRE) regex string "/x/i" to a JavaScript RegExp; throws with a reason when it cannot. */
-export function toJsRegex(s: string): RegExp {
-  const end = regexBodyEnd(s);
-  if (end === -1) throw new Error('not a delimited regex');
-  const inner = s.slice(1, end - 1);
-  let flags = '';
-  for (const m of s.slice(end)) {
-    if ('imsu'.includes(m)) {
-      if (!flags.includes(m)) flags += m;
-    } else if (m !== 'D' && m !== 'n') throw new Error(`the regex modifier "${m}" is not supported`);
-  }
-  try {
-    return new RegExp(inner, flags);
-  } catch (e) {
-    throw new Error(`invalid regex (${(e as Error).message})`, { cause: e });
-  }
-}
-
-/** Symfony Finder's glob: "*" and "?" stay within one path segment, {a,b} alternates, [..] is a class. */
-export function globToRegex(glob: string): RegExp {
-  let re = '';
-  let inBraces = 0;
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '{') {
-      inBraces++;
-      re += '(?:';
-    } else if (c === '}' && inBraces > 0) {
-      inBraces--;
-      re += ')';
-    } else if (c === ',' && inBraces > 0) re += '|';
-    else if (c === '[') {
-      const close = glob.indexOf(']', i + 1);
-      if (close === -1) re += '\\[';
-      else {
-        let cls = glob.slice(i + 1, close);
-        if (cls.startsWith('!')) cls = '^' + cls.slice(1);
-        re += `[${cls.replace(/\\/g, '\\\\')}]`;
-        i = close;
-      }
-    } else if (c === '\\' && i + 1 < glob.length) {
-      re += escapeRegex(glob[++i]);
-    } else re += escapeRegex(c);
-  }
-  return new RegExp(`^${re}$`);
-}
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-}
-
-/** A name/path matcher as Symfony Finder builds it: regexes as written, globs anchored, plain path strings as substrings. */
-export function nameMatcher(pattern: string): (name: string) => boolean {
-  const re = isRegex(pattern) ? toJsRegex(pattern) : globToRegex(pattern);
-  return (name) => re.test(name);
-}
-
-export function pathMatcher(pattern: string): (relPath: string) => boolean {
-  if (isRegex(pattern)) {
-    const re = toJsRegex(pattern);
-    return (p) => re.test(p);
-  }
-  return (p) => p.includes(pattern);
 }

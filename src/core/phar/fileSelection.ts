@@ -2,8 +2,9 @@ import { promises as fs } from 'node:fs';
 import type { Dirent } from 'node:fs';
 import * as path from 'node:path';
 import type { JSONPath } from 'jsonc-parser';
-import type { BoxConfig, FinderSpec } from '../config/boxConfig';
-import { nameMatcher, pathMatcher } from '../config/boxConfig';
+import type { BoxConfig } from '../config/boxConfig';
+import type { FinderSpec } from '../config/boxFinder';
+import { nameMatcher, pathMatcher } from '../config/finderPattern';
 import { throwIfAborted } from '../errors';
 
 /** One file of the phar. */

@@ -12,6 +12,7 @@ import { InputError, InputErrors, OperationError, inputErrorsOf, throwIfAborted 
 import { readGitInfo } from '../git/git';
 import type { GitInfo } from '../git/git';
 import type { Logger } from '../log';
+import { ROLLOUT_DIR } from './artifact';
 import type { Artifact, ArtifactManifest } from './artifact';
 import { artifactId, createStaging, findArtifactByInputsHash, sha256File } from './artifactStore';
 import { boxIdentity, boxVersion, findBox, runBoxCompile } from './boxRunner';
@@ -23,6 +24,9 @@ import { selectFiles } from './fileSelection';
 import type { SelectionProblem } from './fileSelection';
 import { computeInputsHash, hashProjectFiles, sha256 } from './inputsHash';
 import { placeholderValues } from './placeholders';
+
+/** The stat cache of project file digests, in `.rollout/` (see hashProjectFiles). */
+export const FILE_HASHES = 'file-hashes.json';
 
 export interface BuildOptions {
   projectDir: string;
@@ -120,7 +124,11 @@ export async function buildProject(options: BuildOptions): Promise<BuildResult> 
 
   progress('Hashing inputs', 10);
   const compilerText = ctx.mode === 'builtin' ? await readCompiler(options.compilerScript) : '';
-  const files = await hashProjectFiles(ctx.projectDir, { exclude: [ctx.boxConfig.output], signal });
+  const files = await hashProjectFiles(ctx.projectDir, {
+    exclude: [ctx.boxConfig.output],
+    signal,
+    cacheFile: path.join(ctx.projectDir, ROLLOUT_DIR, FILE_HASHES),
+  });
   const inputsHash = computeInputsHash({
     app: ctx.app,
     version: ctx.version,

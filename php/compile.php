@@ -190,7 +190,8 @@ function normalize(string $file, int $timestamp, string $algorithm): void
 {
     [$algoFlag, $hashName, $hashLength] = SIGNATURE_ALGORITHMS[$algorithm];
     $data = file_get_contents($file);
-    if (!preg_match('{__HALT_COMPILER\(\);(?: ?\?>)?(?:\r\n|\n)?}', $data, $m, PREG_OFFSET_CAPTURE)) {
+    // Case-insensitive, as PHP and the Phar extension find the marker ("__halt_compiler();" is a valid stub).
+    if (!preg_match('{__HALT_COMPILER\(\);(?: ?\?>)?(?:\r\n|\n)?}i', $data, $m, PREG_OFFSET_CAPTURE)) {
         throw new BuildFailure('the stub has no __HALT_COMPILER(); marker');
     }
     $pos = $m[0][1] + strlen($m[0][0]);

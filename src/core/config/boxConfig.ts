@@ -8,6 +8,7 @@ import type { FinderSpec } from './boxFinder';
 import { checkKind, relativeInside } from './boxValues';
 import type { Kind } from './boxValues';
 import { JsonDocument } from './jsonDocument';
+import { quoted } from '../safeText';
 
 export type SignatureAlgorithm = 'MD5' | 'SHA1' | 'SHA256' | 'SHA512';
 
@@ -21,8 +22,10 @@ export interface BoxConfig {
   main: string | false;
   /** True when `main` was not written in box.json (default index.php / composer bin). */
   mainIsDefault: boolean;
-  /** Where box writes the phar (absolute). The built-in compiler writes to the artifact store instead. */
+  /** Where box writes the phar (absolute). The built-in compiler stores it in the artifact store, then copies it here when `outputIsSet`. */
   output: string;
+  /** True when box.json names `output` itself (not box's default). */
+  outputIsSet: boolean;
   directories: string[];
   directoriesBin: string[];
   files: string[];
@@ -73,7 +76,7 @@ export const DEFAULT_DATETIME_FORMAT = 'Y-m-d H:i:s T';
 export const INSTALL_BOX_HINT = 'remove it, or install box (vendor/bin/box, PATH, or the pharRollout.boxPath setting)';
 
 /** Every key the built-in compiler understands, with the JSON type box documents for it. */
-const SUPPORTED: Record<string, Kind> = {
+const SUPPORTED: Readonly<Record<string, Kind>> = {
   $schema: 'any',
   algorithm: 'string',
   alias: 'string',
@@ -190,8 +193,11 @@ export async function readBoxConfig(
     const r = raw as Record<string, unknown>;
     if (typeof r['banner-file'] === 'string') {
       const base = typeof r['base-path'] === 'string' ? path.resolve(path.dirname(file), r['base-path']) : path.dirname(file);
-      const abs = path.resolve(base, r['banner-file']);
-      bannerFiles.set(abs, await fs.readFile(abs, 'utf8').catch(() => undefined));
+      // Never read a file outside the base path (parseBoxConfig refuses such a banner-file).
+      if (relativeInside(base, r['banner-file']) !== undefined) {
+        const abs = path.resolve(base, r['banner-file']);
+        bannerFiles.set(abs, await fs.readFile(abs, 'utf8').catch(() => undefined));
+      }
     }
   }
   return parseBoxConfig(file, text, { ...options, projectDir, readFile: (p) => bannerFiles.get(p) });
@@ -213,9 +219,10 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
   const has = (key: string) => raw[key] !== undefined && raw[key] !== null;
 
   for (const key of Object.keys(raw)) {
-    const kind = SUPPORTED[key];
+    // Own properties only: "__proto__", "constructor" or "toString" must not pass through Object.prototype.
+    const kind = Object.hasOwn(SUPPORTED, key) ? SUPPORTED[key] : undefined;
     if (!kind) {
-      if (ctx.strict) err([key], `box.json key "${key}" is not supported by the built-in compiler`, INSTALL_BOX_HINT, true);
+      if (ctx.strict) err([key], `box.json key ${quoted(key)} is not supported by the built-in compiler`, INSTALL_BOX_HINT, true);
       continue;
     }
     if (!has(key)) continue;
@@ -246,6 +253,15 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
         ? path.dirname(ctx.file)
         : ctx.projectDir;
 
+  // Every path key is confined to the base path, so the base path itself must stay in the project.
+  if (ctx.strict && relativeInside(ctx.projectDir, basePath) === undefined) {
+    err(
+      has('base-path') ? ['base-path'] : [],
+      `The base path ${quoted(basePath)} is outside the project ${ctx.projectDir}`,
+      'The built-in compiler only adds files of the project; or install box.',
+    );
+  }
+
   // main: string | false | null (null: composer bin[0], else index.php).
   let main: string | false = ctx.composerBin ?? 'index.php';
   let mainIsDefault = true;
@@ -258,13 +274,22 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
   } else if (has('main')) err(['main'], '"main" must be a path (string) or false', 'For example "bin/app.php".');
   if (typeof main === 'string') {
     const rel = relativeInside(basePath, main);
-    if (rel === undefined) err(['main'], `"main" (${main}) is outside the base path ${basePath}`, 'Use a path inside the project.');
+    if (rel === undefined) err(['main'], `"main" (${quoted(main)}) is outside the base path ${basePath}`, 'Use a path inside the project.');
     else main = rel;
   }
 
   let output: string;
-  if (typeof raw.output === 'string' && raw.output !== '') output = path.resolve(basePath, raw.output);
-  else if (has('output')) {
+  if (typeof raw.output === 'string' && raw.output !== '') {
+    output = path.resolve(basePath, raw.output);
+    // The built-in compiler writes the phar there too: only inside the base path, never into .git or .rollout.
+    const rel = relativeInside(basePath, raw.output);
+    if (ctx.strict && (rel === undefined || rel === '.' || /^(\.git|\.rollout)(\/|$)/.test(rel)))
+      err(
+        ['output'],
+        `"output" (${quoted(raw.output)}) must be a file inside the base path ${basePath}, outside .git and .rollout`,
+        'For example "build/app.phar"; or install box.',
+      );
+  } else if (has('output')) {
     err(['output'], '"output" must be a non-empty path', 'For example "build/app.phar".');
     output = path.join(basePath, 'index.phar');
   } else {
@@ -279,7 +304,11 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
       const rel = relativeInside(basePath, p);
       if (rel === undefined) {
         if (ctx.strict)
-          err([key, i], `"${key}" entry ${p} is outside the base path`, 'The built-in compiler only adds files below the base path.');
+          err(
+            [key, i],
+            `"${key}" entry ${quoted(p)} is outside the base path`,
+            'The built-in compiler only adds files below the base path.',
+          );
         return p;
       }
       return rel;
@@ -300,7 +329,7 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
     if (c === 'GZ' || c === 'NONE') compression = c;
     else if (ctx.strict && c === 'BZ2')
       err(['compression'], 'box.json "compression": "BZ2" is not supported by the built-in compiler', 'use "GZ" or "NONE", or install box');
-    else if (ctx.strict) err(['compression'], `"compression" must be "GZ" or "NONE", got ${JSON.stringify(raw.compression)}`);
+    else if (ctx.strict) err(['compression'], `"compression" must be "GZ" or "NONE", got ${quoted(raw.compression)}`);
   }
 
   let algorithm: SignatureAlgorithm = 'SHA256';
@@ -310,7 +339,7 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
     else if (ctx.strict)
       err(
         ['algorithm'],
-        `box.json "algorithm": ${JSON.stringify(raw.algorithm)} is not supported by the built-in compiler`,
+        `box.json "algorithm": ${quoted(raw.algorithm)} is not supported by the built-in compiler`,
         'use "SHA256" (default), "SHA512", "SHA1" or "MD5", or install box for OpenSSL signing',
       );
   }
@@ -319,7 +348,7 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
   if (typeof raw.stub === 'boolean') stub = raw.stub;
   else if (typeof raw.stub === 'string') {
     const rel = relativeInside(basePath, raw.stub);
-    if (rel === undefined) err(['stub'], `"stub" (${raw.stub}) is outside the base path`);
+    if (rel === undefined) err(['stub'], `"stub" (${quoted(raw.stub)}) is outside the base path`);
     stub = rel ?? raw.stub;
   } else if (has('stub') && ctx.strict) err(['stub'], '"stub" must be true, false or the path of a stub file');
 
@@ -330,7 +359,7 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
       if (ctx.strict)
         err(
           ['shebang'],
-          `"shebang" must be one line starting with "#!", got ${JSON.stringify(raw.shebang)}`,
+          `"shebang" must be one line starting with "#!", got ${quoted(raw.shebang)}`,
           'For example "#!/usr/bin/env php", or false for none.',
         );
     } else shebang = raw.shebang;
@@ -339,9 +368,16 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
   let banner: string | undefined;
   if (typeof raw['banner-file'] === 'string') {
     const abs = path.resolve(basePath, raw['banner-file']);
-    banner = ctx.readFile?.(abs);
-    if (banner === undefined && ctx.strict)
-      err(['banner-file'], `Cannot read the banner file ${raw['banner-file']}`, 'Check the path (relative to the base path).');
+    // Confined like every path key: a banner-file such as /etc/passwd would put a host file in the stub.
+    if (relativeInside(basePath, raw['banner-file']) === undefined)
+      err(
+        ['banner-file'],
+        `"banner-file" (${quoted(raw['banner-file'])}) is outside the base path ${basePath}`,
+        'Use a file inside the project.',
+      );
+    else banner = ctx.readFile?.(abs);
+    if (banner === undefined && ctx.strict && relativeInside(basePath, raw['banner-file']) !== undefined)
+      err(['banner-file'], `Cannot read the banner file ${quoted(raw['banner-file'])}`, 'Check the path (relative to the base path).');
     banner = banner?.replace(/\s+$/, '');
   } else if (typeof raw.banner === 'string') banner = raw.banner;
   else if (Array.isArray(raw.banner)) {
@@ -359,18 +395,18 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
   let chmod: number | undefined;
   if (typeof raw.chmod === 'string') {
     if (/^0?[0-7]{3}$/.test(raw.chmod)) chmod = parseInt(raw.chmod, 8);
-    else if (ctx.strict) err(['chmod'], `"chmod" must be an octal mode such as "0755", got ${JSON.stringify(raw.chmod)}`);
+    else if (ctx.strict) err(['chmod'], `"chmod" must be an octal mode such as "0755", got ${quoted(raw.chmod)}`);
   }
 
   if (typeof raw.alias === 'string' && ctx.strict && !/^[A-Za-z0-9_.-]+$/.test(raw.alias)) {
-    err(['alias'], `"alias" must be a plain file name such as "app.phar", got ${JSON.stringify(raw.alias)}`);
+    err(['alias'], `"alias" must be a plain file name such as "app.phar", got ${quoted(raw.alias)}`);
   }
 
   const replacements: Record<string, string> = {};
   if (ctx.strict && typeof raw.replacements === 'object' && raw.replacements !== null && !Array.isArray(raw.replacements)) {
     for (const [k, v] of Object.entries(raw.replacements as Record<string, unknown>)) {
       if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') replacements[k] = String(v);
-      else err(['replacements', k], `Replacement "${k}" must be a string, number or boolean`);
+      else err(['replacements', k], `Replacement ${quoted(k)} must be a string, number or boolean`);
     }
   }
   const sigil = typeof raw['replacement-sigil'] === 'string' ? raw['replacement-sigil'] : '@';
@@ -383,6 +419,7 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
     main,
     mainIsDefault,
     output,
+    outputIsSet: typeof raw.output === 'string' && raw.output !== '',
     directories: ctx.strict ? relList('directories') : [],
     directoriesBin: ctx.strict ? relList('directories-bin') : [],
     files: ctx.strict ? relList('files') : [],

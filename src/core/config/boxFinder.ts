@@ -2,6 +2,7 @@ import type { JSONPath } from 'jsonc-parser';
 import { checkKind, relativeInside } from './boxValues';
 import type { ErrorSink } from './boxValues';
 import { patternProblem } from './finderPattern';
+import { quoted } from '../safeText';
 
 /** One `finder` entry: a subset of Symfony Finder's methods, each list applied as box does (once per value). */
 export interface FinderSpec {
@@ -22,7 +23,7 @@ export interface FinderSpec {
 }
 
 /** The Symfony Finder methods the built-in compiler implements, with their JSON types. */
-export const FINDER_METHODS: Record<string, 'stringOrList' | 'boolean'> = {
+export const FINDER_METHODS: Readonly<Record<string, 'stringOrList' | 'boolean'>> = {
   in: 'stringOrList',
   name: 'stringOrList',
   notName: 'stringOrList',
@@ -42,11 +43,11 @@ export function finderSpec(entry: Record<string, unknown>, at: JSONPath, basePat
     return [];
   };
   for (const [key, value] of Object.entries(entry)) {
-    const kind = FINDER_METHODS[key];
+    const kind = Object.hasOwn(FINDER_METHODS, key) ? FINDER_METHODS[key] : undefined; // own keys only ("hasOwnProperty")
     if (!kind) {
       err(
         [...at, key],
-        `box.json finder method "${key}" is not supported by the built-in compiler`,
+        `box.json finder method ${quoted(key)} is not supported by the built-in compiler`,
         `supported: ${Object.keys(FINDER_METHODS).join(', ')}; or install box (vendor/bin/box, PATH, or the pharRollout.boxPath setting)`,
         true,
       );
@@ -58,14 +59,14 @@ export function finderSpec(entry: Record<string, unknown>, at: JSONPath, basePat
   if (dirs.length === 0) err(at, 'A finder entry needs "in" (the folders to search)', 'For example { "in": "src", "name": "*.php" }.');
   const ins = dirs.map((d, i) => {
     const rel = relativeInside(basePath, d);
-    if (rel === undefined) err(Array.isArray(entry.in) ? [...at, 'in', i] : [...at, 'in'], `Finder folder ${d} is outside the base path`);
+    if (rel === undefined)
+      err(Array.isArray(entry.in) ? [...at, 'in', i] : [...at, 'in'], `Finder folder ${quoted(d)} is outside the base path`);
     return rel ?? d;
   });
   for (const key of ['name', 'notName', 'path', 'notPath']) {
     list(key).forEach((pattern, i) => {
       const problem = patternProblem(pattern);
-      if (problem)
-        err([...at, key, ...(Array.isArray(entry[key]) ? [i] : [])], `Finder ${key} pattern ${JSON.stringify(pattern)}: ${problem}`);
+      if (problem) err([...at, key, ...(Array.isArray(entry[key]) ? [i] : [])], `Finder ${key} pattern ${quoted(pattern)}: ${problem}`);
     });
   }
   return {

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { JSONPath } from 'jsonc-parser';
+import { quoted, safeText } from '../safeText';
 
 /** The JSON type box documents for a key, as the built-in compiler checks it. */
 export type Kind = 'string' | 'boolean' | 'stringList' | 'stringOrList' | 'finder' | 'any' | 'object';
@@ -17,7 +18,7 @@ export function relativeInside(base: string, p: string): string | undefined {
 
 /** Reports `value` at `at` when it is not of `kind`. */
 export function checkKind(value: unknown, kind: Kind, at: JSONPath, err: ErrorSink): void {
-  const name = `"${at.filter((p) => typeof p === 'string').join('.')}"`;
+  const name = quoted(at.filter((p) => typeof p === 'string').join('.'));
   switch (kind) {
     case 'string':
       if (typeof value !== 'string') err(at, `${name} must be a string, got ${typeName(value)}`);
@@ -57,5 +58,5 @@ export function typeName(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'an object';
-  return `${typeof value} ${JSON.stringify(value)}`;
+  return `${typeof value} ${typeof value === 'string' ? quoted(value) : safeText(value)}`;
 }

@@ -6,6 +6,7 @@ import type { BoxConfig } from '../config/boxConfig';
 import type { FinderSpec } from '../config/boxFinder';
 import { nameMatcher, pathMatcher } from '../config/finderPattern';
 import { throwIfAborted } from '../errors';
+import { safeText } from '../safeText';
 
 /** One file of the phar. */
 export interface PharEntry {
@@ -85,7 +86,7 @@ export async function selectFiles(
       if (!pending(relDir))
         problems.push({
           at,
-          message: `Folder ${relDir} does not exist in ${base}`,
+          message: `Folder ${safeText(relDir)} does not exist in ${base}`,
           hint: 'Fix the path (relative to the base path) or create the folder.',
         });
       return;
@@ -154,7 +155,7 @@ export async function selectFiles(
       else if (!pending(file))
         problems.push({
           at: [key, i],
-          message: `File ${file} does not exist in ${base}`,
+          message: `File ${safeText(file)} does not exist in ${base}`,
           hint: 'Fix the path (relative to the base path).',
         });
     }
@@ -166,7 +167,7 @@ export async function selectFiles(
     else if (!pending(config.main)) {
       problems.push({
         at: config.mainIsDefault ? [] : ['main'],
-        message: `Main script ${config.main} does not exist in ${base}`,
+        message: `Main script ${safeText(config.main)} does not exist in ${base}`,
         hint: config.mainIsDefault
           ? 'Set "main" in box.json to your front controller, or false with a custom "stub".'
           : 'Fix the path (relative to the base path).',
@@ -178,7 +179,7 @@ export async function selectFiles(
     if (!stat?.isFile())
       problems.push({
         at: ['stub'],
-        message: `Stub file ${config.stub} does not exist in ${base}`,
+        message: `Stub file ${safeText(config.stub)} does not exist in ${base}`,
         hint: 'Fix the path, or use true for a generated stub.',
       });
   }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { JSONPath } from 'jsonc-parser';
@@ -24,6 +25,7 @@ import { selectFiles } from './fileSelection';
 import type { SelectionProblem } from './fileSelection';
 import { computeInputsHash, hashProjectFiles, sha256 } from './inputsHash';
 import { placeholderValues } from './placeholders';
+import { quoted } from '../safeText';
 
 /** The stat cache of project file digests, in `.rollout/` (see hashProjectFiles). */
 export const FILE_HASHES = 'file-hashes.json';
@@ -144,6 +146,7 @@ export async function buildProject(options: BuildOptions): Promise<BuildResult> 
     const existing = await findArtifactByInputsHash(ctx.projectDir, inputsHash);
     if (existing) {
       log.info(`Up to date: ${existing.id} (inputs unchanged; use --force to rebuild)`);
+      if (ctx.mode === 'builtin') await writeBoxOutput(ctx.boxConfig, existing, log);
       progress(`Up to date: ${existing.id}`, 85);
       return { artifact: existing, upToDate: true };
     }
@@ -200,6 +203,7 @@ export async function buildProject(options: BuildOptions): Promise<BuildResult> 
     throwIfAborted(signal);
     const artifact = await staging.commit(manifest);
     log.info(`Built ${artifact.id}: ${artifact.pharPath} (${size} bytes, sha256 ${digest})`);
+    if (ctx.mode === 'builtin') await writeBoxOutput(ctx.boxConfig, artifact, log);
     progress(`Built ${artifact.id}`, 5);
     return { artifact, upToDate: false };
   } finally {
@@ -312,16 +316,19 @@ export async function prepareBuild(options: BuildOptions): Promise<BuildContext>
       });
     } else if (typeof boxConfig.stub === 'string') {
       const text = await fs.readFile(path.resolve(boxConfig.basePath, boxConfig.stub), 'utf8').catch(() => undefined);
-      if (text !== undefined && !text.includes('__HALT_COMPILER();')) {
+      // PHP and the Phar extension find the marker case-insensitively ("__halt_compiler();" works).
+      if (text !== undefined && !text.toLowerCase().includes('__halt_compiler();')) {
         errors.push(
           new InputError(
-            `The stub ${boxConfig.stub} has no __HALT_COMPILER(); line`,
+            `The stub ${quoted(boxConfig.stub)} has no __HALT_COMPILER(); line`,
             locate(['stub']),
             'A phar stub must end with __HALT_COMPILER(); ?>',
           ),
         );
       }
-      stub = text ?? null;
+      // Phar::setStub finds the marker case-insensitively, but opening the phar later (Phar::mapPhar, phar://) looks
+      // for it in upper case only: write the first one as "__HALT_COMPILER();" so the accepted stub also works.
+      stub = text?.replace(/__halt_compiler\(\);/i, '__HALT_COMPILER();') ?? null;
     }
   }
   if (errors.length) throw new InputErrors(errors);
@@ -372,6 +379,33 @@ async function makePlan(ctx: BuildContext, output: string, signal?: AbortSignal)
     metadata,
     timestamp: Math.floor(Date.parse(ctx.commitTime) / 1000),
   };
+}
+
+/**
+ * Also writes the stored phar to box.json's `output` (as box would), for scripts that expect it there.
+ * The artifact store stays the source of truth: the copy is written after it, replaced atomically, and skipped when identical.
+ */
+async function writeBoxOutput(config: BoxConfig, artifact: Artifact, log: Logger): Promise<void> {
+  if (!config.outputIsSet) return;
+  const output = config.output;
+  const stat = await fs.stat(output).catch(() => undefined);
+  if (stat?.isFile() && stat.size === artifact.size && (await sha256File(output)) === artifact.sha256) return;
+  const tmp = `${output}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await fs.mkdir(path.dirname(output), { recursive: true });
+    await fs.copyFile(artifact.pharPath, tmp);
+    await fs.chmod(tmp, (await fs.stat(artifact.pharPath)).mode & 0o777);
+    await fs.rename(tmp, output);
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw new OperationError(
+      `Built ${artifact.id}, but cannot write box.json's output ${output}: ${(err as Error).message}`,
+      'output',
+      output,
+      { cause: err },
+    );
+  }
+  log.info(`Wrote ${output} (box.json "output")`);
 }
 
 function selectionError(config: BoxConfig, p: SelectionProblem): InputError {

@@ -61,6 +61,8 @@ export interface HashProjectOptions {
    * unchanged since it was written keep their recorded sha256; only the others are read. Absent: hash everything.
    */
   cacheFile?: string;
+  /** Write the cache only once this resolves true (a build that turns out to be refused writes nothing). */
+  writeCacheWhen?: Promise<boolean>;
   /** Called with how many files were read and hashed (the rest came from the cache), for profiling and tests. */
   onStats?: (stats: { files: number; hashed: number }) => void;
 }
@@ -186,6 +188,7 @@ export async function hashProjectFiles(
   };
   await Promise.all(Array.from({ length: Math.min(16, todo.length) }, worker));
   options.onStats?.({ files: files.length, hashed: todo.length });
-  if (cache && options.cacheFile && (todo.length > 0 || fresh.size !== cache.entries.size)) await saveCache(options.cacheFile, fresh);
+  if (cache && options.cacheFile && (todo.length > 0 || fresh.size !== cache.entries.size) && (await (options.writeCacheWhen ?? true)))
+    await saveCache(options.cacheFile, fresh);
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

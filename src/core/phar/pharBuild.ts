@@ -22,7 +22,7 @@ import { compileBuiltin, generateStub } from './builtinCompiler';
 import type { CompilePlan } from './builtinCompiler';
 import { autoloaderSuffixWarning, runComposer } from './composer';
 import { selectFiles } from './fileSelection';
-import type { SelectionProblem } from './fileSelection';
+import type { PharEntry, SelectionProblem } from './fileSelection';
 import { computeInputsHash, hashProjectFiles, sha256 } from './inputsHash';
 import { placeholderValues } from './placeholders';
 import { quoted } from '../safeText';
@@ -99,6 +99,8 @@ export interface BuildContext {
   placeholders: Record<string, string>;
   /** Stub text for the built-in compiler (generated or read), null for Phar's default stub. */
   stub: string | null;
+  /** The phar's files when already selected here (composer skipped, so nothing changes them before compiling). */
+  selection?: PharEntry[];
 }
 
 /**
@@ -114,7 +116,28 @@ export async function buildProject(options: BuildOptions): Promise<BuildResult> 
   throwIfAborted(signal);
 
   progress('Reading configuration', 5);
-  const ctx = await prepareBuild(options);
+  // Hashing the inputs (file system) starts as soon as box.json says what to leave out, and runs while git
+  // (processes) is read; its stat cache is written only when the configuration turns out valid.
+  let allowCacheWrite: (ok: boolean) => void = () => undefined;
+  const writeCacheWhen = new Promise<boolean>((resolve) => (allowCacheWrite = resolve));
+  let hashing: Promise<Array<{ path: string; sha256: string }>> | undefined;
+  let ctx: BuildContext;
+  try {
+    ctx = await readProject(options, (boxConfig, projectDir) => {
+      hashing = hashProjectFiles(projectDir, {
+        exclude: [boxConfig.output],
+        signal,
+        cacheFile: path.join(projectDir, ROLLOUT_DIR, FILE_HASHES),
+        writeCacheWhen,
+      });
+      hashing.catch(() => undefined); // awaited below; failures surface there
+    });
+  } catch (err) {
+    allowCacheWrite(false);
+    await hashing?.catch(() => undefined);
+    throw err;
+  }
+  allowCacheWrite(true);
   if (!ctx.git.commit) {
     log.warn(
       `${ctx.projectDir} has no git commit: the artifact's commit is "unknown" and its build time ${ctx.commitTime} (set SOURCE_DATE_EPOCH to choose one)`,
@@ -125,12 +148,11 @@ export async function buildProject(options: BuildOptions): Promise<BuildResult> 
   );
 
   progress('Hashing inputs', 10);
-  const compilerText = ctx.mode === 'builtin' ? await readCompiler(options.compilerScript) : '';
-  const files = await hashProjectFiles(ctx.projectDir, {
-    exclude: [ctx.boxConfig.output],
-    signal,
-    cacheFile: path.join(ctx.projectDir, ROLLOUT_DIR, FILE_HASHES),
-  });
+  const [compilerText, files, builderIdentity] = await Promise.all([
+    ctx.mode === 'builtin' ? readCompiler(options.compilerScript) : '',
+    hashing ?? hashProjectFiles(ctx.projectDir, { exclude: [ctx.boxConfig.output], signal }),
+    ctx.mode === 'box' && ctx.box ? boxIdentity(ctx.box) : 'builtin',
+  ]);
   const inputsHash = computeInputsHash({
     app: ctx.app,
     version: ctx.version,
@@ -138,7 +160,7 @@ export async function buildProject(options: BuildOptions): Promise<BuildResult> 
     commitTime: ctx.commitTime,
     dirty: ctx.git.dirty,
     composerArgs: ctx.composerArgs,
-    builder: ctx.mode === 'box' && ctx.box ? await boxIdentity(ctx.box) : 'builtin',
+    builder: builderIdentity,
     compiler: ctx.mode === 'builtin' ? sha256(compilerText) : '',
     files,
   });
@@ -215,7 +237,12 @@ export async function buildProject(options: BuildOptions): Promise<BuildResult> 
  * Reads and checks everything a build needs, running nothing but git and writing nothing.
  * Throws InputErrors listing every problem of composer.json, rollout.json and box.json.
  */
-export async function prepareBuild(options: BuildOptions): Promise<BuildContext> {
+export function prepareBuild(options: BuildOptions): Promise<BuildContext> {
+  return readProject(options);
+}
+
+/** prepareBuild, calling `onBoxConfig` as soon as box.json is read (the build starts hashing then). */
+async function readProject(options: BuildOptions, onBoxConfig?: (config: BoxConfig, projectDir: string) => void): Promise<BuildContext> {
   const projectDir = path.resolve(options.projectDir);
   const env = options.env ?? process.env;
   const errors: InputError[] = [];
@@ -276,13 +303,22 @@ export async function prepareBuild(options: BuildOptions): Promise<BuildContext>
   const boxConfig = await attempt(() =>
     readBoxConfig(projectDir, { strict: mode === 'builtin', explicit: rollout?.build.config, composerBin }),
   );
+  if (boxConfig) onBoxConfig?.(boxConfig, projectDir);
 
   // box's output is written into the project; it must not make the tree (and so the inputs) dirty.
   const outputRel = boxConfig ? path.relative(projectDir, boxConfig.output).split(path.sep).join('/') : undefined;
-  const git = await readGitInfo(projectDir, {
-    signal: options.signal,
-    exclude: outputRel && !outputRel.startsWith('../') ? [outputRel] : [],
-  });
+  const composerArgs = options.composerArgs ?? rollout?.build.composer ?? DEFAULT_COMPOSER_ARGS;
+  // git (processes) and the file selection (file system) do not depend on each other: run them together.
+  // Everything the phar needs, except what composer is about to write, must exist now.
+  const [git, selection] = await Promise.all([
+    readGitInfo(projectDir, {
+      signal: options.signal,
+      exclude: outputRel && !outputRel.startsWith('../') ? [outputRel] : [],
+    }),
+    boxConfig && mode === 'builtin'
+      ? selectFiles(boxConfig, { pending: composerArgs.length ? ['vendor'] : [], signal: options.signal })
+      : undefined,
+  ]);
   const commit = git.commit ?? 'unknown';
   const commitTime = buildTime(env, git);
   const version = composer?.version ?? (git.latestTag ? git.latestTag.replace(/^v(?=\d)/, '') : undefined) ?? '0.0.0-dev';
@@ -302,9 +338,7 @@ export async function prepareBuild(options: BuildOptions): Promise<BuildContext>
           p.key.startsWith('git') ? 'Commit the project to git (and tag it for git-tag), or remove the key.' : undefined,
         ),
       );
-    // Everything the phar needs, except what composer is about to write, must exist now.
-    const { problems } = await selectFiles(boxConfig, { pending: ['vendor'], signal: options.signal });
-    errors.push(...problems.map((p) => selectionError(boxConfig, p)));
+    errors.push(...(selection?.problems ?? []).map((p) => selectionError(boxConfig, p)));
     const alias = boxConfig.alias ?? `${app}.phar`;
     if (boxConfig.stub === true) {
       stub = generateStub({
@@ -343,7 +377,9 @@ export async function prepareBuild(options: BuildOptions): Promise<BuildContext>
     composer: composer as ComposerInfo,
     rollout,
     boxConfig: boxConfig as BoxConfig,
-    composerArgs: options.composerArgs ?? rollout?.build.composer ?? DEFAULT_COMPOSER_ARGS,
+    composerArgs,
+    // With composer skipped nothing changes the tree before compiling: the selection made here is the phar's.
+    selection: composerArgs.length === 0 ? selection?.entries : undefined,
     mode,
     box,
     placeholders,
@@ -354,7 +390,7 @@ export async function prepareBuild(options: BuildOptions): Promise<BuildContext>
 /** The plan php/compile.php writes: files selected now that vendor/ exists. */
 async function makePlan(ctx: BuildContext, output: string, signal?: AbortSignal): Promise<CompilePlan> {
   const config = ctx.boxConfig;
-  const { entries, problems } = await selectFiles(config, { signal });
+  const { entries, problems } = ctx.selection ? { entries: ctx.selection, problems: [] } : await selectFiles(config, { signal });
   if (problems.length) throw new InputErrors(problems.map((p) => selectionError(config, p)));
   const own: Record<string, unknown> = { app: ctx.app, version: ctx.version, commit: ctx.commit, commitTime: ctx.commitTime };
   if (ctx.git.dirty) own.dirty = true;

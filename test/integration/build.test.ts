@@ -319,12 +319,24 @@ describe('build (integration: php, composer, git)', function () {
     const first = await build(dir).result;
     assert.deepEqual(await fs.readFile(output), await fs.readFile(first.artifact.pharPath));
     assert.equal((await fs.stat(output)).mode & 0o777, 0o755, 'chmod like the stored phar');
-    await fs.writeFile(output, 'stale');
+    await fs.writeFile(output, '<?php __HALT_COMPILER(); ?>\r\nan older phar');
     const again = await build(dir).result;
     assert.equal(again.upToDate, true, 'the output phar is not an input');
     assert.equal(again.artifact.dirty, false);
     assert.equal(await sha256File(output), first.artifact.sha256);
     assert.deepEqual((await fs.readdir(path.dirname(output))).sort(), ['sample-app.phar'], 'no temporary file left');
+    // An "output" naming something that is not a phar is never overwritten; the stored artifact stands.
+    await fs.writeFile(output, '<?php echo "my own script";\n');
+    await assert.rejects(build(dir).result, (err: unknown) => {
+      assert.ok(err instanceof OperationError);
+      assert.equal(
+        err.message,
+        `Built ${first.artifact.id}, but did not write box.json's output ${output}: something other than a phar is there`,
+      );
+      return true;
+    });
+    assert.equal(await fs.readFile(output, 'utf8'), '<?php echo "my own script";\n');
+    assert.equal(await sha256File(first.artifact.pharPath), first.artifact.sha256);
   });
 
   it('accepts a custom stub ending in lowercase __halt_compiler(); as PHP does', async () => {

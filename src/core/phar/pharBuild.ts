@@ -426,6 +426,14 @@ async function writeBoxOutput(config: BoxConfig, artifact: Artifact, log: Logger
   const output = config.output;
   const stat = await fs.stat(output).catch(() => undefined);
   if (stat?.isFile() && stat.size === artifact.size && (await sha256File(output)) === artifact.sha256) return;
+  // Replace an earlier phar, never another file that happens to be there (an "output" naming a source file).
+  if (stat && !(stat.isFile() && (await looksLikePhar(output)))) {
+    throw new OperationError(
+      `Built ${artifact.id}, but did not write box.json's output ${output}: something other than a phar is there`,
+      'output',
+      output,
+    );
+  }
   const tmp = `${output}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     await fs.mkdir(path.dirname(output), { recursive: true });
@@ -442,6 +450,17 @@ async function writeBoxOutput(config: BoxConfig, artifact: Artifact, log: Logger
     );
   }
   log.info(`Wrote ${output} (box.json "output")`);
+}
+
+/** True when the file's first MiB holds a phar stub's end marker. */
+async function looksLikePhar(file: string): Promise<boolean> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(1024 * 1024), 0, 1024 * 1024, 0);
+    return buffer.subarray(0, bytesRead).toString('latin1').toLowerCase().includes('__halt_compiler();');
+  } finally {
+    await handle.close();
+  }
 }
 
 function selectionError(config: BoxConfig, p: SelectionProblem): InputError {

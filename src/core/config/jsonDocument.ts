@@ -36,11 +36,10 @@ export class JsonDocument {
     if (tooDeep !== undefined) {
       const doc = new JsonDocument(file, text, undefined);
       throw new InputErrors([
-        new InputError(
-          `Objects and arrays are nested deeper than ${MAX_JSON_DEPTH} levels`,
-          doc.locationOfOffset(tooDeep),
-          'Flatten this value: no setting needs this depth.',
-        ),
+        new InputError(`Objects and arrays are nested deeper than ${MAX_JSON_DEPTH} levels`, {
+          location: doc.locationOfOffset(tooDeep),
+          hint: 'Flatten this value: no setting needs this depth.',
+        }),
       ]);
     }
     const errors: ParseError[] = [];
@@ -53,15 +52,15 @@ export class JsonDocument {
       throw new InputErrors(
         errors.map(
           (e) =>
-            new InputError(
-              `JSON syntax error: ${describeParseError(printParseErrorCode(e.error))}`,
-              doc.locationOfOffset(e.offset, e.length),
-              'Fix the syntax at this position.',
-            ),
+            new InputError(`JSON syntax error: ${describeParseError(printParseErrorCode(e.error))}`, {
+              location: doc.locationOfOffset(e.offset, e.length),
+              hint: 'Fix the syntax at this position.',
+            }),
         ),
       );
     }
-    if (!root) throw new InputErrors([new InputError('The file is empty', doc.locationOfOffset(0), 'Write a JSON object.')]);
+    if (!root)
+      throw new InputErrors([new InputError('The file is empty', { location: doc.locationOfOffset(0), hint: 'Write a JSON object.' })]);
     const duplicates = doc.duplicateKeys();
     if (duplicates.length) throw new InputErrors(duplicates);
     return doc;
@@ -83,11 +82,10 @@ export class JsonDocument {
           if (first) {
             const at = this.locationOfOffset(first.offset);
             errors.push(
-              new InputError(
-                `Duplicate key ${quoted(key)} (first at line ${at.line}, column ${at.column})`,
-                this.locationOfOffset(keyNode.offset, keyNode.length),
-                'Remove one of them: JSON readers disagree on which one counts.',
-              ),
+              new InputError(`Duplicate key ${quoted(key)} (first at line ${at.line}, column ${at.column})`, {
+                location: this.locationOfOffset(keyNode.offset, keyNode.length),
+                hint: 'Remove one of them: JSON readers disagree on which one counts.',
+              }),
             );
           } else seen.set(key, keyNode);
         }
@@ -140,7 +138,7 @@ export class JsonDocument {
 
   /** An InputError located at `path`. */
   error(path: JSONPath, message: string, hint?: string, options: { key?: boolean } = {}): InputError {
-    return new InputError(message, this.locationOf(path, options), hint);
+    return new InputError(message, { location: this.locationOf(path, options), hint });
   }
 }
 

@@ -199,7 +199,10 @@ export async function buildProject(options: BuildOptions): Promise<BuildResult> 
       await runBoxCompile(box, ctx.projectDir, { log, signal, configFile, onLine: (line) => progress(line) });
       const stat = await fs.stat(ctx.boxConfig.output).catch(() => undefined);
       if (!stat?.isFile())
-        throw new OperationError(`box compile finished but ${ctx.boxConfig.output} does not exist`, 'box', ctx.boxConfig.output);
+        throw new OperationError(`box compile finished but ${ctx.boxConfig.output} does not exist`, {
+          step: 'box',
+          file: ctx.boxConfig.output,
+        });
       await fs.copyFile(ctx.boxConfig.output, pharPath);
       builder = `box ${await boxVersion(box, { signal })}`;
     }
@@ -264,7 +267,7 @@ async function readProject(options: BuildOptions, onBoxConfig?: (config: BoxConf
     try {
       return JsonDocument.parse(rolloutFile, await fs.readFile(rolloutFile, 'utf8')).error(at, message, hint);
     } catch {
-      return new InputError(message, { file: rolloutFile, line: 1, column: 1 }, hint);
+      return new InputError(message, { location: { file: rolloutFile, line: 1, column: 1 }, hint });
     }
   };
 
@@ -283,19 +286,15 @@ async function readProject(options: BuildOptions, onBoxConfig?: (config: BoxConf
     );
   } else if (missing === 'setting') {
     errors.push(
-      new InputError(
-        `The pharRollout.boxPath setting points to ${path.resolve(projectDir, options.boxPath!)}, which does not exist`,
-        undefined,
-        'Fix the setting, or clear it to find box automatically.',
-      ),
+      new InputError(`The pharRollout.boxPath setting points to ${path.resolve(projectDir, options.boxPath!)}, which does not exist`, {
+        hint: 'Fix the setting, or clear it to find box automatically.',
+      }),
     );
   } else if (missing === 'required' && errors.length === 0) {
     errors.push(
-      new InputError(
-        'box is required for this build but was not found',
-        undefined,
-        'Install it (composer require --dev humbug/box), put box on PATH or box.phar in the project, or set pharRollout.boxPath.',
-      ),
+      new InputError('box is required for this build but was not found', {
+        hint: 'Install it (composer require --dev humbug/box), put box on PATH or box.phar in the project, or set pharRollout.boxPath.',
+      }),
     );
   }
 
@@ -332,11 +331,10 @@ async function readProject(options: BuildOptions, onBoxConfig?: (config: BoxConf
     placeholders = filled.values;
     for (const p of filled.problems)
       errors.push(
-        new InputError(
-          `box.json "${p.key}" ${p.message}`,
-          locate([p.key]),
-          p.key.startsWith('git') ? 'Commit the project to git (and tag it for git-tag), or remove the key.' : undefined,
-        ),
+        new InputError(`box.json "${p.key}" ${p.message}`, {
+          location: locate([p.key]),
+          hint: p.key.startsWith('git') ? 'Commit the project to git (and tag it for git-tag), or remove the key.' : undefined,
+        }),
       );
     errors.push(...(selection?.problems ?? []).map((p) => selectionError(boxConfig, p)));
     const alias = boxConfig.alias ?? `${app}.phar`;
@@ -353,11 +351,10 @@ async function readProject(options: BuildOptions, onBoxConfig?: (config: BoxConf
       // PHP and the Phar extension find the marker case-insensitively ("__halt_compiler();" works).
       if (text !== undefined && !text.toLowerCase().includes('__halt_compiler();')) {
         errors.push(
-          new InputError(
-            `The stub ${quoted(boxConfig.stub)} has no __HALT_COMPILER(); line`,
-            locate(['stub']),
-            'A phar stub must end with __HALT_COMPILER(); ?>',
-          ),
+          new InputError(`The stub ${quoted(boxConfig.stub)} has no __HALT_COMPILER(); line`, {
+            location: locate(['stub']),
+            hint: 'A phar stub must end with __HALT_COMPILER(); ?>',
+          }),
         );
       }
       // Phar::setStub finds the marker case-insensitively, but opening the phar later (Phar::mapPhar, phar://) looks
@@ -428,11 +425,10 @@ async function writeBoxOutput(config: BoxConfig, artifact: Artifact, log: Logger
   if (stat?.isFile() && stat.size === artifact.size && (await sha256File(output)) === artifact.sha256) return;
   // Replace an earlier phar, never another file that happens to be there (an "output" naming a source file).
   if (stat && !(stat.isFile() && (await looksLikePhar(output)))) {
-    throw new OperationError(
-      `Built ${artifact.id}, but did not write box.json's output ${output}: something other than a phar is there`,
-      'output',
-      output,
-    );
+    throw new OperationError(`Built ${artifact.id}, but did not write box.json's output ${output}: something other than a phar is there`, {
+      step: 'output',
+      file: output,
+    });
   }
   const tmp = `${output}.${randomBytes(6).toString('hex')}.tmp`;
   try {
@@ -442,12 +438,11 @@ async function writeBoxOutput(config: BoxConfig, artifact: Artifact, log: Logger
     await fs.rename(tmp, output);
   } catch (err) {
     await fs.rm(tmp, { force: true });
-    throw new OperationError(
-      `Built ${artifact.id}, but cannot write box.json's output ${output}: ${(err as Error).message}`,
-      'output',
-      output,
-      { cause: err },
-    );
+    throw new OperationError(`Built ${artifact.id}, but cannot write box.json's output ${output}: ${(err as Error).message}`, {
+      step: 'output',
+      file: output,
+      cause: err,
+    });
   }
   log.info(`Wrote ${output} (box.json "output")`);
 }
@@ -464,7 +459,7 @@ async function looksLikePhar(file: string): Promise<boolean> {
 }
 
 function selectionError(config: BoxConfig, p: SelectionProblem): InputError {
-  return new InputError(p.message, config.locate(p.at), p.hint);
+  return new InputError(p.message, { location: config.locate(p.at), hint: p.hint });
 }
 
 /** SOURCE_DATE_EPOCH, else the commit time, else the Unix epoch: never the wall clock. */
@@ -478,7 +473,7 @@ async function readCompiler(file: string): Promise<string> {
   try {
     return await fs.readFile(file, 'utf8');
   } catch (err) {
-    throw new OperationError(`The built-in compiler script is missing: ${file} (${(err as Error).message})`, 'compile', file);
+    throw new OperationError(`The built-in compiler script is missing: ${file} (${(err as Error).message})`, { step: 'compile', file });
   }
 }
 

@@ -250,6 +250,23 @@ describe('build (integration: php, composer, git)', function () {
     );
   });
 
+  it('with composer skipped, vendor/ is an input: an edit there rebuilds, as does a file added to a listed folder', async () => {
+    const { dir } = await sampleRepo();
+    await build(dir).result; // composer install writes vendor/
+    const skipped = (await build(dir, { composerArgs: [] }).result).artifact;
+    assert.equal((await build(dir, { composerArgs: [] }).result).upToDate, true);
+
+    await fs.appendFile(path.join(dir, 'vendor', 'autoload.php'), '// edited by hand\n');
+    const edited = await build(dir, { composerArgs: [] }).result;
+    assert.equal(edited.upToDate, false, 'a vendor edit was not seen');
+    assert.notEqual(edited.artifact.sha256, skipped.sha256);
+
+    await fs.writeFile(path.join(dir, 'vendor', 'composer', 'extra.php'), '<?php // new\n');
+    const added = await build(dir, { composerArgs: [] }).result;
+    assert.equal(added.upToDate, false, 'a new vendor file was not seen');
+    assert.notEqual(added.artifact.sha256, edited.artifact.sha256);
+  });
+
   describe('bad input: located errors, nothing run, nothing written', () => {
     let dir: string;
     beforeEach(async () => {

@@ -55,14 +55,14 @@ export const UNHASHED_TOP_DIRS = ['.git', '.rollout', 'vendor'];
 export interface HashProjectOptions {
   /** Absolute paths never hashed (box's output phar). */
   exclude?: string[];
+  /** Hash `vendor/` too: when composer does not run, it is a source like any other. */
+  hashVendor?: boolean;
   signal?: AbortSignal;
   /**
    * A stat cache (`.rollout/file-hashes.json`): files whose size, mtime, ctime, inode, device and mode are
    * unchanged since it was written keep their recorded sha256; only the others are read. Absent: hash everything.
    */
   cacheFile?: string;
-  /** Write the cache only once this resolves true (a build that turns out to be refused writes nothing). */
-  writeCacheWhen?: Promise<boolean>;
   /** Called with how many files were read and hashed (the rest came from the cache), for profiling and tests. */
   onStats?: (stats: { files: number; hashed: number }) => void;
 }
@@ -112,7 +112,7 @@ async function saveCache(file: string, entries: Map<string, CacheEntry>): Promis
 }
 
 /**
- * Every file of the project with its sha256, except `.git` (at any depth), `.rollout/`, `vendor/`
+ * Every file of the project with its sha256, except `.git` (at any depth), `.rollout/`, `vendor/` (unless `hashVendor`)
  * and the absolute paths in `exclude` (box's output phar). Symlinks count by their target text and are not followed.
  *
  * With `cacheFile`, a file is read only when its stat differs from the cache's record, or when its mtime or ctime
@@ -123,6 +123,19 @@ export async function hashProjectFiles(
   projectDir: string,
   options: HashProjectOptions = {},
 ): Promise<Array<{ path: string; sha256: string }>> {
+  const { files, saveCache } = await hashProjectFilesFirst(projectDir, options);
+  await saveCache();
+  return files;
+}
+
+/**
+ * {@link hashProjectFiles} that leaves writing the stat cache to the caller (`saveCache`, a no-op when nothing
+ * changed), so a build that turns out to be refused writes nothing.
+ */
+export async function hashProjectFilesFirst(
+  projectDir: string,
+  options: HashProjectOptions = {},
+): Promise<{ files: Array<{ path: string; sha256: string }>; saveCache: () => Promise<void> }> {
   const root = path.resolve(projectDir);
   const excluded = new Set((options.exclude ?? []).map((p) => path.resolve(p)));
   const files: Array<{ rel: string; abs: string; link: boolean }> = [];
@@ -135,7 +148,7 @@ export async function hashProjectFiles(
       const childRel = rel ? `${rel}/${d.name}` : d.name;
       if (excluded.has(childAbs)) continue;
       if (d.name === '.git') continue;
-      if (!rel && UNHASHED_TOP_DIRS.includes(d.name)) continue;
+      if (!rel && UNHASHED_TOP_DIRS.includes(d.name) && !(d.name === 'vendor' && options.hashVendor)) continue;
       if (d.isSymbolicLink()) files.push({ rel: childRel, abs: childAbs, link: true });
       else if (d.isDirectory()) subdirs.push(walk(childAbs, childRel));
       else if (d.isFile()) files.push({ rel: childRel, abs: childAbs, link: false });
@@ -192,7 +205,10 @@ export async function hashProjectFiles(
     if (key && settled) fresh.set(f.rel, [...key, digest]);
   }
   options.onStats?.({ files: files.length, hashed: todo.length });
-  if (cache && options.cacheFile && (todo.length > 0 || fresh.size !== cache.entries.size) && (await (options.writeCacheWhen ?? true)))
-    await saveCache(options.cacheFile, fresh);
-  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const cacheFile = options.cacheFile;
+  const changed = cache !== undefined && cacheFile !== undefined && (todo.length > 0 || fresh.size !== cache.entries.size);
+  return {
+    files: out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+    saveCache: () => (changed ? saveCache(cacheFile, fresh) : Promise.resolve()),
+  };
 }

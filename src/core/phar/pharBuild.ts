@@ -23,7 +23,7 @@ import type { CompilePlan } from './builtinCompiler';
 import { autoloaderSuffixWarning, runComposer } from './composer';
 import { selectFiles } from './fileSelection';
 import type { PharEntry, SelectionProblem } from './fileSelection';
-import { computeInputsHash, hashProjectFiles, sha256 } from './inputsHash';
+import { computeInputsHash, hashProjectFilesFirst, sha256 } from './inputsHash';
 import { placeholderValues } from './placeholders';
 import { quoted } from '../safeText';
 
@@ -117,27 +117,26 @@ export async function buildProject(options: BuildOptions): Promise<BuildResult> 
 
   progress('Reading configuration', 5);
   // Hashing the inputs (file system) starts as soon as box.json says what to leave out, and runs while git
-  // (processes) is read; its stat cache is written only when the configuration turns out valid.
-  let allowCacheWrite: (ok: boolean) => void = () => undefined;
-  const writeCacheWhen = new Promise<boolean>((resolve) => (allowCacheWrite = resolve));
-  let hashing: Promise<Array<{ path: string; sha256: string }>> | undefined;
+  // (processes) is read; its stat cache is written only once the build is not refused.
+  let hashing: ReturnType<typeof hashProjectFilesFirst> | undefined;
+  const startHashing = (boxConfig: BoxConfig, projectDir: string, composerArgs: string[]) => {
+    hashing = hashProjectFilesFirst(projectDir, {
+      exclude: [boxConfig.output],
+      // With composer skipped, vendor/ is a source like any other (nothing rebuilds it from composer.lock).
+      hashVendor: composerArgs.length === 0,
+      signal,
+      cacheFile: path.join(projectDir, ROLLOUT_DIR, FILE_HASHES),
+    });
+    hashing.catch(() => undefined); // awaited below; failures surface there
+    return hashing;
+  };
   let ctx: BuildContext;
   try {
-    ctx = await readProject(options, (boxConfig, projectDir) => {
-      hashing = hashProjectFiles(projectDir, {
-        exclude: [boxConfig.output],
-        signal,
-        cacheFile: path.join(projectDir, ROLLOUT_DIR, FILE_HASHES),
-        writeCacheWhen,
-      });
-      hashing.catch(() => undefined); // awaited below; failures surface there
-    });
+    ctx = await readProject(options, startHashing);
   } catch (err) {
-    allowCacheWrite(false);
     await hashing?.catch(() => undefined);
     throw err;
   }
-  allowCacheWrite(true);
   if (!ctx.git.commit) {
     log.warn(
       `${ctx.projectDir} has no git commit: the artifact's commit is "unknown" and its build time ${ctx.commitTime} (set SOURCE_DATE_EPOCH to choose one)`,
@@ -148,9 +147,9 @@ export async function buildProject(options: BuildOptions): Promise<BuildResult> 
   );
 
   progress('Hashing inputs', 10);
-  const [compilerText, files, builderIdentity] = await Promise.all([
+  const [compilerText, { files, saveCache }, builderIdentity] = await Promise.all([
     ctx.mode === 'builtin' ? readCompiler(options.compilerScript) : '',
-    hashing ?? hashProjectFiles(ctx.projectDir, { exclude: [ctx.boxConfig.output], signal }),
+    hashing ?? startHashing(ctx.boxConfig, ctx.projectDir, ctx.composerArgs),
     ctx.mode === 'box' && ctx.box ? boxIdentity(ctx.box) : 'builtin',
   ]);
   const inputsHash = computeInputsHash({
@@ -167,12 +166,23 @@ export async function buildProject(options: BuildOptions): Promise<BuildResult> 
   if (!options.force) {
     const existing = await findArtifactByInputsHash(ctx.projectDir, inputsHash);
     if (existing) {
+      await saveCache();
       log.info(`Up to date: ${existing.id} (inputs unchanged; use --force to rebuild)`);
       if (ctx.mode === 'builtin') await writeBoxOutput(ctx.boxConfig, existing, log);
       progress(`Up to date: ${existing.id}`, 85);
       return { artifact: existing, upToDate: true };
     }
   }
+
+  // The file selection (a walk of the phar's folders) is only needed now: an up-to-date build has the inputs
+  // of a build whose selection was complete. Everything the phar needs, except what composer is about to write, must exist.
+  if (ctx.mode === 'builtin') {
+    const { entries, problems } = await selectFiles(ctx.boxConfig, { pending: ctx.composerArgs.length ? ['vendor'] : [], signal });
+    if (problems.length) throw new InputErrors(problems.map((p) => selectionError(ctx.boxConfig, p)));
+    // With composer skipped nothing changes the tree before compiling: this selection is the phar's.
+    if (ctx.composerArgs.length === 0) ctx = { ...ctx, selection: entries };
+  }
+  await saveCache();
 
   throwIfAborted(signal);
   progress(ctx.composerArgs.length ? `composer ${ctx.composerArgs.join(' ')}` : 'composer skipped', 5);
@@ -244,8 +254,14 @@ export function prepareBuild(options: BuildOptions): Promise<BuildContext> {
   return readProject(options);
 }
 
-/** prepareBuild, calling `onBoxConfig` as soon as box.json is read (the build starts hashing then). */
-async function readProject(options: BuildOptions, onBoxConfig?: (config: BoxConfig, projectDir: string) => void): Promise<BuildContext> {
+/**
+ * prepareBuild, calling `onBoxConfig` as soon as box.json is read (the build starts hashing then). With `onBoxConfig`
+ * (a build) the file selection is left to the build unless other problems are reported: they come out together.
+ */
+async function readProject(
+  options: BuildOptions,
+  onBoxConfig?: (config: BoxConfig, projectDir: string, composerArgs: string[]) => void,
+): Promise<BuildContext> {
   const projectDir = path.resolve(options.projectDir);
   const env = options.env ?? process.env;
   const errors: InputError[] = [];
@@ -302,22 +318,25 @@ async function readProject(options: BuildOptions, onBoxConfig?: (config: BoxConf
   const boxConfig = await attempt(() =>
     readBoxConfig(projectDir, { strict: mode === 'builtin', explicit: rollout?.build.config, composerBin }),
   );
-  if (boxConfig) onBoxConfig?.(boxConfig, projectDir);
+  const composerArgs = options.composerArgs ?? rollout?.build.composer ?? DEFAULT_COMPOSER_ARGS;
+  if (boxConfig) onBoxConfig?.(boxConfig, projectDir, composerArgs);
 
   // box's output is written into the project; it must not make the tree (and so the inputs) dirty.
   const outputRel = boxConfig ? path.relative(projectDir, boxConfig.output).split(path.sep).join('/') : undefined;
-  const composerArgs = options.composerArgs ?? rollout?.build.composer ?? DEFAULT_COMPOSER_ARGS;
+  const selectNow =
+    boxConfig && mode === 'builtin'
+      ? () => selectFiles(boxConfig, { pending: composerArgs.length ? ['vendor'] : [], signal: options.signal })
+      : undefined;
   // git (processes) and the file selection (file system) do not depend on each other: run them together.
   // Everything the phar needs, except what composer is about to write, must exist now.
-  const [git, selection] = await Promise.all([
+  const [git, selectedNow] = await Promise.all([
     readGitInfo(projectDir, {
       signal: options.signal,
       exclude: outputRel && !outputRel.startsWith('../') ? [outputRel] : [],
     }),
-    boxConfig && mode === 'builtin'
-      ? selectFiles(boxConfig, { pending: composerArgs.length ? ['vendor'] : [], signal: options.signal })
-      : undefined,
+    onBoxConfig ? undefined : selectNow?.(),
   ]);
+  let selection = selectedNow;
   const commit = git.commit ?? 'unknown';
   const commitTime = buildTime(env, git);
   const version = composer?.version ?? (git.latestTag ? git.latestTag.replace(/^v(?=\d)/, '') : undefined) ?? '0.0.0-dev';
@@ -361,6 +380,10 @@ async function readProject(options: BuildOptions, onBoxConfig?: (config: BoxConf
       // for it in upper case only: write the first one as "__HALT_COMPILER();" so the accepted stub also works.
       stub = text?.replace(/__halt_compiler\(\);/i, '__HALT_COMPILER();') ?? null;
     }
+  }
+  if (errors.length && !selection && selectNow) {
+    selection = await selectNow();
+    errors.push(...selection.problems.map((p) => selectionError(boxConfig as BoxConfig, p)));
   }
   if (errors.length) throw new InputErrors(errors);
 

@@ -166,6 +166,32 @@ describe('inputs hash', () => {
         assert.equal(trusted.files.find((f) => f.path === 'src/A.php')?.sha256, old);
       });
 
+      it("sees an edit of a symlinked file outside the project (the link's own stat does not change), and never caches the link", async () => {
+        const outside = await fs.mkdtemp(path.join(os.tmpdir(), 'inputs-hash-outside-'));
+        try {
+          const target = path.join(outside, 'Shared.php');
+          await fs.writeFile(target, '<?php // one');
+          await fs.symlink(target, path.join(dir, 'src', 'Shared.php'));
+          await fs.symlink(outside, path.join(dir, 'src', 'folder-link'));
+          await fs.symlink(path.join(outside, 'missing'), path.join(dir, 'src', 'dangling'));
+          const first = await hashed();
+          await ageCache();
+          const cacheBefore = await fs.readFile(cacheOf(), 'utf8');
+          assert.equal(Object.keys((JSON.parse(cacheBefore) as { files: object }).files).length, 5, 'links are not cached');
+          await fs.writeFile(target, '<?php // two');
+          const second = await hashed();
+          assert.equal(second.n, 3, 'only the three links are read again');
+          assert.deepEqual(second.files, await hashProjectFiles(dir));
+          const digest = (r: { files: Array<{ path: string; sha256: string }> }, p: string) => r.files.find((f) => f.path === p)?.sha256;
+          assert.notEqual(digest(second, 'src/Shared.php'), digest(first, 'src/Shared.php'));
+          assert.equal(digest(second, 'src/folder-link'), sha256Of(`symlink:${outside}`));
+          assert.equal(digest(second, 'src/dangling'), sha256Of(`symlink:${path.join(outside, 'missing')}`));
+          assert.equal(await fs.readFile(cacheOf(), 'utf8'), cacheBefore, 'links alone do not rewrite the cache');
+        } finally {
+          await fs.rm(outside, { recursive: true, force: true });
+        }
+      });
+
       it('ignores a corrupt or foreign cache file', async () => {
         await fs.mkdir(path.dirname(cacheOf()), { recursive: true });
         for (const text of ['{"format":1,"files":{"src/A.php":"x"}', '{"format":1,"files":{"src/A.php":[1,2]}}', '[]', '{"format":99}']) {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import * as path from 'node:path';
 import { throwIfAborted } from '../errors';
@@ -113,7 +113,8 @@ async function saveCache(file: string, entries: Map<string, CacheEntry>): Promis
 
 /**
  * Every file of the project with its sha256, except `.git` (at any depth), `.rollout/`, `vendor/` (unless `hashVendor`)
- * and the absolute paths in `exclude` (box's output phar). Symlinks count by their target text and are not followed.
+ * and the absolute paths in `exclude` (box's output phar). A symlink counts by its target text and, when that is a file,
+ * the file's contents (the phar holds them, and a target outside the project is hashed nowhere else); it is never cached.
  *
  * With `cacheFile`, a file is read only when its stat differs from the cache's record, or when its mtime or ctime
  * is not older than the cache file itself (git's "racy" case: an edit within the same timestamp tick as the cache
@@ -162,7 +163,8 @@ export async function hashProjectFilesFirst(
   // Which files to read: all without a cache; with one, those whose stat is not the recorded one or is racy.
   const todo: Array<{ i: number; key?: StatKey }> = [];
   for (let i = 0; i < files.length; i++) {
-    if (!cache) {
+    // A symlink's own stat does not change when its target's contents do: always read it.
+    if (!cache || files[i].link) {
       todo.push({ i });
       continue;
     }
@@ -193,8 +195,17 @@ export async function hashProjectFilesFirst(
     const f = files[i];
     let digest: string;
     let settled = true;
-    if (f.link) digest = sha256(`symlink:${readlinkSync(f.abs)}`);
-    else {
+    if (f.link) {
+      const target = readlinkSync(f.abs);
+      let content = '';
+      try {
+        // A dangling or looping link, or one to a folder (never followed), counts by its text alone.
+        if (statSync(f.abs).isFile()) content = sha256(readFileSync(f.abs));
+      } catch {
+        content = '';
+      }
+      digest = sha256(content ? `symlink:${target}\0${content}` : `symlink:${target}`);
+    } else {
       const size = key ? Number(key[0]) : lstatSync(f.abs).size;
       const data = size > 4 * 1024 * 1024 ? await fs.readFile(f.abs) : readFileSync(f.abs);
       digest = sha256(data);
@@ -206,7 +217,8 @@ export async function hashProjectFilesFirst(
   }
   options.onStats?.({ files: files.length, hashed: todo.length });
   const cacheFile = options.cacheFile;
-  const changed = cache !== undefined && cacheFile !== undefined && (todo.length > 0 || fresh.size !== cache.entries.size);
+  const changed =
+    cache !== undefined && cacheFile !== undefined && (todo.some(({ i }) => !files[i].link) || fresh.size !== cache.entries.size);
   return {
     files: out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
     saveCache: () => (changed ? saveCache(cacheFile, fresh) : Promise.resolve()),

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { run } from '../../src/core/exec/process';
 import { commitTime, describeTags, exactTag, headCommit, isDirty, latestTag, readGitInfo } from '../../src/core/git/git';
 import type { GitInfo } from '../../src/core/git/git';
+import { skipUnlessCi } from '../helpers/skip';
 
 const env = {
   GIT_AUTHOR_DATE: '2024-01-02T03:04:05Z',
@@ -55,6 +56,13 @@ describe('readGitInfo (integration: git)', function () {
     return info;
   };
 
+  before(async function () {
+    const found = await run('git', ['--version'], { allowFailure: true }).then(
+      (r) => r.code === 0,
+      () => false,
+    );
+    if (!found) skipUnlessCi(this, 'git is not available');
+  });
   beforeEach(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'git-info-'));
   });

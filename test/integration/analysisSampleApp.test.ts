@@ -12,7 +12,6 @@ import { freePort } from '../../src/core/net/freePort';
 import { waitFor } from '../helpers/wait';
 import { buildSampleApp } from '../helpers/sampleApp';
 
-
 describe('sample app switches for canary analysis', function () {
   let tmp: string;
   let backend: string;

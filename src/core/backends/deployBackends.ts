@@ -13,6 +13,7 @@ import type { OnProgress } from '../progress';
 import { acquireLock, activatePrevious, discardRelease, placeRelease, pruneReleases, setLinks, switchCurrent } from './releases';
 import type { ReleaseLinks } from './releases';
 import { Drainer, drains } from './drain';
+import { delay } from '../delay';
 
 /** The steps of a deploy on one backend, in order. */
 export type DeployStep =
@@ -63,31 +64,17 @@ export async function waitForBuild(
 ): Promise<ProbeResult> {
   const deadline = Date.now() + options.deadlineMs;
   let last: ProbeResult | undefined;
-  for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
+  for (let pauseMs = 50; ; pauseMs = Math.min(pauseMs * 2, 500)) {
     throwIfAborted(options.signal);
     last = await probeVersion(url, { timeoutMs: Math.max(50, Math.min(options.timeoutMs, deadline - Date.now())), signal: options.signal });
     if (last.ok && servesBuild(last, build)) return last;
-    if (Date.now() + delay > deadline) break;
-    await sleep(delay, options.signal);
+    if (Date.now() + pauseMs > deadline) break;
+    await delay(pauseMs, options.signal);
   }
   const seen = last?.ok ? `it still serves ${describeBuild(last)}` : `last probe: ${last?.error?.message ?? 'none'}`;
   throw new OperationError(`${url} did not serve ${describeBuild(build)} within ${options.deadlineMs} ms; ${seen}`, {
     step: 'probe',
     backend: options.target,
-  });
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new CancelledError());
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 

@@ -1,5 +1,6 @@
 import type { BackendConfig, RolloutConfig } from '../config/rolloutConfig';
-import { CancelledError, OperationError } from '../errors';
+import { delay } from '../delay';
+import { OperationError } from '../errors';
 import type { TransportPool } from '../exec/transportFor';
 import type { Logger } from '../log';
 import { applyFiles, readSplits, renderFor } from '../traffic/apply';
@@ -40,7 +41,7 @@ export class Drainer {
     this.log.info(
       `${b.name}: out of rotation on ${this.config.loadBalancers.length} load balancer(s); waiting ${seconds} s for requests in flight`,
     );
-    await wait(seconds * 1000, signal);
+    await delay(seconds * 1000, signal);
   }
 
   /** Back in rotation on every LB. Runs even after a cancel: a backend must not stay drained. */
@@ -98,19 +99,4 @@ function serverText(text: string, name: string): string {
     .split('\n')
     .filter((l) => /^\s*server\s/.test(l) && l.includes(`# ${name} (`))
     .join('\n');
-}
-
-function wait(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new CancelledError());
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new CancelledError());
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -1,5 +1,7 @@
+import { accessLogOf } from '../config/rolloutConfig';
 import type { LoadBalancerConfig, RolloutConfig } from '../config/rolloutConfig';
-import { CancelledError, OperationError, noLoadBalancerError, throwIfAborted } from '../errors';
+import { accessLogDirective, LOG_FORMAT_DIRECTIVE } from '../analysis/accessLog';
+import { CancelledError, InputError, OperationError, noLoadBalancerError, throwIfAborted } from '../errors';
 import type { RunResult } from '../exec/process';
 import type { Transport } from '../exec/transport';
 import type { Logger } from '../log';
@@ -257,7 +259,7 @@ export function renderFor(
   time: Date,
   drained?: ReadonlySet<string>,
 ): string {
-  return renderUpstream({
+  const upstream = renderUpstream({
     drained,
     lb,
     backends: config.backends,
@@ -268,6 +270,27 @@ export function renderFor(
     forceCookie: config.traffic.forceCookie,
     time,
   });
+  return upstream + accessLogLines(accessLogOf(lb));
+}
+
+/**
+ * The phar_rollout log format and an http-level access log, read by the canary analysis. A server
+ * that sets its own access_log must repeat the access_log line inside it (nginx does not inherit it).
+ */
+export function accessLogLines(file: string): string {
+  let directive: string;
+  try {
+    directive = accessLogDirective(file);
+  } catch (err) {
+    throw new InputError((err as Error).message, { hint: 'Set loadBalancers[].accessLog to a plain absolute path.' });
+  }
+  return [
+    '# Canary analysis: every request, in the phar_rollout format. A server with its own access_log adds:',
+    `#     ${directive}`,
+    LOG_FORMAT_DIRECTIVE,
+    directive,
+    '',
+  ].join('\n');
 }
 
 /**

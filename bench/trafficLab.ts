@@ -120,6 +120,8 @@ export async function startLab(o: LabOptions = {}): Promise<Lab> {
         test: lb.test,
         reload: lb.reload,
         url: `${lb.url}/`,
+        // Its own free port: the derived default could collide between labs running at once.
+        status: `127.0.0.1:${await freePort()}`,
         ...(o.lbOverrides?.[i] ?? {}),
       });
     }

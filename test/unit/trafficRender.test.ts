@@ -129,7 +129,10 @@ describe('traffic render', () => {
         .map((s) => s.weight),
       [1, 1, 1, 1],
     );
-    assert.match(text, /^# phar-rollout split=25\.00 mode=weighted time=2026-01-02T03:04:05\.000Z$/m);
+    assert.match(
+      text,
+      /^# phar-rollout split=25\.00 mode=weighted time=2026-01-02T03:04:05\.000Z generation=25\.00-20260102T030405\.000Z-[0-9a-f]{8}$/m,
+    );
   });
 
   it('writes a header that parseHeader reads back', () => {
@@ -140,8 +143,16 @@ describe('traffic render', () => {
         assert.equal(Math.round(h.split * 100), bp);
         assert.equal(h.mode, mode);
         assert.equal(h.time, '2026-01-02T03:04:05.000Z');
+        assert.match(h.generation!, new RegExp(`^${(bp / 100).toFixed(2).replace('.', '\\.')}-20260102T030405\\.000Z-[0-9a-f]{8}$`));
       }),
     );
+    // Files written before generations still parse (no generation).
+    assert.deepEqual(parseHeader('# phar-rollout split=5.00 mode=weighted time=2026-01-01T00:00:00.000Z\n'), {
+      split: 5,
+      mode: 'weighted',
+      time: '2026-01-01T00:00:00.000Z',
+    });
+    assert.equal(parseHeader('# phar-rollout split=5.00 mode=weighted time=t generation=$x\n'), undefined);
     assert.equal(parseHeader('upstream x {}\n'), undefined);
     assert.equal(parseHeader('# phar-rollout split=101.00 mode=weighted time=x\n'), undefined);
   });

@@ -31,6 +31,12 @@ export interface LoadBalancerConfig {
   test: CommandSpec;
   reload: CommandSpec;
   url?: string;
+  /** Loopback host:port of the status endpoint the managed file defines (default: see statusAddress). */
+  status?: string;
+  /** nginx's pid file on the LB host (default: the `pid` directive of `nginx -T`, else /run/nginx.pid). */
+  pidFile?: string;
+  /** nginx's error log on the LB host (default: the `error_log` of `nginx -T`, else /var/log/nginx/error.log). */
+  errorLog?: string;
 }
 
 export interface RolloutConfig {

@@ -11,7 +11,7 @@ import { nullLogger } from '../log';
 import { hostFilesFor } from '../exec/hostFiles';
 import type { HostFiles } from '../exec/hostFiles';
 import { safeText } from '../safeText';
-import { statusAddress } from './generation';
+import { statusAddress, statusAddressIn } from './generation';
 import { RELOAD_SCRIPT, STAGE_SCRIPT, commandArgs, markers, runScript } from './lbScripts';
 import { formatSplit, parseHeader, renderUpstream } from './render';
 import type { FileHeader } from './render';
@@ -235,6 +235,8 @@ export async function reloadConfirmed(
     deadlineMs?: number;
     op?: string;
     timeoutMs?: number;
+    /** Where the file being confirmed answers (default: the LB's configured address). */
+    status?: string;
   },
 ): Promise<ReloadOutcome> {
   const deadline = o.deadlineMs ?? 10000;
@@ -246,7 +248,7 @@ export async function reloadConfirmed(
     o.pidFile ?? lb.pidFile ?? DEFAULT_PID_FILE,
     o.errorLog ?? lb.errorLog ?? DEFAULT_ERROR_LOG,
     String(deadline),
-    statusAddress(lb),
+    o.status ?? statusAddress(lb),
     o.op ?? '-',
     ...commandArgs(lb.reload),
   ];
@@ -268,7 +270,7 @@ export async function reloadConfirmed(
   const why = marks.has('nopid')
     ? `no nginx master pid in ${safeText(marks.get('nopid') ?? '')} (set "pidFile" of this load balancer)`
     : /seen=0/.test(marks.get('timeout') ?? '')
-      ? `the status endpoint (${statusAddress(lb)}) never answered generation ${o.generation}`
+      ? `the status endpoint (${o.status ?? statusAddress(lb)}) never answered generation ${o.generation}`
       : `workers of the previous configuration still accept connections`;
   return {
     ok: false,
@@ -442,6 +444,8 @@ async function revert(states: LbState[], op: string, deadlineMs: number, timeout
             mode: !s.swapped ? 'keep' : s.hadFile ? 'restore' : 'remove',
             reload: s.reloadTried,
             generation: before?.generation,
+            // The previous file answers where IT listens (a change of address may be what failed).
+            status: (s.beforeText && statusAddressIn(s.beforeText)) || s.status,
             pidFile: s.pidFile,
             errorLog: s.errorLog,
             deadlineMs,

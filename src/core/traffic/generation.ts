@@ -70,6 +70,11 @@ export function parseStatusAnswer(text: string): StatusAnswer | undefined {
   }
 }
 
+/** The status address a managed file's status `server` listens on (undefined: none in the text). */
+export function statusAddressIn(text: string): string | undefined {
+  return /^# Status endpoint:.*\nserver \{\n\s+listen (\S+);$/m.exec(text)?.[1];
+}
+
 /**
  * The status `server` of a managed file: answers JSON with the generation and split on every path.
  * Its own server on a loopback address, so the user's servers and logs never see it.

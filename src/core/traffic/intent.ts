@@ -141,8 +141,9 @@ async function recoverLb(
       'reconcile',
       lb.name,
     );
-  // nginx may already serve the target (killed before the reload): then only the file moves.
-  const reload = !(target !== undefined && i.status?.generation === target);
+  // Always reload: one status answer of the target proves nothing (an old worker may still answer for
+  // ~100 ms after a reload that a killed owner had started).
+  const reload = true;
   const r = await reloadConfirmed(lb, transport, {
     mode,
     reload,

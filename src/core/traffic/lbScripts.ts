@@ -127,7 +127,9 @@ rm -f -- "$rl"
 newlog() { if [ -r "$elog" ]; then tail -c +"$((es + 1))" -- "$elog" | tail -n 12 | sed 's/^/| /'; fi; }
 seen=0; [ -z "$gen" ] && seen=1
 while :; do
-  if [ -r "$elog" ] && tail -c +"$((es + 1))" -- "$elog" | grep -q '\\[emerg\\]'; then
+  # Only for a new file: after a failed reload the master may still log its bind retries while a
+  # revert's reload waits its turn.
+  if [ "$mode" = apply ] && [ -r "$elog" ] && tail -c +"$((es + 1))" -- "$elog" | grep -q '\\[emerg\\]'; then
     echo "@emerg $(($(ms) - t0))"; newlog; exit 0
   fi
   if [ "$seen" = 0 ]; then

@@ -208,3 +208,22 @@ export async function waitReloaded(prefix: string, before: readonly string[], ti
 export async function nginxByHand(args: readonly string[]): Promise<void> {
   await run(args[0], args.slice(1), { timeoutMs: 15000 });
 }
+
+/**
+ * A logging ssh wrapper: an executable that appends one line per invocation to `log`, then execs the
+ * real ssh. Pass its path as SshOptions.sshPath and count the lines: ssh round trips, not time.
+ */
+export async function loggingSsh(dir: string): Promise<{ sshPath: string; log: string; count(): Promise<number>; reset(): Promise<void> }> {
+  await fs.mkdir(dir, { recursive: true });
+  const sshPath = path.join(dir, 'ssh-logged');
+  const log = path.join(dir, 'ssh-calls.log');
+  // One line per invocation; control commands (-O check/exit) talk to the local master only.
+  const script = `#!/bin/sh\nfor a in "$@"; do [ "$a" = -O ] && exec ssh "$@"; done\necho call >> '${log}'\nexec ssh "$@"\n`;
+  await fs.writeFile(sshPath, script, { mode: 0o755 });
+  return {
+    sshPath,
+    log,
+    count: async () => (await fs.readFile(log, 'utf8').catch(() => '')).split('\n').filter(Boolean).length,
+    reset: () => fs.writeFile(log, ''),
+  };
+}

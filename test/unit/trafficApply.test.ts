@@ -46,20 +46,17 @@ class FakeLbHost implements Transport {
     const gen = (t?: string) => (t === undefined ? undefined : parseHeader(t)?.generation);
     switch (script) {
       case 'stage': {
-        const [ni, nn] = [Number(a[1]), Number(a[2])];
-        const buf = Buffer.from(input);
         const live = this.files.get(f);
         const h = live === undefined ? undefined : parseHeader(live);
-        const j = buf.subarray(0, ni).toString();
+        const j = a[1];
         this.files.set(
           `${f}.intent`,
           `${j.slice(0, -1)},"beforeGeneration":"${h?.generation ?? ''}","beforeSplit":"${h ? h.split.toFixed(2) : ''}","hadFile":"${live === undefined ? 'none' : 'had'}"}`,
         );
         this.files.delete(`${f}.intent.done`);
-        this.files.set(`${f}.applied.json.new`, buf.subarray(ni + nn).toString());
         if (live !== undefined) this.files.set(`${f}.prev`, live);
-        this.files.set(f, buf.subarray(ni, ni + nn).toString());
-        const derive = a[4] === '1' ? '@pid logs/nginx.pid\n@errlog logs/error.log\n' : '';
+        this.files.set(f, input);
+        const derive = a[2] === '1' ? '@pid logs/nginx.pid\n@errlog logs/error.log\n' : '';
         return out(
           `@swapped ${live === undefined ? 'none' : 'had'}\n@test ${this.testCode}\n${derive}${this.testCode ? '| nginx: [emerg] unknown directive "bogus"\n' : ''}@before\n${live ?? ''}`,
         );
@@ -67,6 +64,7 @@ class FakeLbHost implements Transport {
       case 'reload': {
         const [mode, act, want, , , , , op] = a.slice(1);
         const intentOf = (k: string) => this.files.get(`${f}.${k}`)?.includes(`"op":"${op}"`);
+        if (mode === 'apply') this.files.set(`${f}.applied.json.new`, input);
         if (mode !== 'apply' && intentOf('intent.done')) {
           this.files.set(`${f}.intent`, this.files.get(`${f}.intent.done`)!);
           this.files.delete(`${f}.intent.done`);

@@ -106,6 +106,8 @@ interface LbState extends LbFileChange {
   beforeText?: string;
   reloadTried: boolean;
   liveMs?: number;
+  /** The applied configuration (JSON), kept on the LB once live. */
+  appliedText?: string;
 }
 
 /** The one place this module builds an OperationError (keeps constructor changes in one spot). */
@@ -168,14 +170,13 @@ function quoteLines(lines: readonly string[]): string {
 }
 
 /** Stage, write the intent, swap and test on one LB: one transport call. */
-async function stage(s: LbState, intent: string, applied: string, timeoutMs: number): Promise<void> {
+async function stage(s: LbState, intent: string, timeoutMs: number): Promise<void> {
   const derive = s.lb.pidFile === undefined || s.lb.errorLog === undefined;
-  const test = (derive && dumpSpec(s.lb.test)) || s.lb.test;
-  const sizes = [intent, s.text, applied].map((t) => String(Buffer.byteLength(t)));
-  const args = [s.lb.file, ...sizes, derive && test !== s.lb.test ? '1' : '0', ...commandArgs(test)];
+  const dump = derive ? dumpSpec(s.lb.test) : undefined;
+  const args = [s.lb.file, intent, dump ? '1' : '0', ...commandArgs(dump ?? s.lb.test)];
   let r: RunResult;
   try {
-    r = await runScript(s.transport, STAGE_SCRIPT, args, { input: intent + s.text + applied, timeoutMs });
+    r = await runScript(s.transport, STAGE_SCRIPT, args, { input: s.text, timeoutMs });
   } catch (err) {
     throw lbError(
       `load balancer "${s.lb.name}" (${s.transport.host}): staging the new file failed: ${(err as Error).message}`,
@@ -237,6 +238,8 @@ export async function reloadConfirmed(
     timeoutMs?: number;
     /** Where the file being confirmed answers (default: the LB's configured address). */
     status?: string;
+    /** Mode apply: the configuration the split is applied with (kept once live). */
+    applied?: string;
   },
 ): Promise<ReloadOutcome> {
   const deadline = o.deadlineMs ?? 10000;
@@ -252,7 +255,7 @@ export async function reloadConfirmed(
     o.op ?? '-',
     ...commandArgs(lb.reload),
   ];
-  const r = await runScript(transport, RELOAD_SCRIPT, args, { timeoutMs: (o.timeoutMs ?? 30000) + deadline });
+  const r = await runScript(transport, RELOAD_SCRIPT, args, { input: o.applied ?? '', timeoutMs: (o.timeoutMs ?? 30000) + deadline });
   const { marks, quoted } = markers(r.stdout);
   const shown = typeof lb.reload === 'string' ? lb.reload : lb.reload.join(' ');
   if (r.code !== 0 || !marks.has('placed'))
@@ -281,10 +284,11 @@ export async function reloadConfirmed(
 /**
  * Changes the managed file of one or many LBs together, and returns once nginx SERVES it.
  * 1. on every LB, one call: write the intent (owner, pid, host, before/after generation, time) beside
- *    the file, stage `<file>.new` and the applied configuration, copy the live file to `<file>.prev`,
+ *    the file, stage `<file>.new`, copy the live file to `<file>.prev`,
  *    rename `.new` over it and run the LB's `test` (as `nginx -T` when pidFile/errorLog are not set,
  *    to learn them);
- * 2. when every test passed, on every LB, one call: reload and confirm live: the status endpoint
+ * 2. when every test passed, on every LB, one call: stage the applied configuration, reload and
+ *    confirm live: the status endpoint
  *    answers the new generation and no worker of the previous configuration still accepts
  *    connections (read from /proc), within `confirmDeadlineMs`. A reload nginx ignores (exit 0 but its
  *    error log says why) is a failure quoting the error log.
@@ -348,7 +352,8 @@ export async function applyFiles(changes: readonly LbFileChange[], options: Appl
         ...(s.applied ?? {}),
         file: s.text,
       });
-      return stage(s, intent, applied, timeoutMs);
+      s.appliedText = applied;
+      return stage(s, intent, timeoutMs);
     }),
   );
   const testErrors = failures(tested);
@@ -368,6 +373,7 @@ export async function applyFiles(changes: readonly LbFileChange[], options: Appl
         r = await reloadConfirmed(s.lb, s.transport, {
           mode: 'apply',
           reload: true,
+          applied: s.appliedText,
           generation: s.generation,
           pidFile: s.pidFile,
           errorLog: s.errorLog,

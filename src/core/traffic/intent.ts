@@ -7,6 +7,7 @@ import { nullLogger } from '../log';
 import { processStart, reloadConfirmed } from './apply';
 import { inspectLb } from './live';
 import type { Intent, LbInspection } from './live';
+import { safeText } from '../safeText';
 import { formatSplit } from './render';
 
 /** A change whose owner still runs (or may: its heartbeat is fresh): reconcile leaves it alone. */
@@ -97,7 +98,7 @@ export async function reconcile(
       result.busy.push({ op: intent.op, owner: intent.owner, host: intent.host, pid: intent.pid, ageS });
       continue;
     }
-    log.warn(`an interrupted change (${intent.owner}, pid ${intent.pid} on ${intent.host}, ${intent.time}) is being undone`);
+    log.warn(`an interrupted change (${safeText(intent.owner)}, pid ${intent.pid} on ${safeText(intent.host)}) is being undone`);
     const touched = lbs
       .map((lb, k) => ({ lb, i: seen[k], it: seen[k].intent?.value.op === intent.op ? seen[k].intent : seen[k].intentDone }))
       .filter((x) => x.it?.value.op === intent.op);
@@ -113,7 +114,8 @@ export async function reconcile(
       time: intent.time,
       interruptedSplit: intent.split,
       loadBalancers: done,
-      description: `recovered an interrupted change to ${pct(intent.split)} by ${intent.owner} (pid ${intent.pid} on ${intent.host}, started ${intent.time}): ${where}, confirmed live`,
+      // The intent is text from the LB host: made safe before anyone sees it.
+      description: `recovered an interrupted change to ${pct(intent.split)} by ${safeText(intent.owner)} (pid ${intent.pid} on ${safeText(intent.host)}, started ${safeText(intent.time)}): ${where}, confirmed live`,
     });
   }
   return result;

@@ -17,49 +17,47 @@ const FETCH = `fetch() {
 }`;
 
 /**
- * Stage, intent, swap and test. Args: file, intent bytes, file bytes, applied bytes, derive (1: the
- * test prints nginx -T, report its pid and error_log), test kind (sh|argv), test command…
- * stdin: intent JSON + new file + applied configuration. Writes the intent (with the live file's
- * generation added) BEFORE anything else moves, then <file>.new, <file>.applied.json.new, copies the
- * live file to <file>.prev, renames .new over it and runs the test.
+ * Stage, intent, swap and test. Args: file, intent JSON, derive (1: the test prints nginx -T, report
+ * its pid and error_log), test kind (sh|argv), test command…; stdin: the new file. Writes the intent
+ * (with the live file's generation added) BEFORE anything else moves, then <file>.new, copies the live
+ * file to <file>.prev, renames .new over it and runs the test. Few processes: on a small LB host each
+ * fork costs milliseconds, so the shell's builtins do the parsing.
  */
 export const STAGE_SCRIPT = `# phar-rollout:stage
-f=$1; ni=$2; nn=$3; na=$4; derive=$5; kind=$6; shift 6
-b="$f.bundle.$$"
-fail() { rm -f -- "$b"; echo "$1" >&2; exit 1; }
-cat > "$b" || fail "cannot write $b"
-[ "$(wc -c < "$b" | tr -d ' ')" -eq "$((ni + nn + na))" ] || fail "short input"
+f=$1; j=$2; derive=$3; kind=$4; shift 4
+fail() { echo "$1" >&2; exit 1; }
 bg=; bs=; had=none
 if [ -e "$f" ]; then
-  had=had
-  h=$(head -n 1 -- "$f")
-  bg=$(printf '%s\\n' "$h" | sed -n 's/^# phar-rollout split=[0-9.]* mode=[a-z]* time=[^ ]* generation=\\([0-9A-Za-z.-]*\\)$/\\1/p')
-  bs=$(printf '%s\\n' "$h" | sed -n 's/^# phar-rollout split=\\([0-9]*\\.[0-9][0-9]\\) .*/\\1/p')
+  had=had; h=
+  read -r h 2>/dev/null < "$f"
+  case $h in
+    "# phar-rollout split="*)
+      bs=\${h#"# phar-rollout split="}; bs=\${bs%% *}
+      case $h in *" generation="*) bg=\${h##*" generation="} ;; esac ;;
+  esac
+  case $bs in *[!0-9.]*) bs= ;; esac
+  case $bg in *[!0-9A-Za-z.-]*) bg= ;; esac
 fi
-j=$(head -c "$ni" "$b")
-printf '%s,"beforeGeneration":"%s","beforeSplit":"%s","hadFile":"%s"}\\n' "\${j%\\}}" "$bg" "$bs" "$had" > "$f.intent.tmp" &&
-  mv -f -- "$f.intent.tmp" "$f.intent" || fail "cannot write $f.intent"
+printf '%s,"beforeGeneration":"%s","beforeSplit":"%s","hadFile":"%s"}\\n' "\${j%\\}}" "$bg" "$bs" "$had" > "$f.intent" || fail "cannot write $f.intent"
 rm -f -- "$f.intent.done"
 if [ "$had" = had ]; then cp -p -- "$f" "$f.new" || fail "cannot write $f.new"; fi
-tail -c +"$((ni + 1))" "$b" | head -c "$nn" > "$f.new" || fail "cannot write $f.new"
-tail -c +"$((ni + nn + 1))" "$b" > "$f.applied.json.new" || fail "cannot write $f.applied.json.new"
-rm -f -- "$b"
+cat > "$f.new" || fail "cannot write $f.new"
 if [ "$had" = had ]; then cp -p -- "$f" "$f.prev" || fail "cannot copy $f to $f.prev"; fi
 mv -f -- "$f.new" "$f" || fail "cannot move $f.new over $f"
 echo "@swapped $had"
 o="$f.test.$$"
 if [ "$kind" = sh ]; then sh -c "$1" > "$o.out" 2> "$o.err"; else "$@" > "$o.out" 2> "$o.err"; fi
-echo "@test $?"
+code=$?
+echo "@test $code"
 if [ "$derive" = 1 ]; then
-  {
-    sed -n 's/^[[:space:]]*pid[[:space:]][[:space:]]*\\([^;[:space:]]*\\).*/@pid \\1/p' "$o.out" | head -n 1
-    sed -n 's/^[[:space:]]*error_log[[:space:]][[:space:]]*\\([^;[:space:]]*\\).*/@errlog \\1/p' "$o.out" | head -n 1
-  } > "$o.paths"
-  cat -- "$o.paths"
   # Kept for reconcile, which has no nginx -T of its own.
-  mv -f -- "$o.paths" "$f.nginx-paths"
+  sed -n -e 's/^[[:space:]]*pid[[:space:]][[:space:]]*\\([^;[:space:]]*\\).*/@pid \\1/p' \\
+    -e 's/^[[:space:]]*error_log[[:space:]][[:space:]]*\\([^;[:space:]]*\\).*/@errlog \\1/p' "$o.out" > "$f.nginx-paths"
+  while read -r l; do echo "$l"; done < "$f.nginx-paths"
 fi
-if [ -s "$o.err" ]; then tail -n 12 "$o.err"; else tail -n 12 "$o.out"; fi | sed 's/^/| /'
+if [ "$code" -ne 0 ]; then
+  if [ -s "$o.err" ]; then tail -n 12 "$o.err"; else tail -n 12 "$o.out"; fi | sed 's/^/| /'
+fi
 rm -f -- "$o.out" "$o.err"
 echo "@before"
 if [ "$had" = had ]; then cat -- "$f.prev"; fi
@@ -67,37 +65,41 @@ exit 0`;
 
 /**
  * Put a file in place (mode), reload, and confirm. Args: file, mode (apply: the file is in place;
- * restore: <file>.prev back over it; remove: the file did not exist before; prev / confirmed: copy that
- * file over it), act (reload|none), generation to confirm ('' = only old workers), pid file, error log,
- * deadline ms, status address, op id, reload kind (sh|argv), reload command…
- * Live = the status endpoint answered the generation AND no worker that ran before the reload still
- * accepts (each is gone or "shutting down"). An [emerg] line in the error log after the reload, or the
- * deadline, is a failure; its error log lines are printed. On success the file is copied to
- * <file>.confirmed, the staged applied configuration becomes <file>.applied.json, and the intent of
- * this op is marked done (<file>.intent.done).
+ * restore: <file>.prev back over it; remove: the file did not exist before; keep: leave it; prev /
+ * confirmed: copy that file over it), act (reload|none), generation to confirm ('' = only old workers),
+ * pid file, error log, deadline ms, status address, op id, reload kind (sh|argv), reload command…;
+ * stdin (mode apply): the applied configuration, kept as <file>.applied.json once live.
+ * Live = no worker that ran before the reload still accepts (each is gone or "shutting down", read
+ * from /proc) AND then the status endpoint answers the generation. An [emerg] line in the error log
+ * after the reload of a new file, or the deadline, is a failure; the error log's new lines are printed.
+ * On success the file is copied to <file>.confirmed and the intent of this op is marked done
+ * (<file>.intent.done). The poll loop uses builtins only (read) plus one sleep per turn.
  */
 export const RELOAD_SCRIPT = `# phar-rollout:reload
 f=$1; mode=$2; act=$3; gen=$4; pidf=$5; elog=$6; dl=$7; addr=$8; op=$9; shift 9; kind=$1; shift
 ${FETCH}
 ms() { date +%s%3N; }
 # Children of pid $1: /proc/<pid>/task/*/children where the kernel has it, else every /proc/*/stat's ppid
-# (read with the builtin: no process per entry). A function, so that set -- keeps the caller's "$@".
+# (read with the builtin: no process per entry).
 kids_of() {
   if [ -r "/proc/$1/task/$1/children" ]; then cat /proc/"$1"/task/*/children 2>/dev/null; return; fi
   want=$1
   for s in /proc/[0-9]*/stat; do
-    read -r l 2>/dev/null < "$s" || continue
+    l=; read -r l 2>/dev/null < "$s"
     set -- \${l##*) }
     [ "$2" = "$want" ] && { p=\${s#/proc/}; echo "\${p%/stat}"; }
   done
 }
-done_intent() {
-  if [ -e "$f.intent" ] && grep -qF -- "\\"op\\":\\"$op\\"" "$f.intent"; then mv -f -- "$f.intent" "$f.intent.done"; fi
+# st=up when pid $1 is a worker that still accepts, down when shutting down, '' when gone (a variable,
+# not $(...): a command substitution forks).
+state_of() {
+  c=; st=; read -r c 2>/dev/null < /proc/"$1"/cmdline
+  case $c in *"shutting down"*) st=down ;; *"worker process"*) st=up ;; esac
 }
-if [ "$mode" != apply ] && [ -e "$f.intent.done" ] && grep -qF -- "\\"op\\":\\"$op\\"" "$f.intent.done"; then
-  mv -f -- "$f.intent.done" "$f.intent"
-fi
-[ -e "$f.intent" ] && touch -c -- "$f.intent"
+has_op() { l=; read -r l 2>/dev/null < "$1"; case $l in *"\\"op\\":\\"$op\\""*) return 0 ;; esac; return 1; }
+done_intent() { if [ -e "$f.intent" ] && has_op "$f.intent"; then mv -f -- "$f.intent" "$f.intent.done"; fi; }
+if [ "$mode" = apply ]; then cat > "$f.applied.json.new"; fi
+if [ "$mode" != apply ] && [ -e "$f.intent.done" ] && has_op "$f.intent.done"; then mv -f -- "$f.intent.done" "$f.intent"; fi
 case $mode in
   restore) mv -f -- "$f.prev" "$f" || { echo "cannot move $f.prev back over $f" >&2; exit 1; } ;;
   remove) rm -f -- "$f" || exit 1 ;;
@@ -106,18 +108,14 @@ esac
 if [ "$mode" != apply ]; then rm -f -- "$f.applied.json.new" "$f.new"; fi
 echo "@placed"
 if [ "$act" != reload ]; then done_intent; echo "@done"; exit 0; fi
-master=$(cat -- "$pidf" 2>/dev/null | tr -d ' \\n')
-case $master in ''|*[!0-9]*) master= ;; esac
+master=; read -r master 2>/dev/null < "$pidf"
+case $master in ''|*[!0-9]*) master=; echo "@nopid $pidf" ;; esac
 before=
 if [ -n "$master" ]; then
-  for p in $(kids_of "$master"); do
-    c=$(tr '\\0' ' ' 2>/dev/null < /proc/"$p"/cmdline)
-    case $c in *"shutting down"*) ;; *"worker process"*) before="$before $p" ;; esac
-  done
-else echo "@nopid $pidf"
+  for p in $(kids_of "$master"); do state_of "$p"; [ "$st" = up ] && before="$before $p"; done
 fi
 es=0
-if [ -r "$elog" ]; then es=$(wc -c < "$elog" | tr -d ' '); fi
+if [ -r "$elog" ]; then es=$(stat -c %s -- "$elog" 2>/dev/null || echo 0); fi
 t0=$(ms)
 rl="$f.reload.$$"
 if [ "$kind" = sh ]; then sh -c "$1" > "$rl" 2>&1; else "$@" > "$rl" 2>&1; fi
@@ -125,30 +123,29 @@ code=$?
 if [ "$code" -ne 0 ]; then echo "@reload $code"; tail -n 12 "$rl" | sed 's/^/| /'; rm -f -- "$rl"; exit 0; fi
 rm -f -- "$rl"
 newlog() { if [ -r "$elog" ]; then tail -c +"$((es + 1))" -- "$elog" | tail -n 12 | sed 's/^/| /'; fi; }
-seen=0; [ -z "$gen" ] && seen=1
+emerg() { [ "$mode" = apply ] && [ -r "$elog" ] && tail -c +"$((es + 1))" -- "$elog" | grep -q '\\[emerg\\]'; }
+n=0; seen=0; [ -z "$gen" ] && seen=1
 while :; do
-  # Only for a new file: after a failed reload the master may still log its bind retries while a
-  # revert's reload waits its turn.
-  if [ "$mode" = apply ] && [ -r "$elog" ] && tail -c +"$((es + 1))" -- "$elog" | grep -q '\\[emerg\\]'; then
-    echo "@emerg $(($(ms) - t0))"; newlog; exit 0
-  fi
-  if [ "$seen" = 0 ]; then
-    case $(fetch) in *"\\"generation\\":\\"$gen\\""*) seen=1 ;; esac
-  fi
   still=
-  for p in $before; do
-    c=$(tr '\\0' ' ' 2>/dev/null < /proc/"$p"/cmdline) || continue
-    case $c in *"shutting down"*) ;; *"worker process"*) still="$still $p" ;; esac
-  done
-  el=$(($(ms) - t0))
-  if [ "$seen" = 1 ] && [ -z "$still" ] && [ -n "$master" ]; then
-    cp -p -- "$f" "$f.confirmed.tmp" && mv -f -- "$f.confirmed.tmp" "$f.confirmed"
-    if [ "$mode" = apply ] && [ -e "$f.applied.json.new" ]; then mv -f -- "$f.applied.json.new" "$f.applied.json"; fi
-    done_intent
-    echo "@live $el"; exit 0
+  for p in $before; do state_of "$p"; [ "$st" = up ] && still="$still $p"; done
+  if [ -z "$still" ] && [ -n "$master" ]; then
+    # Old workers no longer accept: new connections reach the new ones, which must answer the generation.
+    if [ "$seen" = 0 ]; then case $(fetch) in *"\\"generation\\":\\"$gen\\""*) seen=1 ;; esac; fi
+    if [ "$seen" = 1 ]; then
+      cp -p -- "$f" "$f.confirmed.tmp" && mv -f -- "$f.confirmed.tmp" "$f.confirmed"
+      if [ "$mode" = apply ] && [ -e "$f.applied.json.new" ]; then mv -f -- "$f.applied.json.new" "$f.applied.json"; fi
+      done_intent
+      echo "@live $(($(ms) - t0))"; exit 0
+    fi
   fi
-  if [ "$el" -gt "$dl" ]; then
-    echo "@timeout $el seen=$seen old=$still"; newlog; exit 0
+  n=$((n + 1))
+  # Every 8th turn (some 50 ms): nginx's own word on a failed reload (only for a new file: after a
+  # failed reload the master may still log its bind retries while a revert's reload waits its turn),
+  # and the deadline.
+  if [ $((n % 8)) -eq 0 ]; then
+    if emerg; then echo "@emerg"; newlog; exit 0; fi
+    el=$(($(ms) - t0))
+    if [ "$el" -gt "$dl" ]; then echo "@timeout $el seen=$seen old=$still"; newlog; exit 0; fi
   fi
   sleep 0.005
 done`;

@@ -52,8 +52,16 @@ function get(url: string): Promise<string | undefined> {
 
 /** Worker pids of an nginx master, read from /proc (no process spawned, so measuring costs nothing). */
 async function workerPids(masterPid: number): Promise<string[]> {
-  const text = await fs.readFile(`/proc/${masterPid}/task/${masterPid}/children`, 'utf8').catch(() => '');
-  return text.trim().split(/\s+/).filter(Boolean);
+  const text = await fs.readFile(`/proc/${masterPid}/task/${masterPid}/children`, 'utf8').catch(() => undefined);
+  if (text !== undefined) return text.trim().split(/\s+/).filter(Boolean);
+  // Kernels without CONFIG_PROC_CHILDREN: every /proc/<pid>/stat's ppid.
+  const out: string[] = [];
+  for (const e of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    const stat = await fs.readFile(`/proc/${e}/stat`, 'utf8').catch(() => '');
+    if (stat && stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] === String(masterPid)) out.push(e);
+  }
+  return out;
 }
 
 /**

@@ -323,6 +323,24 @@ describe('traffic apply (fake LB hosts answering the scripts)', () => {
     assert.equal(r.recovered.length, 0);
   });
 
+  it('reconcile: an intent from another host is stale only by its heartbeat age (LB clock)', async () => {
+    const h = hosts.get('a')!;
+    const intent = { version: 1, op: 'x2', owner: 'o', pid: 1, host: 'elsewhere.example', time: 't', lb: 'a', file: '/etc/nginx/a.conf' };
+    h.files.set(
+      '/etc/nginx/a.conf.intent',
+      JSON.stringify({ ...intent, generation: null, split: 25, lbs: [], beforeGeneration: h.served, beforeSplit: '5.00', hadFile: 'had' }),
+    );
+    // The fake reports an age of 3 s.
+    assert.equal((await reconcile(cfg(), transportOf)).busy.length, 1, 'fresh heartbeat: busy');
+    const r = await reconcile(cfg(), transportOf, { staleMs: 1000 });
+    assert.equal(r.recovered.length, 1);
+    assert.deepEqual(
+      r.recovered[0].loadBalancers.map((x) => [x.name, x.split]),
+      [['a', 5]],
+    );
+    assert.ok(!h.files.has('/etc/nginx/a.conf.intent'));
+  });
+
   it('readLive flags a file nginx does not serve, and repairLive puts the served file back without a reload', async () => {
     const h = hosts.get('a')!;
     const confirmed = fileOf('a');

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { CommandSpec, LoadBalancerConfig, RolloutConfig } from '../config/rolloutConfig';
-import { CancelledError, InputError, OperationError, throwIfAborted } from '../errors';
+import { CancelledError, OperationError, noLoadBalancerError, throwIfAborted } from '../errors';
 import type { RunResult } from '../exec/process';
 import type { Transport } from '../exec/transport';
 import type { Logger } from '../log';
@@ -88,10 +88,14 @@ function failures(results: PromiseSettledResult<unknown>[]): Error[] {
 function combine(errors: Error[], tail: string): Error {
   if (errors.length === 1 && errors[0] instanceof OperationError) {
     const e = errors[0];
-    return lbError(`${e.message}\n${tail}`, e.step ?? 'apply', e.target ?? '', e);
+    return new OperationError(`${e.message}\n${tail}`, { ...e.subject, step: e.step ?? 'apply', cause: e });
   }
   const first = errors[0] as OperationError | undefined;
-  return lbError(`${errors.map((e) => e.message).join('\n')}\n${tail}`, first?.step ?? 'apply', first?.target ?? '', first);
+  return new OperationError(`${errors.map((e) => e.message).join('\n')}\n${tail}`, {
+    ...first?.subject,
+    step: first?.step ?? 'apply',
+    cause: first,
+  });
 }
 
 interface LbState extends LbFileChange {
@@ -111,8 +115,8 @@ interface LbState extends LbFileChange {
 }
 
 /** The one place this module builds an OperationError (keeps constructor changes in one spot). */
-function lbError(message: string, step: string, target: string, cause?: unknown): OperationError {
-  return new OperationError(message, step, target, cause === undefined ? undefined : { cause });
+function lbError(message: string, step: string, lb: string, cause?: unknown): OperationError {
+  return new OperationError(message, cause === undefined ? { step, lb } : { step, lb, cause });
 }
 
 const DEFAULT_PID_FILE = '/run/nginx.pid';
@@ -303,8 +307,7 @@ export async function applyFiles(changes: readonly LbFileChange[], options: Appl
   const log = options.log ?? nullLogger;
   const timeoutMs = options.commandTimeoutMs ?? 30000;
   const deadlineMs = options.confirmDeadlineMs ?? 10000;
-  if (changes.length === 0)
-    throw new InputError('No load balancer is configured', undefined, 'Add one to "loadBalancers" in rollout.json.');
+  if (changes.length === 0) throw noLoadBalancerError();
   throwIfAborted(options.signal);
   const states: LbState[] = changes.map((c) => ({
     ...c,

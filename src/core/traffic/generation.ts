@@ -32,11 +32,9 @@ export function statusAddress(lb: Pick<LoadBalancerConfig, 'name' | 'file' | 'st
   const m = STATUS_ADDRESS.exec(lb.status);
   const port = Number(m?.[1]);
   if (!m || !(port >= 1 && port <= 65535))
-    throw new InputError(
-      `The status address "${lb.status}" of load balancer "${lb.name}" is not a loopback host:port`,
-      undefined,
-      'Use e.g. 127.0.0.1:29123 with a port nothing else listens on (ss -ltn shows the ones in use).',
-    );
+    throw new InputError(`The status address "${lb.status}" of load balancer "${lb.name}" is not a loopback host:port`, {
+      hint: 'Use e.g. 127.0.0.1:29123 with a port nothing else listens on (ss -ltn shows the ones in use).',
+    });
   return lb.status;
 }
 

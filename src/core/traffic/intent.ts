@@ -140,8 +140,7 @@ async function recoverLb(
   else
     throw new OperationError(
       `load balancer "${lb.name}": the interrupted change started from generation ${target}, and no copy of that file is left (${lb.file}, .prev, .confirmed)`,
-      'reconcile',
-      lb.name,
+      { step: 'reconcile', lb: lb.name },
     );
   // Always reload: one status answer of the target proves nothing (an old worker may still answer for
   // ~100 ms after a reload that a killed owner had started).
@@ -156,7 +155,10 @@ async function recoverLb(
     op: intent.op,
   });
   if (!r.ok)
-    throw new OperationError(`load balancer "${lb.name}": recovering the interrupted change failed: ${r.message}`, 'reconcile', lb.name);
+    throw new OperationError(`load balancer "${lb.name}": recovering the interrupted change failed: ${r.message}`, {
+      step: 'reconcile',
+      lb: lb.name,
+    });
   return {
     name: lb.name,
     split,

@@ -63,11 +63,10 @@ function parseIntent(v: string | undefined): { ageS: number; value: Intent } | u
 export async function inspectLb(lb: LoadBalancerConfig, transport: Transport, signal?: AbortSignal): Promise<LbInspection> {
   const r = await runScript(transport, INSPECT_SCRIPT, [lb.file, statusAddress(lb)], { signal, timeoutMs: 30000 });
   if (r.code !== 0)
-    throw new OperationError(
-      `load balancer "${lb.name}": reading its state failed: ${safeText(r.stderr.trim() || `exit ${r.code}`)}`,
-      'read',
-      lb.name,
-    );
+    throw new OperationError(`load balancer "${lb.name}": reading its state failed: ${safeText(r.stderr.trim() || `exit ${r.code}`)}`, {
+      step: 'read',
+      lb: lb.name,
+    });
   const { marks } = markers(r.stdout);
   const head = (k: string) => {
     const v = marks.get(k);
@@ -177,15 +176,17 @@ export async function readAppliedConfig(
   const r = await runScript(transport, READ_SCRIPT, [`${lb.file}.applied.json`], { signal: options.signal, timeoutMs: 30000 });
   if (r.code === 3) return undefined;
   if (r.code !== 0)
-    throw new OperationError(
-      `load balancer "${lb.name}": reading ${lb.file}.applied.json failed: ${safeText(r.stderr.trim())}`,
-      'read',
-      lb.name,
-    );
+    throw new OperationError(`load balancer "${lb.name}": reading ${lb.file}.applied.json failed: ${safeText(r.stderr.trim())}`, {
+      step: 'read',
+      lb: lb.name,
+    });
   try {
     return JSON.parse(r.stdout) as AppliedConfig;
   } catch (err) {
-    throw new OperationError(`load balancer "${lb.name}": ${lb.file}.applied.json is not JSON: ${(err as Error).message}`, 'read', lb.name);
+    throw new OperationError(`load balancer "${lb.name}": ${lb.file}.applied.json is not JSON: ${(err as Error).message}`, {
+      step: 'read',
+      lb: lb.name,
+    });
   }
 }
 
@@ -207,7 +208,10 @@ export interface Repair {
 export async function repairLive(lb: LoadBalancerConfig, transport: Transport, options: { signal?: AbortSignal } = {}): Promise<Repair> {
   const i = await inspectLb(lb, transport, options.signal);
   if (!i.status)
-    throw new OperationError(`load balancer "${lb.name}": cannot tell what nginx serves (${i.statusError})`, 'repair', lb.name);
+    throw new OperationError(`load balancer "${lb.name}": cannot tell what nginx serves (${i.statusError})`, {
+      step: 'repair',
+      lb: lb.name,
+    });
   const g = i.status.generation;
   const served = `${formatSplit(i.status.split)} %`;
   if (i.file?.generation === g) return { name: lb.name, changed: false, message: `${lb.name}: file and nginx agree (${served})` };
@@ -215,18 +219,20 @@ export async function repairLive(lb: LoadBalancerConfig, transport: Transport, o
   const from = i.confirmed?.generation === g ? 'confirmed' : i.prev?.generation === g ? 'prev' : undefined;
   if (from) {
     const r = await reloadConfirmed(lb, transport, { mode: from, reload: false });
-    if (!r.ok) throw new OperationError(`load balancer "${lb.name}": ${r.message}`, 'repair', lb.name);
+    if (!r.ok) throw new OperationError(`load balancer "${lb.name}": ${r.message}`, { step: 'repair', lb: lb.name });
   } else {
     const applied = await readAppliedConfig(lb, transport, options);
     if (applied?.generation !== g)
-      throw new OperationError(
-        `load balancer "${lb.name}": nginx serves generation ${g} (${served}) but no copy of that file is left`,
-        'repair',
-        lb.name,
-      );
+      throw new OperationError(`load balancer "${lb.name}": nginx serves generation ${g} (${served}) but no copy of that file is left`, {
+        step: 'repair',
+        lb: lb.name,
+      });
     const r = await runScript(transport, PUT_SCRIPT, [lb.file], { input: applied.file, timeoutMs: 30000 });
     if (r.code !== 0)
-      throw new OperationError(`load balancer "${lb.name}": writing ${lb.file} failed: ${safeText(r.stderr.trim())}`, 'repair', lb.name);
+      throw new OperationError(`load balancer "${lb.name}": writing ${lb.file} failed: ${safeText(r.stderr.trim())}`, {
+        step: 'repair',
+        lb: lb.name,
+      });
   }
   return {
     name: lb.name,

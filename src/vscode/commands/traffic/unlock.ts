@@ -1,6 +1,8 @@
 import * as vscode from 'vscode';
 import { unlock as coreUnlock } from '../../../core/rollout/unlock';
-import type { LockHolder } from '../../../core/rollout/lock';
+import { describeHolder } from '../../../core/exec/hostLock';
+import type { LockHolder } from '../../../core/exec/hostLock';
+import { safeText } from '../../../core/safeText';
 import type { CommandContext } from '../commandContext';
 import { confirm, requireConfig } from '../pick';
 import { rolloutOptions } from './rolloutOptions';
@@ -10,7 +12,9 @@ export async function unlock(ctx: CommandContext, _node?: unknown, args: { confi
   const config = requireConfig(ctx);
   const lock = ctx.model.live.lock;
   if (args.confirm !== false) {
-    const who = lock ? `${lock.owner} since ${lock.since}${lock.operation ? ` (${lock.operation})` : ''}` : 'whoever holds it';
+    const who = lock
+      ? `${safeText(lock.owner)} since ${safeText(lock.since)}${lock.operation ? ` (${safeText(lock.operation)})` : ''}`
+      : 'whoever holds it';
     if (
       !(await confirm(
         ctx,
@@ -26,6 +30,6 @@ export async function unlock(ctx: CommandContext, _node?: unknown, args: { confi
     coreUnlock(config, { force: true }, rolloutOptions(ctx, signal, report)),
   );
   await ctx.model.refreshLive();
-  void vscode.window.showInformationMessage(holder ? `Unlocked (was held by ${holder.owner}).` : 'The rollout was not locked.');
+  void vscode.window.showInformationMessage(holder ? `Unlocked (was held by ${describeHolder(holder)}).` : 'The rollout was not locked.');
   return holder;
 }

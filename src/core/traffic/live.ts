@@ -240,3 +240,11 @@ export async function repairLive(lb: LoadBalancerConfig, transport: Transport, o
     message: `${lb.name}: file put back to what nginx serves (${was} → ${served}); traffic unchanged`,
   };
 }
+
+/**
+ * The split users get from `l`: what nginx answers on the status endpoint; for a file older than
+ * generations (it defines no status endpoint) its header is all there is. undefined: unknown.
+ */
+export function servedSplit(l: Pick<LiveSplit, 'live' | 'split' | 'generation'>): number | undefined {
+  return l.live?.split ?? (l.generation === undefined ? l.split : undefined);
+}

@@ -11,6 +11,7 @@ import { sha256File } from '../helpers/phpBackend';
 import { startSshd, sshdAvailable } from '../helpers/sshd';
 import { waitFor } from '../helpers/wait';
 import type { SshServer } from '../helpers/sshd';
+import { skipUnlessCi } from '../helpers/skip';
 
 const hostile = (marker: string) => [
   "it's",
@@ -39,8 +40,7 @@ describe('ssh transport against a real OpenSSH server on loopback', function () 
 
   before(async function () {
     if (!sshdAvailable()) {
-      console.log('      skipped: /usr/sbin/sshd or ssh-keygen is not installed');
-      this.skip();
+      skipUnlessCi(this, '/usr/sbin/sshd or ssh-keygen is not installed');
     }
     sshd = await startSshd();
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'rollout-ssh-'));

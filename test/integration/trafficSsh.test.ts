@@ -15,6 +15,7 @@ import { loggingSsh, nginxWorkers, startLab, waitReloaded } from '../../bench/tr
 import type { Lab } from '../../bench/trafficLab';
 import { sshdAvailable, startSshd } from '../helpers/sshd';
 import type { SshServer } from '../helpers/sshd';
+import { skipUnlessCi } from '../helpers/skip';
 
 describe('traffic over ssh (an LB reached through a loopback OpenSSH server)', function () {
   this.timeout(120000);
@@ -24,8 +25,7 @@ describe('traffic over ssh (an LB reached through a loopback OpenSSH server)', f
 
   before(async function () {
     if (!sshdAvailable()) {
-      console.log('      skipped: /usr/sbin/sshd or ssh-keygen is not installed');
-      this.skip();
+      skipUnlessCi(this, '/usr/sbin/sshd or ssh-keygen is not installed');
     }
     sshd = await startSshd();
     // lb-1 (the lock's home) over ssh, lb-2 local: one change spans both transports.

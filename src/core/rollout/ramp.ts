@@ -2,7 +2,6 @@ import type { RolloutConfig } from '../config/rolloutConfig';
 import { CancelledError, InputError, OperationError, describeError, noLoadBalancerError } from '../errors';
 import { readSplits, renderFor } from '../traffic/apply';
 import type { LbSplit } from '../traffic/apply';
-import { readLives, servedSplit } from '../traffic/live';
 import type { Recovered } from './recovery';
 import { recoveredField } from './recovery';
 import { formatSplit, toBasisPoints } from '../traffic/render';
@@ -10,7 +9,7 @@ import { withContext, withLock } from './context';
 import type { OpContext, RolloutOptions } from './context';
 import { runGate } from './gates';
 import { appendHistory } from './history';
-import { canaryRelease, currentSplit, freshState, nextStep, setSplitRecorded, stepIndexOf } from './shared';
+import { canaryRelease, currentSplit, servedSplits, freshState, nextStep, setSplitRecorded, stepIndexOf } from './shared';
 import { applyEvent, inProgress, readState, transition } from './state';
 import type { GateResult, RolloutState } from './types';
 
@@ -39,19 +38,6 @@ export interface RampResult {
   state: RolloutState;
   /** Interrupted changes recovered (and recorded) before the ramp. */
   recovered?: Recovered[];
-}
-
-/** What every LB serves (nginx's answer, see servedSplit), as the split ramp computes from. */
-async function servedSplits(config: RolloutConfig, ctx: OpContext): Promise<LbSplit[]> {
-  const lives = await readLives(config, (lb) => ctx.pool.get(lb), { signal: ctx.signal });
-  return lives.map((l) => ({
-    name: l.name,
-    host: l.host,
-    file: l.file,
-    split: servedSplit(l),
-    mode: l.mode,
-    error: l.error ?? l.liveError,
-  }));
 }
 
 export interface RampOptions extends RolloutOptions {

@@ -7,6 +7,7 @@ import type { BackendConfig, RolloutConfig } from '../config/rolloutConfig';
 import { CancelledError, describeError } from '../errors';
 import { applySplit } from '../traffic/apply';
 import type { AppliedLb, LbSplit } from '../traffic/apply';
+import { readLives, servedSplit } from '../traffic/live';
 import { formatSplit, toBasisPoints } from '../traffic/render';
 import { backendOptions } from './context';
 import type { OpContext } from './context';
@@ -27,6 +28,19 @@ export function currentSplit(live: readonly LbSplit[], log?: { warn(m: string): 
       `load balancers disagree: ${live.map((l) => `${l.name} ${l.split === undefined ? '?' : formatSplit(l.split) + ' %'}`).join(', ')}`,
     );
   return first;
+}
+
+/** What every LB serves (nginx's answer, see servedSplit), the split a ramp or a run starts from (a file nginx does not serve is no split). */
+export async function servedSplits(config: RolloutConfig, ctx: OpContext): Promise<LbSplit[]> {
+  const lives = await readLives(config, (lb) => ctx.pool.get(lb), { signal: ctx.signal });
+  return lives.map((l) => ({
+    name: l.name,
+    host: l.host,
+    file: l.file,
+    split: servedSplit(l),
+    mode: l.mode,
+    error: l.error ?? l.liveError,
+  }));
 }
 
 /** The first plan step above `current` (the first step when the split is unknown). */

@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { accessLogOf } from '../config/rolloutConfig';
 import type { CommandSpec, LoadBalancerConfig, RolloutConfig } from '../config/rolloutConfig';
-import { CancelledError, OperationError, noLoadBalancerError, throwIfAborted } from '../errors';
+import { accessLogDirective, LOG_FORMAT_DIRECTIVE } from '../analysis/accessLog';
+import { CancelledError, InputError, OperationError, noLoadBalancerError, throwIfAborted } from '../errors';
 import type { RunResult } from '../exec/process';
 import type { Transport } from '../exec/transport';
 import type { Logger } from '../log';
@@ -177,7 +179,9 @@ function quoteLines(lines: readonly string[]): string {
 async function stage(s: LbState, intent: string, timeoutMs: number): Promise<void> {
   const derive = s.lb.pidFile === undefined || s.lb.errorLog === undefined;
   const dump = derive ? dumpSpec(s.lb.test) : undefined;
-  const args = [s.lb.file, intent, dump ? '1' : '0', ...commandArgs(dump ?? s.lb.test)];
+  // The byte count lets the script refuse a file cut short: if this process dies while sending it,
+  // the script (its own process group) sees end of input and must not swap a partial file in.
+  const args = [s.lb.file, intent, dump ? '1' : '0', String(Buffer.byteLength(s.text)), ...commandArgs(dump ?? s.lb.test)];
   let r: RunResult;
   try {
     r = await runScript(s.transport, STAGE_SCRIPT, args, { input: s.text, timeoutMs });
@@ -478,7 +482,7 @@ async function revert(states: LbState[], op: string, deadlineMs: number, timeout
 }
 /** The managed file for `lb` at `split`, with the project's traffic settings. */
 export function renderFor(config: Pick<RolloutConfig, 'backends' | 'traffic'>, lb: LoadBalancerConfig, split: number, time: Date): string {
-  return renderUpstream({
+  const upstream = renderUpstream({
     lb,
     backends: config.backends,
     split,
@@ -488,6 +492,27 @@ export function renderFor(config: Pick<RolloutConfig, 'backends' | 'traffic'>, l
     forceCookie: config.traffic.forceCookie,
     time,
   });
+  return upstream + accessLogLines(accessLogOf(lb));
+}
+
+/**
+ * The phar_rollout log format and an http-level access log, read by the canary analysis. A server
+ * that sets its own access_log must repeat the access_log line inside it (nginx does not inherit it).
+ */
+export function accessLogLines(file: string): string {
+  let directive: string;
+  try {
+    directive = accessLogDirective(file);
+  } catch (err) {
+    throw new InputError((err as Error).message, { hint: 'Set loadBalancers[].accessLog to a plain absolute path.' });
+  }
+  return [
+    '# Canary analysis: every request, in the phar_rollout format. A server with its own access_log adds:',
+    `#     ${directive}`,
+    LOG_FORMAT_DIRECTIVE,
+    directive,
+    '',
+  ].join('\n');
 }
 
 /**

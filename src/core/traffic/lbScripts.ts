@@ -18,13 +18,14 @@ const FETCH = `fetch() {
 
 /**
  * Stage, intent, swap and test. Args: file, intent JSON, derive (1: the test prints nginx -T, report
- * its pid and error_log), test kind (sh|argv), test command…; stdin: the new file. Writes the intent
+ * its pid and error_log), byte count of the new file (a shorter stdin is refused before any swap), test
+ * kind (sh|argv), test command…; stdin: the new file. Writes the intent
  * (with the live file's generation added) BEFORE anything else moves, then <file>.new, copies the live
  * file to <file>.prev, renames .new over it and runs the test. Few processes: on a small LB host each
  * fork costs milliseconds, so the shell's builtins do the parsing.
  */
 export const STAGE_SCRIPT = `# phar-rollout:stage
-f=$1; j=$2; derive=$3; kind=$4; shift 4
+f=$1; j=$2; derive=$3; n=$4; kind=$5; shift 5
 fail() { echo "$1" >&2; exit 1; }
 bg=; bs=; had=none
 if [ -e "$f" ]; then
@@ -42,6 +43,7 @@ printf '%s,"beforeGeneration":"%s","beforeSplit":"%s","hadFile":"%s"}\\n' "\${j%
 rm -f -- "$f.intent.done"
 if [ "$had" = had ]; then cp -p -- "$f" "$f.new" || fail "cannot write $f.new"; fi
 cat > "$f.new" || fail "cannot write $f.new"
+[ "$(($(wc -c < "$f.new")))" -eq "$n" ] || { rm -f -- "$f.new"; fail "the new file arrived incomplete (the sender stopped): nothing swapped"; }
 if [ "$had" = had ]; then cp -p -- "$f" "$f.prev" || fail "cannot copy $f to $f.prev"; fi
 mv -f -- "$f.new" "$f" || fail "cannot move $f.new over $f"
 echo "@swapped $had"

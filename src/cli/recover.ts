@@ -17,7 +17,7 @@ export const recoverCommand = defineCommand({
       for (const r of result.recovered) ctx.stdout(terminalText(r.description));
       for (const r of result.repaired.filter((x) => x.changed)) ctx.stdout(terminalText(r.message));
       if (result.recovered.length === 0 && !result.repaired.some((x) => x.changed))
-        ctx.stdout('nothing to recover: every load balancer serves what its file says');
+        ctx.stdout('nothing to recover: no interrupted change, and no file that disagrees with what nginx serves');
     }
     return EXIT_OK;
   },

@@ -11,6 +11,7 @@ import { readState } from '../../src/core/rollout/state';
 import { rolloutStatus } from '../../src/core/rollout/status';
 import { readLive } from '../../src/core/traffic/live';
 import { parseHeader } from '../../src/core/traffic/render';
+import { renderFor } from '../../src/core/traffic/apply';
 import { startLab } from '../../bench/trafficLab';
 import type { Lab } from '../../bench/trafficLab';
 import { waitFor } from '../helpers/wait';
@@ -87,6 +88,25 @@ describe('rollout truth: live split, recovery, cancelled gate, emergency rollbac
     assert.equal(live.live?.split, 25);
     assert.equal(live.drift, undefined);
     assert.equal(live.interrupted, undefined);
+  });
+
+  it('a file nginx does not serve (written, never reloaded): status says so, recover puts the served file back without touching traffic', async () => {
+    await ramp(lab.config, { percent: 10 }, { ...opts, gate: false });
+    await fs.writeFile(lb.file, renderFor(lab.config, lb, 40, new Date()));
+    const s = (await rolloutStatus(lab.config, opts)).loadBalancers[0];
+    assert.equal(s.split, 10);
+    assert.equal(s.fileSplit, 40);
+    assert.match(s.drift!, /^file says 40 %, nginx serves 10 %: run "phar-rollout recover" to put the file back/);
+    const r = await cli('recover', '--project', lab.projectDir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /lb-1: file put back to what nginx serves \(40 % → 10 %\); traffic unchanged/);
+    const live = await readLive(lb, local);
+    assert.equal(live.split, 10);
+    assert.equal(live.live?.split, 10);
+    assert.equal(live.drift, undefined);
+    assert.equal((await readHistory(lab.projectDir)).pop()?.action, 'repaired');
+    const again = await cli('recover', '--project', lab.projectDir);
+    assert.match(again.stdout, /^nothing to recover/);
   });
 
   it('the intent of a split change names the user (ctx.user) as its owner', async () => {

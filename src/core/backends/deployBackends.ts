@@ -107,7 +107,7 @@ async function confirmSwitch(run: BackendRun, before: ReleaseLinks, build: Build
     try {
       await run.drainer.undrain(run.backend);
     } catch (e) {
-      const msg = `${run.backend.name} is still out of rotation: putting it back failed: ${describeError(e)}. Run \`phar-rollout ramp\` (or rewrite the split) to put it back.`;
+      const msg = `${run.backend.name} is still out of rotation: putting it back failed: ${describeError(e)}. The next split change (\`ramp\`, \`rollback --traffic\`) writes the file without it down.`;
       if (failure === undefined) throw new OperationError(msg, { step: 'undrain', backend: run.backend.name, cause: e });
       run.log.error(msg);
     }

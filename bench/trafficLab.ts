@@ -94,7 +94,9 @@ export async function startLab(o: LabOptions = {}): Promise<Lab> {
         const name = `${group}-${i}`;
         const b = await preparePhpBackend({ dir: path.join(tmp, 'backends', name), phar: artifacts.stable.phar });
         backends.set(name, b);
-        entries.push({ name, group, upstream: b.upstream, dir: b.dir, probe: b.probe, restart: b.restart });
+        // A lone backend cannot drain (its group would have no server); the others drain briefly.
+        const drain = count === 1 ? { drain: false } : { drainSeconds: 0.5 };
+        entries.push({ name, group, upstream: b.upstream, dir: b.dir, probe: b.probe, restart: b.restart, ...drain });
       }
     }
     const lbEntries: Array<Record<string, unknown>> = [];

@@ -1,4 +1,5 @@
-/** Small formatting helpers shared by the tree and the status bar. */
+/** Small formatting helpers shared by the tree and the status bar (no vscode import: unit-tested). */
+import { markdownText } from '../core/safeText';
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -25,4 +26,24 @@ export function formatPercent(p: number): string {
 export function percentBar(p: number): string {
   const filled = Math.round(Math.min(100, Math.max(0, p)) / 10);
   return '▰'.repeat(filled) + '▱'.repeat(10 - filled);
+}
+
+/**
+ * Markdown from a template whose interpolated values are foreign: each is escaped with markdownText,
+ * so only the literal parts are markdown (`md\`**${version}**\``). For a MarkdownString that is
+ * neither trusted nor HTML- or icon-enabled (foreignMarkdown).
+ */
+export function md(strings: TemplateStringsArray, ...values: unknown[]): string {
+  return strings.reduce((out, part, i) => out + part + (i < values.length ? markdownText(values[i]) : ''), '');
+}
+
+/**
+ * A latency as the tooltips show it: coarse enough that loopback jitter (1 ms, 2 ms) does not
+ * change the row's signature on every probe, fine enough that a real change shows.
+ */
+export function formatLatency(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms)) return '—';
+  if (ms < 10) return 'under 10 ms';
+  if (ms < 100) return `${Math.round(ms / 10) * 10} ms`;
+  return `${Number(ms.toPrecision(2))} ms`;
 }

@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { CancelledError, describeError, inputErrorsOf } from '../../core/errors';
 import { toAbortSignal } from '../abort';
 import { LockedError } from '../../core/rollout/lock';
-import { Commands } from '../constants';
+import { Commands } from '../contributions';
 import type { CommandContext, CommandSpec } from './commandContext';
 
 /**
@@ -26,7 +26,7 @@ export function registerCommands(table: CommandSpec[], ctx: CommandContext): vsc
       const started = Date.now();
       ctx.log.debug(`${spec.id} started`);
       try {
-        const result = await spec.handler(ctx, ...args);
+        const result = await spec.handler(ctx, args[0], args[1]);
         ctx.log.debug(`${spec.id} finished in ${Date.now() - started} ms`);
         return result;
       } catch (err) {

@@ -1,4 +1,4 @@
-import * as vscode from 'vscode';
+import type * as vscode from 'vscode';
 
 export interface SignedNode {
   item: vscode.TreeItem;
@@ -6,7 +6,7 @@ export interface SignedNode {
 }
 
 /**
- * What a tree shows, as one string: every row's id, label, description, context value and icon,
+ * What a tree shows, as one string: every row's id, label, description, context value, icon and tooltip,
  * children included. Providers fire a change only when it differs, so a periodic refresh that
  * finds nothing new does not rebuild the tree: a rebuild briefly detaches the nodes that context
  * menus pass to commands, and a right-click in that moment would reach the command with no node.
@@ -20,42 +20,14 @@ export function treeSignature(roots: SignedNode[]): string {
         i.iconPath && typeof i.iconPath === 'object' && 'id' in i.iconPath
           ? `${i.iconPath.id}/${(i.iconPath as vscode.ThemeIcon).color?.id ?? ''}`
           : '';
+      // The tooltip too: a backend whose latency or served table changed must not keep the old one.
+      const tooltip = typeof i.tooltip === 'string' ? i.tooltip : (i.tooltip?.value ?? '');
       parts.push(
-        `${depth}|${i.id ?? ''}|${typeof i.label === 'string' ? i.label : (i.label?.label ?? '')}|${String(i.description ?? '')}|${i.contextValue ?? ''}|${icon}|${i.collapsibleState ?? ''}`,
+        `${depth}|${i.id ?? ''}|${typeof i.label === 'string' ? i.label : (i.label?.label ?? '')}|${String(i.description ?? '')}|${i.contextValue ?? ''}|${icon}|${i.collapsibleState ?? ''}|${JSON.stringify(tooltip)}`,
       );
       if (n.children) walk(n.children(), depth + 1);
     }
   };
   walk(roots, 0);
   return parts.join('\n');
-}
-
-/**
- * The common part of the extension's tree providers: nodes carry their TreeItem, children are
- * functions, and a model change refreshes the view only when the rows differ (see treeSignature).
- */
-export abstract class SignedTreeProvider<N extends SignedNode> implements vscode.TreeDataProvider<N> {
-  private readonly changed = new vscode.EventEmitter<void>();
-  readonly onDidChangeTreeData = this.changed.event;
-  private shown = '';
-
-  constructor(onModelChange: vscode.Event<void>) {
-    onModelChange(() => {
-      const signature = treeSignature(this.getChildren());
-      if (signature === this.shown) return;
-      this.shown = signature;
-      this.changed.fire();
-    });
-  }
-
-  getTreeItem(node: N): vscode.TreeItem {
-    return node.item;
-  }
-
-  getChildren(node?: N): N[] {
-    return node ? ((node.children?.() as N[] | undefined) ?? []) : this.roots();
-  }
-
-  /** The top-level rows. */
-  protected abstract roots(): N[];
 }

@@ -20,7 +20,7 @@ export interface RampArgs {
  * Ramp Canary…: the next step of the plan or a chosen percentage. The confirmation shows the nginx
  * change of every LB as a diff; then the split is applied to all LBs together and the gate runs.
  */
-export async function ramp(ctx: CommandContext, _node?: unknown, args: RampArgs = {}): Promise<RampResult | undefined> {
+export async function ramp(ctx: CommandContext, args: RampArgs = {}): Promise<RampResult | undefined> {
   const config = requireConfig(ctx);
   if (config.loadBalancers.length === 0)
     throw new InputError('No load balancer is configured', undefined, 'Add one to "loadBalancers" in rollout.json.');

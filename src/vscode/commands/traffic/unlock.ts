@@ -6,7 +6,7 @@ import { confirm, requireConfig } from '../pick';
 import { rolloutOptions } from './rolloutOptions';
 
 /** Force Unlock…: removes a teammate's (or a crashed window's) rollout lock; logged in the history. */
-export async function unlock(ctx: CommandContext, _node?: unknown, args: { confirm?: boolean } = {}): Promise<LockHolder | undefined> {
+export async function unlock(ctx: CommandContext, args: { confirm?: boolean } = {}): Promise<LockHolder | undefined> {
   const config = requireConfig(ctx);
   const lock = ctx.model.live.lock;
   if (args.confirm !== false) {

@@ -12,7 +12,7 @@ import { isNodeOf } from '../../src/vscode/tree/viewNode';
 import { CommandArgsError, commandArgs, is } from '../../src/vscode/commands/commandArgs';
 import { deployProgress } from '../../src/vscode/deployProgress';
 import { formatLatency, md } from '../../src/vscode/format';
-import { treeSignature } from '../../src/vscode/tree/treeSignature';
+import { tooltipsById, treeSignature } from '../../src/vscode/tree/treeSignature';
 import type { SignedNode } from '../../src/vscode/tree/treeSignature';
 
 interface MenuEntry {
@@ -213,10 +213,17 @@ describe('markdown of foreign text', () => {
 });
 
 describe('treeSignature', () => {
-  const node = (tooltip: unknown): SignedNode => ({ item: { id: 'backend:a', label: 'a', description: '1.2.0', tooltip } }) as never;
-  it('differs when only a tooltip changes (string or markdown)', () => {
+  const node = (tooltip: unknown, id?: string): SignedNode =>
+    ({ item: { id, label: 'a', description: '1.2.0', tooltip } }) as unknown as SignedNode;
+  it('a tooltip change of a row with an id is no rebuild, but tooltipsById sees it', () => {
+    const before = [node({ value: '| latency | 10 ms |' }, 'backend:a')];
+    const after = [node({ value: '| latency | 250 ms |' }, 'backend:a')];
+    assert.equal(treeSignature(before), treeSignature(after));
+    assert.notEqual(tooltipsById(before).get('backend:a')?.tooltip, tooltipsById(after).get('backend:a')?.tooltip);
+    assert.equal(tooltipsById(after).get('backend:a')?.tooltip, '| latency | 250 ms |');
+  });
+  it('a tooltip change of a row without an id changes the signature (it cannot be updated alone)', () => {
     assert.notEqual(treeSignature([node('12 ms')]), treeSignature([node('40 ms')]));
-    assert.notEqual(treeSignature([node({ value: '| latency | 10 ms |' })]), treeSignature([node({ value: '| latency | 250 ms |' })]));
     assert.equal(treeSignature([node({ value: 'same' })]), treeSignature([node({ value: 'same' })]));
   });
 });

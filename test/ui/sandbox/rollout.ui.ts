@@ -11,7 +11,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { run } from '../../../src/core/exec/process';
 import { readRolloutConfig } from '../../../src/core/config/rolloutConfig';
-import type { TreeRow, UiContext, UiTest } from '../runner';
+import type { UiContext, UiTest } from '../runner';
+import type { TreeRow } from '../workbench';
 
 const ROLLOUT = 'Rollout';
 const PROJECT = 'Project';

@@ -261,6 +261,33 @@ export const tests: UiTest[] = [
     },
   },
   {
+    name: 'sandbox: a ramp while paused is refused before any picker or dialog, and "Resume Rollout" on the refusal resumes',
+    dependsOnPrevious: true,
+    timeoutMs: 120000,
+    async run(ctx) {
+      // The ramp's diff tab may still be open: close editors so a new diff would be seen.
+      await ctx.runCommand('View: Close All Editors');
+      await ctx.runCommand('Phar Rollout: Pause Rollout');
+      await waitForRow(ctx, 'Canary 25 %', 'paused', (d) => d.includes('paused'), 30000);
+      await ctx.runCommand('Phar Rollout: Ramp Canary…');
+      let asked: string | undefined;
+      const refusal = await ctx.waitFor(
+        'the refusal of a ramp while paused',
+        async () => {
+          asked ??= await ctx.askingSomething();
+          return asked ?? (await ctx.notification('The rollout is paused', 200).catch(() => undefined));
+        },
+        30000,
+      );
+      if (asked) throw new Error(`the ramp showed ${asked} before refusing`);
+      ctx.log(`refusal: ${refusal}`);
+      await ctx.screenshot('14-ramp-refused-paused.png');
+      await ctx.notificationButton('The rollout is paused', 'Resume Rollout');
+      const description = await waitForRow(ctx, 'Canary 25 %', 'running again', (d) => d.includes('running'), 30000);
+      ctx.log(`rollout row: ${description}`);
+    },
+  },
+  {
     name: "sandbox: Roll Back… Traffic from the LB's context menu returns to 0 %; History shows ramp and rollback",
     dependsOnPrevious: true,
     timeoutMs: 120000,

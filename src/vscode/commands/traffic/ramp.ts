@@ -8,6 +8,7 @@ import { formatPercent } from '../../format';
 import type { CommandContext } from '../commandContext';
 import { confirm, requireConfig } from '../pick';
 import { rolloutOptions } from './rolloutOptions';
+import { checkRampPreconditions, refuseNoChange } from './rampPreconditions';
 
 /** Arguments for scripted use (tests, keybindings): skip the pickers and the confirmation. */
 export interface RampArgs {
@@ -24,13 +25,21 @@ export async function ramp(ctx: CommandContext, args: RampArgs = {}): Promise<Ra
   const config = requireConfig(ctx);
   if (config.loadBalancers.length === 0)
     throw new InputError('No load balancer is configured', undefined, 'Add one to "loadBalancers" in rollout.json.');
+  // Interactive: every refusal comes before any picker, diff or modal. Scripted (confirm: false): the core decides.
+  const interactive = args.confirm !== false;
+  const start = interactive ? await checkRampPreconditions(ctx, config) : undefined;
+  if (interactive && !start) return undefined;
   const target =
     args.percent !== undefined
       ? { percent: args.percent }
       : args.next
         ? ({ next: true } as const)
-        : await pickTarget(ctx, config.traffic.steps);
+        : await pickTarget(start?.steps ?? config.traffic.steps, start?.split ?? ctx.model.live.rollout?.split);
   if (!target) return undefined;
+  if (start) {
+    const after = 'percent' in target ? target.percent : nextStep(start.steps, start.split);
+    if (after === undefined || after === start.split) return refuseNoChange(start.split, after === undefined);
+  }
 
   if (args.confirm !== false) {
     const preview = await ctx.withProgress('Phar Rollout: Preparing the nginx change', (signal, report) =>
@@ -74,8 +83,7 @@ export async function ramp(ctx: CommandContext, args: RampArgs = {}): Promise<Ra
   return result;
 }
 
-async function pickTarget(ctx: CommandContext, steps: number[]): Promise<RampTarget | undefined> {
-  const current = ctx.model.live.rollout?.split;
+async function pickTarget(steps: readonly number[], current: number | undefined): Promise<RampTarget | undefined> {
   const next = nextStep(steps, current);
   type Item = vscode.QuickPickItem & { target?: RampTarget; custom?: boolean };
   const items: Item[] = [

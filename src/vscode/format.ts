@@ -38,12 +38,13 @@ export function md(strings: TemplateStringsArray, ...values: unknown[]): string 
 }
 
 /**
- * A latency as the tooltips show it: coarse enough that loopback jitter (1 ms, 2 ms) does not
- * change the row's signature on every probe, fine enough that a real change shows.
+ * A latency as the tooltips show it, in bands: a tooltip change refreshes its row, and a refresh
+ * while a context menu is open on the tree can close it, so jitter within a band (loopback's 2 ms
+ * vs 14 ms) changes nothing while a real change (20 ms to 300 ms) shows.
  */
 export function formatLatency(ms: number | undefined): string {
   if (ms === undefined || !Number.isFinite(ms)) return '—';
-  if (ms < 10) return 'under 10 ms';
-  if (ms < 100) return `${Math.round(ms / 10) * 10} ms`;
-  return `${Number(ms.toPrecision(2))} ms`;
+  for (const band of [10, 50, 100, 250, 500]) if (ms < band) return `under ${band} ms`;
+  if (ms < 1000) return 'under 1 s';
+  return `about ${Math.round(ms / 1000)} s`;
 }

@@ -168,6 +168,21 @@ export class Workbench {
     return row;
   }
 
+  /**
+   * Clicks the top-level row `label` of `view` until it is expanded. A click that lands while the
+   * view re-renders (the Rollout view refreshes every few seconds in the tests) can be lost; a
+   * person clicks again, and so does this, for up to 15 s.
+   */
+  async expandRow(viewName: string, label: string): Promise<void> {
+    const state = async () => (await this.treeRows(viewName)).find((r) => r.level === 1 && r.label === label)?.expanded;
+    const deadline = Date.now() + 15000;
+    while ((await state()) === false) {
+      if (Date.now() > deadline) throw new Error(`the row "${label}" of ${viewName} did not expand on click`);
+      await (await this.treeRow(viewName, label)).click();
+      await this.waitFor(`${label} to expand`, async () => (await state()) !== false || undefined, 3000).catch(() => undefined);
+    }
+  }
+
   /** Texts of the status bar items (codicons render as no text). */
   async statusTexts(): Promise<string[]> {
     const items = await this.page.locator('.part.statusbar .statusbar-item').allTextContents();

@@ -205,8 +205,9 @@ describe('markdown of foreign text', () => {
     // Every markdown, HTML and icon metacharacter of the value is backslash-escaped.
     assert.equal(/(?<!\\)[!<>[\]()$*_`]/.exec(inner), null, inner);
   });
-  it('formatLatency is coarse under 10 ms and follows real changes', () => {
+  it('formatLatency is in bands: jitter is no change, a real change is', () => {
     assert.equal(formatLatency(1.2), formatLatency(3.9));
+    assert.equal(formatLatency(12), formatLatency(45));
     assert.notEqual(formatLatency(40), formatLatency(250));
     assert.equal(formatLatency(undefined), '—');
   });

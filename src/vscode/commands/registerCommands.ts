@@ -38,8 +38,13 @@ export function registerCommands(table: CommandSpec[], ctx: CommandContext): vsc
         if (located.length > 0) {
           for (const e of located) ctx.log.error(e.format());
           const first = located[0];
+          // "Show Problems" only when Problems has them: an error without a file location is not there.
+          const inProblems = located.some((e) => e.location);
           void vscode.window
-            .showErrorMessage(`${first.format()}${located.length > 1 ? ` (+${located.length - 1} more)` : ''}`, 'Show Problems')
+            .showErrorMessage(
+              `${first.format()}${located.length > 1 ? ` (+${located.length - 1} more)` : ''}`,
+              ...(inProblems ? ['Show Problems'] : []),
+            )
             .then((a) => {
               if (a) void vscode.commands.executeCommand('workbench.actions.view.problems');
             });

@@ -281,7 +281,7 @@ export const tests: UiTest[] = [
       );
       if (asked) throw new Error(`the ramp showed ${asked} before refusing`);
       ctx.log(`refusal: ${refusal}`);
-      await ctx.screenshot('14-ramp-refused-paused.png');
+      await ctx.screenshot('13b-ramp-refused-paused.png');
       await ctx.notificationButton('The rollout is paused', 'Resume Rollout');
       const description = await waitForRow(ctx, 'Canary 25 %', 'running again', (d) => d.includes('running'), 30000);
       ctx.log(`rollout row: ${description}`);
@@ -305,10 +305,7 @@ export const tests: UiTest[] = [
       await waitForStatus(ctx, `${ctx.version} | canary ${NEW_VERSION}`, (t) => t === `${ctx.version} | canary ${NEW_VERSION}`);
 
       // Expand History with a click on its row, as a person would.
-      const history = await ctx.treeRow(ROLLOUT, 'History');
-      const historyRow = async () => (await ctx.treeRows(ROLLOUT)).find((r) => r.level === 1 && r.label === 'History');
-      if ((await historyRow())?.expanded === false) await history.click();
-      await ctx.waitFor('History to expand', async () => (await historyRow())?.expanded === true || undefined, 10000);
+      await ctx.expandRow(ROLLOUT, 'History');
       let rows: TreeRow[] = [];
       try {
         await ctx.waitFor(
@@ -330,6 +327,24 @@ export const tests: UiTest[] = [
       if (failedLooking.length) throw new Error(`History marks successful events as failed: ${show(failedLooking)}`);
       ctx.log(`history: ${show(childrenOf(rows, 'History'))}`);
       await ctx.screenshot('14-rolled-back.png');
+    },
+  },
+  {
+    name: 'sandbox: Force Unlock… with no lock says so before any confirmation',
+    timeoutMs: 60000,
+    async run(ctx) {
+      await ctx.runCommand('Phar Rollout: Force Unlock…');
+      let asked: string | undefined;
+      const said = await ctx.waitFor(
+        'the answer that nothing is locked',
+        async () => {
+          asked ??= await ctx.askingSomething();
+          return asked ?? (await ctx.notification('The rollout is not locked', 200).catch(() => undefined));
+        },
+        30000,
+      );
+      if (asked) throw new Error(`Force Unlock showed ${asked} although nothing was locked`);
+      ctx.log(`notification: ${said}`);
     },
   },
 ];

@@ -8,7 +8,7 @@ import { formatPercent } from '../../format';
 import type { CommandContext } from '../commandContext';
 import { confirm, requireConfig } from '../pick';
 import { rolloutOptions } from './rolloutOptions';
-import { checkRampPreconditions, refuseNoChange } from './rampPreconditions';
+import { checkRampPreconditions, refuseNoChange } from './preconditions';
 
 /** Arguments for scripted use (tests, keybindings): skip the pickers and the confirmation. */
 export interface RampArgs {

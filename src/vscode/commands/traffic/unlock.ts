@@ -4,13 +4,16 @@ import type { LockHolder } from '../../../core/rollout/lock';
 import type { CommandContext } from '../commandContext';
 import { confirm, requireConfig } from '../pick';
 import { rolloutOptions } from './rolloutOptions';
+import { checkUnlockPreconditions } from './preconditions';
+import { safeText } from '../../../core/safeText';
 
 /** Force Unlock…: removes a teammate's (or a crashed window's) rollout lock; logged in the history. */
 export async function unlock(ctx: CommandContext, args: { confirm?: boolean } = {}): Promise<LockHolder | undefined> {
   const config = requireConfig(ctx);
-  const lock = ctx.model.live.lock;
   if (args.confirm !== false) {
-    const who = lock ? `${lock.owner} since ${lock.since}${lock.operation ? ` (${lock.operation})` : ''}` : 'whoever holds it';
+    const lock = await checkUnlockPreconditions(ctx, config);
+    if (!lock) return undefined;
+    const who = `${safeText(lock.owner)}${lock.since ? ` since ${safeText(lock.since)}` : ''}${lock.operation ? ` (${safeText(lock.operation)})` : ''}`;
     if (
       !(await confirm(
         ctx,
@@ -26,6 +29,6 @@ export async function unlock(ctx: CommandContext, args: { confirm?: boolean } = 
     coreUnlock(config, { force: true }, rolloutOptions(ctx, signal, report)),
   );
   await ctx.model.refreshLive();
-  void vscode.window.showInformationMessage(holder ? `Unlocked (was held by ${holder.owner}).` : 'The rollout was not locked.');
+  void vscode.window.showInformationMessage(holder ? `Unlocked (was held by ${safeText(holder.owner)}).` : 'The rollout was not locked.');
   return holder;
 }

@@ -1,14 +1,17 @@
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { CancelledError, InputError, inputErrorsOf, describeError } from './core/errors';
+import { CancelledError, inputErrorsOf, describeError } from './core/errors';
 import type { Logger } from './core/log';
-import type { CliCommand, CliContext } from './cli/cliCommand';
+import { quoted } from './core/safeText';
+import type { CliCommand, CliContext, CliOptions, CliValues } from './cli/cliCommand';
 import { EXIT_BAD_INPUT, EXIT_FAILURE } from './cli/cliCommand';
+import { terminalText } from './cli/cliHelpers';
 import { commands } from './cli/commandTable';
 
 function stderrLogger(verbose: boolean): Logger {
-  const write = (prefix: string) => (m: string) => process.stderr.write(`${prefix}${m}\n`);
+  // Log lines quote servers (nginx output, probe errors): made safe for the terminal here, once.
+  const write = (prefix: string) => (m: string) => process.stderr.write(`${prefix}${terminalText(m)}\n`);
   return {
     info: write(''),
     warn: write('warning: '),
@@ -49,7 +52,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const command: CliCommand | undefined = commands.find((c) => c.name === name);
   if (!command) {
-    process.stderr.write(`Unknown command "${name}".\n\n${usage()}\n`);
+    process.stderr.write(`Unknown command ${quoted(name)}.\n\n${usage()}\n`);
     return EXIT_BAD_INPUT;
   }
   let parsed;
@@ -61,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
       strict: true,
     });
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n\nUsage: ${command.usage}\n`);
+    process.stderr.write(`${terminalText((err as Error).message)}\n\nUsage: ${command.usage}\n`);
     return EXIT_BAD_INPUT;
   }
   if (parsed.values.help) {
@@ -79,19 +82,19 @@ async function main(argv: string[]): Promise<number> {
     compilerScript: findCompilerScript(),
   };
   try {
-    return await command.run(parsed.values as Record<string, string | boolean | undefined>, parsed.positionals, ctx);
+    return await command.run(parsed.values as CliValues<CliOptions>, parsed.positionals, ctx);
   } catch (err) {
     const located = inputErrorsOf(err);
     if (located.length) {
-      for (const e of located) process.stderr.write(`${e.format()}\n`);
+      for (const e of located) process.stderr.write(`${terminalText(e.format())}\n`);
       return EXIT_BAD_INPUT;
     }
     if (err instanceof CancelledError) {
       process.stderr.write('Cancelled.\n');
       return 130;
     }
-    process.stderr.write(`error: ${describeError(err)}\n`);
-    return err instanceof InputError ? EXIT_BAD_INPUT : EXIT_FAILURE;
+    process.stderr.write(`error: ${terminalText(describeError(err))}\n`);
+    return EXIT_FAILURE;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

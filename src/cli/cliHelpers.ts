@@ -2,23 +2,52 @@ import * as path from 'node:path';
 import { readRolloutConfig } from '../core/config/rolloutConfig';
 import type { RolloutConfig } from '../core/config/rolloutConfig';
 import { InputError } from '../core/errors';
+import type { BackendResult } from '../core/backends/deployBackends';
 import type { RolloutOptions } from '../core/rollout/context';
-import type { CliCommand, CliContext } from './cliCommand';
-
-type Values = Parameters<CliCommand['run']>[0];
+import { safeText } from '../core/safeText';
+import type { CliContext } from './cliCommand';
 
 /** rollout.json of `--project` (default: the current folder); InputError when there is none. */
-export async function projectConfig(values: Values): Promise<RolloutConfig> {
-  const dir = path.resolve(typeof values.project === 'string' ? values.project : process.cwd());
+export async function projectConfig(values: { project?: string }): Promise<RolloutConfig> {
+  const dir = path.resolve(values.project ?? process.cwd());
   const config = await readRolloutConfig(dir);
   if (!config)
-    throw new InputError(`No rollout.json in ${dir}`, undefined, 'Create one (the extension offers a starter) or pass --project DIR.');
+    throw new InputError(`No rollout.json in ${dir}`, { hint: 'Create one (the extension offers a starter) or pass --project DIR.' });
   return config;
 }
 
 /** The options every rollout verb passes to the core: logger, Ctrl-C, progress on --verbose. */
 export function cliOptions(ctx: CliContext): RolloutOptions {
   return { log: ctx.log, signal: ctx.signal, onProgress: (p) => ctx.log.debug(p.message) };
+}
+
+/**
+ * Text for a terminal: every line made safe (control characters, escapes and bidi overrides shown
+ * visibly) and capped, the line breaks kept. For messages that quote servers, files or lock owners.
+ */
+export function terminalText(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => safeText(line, 4000))
+    .join('\n');
+}
+
+/** `owner (operation)` of a lock, safe for a terminal (both come from a file anyone can write). */
+export function lockHolder(holder: { owner: unknown; operation?: unknown }): string {
+  return `${safeText(holder.owner, 120)}${holder.operation ? ` (${safeText(holder.operation, 120)})` : ''}`;
+}
+
+/** A backend's outcome, as deploy, promote and release rollback print it. */
+export function resultTable(results: readonly BackendResult[]): string {
+  return table(
+    ['BACKEND', 'RESULT', 'TIME', 'ERROR'],
+    results.map((r) => [
+      r.backend,
+      r.ok ? 'ok' : r.cancelled ? 'cancelled' : `FAILED (${r.step})`,
+      `${(r.durationMs / 1000).toFixed(1)} s`,
+      safeText(r.error ?? ''),
+    ]),
+  );
 }
 
 /** A plain text table: columns padded to their widest cell. */

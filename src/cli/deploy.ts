@@ -1,67 +1,62 @@
-import type { BackendResult, DeployStep } from '../core/backends/deployBackends';
 import { getArtifact } from '../core/phar/artifactStore';
 import type { BackendConfig } from '../core/config/rolloutConfig';
-import { CancelledError, InputError } from '../core/errors';
+import { CancelledError, InputError, emptyGroupError } from '../core/errors';
 import { deployRecorded } from '../core/rollout/recordedDeploy';
-import type { CliCommand } from './cliCommand';
-import { EXIT_FAILURE, EXIT_OK } from './cliCommand';
-import { cliOptions, projectConfig } from './cliHelpers';
-import { table } from './cliHelpers';
+import { EXIT_FAILURE, EXIT_OK, defineCommand, jsonOption, projectOption } from './cliCommand';
+import { cliOptions, projectConfig, resultTable } from './cliHelpers';
+
+const DEPLOY_USAGE =
+  'phar-rollout deploy --project DIR --artifact ID|latest (--group stable|canary | --backend NAME [--backend NAME…]) [--json]';
 
 /** `phar-rollout deploy`: put a built artifact on a group or on named backends. */
-export const deployCommand: CliCommand = {
+export const deployCommand = defineCommand({
   name: 'deploy',
   summary: 'Deploy an artifact (id or "latest") to a group or to named backends: upload, verify, switch, restart, probe',
-  usage: 'phar-rollout deploy --project DIR --artifact ID|latest (--group stable|canary | --backend NAME [--backend NAME…]) [--json]',
+  usage: DEPLOY_USAGE,
   options: {
-    project: { type: 'string', short: 'p' },
+    ...projectOption,
     artifact: { type: 'string', short: 'a' },
     group: { type: 'string', short: 'g' },
     backend: { type: 'string', short: 'b', multiple: true },
-    json: { type: 'boolean' },
+    ...jsonOption,
   },
   async run(values, _positionals, ctx) {
     const config = await projectConfig(values);
-    const id = typeof values.artifact === 'string' ? values.artifact : undefined;
-    if (!id) throw new InputError('Which artifact? Give --artifact ID or --artifact latest', undefined, deployCommand.usage);
-    const group = typeof values.group === 'string' ? values.group : undefined;
-    const names = Array.isArray(values.backend) ? (values.backend as string[]) : [];
-    if ((group === undefined) === (names.length === 0))
-      throw new InputError('Give either --group or --backend', undefined, deployCommand.usage);
+    const id = values.artifact;
+    if (!id) throw new InputError('Which artifact? Give --artifact ID or --artifact latest', { hint: DEPLOY_USAGE });
+    const group = values.group;
+    const names = values.backend ?? [];
+    if ((group === undefined) === (names.length === 0)) throw new InputError('Give either --group or --backend', { hint: DEPLOY_USAGE });
     let backends: BackendConfig[];
     if (group !== undefined) {
       if (group !== 'stable' && group !== 'canary') throw new InputError(`--group must be stable or canary, not "${group}"`);
       backends = config.backends.filter((b) => b.group === group);
-      if (!backends.length)
-        throw new InputError(`No backend is in the "${group}" group`, undefined, `Add one to "backends" in ${config.file}.`);
+      if (!backends.length) throw emptyGroupError(group, `Add one to "backends" in ${config.file}.`);
     } else {
       const unknown = names.filter((n) => !config.backends.some((b) => b.name === n));
       if (unknown.length)
-        throw new InputError(
-          `Unknown backend ${unknown.map((n) => `"${n}"`).join(', ')}`,
-          undefined,
-          `Known: ${config.backends.map((b) => b.name).join(', ')}.`,
-        );
+        throw new InputError(`Unknown backend ${unknown.map((n) => `"${n}"`).join(', ')}`, {
+          hint: `Known: ${config.backends.map((b) => b.name).join(', ')}.`,
+        });
       backends = config.backends.filter((b) => names.includes(b.name));
     }
     const artifact = await getArtifact(config.projectDir, id);
     if (!artifact) {
-      throw new InputError(
-        `No artifact "${id}" in ${config.projectDir}/.rollout/artifacts`,
-        undefined,
-        id === 'latest' ? 'Build one first: phar-rollout build.' : 'See the ids with the Artifacts view, or build first.',
-      );
+      throw new InputError(`No artifact "${id}" in ${config.projectDir}/.rollout/artifacts`, {
+        hint: id === 'latest' ? 'Build one first: phar-rollout build.' : 'See the ids with the Artifacts view, or build first.',
+      });
     }
     const target = group ?? backends.map((b) => b.name).join(',');
 
-    const lastStep = new Map<string, DeployStep>();
+    const lastStep = new Map<string, string>();
     const lastPercent = new Map<string, number>();
     const { results, cancelled } = await deployRecorded(config, artifact, backends, {
       ...cliOptions(ctx),
       target,
-      onDeployProgress: (backend, step, detail) => {
-        if (detail && artifact.size > 0) {
-          const pct = Math.floor((detail.bytes / artifact.size) * 10) * 10;
+      onProgress: ({ backend, step, bytes }) => {
+        if (!backend || !step) return;
+        if (bytes && artifact.size > 0) {
+          const pct = Math.floor((bytes.done / artifact.size) * 10) * 10;
           if (pct > (lastPercent.get(backend) ?? -1)) {
             lastPercent.set(backend, pct);
             ctx.log.debug(`${backend}: upload ${pct} %`);
@@ -80,16 +75,4 @@ export const deployCommand: CliCommand = {
     if (cancelled) throw new CancelledError();
     return results.every((r) => r.ok) ? EXIT_OK : EXIT_FAILURE;
   },
-};
-
-function resultTable(results: BackendResult[]): string {
-  return table(
-    ['BACKEND', 'RESULT', 'TIME', 'ERROR'],
-    results.map((r) => [
-      r.backend,
-      r.ok ? 'ok' : r.cancelled ? 'cancelled' : `FAILED (${r.step})`,
-      `${(r.durationMs / 1000).toFixed(1)} s`,
-      r.error ?? '',
-    ]),
-  );
-}
+});

@@ -1,17 +1,17 @@
-import { pause } from '../core/rollout/ramp';
-import type { CliCommand } from './cliCommand';
-import { EXIT_OK } from './cliCommand';
+import { pause } from '../core/rollout/pause';
+import { EXIT_OK, defineCommand, jsonOption, projectOption } from './cliCommand';
 import { cliOptions, projectConfig } from './cliHelpers';
+import { safeText } from '../core/safeText';
 
 /** `phar-rollout pause`: stop the rollout where it is (ramps refused until resume). */
-export const pauseCommand: CliCommand = {
+export const pauseCommand = defineCommand({
   name: 'pause',
   summary: 'Pause the rollout: the split stays, ramps are refused until resume',
   usage: 'phar-rollout pause --project DIR [--json]',
-  options: { project: { type: 'string', short: 'p' }, json: { type: 'boolean' } },
+  options: { ...projectOption, ...jsonOption },
   async run(values, _positionals, ctx) {
     const state = await pause(await projectConfig(values), cliOptions(ctx));
-    ctx.stdout(values.json ? JSON.stringify(state, null, 2) : (state.message ?? 'paused'));
+    ctx.stdout(values.json ? JSON.stringify(state, null, 2) : safeText(state.message ?? 'paused'));
     return EXIT_OK;
   },
-};
+});

@@ -2,37 +2,39 @@ import { InputError } from '../core/errors';
 import { rollback } from '../core/rollout/rollback';
 import type { RollbackRequest } from '../core/rollout/rollback';
 import { formatSplit } from '../core/traffic/render';
-import type { CliCommand } from './cliCommand';
-import { EXIT_OK } from './cliCommand';
-import { cliOptions, projectConfig } from './cliHelpers';
+import { EXIT_FAILURE, EXIT_OK, defineCommand, jsonOption, projectOption } from './cliCommand';
+import { cliOptions, projectConfig, resultTable } from './cliHelpers';
+import { safeText } from '../core/safeText';
+
+const ROLLBACK_USAGE = 'phar-rollout rollback --project DIR (--traffic | --release | --rebuild REF) [--group canary|stable] [--json]';
 
 /** `phar-rollout rollback`: traffic (0 % now), release (previous release) or rebuild (a git ref). */
-export const rollbackCommand: CliCommand = {
+export const rollbackCommand = defineCommand({
   name: 'rollback',
   summary: 'Roll back: --traffic (split 0 % now), --release (previous release), --rebuild REF (build a tag and deploy it)',
-  usage: 'phar-rollout rollback --project DIR (--traffic | --release | --rebuild REF) [--group canary|stable] [--json]',
+  usage: ROLLBACK_USAGE,
   options: {
-    project: { type: 'string', short: 'p' },
+    ...projectOption,
     traffic: { type: 'boolean' },
     release: { type: 'boolean' },
     rebuild: { type: 'string' },
     group: { type: 'string' },
-    json: { type: 'boolean' },
+    ...jsonOption,
   },
   async run(values, _positionals, ctx) {
     const speeds = [
       values.traffic === true && 'traffic',
       values.release === true && 'release',
-      typeof values.rebuild === 'string' && 'rebuild',
+      values.rebuild !== undefined && 'rebuild',
     ].filter(Boolean);
-    if (speeds.length !== 1) throw new InputError('Choose one of --traffic, --release, --rebuild REF', undefined, rollbackCommand.usage);
+    if (speeds.length !== 1) throw new InputError('Choose one of --traffic, --release, --rebuild REF', { hint: ROLLBACK_USAGE });
     const group = values.group;
     if (group !== undefined && group !== 'canary' && group !== 'stable')
-      throw new InputError(`--group must be canary or stable, not "${String(group)}"`);
+      throw new InputError(`--group must be canary or stable, not "${group}"`);
     if (group !== undefined && values.traffic) throw new InputError('--group goes with --release or --rebuild');
     const request: RollbackRequest = {
       speed: speeds[0] as RollbackRequest['speed'],
-      ref: typeof values.rebuild === 'string' ? values.rebuild : undefined,
+      ref: values.rebuild,
       group,
     };
     const result = await rollback(await projectConfig(values), request, { ...cliOptions(ctx), compilerScript: ctx.compilerScript });
@@ -41,8 +43,13 @@ export const rollbackCommand: CliCommand = {
       ctx.stdout(`canary split ${result.splitBefore === undefined ? '?' : formatSplit(result.splitBefore)} % → 0 %`);
     else {
       const names = Object.keys(result.releasesAfter ?? {});
-      ctx.stdout(names.map((n) => `${n}: ${result.releasesBefore?.[n] ?? 'none'} → ${result.releasesAfter?.[n] ?? 'none'}`).join('\n'));
+      if (!result.ok) ctx.stdout(resultTable(result.results ?? []));
+      ctx.stdout(
+        names
+          .map((n) => `${n}: ${safeText(result.releasesBefore?.[n] ?? 'none', 80)} → ${safeText(result.releasesAfter?.[n] ?? 'none', 80)}`)
+          .join('\n'),
+      );
     }
-    return EXIT_OK;
+    return result.ok ? EXIT_OK : EXIT_FAILURE;
   },
-};
+});

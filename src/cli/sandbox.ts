@@ -3,8 +3,7 @@ import * as path from 'node:path';
 import { InputError } from '../core/errors';
 import { sandboxDown, sandboxInfo, sandboxUp } from '../core/sandbox/sandbox';
 import type { SandboxInfo } from '../core/sandbox/sandbox';
-import type { CliCommand } from './cliCommand';
-import { EXIT_FAILURE, EXIT_OK } from './cliCommand';
+import { EXIT_FAILURE, EXIT_OK, defineCommand, jsonOption } from './cliCommand';
 
 /** The sample app ships in the repository beside dist/ (dist/../test/fixtures/sample-app); out/src/cli in tests. */
 function findSampleApp(): string {
@@ -29,29 +28,32 @@ function publicInfo(info: SandboxInfo) {
   };
 }
 
+const SANDBOX_USAGE =
+  'phar-rollout sandbox up --dir DIR [--project PROJECT] [--json] | sandbox down --dir DIR | sandbox status --dir DIR [--json]';
+
 /** `phar-rollout sandbox up|down|status --dir DIR`: the sample app on local php backends behind nginx. */
-export const sandboxCommand: CliCommand = {
+export const sandboxCommand = defineCommand({
   name: 'sandbox',
   summary: 'Local playground: the sample app on 2 stable + 1 canary php backends behind nginx (up | down | status)',
-  usage: 'phar-rollout sandbox up --dir DIR [--project PROJECT] [--json] | sandbox down --dir DIR | sandbox status --dir DIR [--json]',
+  usage: SANDBOX_USAGE,
   positionals: true,
   options: {
     dir: { type: 'string', short: 'd' },
     project: { type: 'string' },
-    json: { type: 'boolean' },
+    ...jsonOption,
   },
   async run(values, positionals, ctx) {
     const [action, ...extra] = positionals;
     if (!action || !['up', 'down', 'status'].includes(action) || extra.length)
-      throw new InputError('Say up, down or status', undefined, sandboxCommand.usage);
-    const dir = typeof values.dir === 'string' ? path.resolve(values.dir) : undefined;
-    if (!dir) throw new InputError('Give the sandbox folder with --dir DIR', undefined, sandboxCommand.usage);
+      throw new InputError('Say up, down or status', { hint: SANDBOX_USAGE });
+    const dir = values.dir !== undefined ? path.resolve(values.dir) : undefined;
+    if (!dir) throw new InputError('Give the sandbox folder with --dir DIR', { hint: SANDBOX_USAGE });
     if (action === 'up') {
       const info = await sandboxUp({
         dir,
         fixtureDir: findSampleApp(),
         compilerScript: ctx.compilerScript,
-        project: typeof values.project === 'string' ? path.resolve(values.project) : undefined,
+        project: values.project !== undefined ? path.resolve(values.project) : undefined,
         log: ctx.log,
         signal: ctx.signal,
       });
@@ -66,7 +68,7 @@ export const sandboxCommand: CliCommand = {
     }
     if (action === 'status') {
       const info = await sandboxInfo(dir);
-      if (!info) throw new InputError(`No sandbox in ${dir}`, undefined, 'Start one with `phar-rollout sandbox up --dir DIR`.');
+      if (!info) throw new InputError(`No sandbox in ${dir}`, { hint: 'Start one with `phar-rollout sandbox up --dir DIR`.' });
       const running = info.backends.every((b) => b.pid) && info.nginx.pid;
       const shown = { ...publicInfo(info), status: running ? 'running' : 'stopped' };
       if (values.json) ctx.stdout(JSON.stringify(shown, null, 2));
@@ -85,4 +87,4 @@ export const sandboxCommand: CliCommand = {
     else ctx.stdout(stopped.length ? `stopped ${stopped.map((s) => `${s.name} (pid ${s.pid})`).join(', ')}` : 'nothing was running');
     return EXIT_OK;
   },
-};
+});

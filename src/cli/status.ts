@@ -5,25 +5,25 @@ import { TransportPool } from '../core/exec/transportFor';
 import { rolloutStatus } from '../core/rollout/status';
 import type { RolloutStatusView } from '../core/rollout/status';
 import { formatSplit } from '../core/traffic/render';
-import type { CliCommand } from './cliCommand';
-import { EXIT_OK } from './cliCommand';
-import { projectConfig, table } from './cliHelpers';
+import { EXIT_OK, defineCommand, jsonOption, projectOption } from './cliCommand';
+import { lockHolder, projectConfig, table, terminalText } from './cliHelpers';
+import { safeText } from '../core/safeText';
 
 function note(s: BackendStatus): string {
-  if (s.error) return s.error;
-  if (s.drift) return `drift: deployed ${s.deployed}, still serving ${s.served}`;
+  if (s.error) return safeText(s.error);
+  if (s.drift) return `drift: deployed ${safeText(s.deployed, 40)}, still serving ${safeText(s.served, 40)}`;
   if (!s.probed) return 'no probe URL: served = deployed';
   return '';
 }
 
 /** `phar-rollout status`: what every backend serves and has deployed, the live split, the rollout. */
-export const statusCommand: CliCommand = {
+export const statusCommand = defineCommand({
   name: 'status',
   summary: 'Show every backend (served / deployed version, health, latency, drift), the split on each LB and the rollout state',
   usage: 'phar-rollout status --project DIR [--json]',
   options: {
-    project: { type: 'string', short: 'p' },
-    json: { type: 'boolean' },
+    ...projectOption,
+    ...jsonOption,
   },
   async run(values, _positionals, ctx) {
     const config = await projectConfig(values);
@@ -39,7 +39,19 @@ export const statusCommand: CliCommand = {
         ),
       ]);
       if (values.json) {
-        ctx.stdout(JSON.stringify({ backends, loadBalancers: rollout.loadBalancers, rollout: rollout.state, lock: rollout.lock }, null, 2));
+        ctx.stdout(
+          JSON.stringify(
+            {
+              backends,
+              loadBalancers: rollout.loadBalancers,
+              rollout: rollout.state,
+              lock: rollout.lock,
+              ...(rollout.stateError ? { rolloutError: rollout.stateError } : {}),
+            },
+            null,
+            2,
+          ),
+        );
         return EXIT_OK;
       }
       ctx.stdout(
@@ -48,9 +60,9 @@ export const statusCommand: CliCommand = {
           backends.map((s) => [
             s.name,
             s.group,
-            s.served ?? '—',
-            s.deployed ?? '—',
-            s.healthy ? (s.drift ? 'drift' : 'ok') : (s.errorKind ?? 'down'),
+            s.served !== undefined ? safeText(s.served, 40) : '—',
+            s.deployed !== undefined ? safeText(s.deployed, 40) : '—',
+            s.healthy ? (s.drift ? 'drift' : 'ok') : s.errorKind !== undefined ? safeText(s.errorKind, 40) : 'down',
             s.latencyMs !== undefined ? `${Math.round(s.latencyMs)} ms` : '—',
             note(s),
           ]),
@@ -58,14 +70,18 @@ export const statusCommand: CliCommand = {
       );
       for (const lb of rollout.loadBalancers) {
         ctx.stdout(
-          `LB ${lb.name} (${lb.host}): ${lb.split !== undefined ? `canary ${formatSplit(lb.split)} %${lb.mode ? `, ${lb.mode}` : ''}` : (lb.error ?? 'unknown')}`,
+          `LB ${lb.name} (${lb.host}): ${lb.split !== undefined ? `canary ${formatSplit(lb.split)} %${lb.mode ? `, ${safeText(lb.mode, 40)}` : ''}` : lb.error !== undefined ? safeText(lb.error) : 'unknown'}`,
         );
       }
-      if (rollout.state) ctx.stdout(`rollout: ${rollout.state.status}${rollout.state.message ? ` — ${rollout.state.message}` : ''}`);
-      if (rollout.lock) ctx.stdout(`locked by ${rollout.lock.owner}${rollout.lock.operation ? ` (${rollout.lock.operation})` : ''}`);
+      if (rollout.state)
+        ctx.stdout(`rollout: ${rollout.state.status}${rollout.state.message ? ` — ${safeText(rollout.state.message)}` : ''}`);
+      if (rollout.stateError) ctx.stdout(`rollout: unreadable — ${terminalText(rollout.stateError)}`);
+      if ('error' in rollout && rollout.error) ctx.stdout(`rollout: unreadable — ${terminalText(rollout.error)}`);
+      if (rollout.lock) ctx.stdout(`locked by ${lockHolder(rollout.lock)}`);
+      if (rollout.lockError) ctx.stdout(`lock: unreadable — ${terminalText(rollout.lockError)}`);
       return EXIT_OK;
     } finally {
       await pool.dispose();
     }
   },
-};
+});

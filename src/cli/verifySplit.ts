@@ -1,18 +1,18 @@
 import { InputError } from '../core/errors';
 import { verifySplit } from '../core/rollout/verifySplit';
 import { formatSplit } from '../core/traffic/render';
-import type { CliCommand } from './cliCommand';
-import { EXIT_OK } from './cliCommand';
+import { EXIT_OK, defineCommand, jsonOption, projectOption } from './cliCommand';
 import { cliOptions, projectConfig } from './cliHelpers';
+import { safeText } from '../core/safeText';
 
 /** `phar-rollout verify-split`: N requests through each LB's url, version shares vs the split. */
-export const verifySplitCommand: CliCommand = {
+export const verifySplitCommand = defineCommand({
   name: 'verify-split',
   summary: "Send N requests through each load balancer's url and compare the versions served with the split",
   usage: 'phar-rollout verify-split --project DIR --requests N [--json]',
-  options: { project: { type: 'string', short: 'p' }, requests: { type: 'string', short: 'n' }, json: { type: 'boolean' } },
+  options: { ...projectOption, requests: { type: 'string', short: 'n' }, ...jsonOption },
   async run(values, _positionals, ctx) {
-    const text = typeof values.requests === 'string' ? values.requests : '200';
+    const text = values.requests ?? '200';
     if (!/^\d+$/.test(text)) throw new InputError(`--requests "${text}" is not a whole number`);
     const result = await verifySplit(await projectConfig(values), { requests: Number(text) }, cliOptions(ctx));
     if (values.json) {
@@ -27,9 +27,11 @@ export const verifySplitCommand: CliCommand = {
           : `, observed ${lb.canaryShare} % (${lb.deviation !== undefined && lb.deviation >= 0 ? '+' : ''}${lb.deviation ?? '?'} points) over ${lb.requests} requests`;
       ctx.stdout(head + seen + (lb.errors ? `, ${lb.errors} failed` : ''));
       for (const v of lb.versions)
-        ctx.stdout(`  ${v.version.padEnd(16)} ${String(v.count).padStart(6)}  ${v.share.toFixed(2).padStart(6)} %  ${v.side ?? 'unknown'}`);
-      if (lb.note) ctx.stdout(`  note: ${lb.note}`);
+        ctx.stdout(
+          `  ${safeText(v.version, 40).padEnd(16)} ${String(v.count).padStart(6)}  ${v.share.toFixed(2).padStart(6)} %  ${v.side ?? 'unknown'}`,
+        );
+      if (lb.note) ctx.stdout(`  note: ${safeText(lb.note)}`);
     }
     return EXIT_OK;
   },
-};
+});

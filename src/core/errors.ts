@@ -7,18 +7,24 @@ export interface SourceLocation {
   length?: number;
 }
 
+/** Where bad input is and what the user should do about it. */
+export interface InputErrorOptions {
+  location?: SourceLocation;
+  hint?: string;
+}
+
 /**
  * Bad input from a user file: carries where it is and what to do.
  * The CLI maps it to exit code 2, the extension to a Problems-panel diagnostic.
  */
 export class InputError extends Error {
   override readonly name = 'InputError';
-  constructor(
-    message: string,
-    readonly location?: SourceLocation,
-    readonly hint?: string,
-  ) {
+  readonly location?: SourceLocation;
+  readonly hint?: string;
+  constructor(message: string, options: InputErrorOptions = {}) {
     super(message);
+    this.location = options.location;
+    this.hint = options.hint;
   }
 
   /** `file:line:column: message (hint)` — the form editors and terminals link. */
@@ -36,16 +42,55 @@ export class InputErrors extends Error {
   }
 }
 
+/** What a failed step acted on; a call site sets the one key that fits. */
+export interface OperationSubject {
+  backend?: string;
+  /** A load balancer's name. */
+  lb?: string;
+  /** An artifact (release) id. */
+  artifact?: string;
+  /** A file or directory path. */
+  file?: string;
+  /** An ssh destination or host name. */
+  host?: string;
+  /** A program that was started. */
+  command?: string;
+}
+
+/** The step that failed, what it acted on, and the underlying error. */
+export interface OperationErrorOptions extends OperationSubject {
+  step?: string;
+  cause?: unknown;
+}
+
+const SUBJECT_KEYS = ['backend', 'lb', 'artifact', 'file', 'host', 'command'] as const;
+
 /** A step of an operation failed (process, network, server). Exit code 1 in the CLI. */
 export class OperationError extends Error {
   override readonly name = 'OperationError';
-  constructor(
-    message: string,
-    readonly step?: string,
-    readonly target?: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+  readonly step?: string;
+  readonly backend?: string;
+  readonly lb?: string;
+  readonly artifact?: string;
+  readonly file?: string;
+  readonly host?: string;
+  readonly command?: string;
+  constructor(message: string, options: OperationErrorOptions = {}) {
+    super(message, 'cause' in options ? { cause: options.cause } : undefined);
+    this.step = options.step;
+    this.backend = options.backend;
+    this.lb = options.lb;
+    this.artifact = options.artifact;
+    this.file = options.file;
+    this.host = options.host;
+    this.command = options.command;
+  }
+
+  /** The subject keys that are set, to carry into an error that wraps this one. */
+  get subject(): OperationSubject {
+    const out: OperationSubject = {};
+    for (const k of SUBJECT_KEYS) if (this[k] !== undefined) out[k] = this[k];
+    return out;
   }
 }
 
@@ -74,4 +119,16 @@ export function describeError(err: unknown): string {
   if (err instanceof InputError) return err.format();
   if (err instanceof Error) return err.message;
   return String(err);
+}
+
+// Errors that several verbs raise with the same words.
+
+/** The project lists no load balancer, so there is no traffic to change or read. */
+export function noLoadBalancerError(): InputError {
+  return new InputError('No load balancer is configured', { hint: 'Add one to "loadBalancers" in rollout.json.' });
+}
+
+/** A group the operation needs has no backend; `hint` says what to do in this verb's terms. */
+export function emptyGroupError(group: string, hint: string): InputError {
+  return new InputError(`No backend is in the "${group}" group`, { hint });
 }

@@ -8,11 +8,12 @@ const STEPS: readonly DeployStep[] = ['lock', 'upload', 'verify', 'record', 'swi
  * share of 100 %, a step moves it to that step's place in STEPS, `done` fills it, and nothing
  * (a `queued`, a repeated or skipped step) can make the total pass 100 %. No vscode import.
  */
-export function deployProgress(backends: number): (backend: string, step: DeployStep) => number | undefined {
+export function deployProgress(backends: number): (backend: string, step: DeployStep | string) => number | undefined {
   const share = 100 / Math.max(1, backends);
   const reported = new Map<string, number>();
   return (backend, step) => {
-    const index = STEPS.indexOf(step);
+    // Progress carries any step name; one this table does not know is not progress.
+    const index = (STEPS as readonly string[]).indexOf(step);
     if (index < 0) return undefined;
     const target = (share * (index + 1)) / STEPS.length;
     const before = reported.get(backend) ?? 0;

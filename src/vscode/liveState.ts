@@ -4,7 +4,7 @@ import type { TransportPool } from '../core/exec/transportFor';
 import type { HistoryEvent } from '../core/rollout/types';
 import { backendStatus } from '../core/backends/status';
 import { history, rolloutStatus } from '../core/rollout/status';
-import { currentSplit } from '../core/rollout/ramp';
+import { currentSplit } from '../core/rollout/shared';
 
 /** One backend as the views show it; `drift` comes from the core. */
 export interface BackendView {

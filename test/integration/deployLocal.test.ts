@@ -84,7 +84,7 @@ describe('deploy over the local transport (real php backends)', function () {
       config: cfg,
       artifact: v1,
       backends: cfg.backends,
-      onProgress: (b, s) => steps.push([b, s]),
+      onProgress: ({ backend: b, step: s }) => b && s && steps.push([b, s]),
     });
     assert.deepEqual(
       results.map((r) => [r.backend, r.ok, r.error]),
@@ -120,7 +120,7 @@ describe('deploy over the local transport (real php backends)', function () {
       config: { ...cfg, deploy: { concurrency: 10 } },
       artifact: v1,
       backends: cfg.backends,
-      onProgress: (b, s) => {
+      onProgress: ({ backend: b = '', step: s }) => {
         const group = b.startsWith('stable') ? 'stable' : 'canary';
         if (s === 'lock' && !started.has(b)) {
           started.add(b);
@@ -233,7 +233,7 @@ describe('deploy over the local transport (real php backends)', function () {
       artifact: v1,
       backends: c.backends,
       signal: abort.signal,
-      onProgress: (_b, s) => s === 'probe' && setTimeout(() => abort.abort(), 100),
+      onProgress: ({ step: s }) => s === 'probe' && setTimeout(() => abort.abort(), 100),
     });
     assert.deepEqual([results[0].ok, results[0].cancelled, results[0].step], [false, true, 'probe']);
     assert.equal(currentTarget(b.dir), before);

@@ -111,8 +111,8 @@ describe('deploy through ssh (real OpenSSH server, php backends)', function () {
       artifact: big,
       backends: [cfg.backends[0]],
       transports: pool,
-      onProgress: (_name, step, detail) => {
-        if (step === 'upload' && detail && detail.bytes > 8 * 1024 * 1024 && !cut) {
+      onProgress: ({ step, bytes: detail }) => {
+        if (step === 'upload' && detail && detail.done > 8 * 1024 * 1024 && !cut) {
           cut = true;
           void sshd!.cutConnections();
         }
@@ -139,8 +139,8 @@ describe('deploy through ssh (real OpenSSH server, php backends)', function () {
       backends: [cfg.backends[1]],
       transports: pool,
       signal: abort.signal,
-      onProgress: (_name, step, detail) => {
-        if (step === 'upload' && detail && detail.bytes > 8 * 1024 * 1024) abort.abort();
+      onProgress: ({ step, bytes: detail }) => {
+        if (step === 'upload' && detail && detail.done > 8 * 1024 * 1024) abort.abort();
       },
     });
     assert.deepEqual([results[0].ok, results[0].cancelled, results[0].step], [false, true, 'upload']);

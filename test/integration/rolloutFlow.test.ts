@@ -13,10 +13,13 @@ import { nullLogger } from '../../src/core/log';
 import { readHistory } from '../../src/core/rollout/history';
 import { LockedError } from '../../src/core/rollout/lock';
 import { promote } from '../../src/core/rollout/promote';
-import { pause, previewRamp, ramp, resume } from '../../src/core/rollout/ramp';
+import { pause } from '../../src/core/rollout/pause';
+import { SplitChangedError, previewRamp, ramp } from '../../src/core/rollout/ramp';
+import { resume } from '../../src/core/rollout/resume';
 import { rollback } from '../../src/core/rollout/rollback';
 import { readState } from '../../src/core/rollout/state';
-import { rolloutStatus, unlock } from '../../src/core/rollout/status';
+import { rolloutStatus } from '../../src/core/rollout/status';
+import { unlock } from '../../src/core/rollout/unlock';
 import { verifySplit } from '../../src/core/rollout/verifySplit';
 import { readSplit } from '../../src/core/traffic/apply';
 import { nginxWorkers, startLab, waitReloaded } from '../../bench/trafficLab';
@@ -27,6 +30,8 @@ const local = new LocalTransport();
 const FIXTURE = path.resolve(__dirname, '../../../test/fixtures/sample-app');
 const COMPILER = path.resolve(__dirname, '../../../php/compile.php');
 const ALICE = 'alice@example.com';
+// The CLI as tsc emits it (out/src/cli.js).
+const CLI = path.resolve(__dirname, '../../src/cli.js');
 
 async function git(dir: string, ...args: string[]): Promise<string> {
   return (
@@ -136,6 +141,23 @@ describe('rollout flow on the sample app (real git, build, php, nginx)', functio
     assert.match(p.files[0].oldText, /^# phar-rollout split=5\.00 /);
     assert.match(p.files[0].newText, /^# phar-rollout split=25\.00 /);
     assert.equal((await readSplit(lab.config.loadBalancers[0], local)).split, 5);
+  });
+
+  it('a confirmed ramp applies exactly what was confirmed, or nothing when the live split changed', async () => {
+    const preview = await previewRamp(lab.config, { next: true }, opts);
+    const historyBefore = await readHistory(lab.projectDir, { all: true });
+    // Someone ramped after the preview: the confirmed change (from 5 %) is refused, nothing changes.
+    await assert.rejects(ramp(lab.config, { percent: preview.after }, { ...opts, gate: false, expectBefore: 10 }), (err: Error) => {
+      assert.ok(err instanceof SplitChangedError, String(err));
+      assert.match(err.message, /expected 10 %, the load balancers carry lb-1 5 %; nothing was changed/);
+      return true;
+    });
+    assert.equal((await readSplit(lab.config.loadBalancers[0], local)).split, 5);
+    assert.deepEqual(await readHistory(lab.projectDir, { all: true }), historyBefore);
+    // The split the user saw: applied as confirmed.
+    const r = await ramp(lab.config, { percent: preview.after }, { ...opts, gate: false, expectBefore: preview.before ?? null });
+    assert.deepEqual([r.before, r.after], [5, 25]);
+    assert.equal((await readSplit(lab.config.loadBalancers[0], local)).split, 25);
   });
 
   it('two ramps at once: the second is refused with the holder’s name', async () => {
@@ -249,6 +271,42 @@ describe('rollout flow on the sample app (real git, build, php, nginx)', functio
     assert.deepEqual(Object.values(r.releasesBefore!), [v2.id, v2.id]);
     assert.deepEqual(Object.values(r.releasesAfter!), [v1.id, v1.id]);
     for (const b of lab.config.backends.filter((x) => x.group === 'stable')) assert.equal((await probeVersion(b.probe!)).version, '1.0.0');
+  });
+
+  it('a release rollback that fails on one backend reports every backend (CLI --json too), exit 1', async () => {
+    const [s1, s2] = lab.config.backends.filter((x) => x.group === 'stable');
+    await fs.rm(path.join(s1.dir, 'previous')); // s1 has nowhere to go back to; s2 does (v2)
+    const r = await run('node', [CLI, 'rollback', '--project', lab.projectDir, '--release', '--group', 'stable', '--json'], {
+      allowFailure: true,
+      timeoutMs: 60000,
+      env: { GIT_CONFIG_GLOBAL: '/dev/null' },
+    });
+    assert.equal(r.code, 1, r.stderr);
+    const out = JSON.parse(r.stdout) as {
+      ok: boolean;
+      results: Array<{ backend: string; ok: boolean; step?: string; error?: string }>;
+      releasesAfter: Record<string, string | null>;
+    };
+    assert.equal(out.ok, false);
+    assert.deepEqual(
+      out.results.map((x) => [x.backend, x.ok, x.step]),
+      [
+        [s1.name, false, 'switch'],
+        [s2.name, true, undefined],
+      ],
+    );
+    assert.match(out.results[0].error!, /no previous release/);
+    assert.deepEqual(out.releasesAfter, { [s1.name]: v1.id, [s2.name]: v2.id });
+    assert.equal((await probeVersion(s2.probe!)).version, '2.0.0', 'the backend that succeeded was switched and reported');
+    const h = (await readHistory(lab.projectDir, { all: true })).slice(-2);
+    assert.deepEqual(
+      h.map((e) => [e.action, e.result.replace(/:.*/s, '')]),
+      [
+        ['rollback-release', 'started'],
+        ['rollback-release', 'failed'],
+      ],
+    );
+    assert.equal(h[0].id, h[1].id);
   });
 
   it('rebuild rollback builds a tag in a separate worktree and deploys it; the working tree is byte-for-byte unchanged', async () => {

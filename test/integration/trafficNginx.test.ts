@@ -176,9 +176,15 @@ http {
       const h = (await fs.readFile(path.join(lab.projectDir, '.rollout', 'history.jsonl'), 'utf8'))
         .trim()
         .split('\n')
-        .map((l) => JSON.parse(l));
-      assert.equal(h.filter((e) => e.action === 'ramp').length, 20);
-      assert.equal(h.filter((e) => e.action === 'rollback').length, 5);
+        .map((l) => JSON.parse(l) as { id?: string; action: string; result: string });
+      // Each change is written twice: "started" before it, its outcome (same id) after.
+      const outcomes = h.filter((e) => e.result !== 'started');
+      assert.equal(outcomes.filter((e) => e.action === 'ramp').length, 20);
+      assert.equal(outcomes.filter((e) => e.action === 'rollback').length, 5);
+      assert.deepEqual(
+        h.filter((e) => e.result === 'started').map((e) => e.id),
+        outcomes.map((e) => e.id),
+      );
     });
   });
 

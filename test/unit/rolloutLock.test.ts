@@ -8,7 +8,7 @@ import { LockedError, acquireLock, readLock, removeLock } from '../../src/core/r
 import { appendHistory, readHistory, historyPath } from '../../src/core/rollout/history';
 import { readState, writeState } from '../../src/core/rollout/state';
 import { percentile, gateUrl } from '../../src/core/rollout/gates';
-import { currentSplit, nextStep } from '../../src/core/rollout/ramp';
+import { currentSplit, nextStep } from '../../src/core/rollout/shared';
 
 const local = new LocalTransport();
 const transportOf = () => local;

@@ -8,15 +8,12 @@ import { TransportPool } from '../exec/transportFor';
 import type { SshOptions } from '../exec/sshTransport';
 import { probeVersion, servesBuild } from './probe';
 import type { ProbeResult } from './probe';
+import type { OnProgress } from '../progress';
 import { acquireLock, activatePrevious, discardRelease, placeRelease, pruneReleases, setLinks, switchCurrent } from './releases';
 import type { ReleaseLinks } from './releases';
 
 /** The steps of a deploy on one backend, in order. */
 export type DeployStep = 'queued' | 'lock' | 'upload' | 'verify' | 'record' | 'switch' | 'restart' | 'probe' | 'prune' | 'done';
-
-export interface DeployProgress {
-  (backend: string, step: DeployStep, detail?: { bytes: number; total: number }): void;
-}
 
 export interface BackendResult {
   backend: string;
@@ -33,7 +30,8 @@ interface CommonOptions {
   backends: readonly BackendConfig[];
   log?: Logger;
   signal?: AbortSignal;
-  onProgress?: DeployProgress;
+  /** Per backend: each step as it starts (`backend`, `step`), and upload bytes (`bytes`). */
+  onProgress?: OnProgress<DeployStep>;
   /** Shared connections; when absent, a pool is made from `ssh` and closed at the end. */
   transports?: TransportPool;
   ssh?: SshOptions;
@@ -65,8 +63,7 @@ export async function waitForBuild(
     : `last probe: ${last?.error?.message ?? 'none'}`;
   throw new OperationError(
     `${url} did not serve ${build.version}${build.commit ? ` (${build.commit.slice(0, 7)})` : ''} within ${options.deadlineMs} ms; ${seen}`,
-    'probe',
-    options.target,
+    { step: 'probe', backend: options.target },
   );
 }
 
@@ -133,7 +130,11 @@ async function confirmSwitch(run: BackendRun, before: ReleaseLinks, build: { ver
     }
     run.log.warn(`${backend.name}: ${note}`);
     if (err instanceof CancelledError) throw err;
-    throw new OperationError(`${describeError(err)} (${note})`, (err as OperationError).step ?? 'restart', backend.name, { cause: err });
+    throw new OperationError(`${describeError(err)} (${note})`, {
+      step: (err as OperationError).step ?? 'restart',
+      backend: backend.name,
+      cause: err,
+    });
   }
 }
 
@@ -207,7 +208,8 @@ async function forEachBackend(
   const running = new Map<string, number>();
   const results: BackendResult[] = new Array(options.backends.length);
   const queue = options.backends.map((b, i) => ({ b, i }));
-  queue.forEach(({ b }) => options.onProgress?.(b.name, 'queued'));
+  const report = (backend: string, step: DeployStep) => options.onProgress?.({ message: `${backend}: ${step}`, backend, step });
+  queue.forEach(({ b }) => report(b.name, 'queued'));
 
   const one = async (backend: BackendConfig, index: number) => {
     const started = Date.now();
@@ -221,12 +223,14 @@ async function forEachBackend(
       step: (s) => {
         current = s;
         log.debug(`${backend.name}: ${s}`);
-        options.onProgress?.(backend.name, s);
+        report(backend.name, s);
       },
     };
     try {
-      await work(run, (bytes, total) => options.onProgress?.(backend.name, 'upload', { bytes, total }));
-      options.onProgress?.(backend.name, 'done');
+      await work(run, (done, total) =>
+        options.onProgress?.({ message: `${backend.name}: upload`, backend: backend.name, step: 'upload', bytes: { done, total } }),
+      );
+      report(backend.name, 'done');
       results[index] = { backend: backend.name, ok: true, durationMs: Date.now() - started };
     } catch (err) {
       const cancelled = err instanceof CancelledError;

@@ -39,7 +39,8 @@ const PHAR_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,126}\.phar$/;
 
 /** Refuses ids that could escape `releases/` or confuse a listing. */
 export function checkReleaseId(id: string): string {
-  if (!ID_RE.test(id) || id.includes('..')) throw new OperationError(`"${id}" is not a valid release id`, 'release', id);
+  if (!ID_RE.test(id) || id.includes('..'))
+    throw new OperationError(`"${id}" is not a valid release id`, { step: 'release', artifact: id });
   return id;
 }
 
@@ -111,9 +112,9 @@ export async function activatePrevious(
   options: RemoteOptions = {},
 ): Promise<{ before: ReleaseLinks; release: ReleaseInfo }> {
   const before = await readLinks(t, dir, options);
-  if (!before.previous) throw new OperationError(`no previous release in ${dir}`, 'switch', t.host);
+  if (!before.previous) throw new OperationError(`no previous release in ${dir}`, { step: 'switch', host: t.host });
   const release = await readRelease(t, dir, before.previous, options);
-  if (!release) throw new OperationError(`previous release ${before.previous} in ${dir} is incomplete`, 'switch', t.host);
+  if (!release) throw new OperationError(`previous release ${before.previous} in ${dir} is incomplete`, { step: 'switch', host: t.host });
   await setLinks(t, dir, { current: before.previous, previous: before.current ?? null }); // not cancellable once started
   return { before, release };
 }
@@ -124,7 +125,7 @@ async function readJson(t: Transport, file: string, options: RemoteOptions): Pro
   try {
     return JSON.parse(r.stdout) as ReleaseInfo;
   } catch {
-    throw new OperationError(`${file} on ${t.host} is not valid JSON`, 'read', t.host);
+    throw new OperationError(`${file} on ${t.host} is not valid JSON`, { step: 'read', host: t.host });
   }
 }
 
@@ -300,7 +301,10 @@ export async function acquireLock(t: Transport, dir: string, options: LockOption
     });
     if (r.code === 0) break;
     if (r.code !== 3)
-      throw new OperationError(`cannot create ${lockDir} on ${t.host}: ${r.stderr.trim() || `exit ${r.code}`}`, 'lock', t.host);
+      throw new OperationError(`cannot create ${lockDir} on ${t.host}: ${r.stderr.trim() || `exit ${r.code}`}`, {
+        step: 'lock',
+        host: t.host,
+      });
     const [ageLine, ...rest] = r.stdout.split('\n');
     const ageMs = Number(ageLine.replace(/^age /, '')) * 1000;
     let holder: Partial<LockOwner> = {};
@@ -314,8 +318,7 @@ export async function acquireLock(t: Transport, dir: string, options: LockOption
       throw new OperationError(
         `${dir} on ${t.host} is locked by ${holder.owner ?? 'someone'}${holder.operation ? ` (${holder.operation})` : ''} since ${holder.since ?? `${Math.round(ageMs / 1000)} s ago`}; ` +
           `wait for it, or remove ${lockDir} if no deploy is running`,
-        'lock',
-        t.host,
+        { step: 'lock', host: t.host },
       );
     }
     const aside = `${lockDir}.stale.${randomBytes(4).toString('hex')}`;
@@ -367,7 +370,8 @@ export async function placeRelease(
   options: PlaceOptions = {},
 ): Promise<{ uploaded: boolean; release: ReleaseInfo }> {
   const id = checkReleaseId(artifact.id);
-  if (!PHAR_RE.test(artifact.phar)) throw new OperationError(`"${artifact.phar}" is not a valid phar file name`, 'upload', t.host);
+  if (!PHAR_RE.test(artifact.phar))
+    throw new OperationError(`"${artifact.phar}" is not a valid phar file name`, { step: 'upload', host: t.host });
   const relDir = join(dir, RELEASES_DIR, id);
   const phar = join(relDir, artifact.phar);
   const part = `${phar}.part`;
@@ -393,11 +397,10 @@ export async function placeRelease(
       throw stepError(err, 'verify', t.host);
     }
     if (actual !== expected) {
-      throw new OperationError(
-        `sha256 of the uploaded ${artifact.phar} is ${actual ?? 'unreadable'}, expected ${expected}`,
-        'verify',
-        t.host,
-      );
+      throw new OperationError(`sha256 of the uploaded ${artifact.phar} is ${actual ?? 'unreadable'}, expected ${expected}`, {
+        step: 'verify',
+        host: t.host,
+      });
     }
     try {
       await t.exec(['mv', '-f', '--', part, phar], opts);
@@ -427,8 +430,8 @@ export function manifestOf(a: Artifact | ArtifactManifest): ArtifactManifest {
   return manifest;
 }
 
-function stepError(err: unknown, step: PlaceStep, target: string): unknown {
+function stepError(err: unknown, step: PlaceStep, host: string): unknown {
   if (err instanceof OperationError && err.step === step) return err;
   if (err instanceof Error && err.name === 'CancelledError') return err;
-  return new OperationError((err as Error).message ?? String(err), step, target, { cause: err });
+  return new OperationError((err as Error).message ?? String(err), { step, host, cause: err });
 }

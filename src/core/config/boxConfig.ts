@@ -198,11 +198,10 @@ export async function readBoxConfig(
     text = await fs.readFile(file, 'utf8');
   } catch (err) {
     throw new InputErrors([
-      new InputError(
-        `Cannot read ${path.basename(file)}: ${(err as Error).message}`,
-        { file, line: 1, column: 1 },
-        'Check the "build.config" path in rollout.json.',
-      ),
+      new InputError(`Cannot read ${path.basename(file)}: ${(err as Error).message}`, {
+        location: { file, line: 1, column: 1 },
+        hint: 'Check the "build.config" path in rollout.json.',
+      }),
     ]);
   }
   // banner-file is the only key whose value names a file to read while parsing.
@@ -234,7 +233,7 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
   const { doc } = ctx;
   const err = (p: JSONPath, message: string, hint?: string, key = false) => {
     if (doc) errors.push(doc.error(p, message, hint, { key }));
-    else errors.push(new InputError(message, undefined, hint));
+    else errors.push(new InputError(message, { hint }));
   };
   // null means "default" for every box setting.
   const has = (key: string) => raw[key] !== undefined && raw[key] !== null;

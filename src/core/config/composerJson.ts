@@ -69,11 +69,10 @@ export async function readComposerJson(dir: string): Promise<ComposerInfo> {
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (err) {
-    throw new InputError(
-      `Cannot read composer.json: ${(err as Error).message}`,
-      { file, line: 1, column: 1 },
-      'Open the folder of a PHP project with composer.json.',
-    );
+    throw new InputError(`Cannot read composer.json: ${(err as Error).message}`, {
+      location: { file, line: 1, column: 1 },
+      hint: 'Open the folder of a PHP project with composer.json.',
+    });
   }
   return parseComposerJson(file, text);
 }

@@ -34,15 +34,15 @@ export class JsonDocument {
       throw new InputErrors(
         errors.map(
           (e) =>
-            new InputError(
-              `JSON syntax error: ${describeParseError(printParseErrorCode(e.error))}`,
-              doc.locationOfOffset(e.offset, e.length),
-              'Fix the syntax at this position.',
-            ),
+            new InputError(`JSON syntax error: ${describeParseError(printParseErrorCode(e.error))}`, {
+              location: doc.locationOfOffset(e.offset, e.length),
+              hint: 'Fix the syntax at this position.',
+            }),
         ),
       );
     }
-    if (!root) throw new InputErrors([new InputError('The file is empty', doc.locationOfOffset(0), 'Write a JSON object.')]);
+    if (!root)
+      throw new InputErrors([new InputError('The file is empty', { location: doc.locationOfOffset(0), hint: 'Write a JSON object.' })]);
     return doc;
   }
 
@@ -87,7 +87,7 @@ export class JsonDocument {
 
   /** An InputError located at `path`. */
   error(path: JSONPath, message: string, hint?: string, options: { key?: boolean } = {}): InputError {
-    return new InputError(message, this.locationOf(path, options), hint);
+    return new InputError(message, { location: this.locationOf(path, options), hint });
   }
 }
 

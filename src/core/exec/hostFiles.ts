@@ -47,7 +47,7 @@ export class LocalHostFiles implements HostFiles {
       return await fs.readFile(file, 'utf8');
     } catch (err) {
       if (enoent(err)) return undefined;
-      throw new OperationError(`cannot read ${file}: ${(err as Error).message}`, 'read', file);
+      throw new OperationError(`cannot read ${file}: ${(err as Error).message}`, { step: 'read', file });
     }
   }
 
@@ -88,7 +88,7 @@ export class LocalHostFiles implements HostFiles {
       await fs.mkdir(dir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
-        throw new OperationError(`cannot create ${dir}: ${(err as Error).message}`, 'lock', dir);
+        throw new OperationError(`cannot create ${dir}: ${(err as Error).message}`, { step: 'lock', file: dir });
       const held = await this.readLock(dir);
       if (!held) return this.createLock(dir, owner); // released in between
       return { created: false, ...held };
@@ -162,7 +162,10 @@ export class RemoteHostFiles implements HostFiles {
   }
 
   private fail(what: string, r: { code: number | null; stderr: string }): never {
-    throw new OperationError(`${what} on ${this.t.host} failed: ${r.stderr.trim() || `exit ${r.code}`}`, 'file', this.t.host);
+    throw new OperationError(`${what} on ${this.t.host} failed: ${r.stderr.trim() || `exit ${r.code}`}`, {
+      step: 'file',
+      host: this.t.host,
+    });
   }
 
   async read(file: string, signal?: AbortSignal): Promise<string | undefined> {

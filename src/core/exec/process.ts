@@ -121,7 +121,7 @@ export function run(command: string, args: readonly string[], options: RunOption
 
     child.on('error', (err: NodeJS.ErrnoException) => {
       const hint = err.code === 'ENOENT' ? ` (is ${command} installed and on PATH?)` : '';
-      finish(new OperationError(`Cannot start ${command}: ${err.message}${hint}`, 'spawn', command, { cause: err }));
+      finish(new OperationError(`Cannot start ${command}: ${err.message}${hint}`, { step: 'spawn', command, cause: err }));
     });
     child.on('close', (code, signal) => {
       // Flush a last line that had no newline.

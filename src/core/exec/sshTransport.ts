@@ -36,11 +36,9 @@ export function checkSshArgs(args: readonly string[]): void {
   args.forEach((arg, i) => {
     const value = arg.startsWith('-o') && arg.length > 2 ? arg.slice(2) : args[i - 1] === '-o' ? arg : undefined;
     if (value !== undefined && FORBIDDEN.some((re) => re.test(value.trim()))) {
-      throw new InputError(
-        `The ssh option "${value}" switches host key checking off`,
-        undefined,
-        'Add the host to your known_hosts instead (ssh-keyscan, then check the fingerprint).',
-      );
+      throw new InputError(`The ssh option "${value}" switches host key checking off`, {
+        hint: 'Add the host to your known_hosts instead (ssh-keyscan, then check the fingerprint).',
+      });
     }
   });
 }
@@ -69,7 +67,7 @@ export class SshTransport implements Transport {
     private readonly options: SshOptions = {},
   ) {
     if (!host || host.startsWith('-') || /[\s\0]/.test(host)) {
-      throw new InputError(`"${host}" is not an ssh destination`, undefined, 'Use user@host or a Host alias from ~/.ssh/config.');
+      throw new InputError(`"${host}" is not an ssh destination`, { hint: 'Use user@host or a Host alias from ~/.ssh/config.' });
     }
     this.sshPath = options.sshPath || 'ssh';
     this.sshArgs = options.sshArgs ?? [];
@@ -183,7 +181,7 @@ export class SshTransport implements Transport {
       });
     } catch (err) {
       if (err instanceof CancelledError && stopping === 'timeout') {
-        throw new OperationError(`${remote} timed out after ${options.timeoutMs} ms on ${this.host}`, 'timeout', this.host);
+        throw new OperationError(`${remote} timed out after ${options.timeoutMs} ms on ${this.host}`, { step: 'timeout', host: this.host });
       }
       throw err;
     } finally {
@@ -193,7 +191,7 @@ export class SshTransport implements Transport {
     result = { ...result, args: [...this.baseArgs(), '--', this.host, remote], stderr: result.stderr.replace(PID_LINE, '') };
     if (result.code === SSH_FAILURE) {
       const why = result.stderr.trim().split('\n').slice(-3).join(' ') || 'exit 255';
-      throw new OperationError(`ssh ${this.host}: ${why}`, 'ssh', this.host);
+      throw new OperationError(`ssh ${this.host}: ${why}`, { step: 'ssh', host: this.host });
     }
     if (result.code !== 0 && !options.allowFailure) {
       const why = (result.stderr || result.stdout).trim().split('\n').slice(-5).join('\n');

@@ -117,7 +117,7 @@ export async function runBoxCompile(box: BoxInvocation, projectDir: string, opti
     });
   } catch (err) {
     if (err instanceof ProcessError) {
-      throw new OperationError(`box compile failed: ${err.message}`, 'box', projectDir, { cause: err });
+      throw new OperationError(`box compile failed: ${err.message}`, { step: 'box', file: projectDir, cause: err });
     }
     throw err;
   }

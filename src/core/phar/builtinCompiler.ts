@@ -58,7 +58,11 @@ export async function compileBuiltin(plan: CompilePlan, options: CompileOptions)
   } catch (err) {
     if (err instanceof ProcessError) {
       const detail = (err.result.stderr || err.result.stdout).trim().split('\n').slice(-3).join('\n');
-      throw new OperationError(`The built-in compiler failed: ${detail || err.message}`, 'compile', plan.output, { cause: err });
+      throw new OperationError(`The built-in compiler failed: ${detail || err.message}`, {
+        step: 'compile',
+        file: plan.output,
+        cause: err,
+      });
     }
     throw err;
   } finally {

@@ -37,7 +37,7 @@ export async function runComposer(projectDir: string, args: readonly string[], o
     });
   } catch (err) {
     if (err instanceof ProcessError) {
-      throw new OperationError(`composer ${args.join(' ')} failed: ${err.message}`, 'composer', projectDir, { cause: err });
+      throw new OperationError(`composer ${args.join(' ')} failed: ${err.message}`, { step: 'composer', file: projectDir, cause: err });
     }
     throw err;
   }

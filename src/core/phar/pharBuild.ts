@@ -166,7 +166,10 @@ export async function buildProject(options: BuildOptions): Promise<BuildResult> 
       await runBoxCompile(box, ctx.projectDir, { log, signal, configFile, onLine: (line) => progress(line) });
       const stat = await fs.stat(ctx.boxConfig.output).catch(() => undefined);
       if (!stat?.isFile())
-        throw new OperationError(`box compile finished but ${ctx.boxConfig.output} does not exist`, 'box', ctx.boxConfig.output);
+        throw new OperationError(`box compile finished but ${ctx.boxConfig.output} does not exist`, {
+          step: 'box',
+          file: ctx.boxConfig.output,
+        });
       await fs.copyFile(ctx.boxConfig.output, pharPath);
       builder = `box ${await boxVersion(box, { signal })}`;
     }
@@ -225,7 +228,7 @@ export async function prepareBuild(options: BuildOptions): Promise<BuildContext>
     try {
       return JsonDocument.parse(rolloutFile, await fs.readFile(rolloutFile, 'utf8')).error(at, message, hint);
     } catch {
-      return new InputError(message, { file: rolloutFile, line: 1, column: 1 }, hint);
+      return new InputError(message, { location: { file: rolloutFile, line: 1, column: 1 }, hint });
     }
   };
 
@@ -244,19 +247,15 @@ export async function prepareBuild(options: BuildOptions): Promise<BuildContext>
     );
   } else if (missing === 'setting') {
     errors.push(
-      new InputError(
-        `The pharRollout.boxPath setting points to ${path.resolve(projectDir, options.boxPath!)}, which does not exist`,
-        undefined,
-        'Fix the setting, or clear it to find box automatically.',
-      ),
+      new InputError(`The pharRollout.boxPath setting points to ${path.resolve(projectDir, options.boxPath!)}, which does not exist`, {
+        hint: 'Fix the setting, or clear it to find box automatically.',
+      }),
     );
   } else if (missing === 'required' && errors.length === 0) {
     errors.push(
-      new InputError(
-        'box is required for this build but was not found',
-        undefined,
-        'Install it (composer require --dev humbug/box), put box on PATH or box.phar in the project, or set pharRollout.boxPath.',
-      ),
+      new InputError('box is required for this build but was not found', {
+        hint: 'Install it (composer require --dev humbug/box), put box on PATH or box.phar in the project, or set pharRollout.boxPath.',
+      }),
     );
   }
 
@@ -284,11 +283,10 @@ export async function prepareBuild(options: BuildOptions): Promise<BuildContext>
     placeholders = filled.values;
     for (const p of filled.problems)
       errors.push(
-        new InputError(
-          `box.json "${p.key}" ${p.message}`,
-          locate([p.key]),
-          p.key.startsWith('git') ? 'Commit the project to git (and tag it for git-tag), or remove the key.' : undefined,
-        ),
+        new InputError(`box.json "${p.key}" ${p.message}`, {
+          location: locate([p.key]),
+          hint: p.key.startsWith('git') ? 'Commit the project to git (and tag it for git-tag), or remove the key.' : undefined,
+        }),
       );
     // Everything the phar needs, except what composer is about to write, must exist now.
     const { problems } = await selectFiles(boxConfig, { pending: ['vendor'], signal: options.signal });
@@ -306,11 +304,10 @@ export async function prepareBuild(options: BuildOptions): Promise<BuildContext>
       const text = await fs.readFile(path.resolve(boxConfig.basePath, boxConfig.stub), 'utf8').catch(() => undefined);
       if (text !== undefined && !text.includes('__HALT_COMPILER();')) {
         errors.push(
-          new InputError(
-            `The stub ${boxConfig.stub} has no __HALT_COMPILER(); line`,
-            locate(['stub']),
-            'A phar stub must end with __HALT_COMPILER(); ?>',
-          ),
+          new InputError(`The stub ${boxConfig.stub} has no __HALT_COMPILER(); line`, {
+            location: locate(['stub']),
+            hint: 'A phar stub must end with __HALT_COMPILER(); ?>',
+          }),
         );
       }
       stub = text ?? null;
@@ -367,7 +364,7 @@ async function makePlan(ctx: BuildContext, output: string, signal?: AbortSignal)
 }
 
 function selectionError(config: BoxConfig, p: SelectionProblem): InputError {
-  return new InputError(p.message, config.locate(p.at), p.hint);
+  return new InputError(p.message, { location: config.locate(p.at), hint: p.hint });
 }
 
 /** SOURCE_DATE_EPOCH, else the commit time, else the Unix epoch: never the wall clock. */
@@ -381,7 +378,7 @@ async function readCompiler(file: string): Promise<string> {
   try {
     return await fs.readFile(file, 'utf8');
   } catch (err) {
-    throw new OperationError(`The built-in compiler script is missing: ${file} (${(err as Error).message})`, 'compile', file);
+    throw new OperationError(`The built-in compiler script is missing: ${file} (${(err as Error).message})`, { step: 'compile', file });
   }
 }
 

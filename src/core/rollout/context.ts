@@ -6,6 +6,7 @@ import { nullLogger } from '../log';
 import { currentUser } from './history';
 import { acquireLock } from './lock';
 import type { HeldLock } from './lock';
+import type { OnProgress } from '../progress';
 import type { OperationOptions } from './types';
 
 /** Options of every rollout operation. */
@@ -19,13 +20,30 @@ export interface RolloutOptions extends OperationOptions {
   staleMs?: number;
 }
 
-/** What an operation body gets: the pool, the logger, the user. */
+/** What an operation body gets, and passes down to every step: the pool, the logger, the user, cancellation, progress. */
 export interface OpContext {
   pool: TransportPool;
   log: Logger;
   user: string;
   signal?: AbortSignal;
-  progress: (message: string, increment?: number) => void;
+  /** The caller's progress sink (a no-op when it gave none). */
+  onProgress: OnProgress;
+  /** Shorthand for `onProgress({ message })`. */
+  progress(message: string): void;
+}
+
+/**
+ * The options a backend operation (deploy, release switch, status) takes, from the context: the
+ * same pool, log, cancellation, user and progress sink, so no call site rebuilds them.
+ */
+export function backendOptions(ctx: OpContext): {
+  transports: TransportPool;
+  log: Logger;
+  signal?: AbortSignal;
+  deployedBy: string;
+  onProgress: OnProgress;
+} {
+  return { transports: ctx.pool, log: ctx.log, signal: ctx.signal, deployedBy: ctx.user, onProgress: ctx.onProgress };
 }
 
 /** Runs `body` with a transport pool (the caller's, or a fresh one closed afterwards). */
@@ -34,13 +52,8 @@ export async function withContext<T>(config: RolloutConfig, options: RolloutOpti
   const pool = options.transports ?? new TransportPool({ ...options.ssh, log });
   try {
     const user = options.user ?? (await currentUser(config.projectDir));
-    return await body({
-      pool,
-      log,
-      user,
-      signal: options.signal,
-      progress: (message, increment) => options.onProgress?.({ message, increment }),
-    });
+    const onProgress: OnProgress = (p) => options.onProgress?.(p);
+    return await body({ pool, log, user, signal: options.signal, onProgress, progress: (message) => onProgress({ message }) });
   } finally {
     if (!options.transports) await pool.dispose();
   }

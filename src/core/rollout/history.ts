@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -6,6 +7,9 @@ import { userEmail } from '../git/git';
 import type { HistoryEvent } from './types';
 
 export const HISTORY_FILE = 'history.jsonl';
+
+/** The result of an event written before its change: the outcome follows with the same id. */
+export const STARTED = 'started';
 
 /** `<project>/.rollout/history.jsonl`. */
 export function historyPath(projectDir: string): string {
@@ -34,17 +38,18 @@ function safeOsUser(): string {
   }
 }
 
+export type NewHistoryEvent = Omit<HistoryEvent, 'time' | 'user'> & Partial<Pick<HistoryEvent, 'time' | 'user'>>;
+
 /**
  * Appends one event as one JSON line and syncs it to disk: callers report a change as done only after
- * this resolves. A single `write` with O_APPEND keeps lines from two processes whole.
+ * this resolves. A single `write` with O_APPEND keeps lines from two processes whole; a last line
+ * left without its newline (a crash mid-write) is closed first, so this event starts on a fresh line.
  */
-export async function appendHistory(
-  projectDir: string,
-  event: Omit<HistoryEvent, 'time' | 'user'> & Partial<Pick<HistoryEvent, 'time' | 'user'>>,
-): Promise<HistoryEvent> {
+export async function appendHistory(projectDir: string, event: NewHistoryEvent): Promise<HistoryEvent> {
   const full: HistoryEvent = {
     time: event.time ?? new Date().toISOString(),
     user: event.user ?? (await currentUser(projectDir)),
+    ...(event.id !== undefined ? { id: event.id } : {}),
     action: event.action,
     ...(event.target !== undefined ? { target: event.target } : {}),
     ...(event.before !== undefined ? { before: event.before } : {}),
@@ -53,9 +58,16 @@ export async function appendHistory(
   };
   const file = historyPath(projectDir);
   await fs.mkdir(path.dirname(file), { recursive: true });
-  const handle = await fs.open(file, 'a');
+  const handle = await fs.open(file, 'a+');
   try {
-    await handle.write(JSON.stringify(full) + '\n');
+    const { size } = await handle.stat();
+    let torn = false;
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      await handle.read(last, 0, 1, size - 1);
+      torn = last[0] !== 0x0a;
+    }
+    await handle.write((torn ? '\n' : '') + JSON.stringify(full) + '\n');
     await handle.sync();
   } finally {
     await handle.close();
@@ -63,24 +75,93 @@ export async function appendHistory(
   return full;
 }
 
-/** Every event, oldest first (a torn or foreign line is skipped); `limit` keeps the newest ones. */
-export async function readHistory(projectDir: string, options: { limit?: number } = {}): Promise<HistoryEvent[]> {
+/** A change recorded before it is made; `done` records its outcome (same id) after. */
+export interface StartedEvent {
+  id: string;
+  done(outcome: Partial<Pick<HistoryEvent, 'before' | 'after'>> & { result: string }): Promise<HistoryEvent>;
+}
+
+/**
+ * Records `event` with result "started" before a change (a deploy, a split change), so a change
+ * interrupted by a crash or a kill stays visible; the outcome, written by `done`, replaces it in
+ * readHistory.
+ */
+export async function startHistory(projectDir: string, event: Omit<NewHistoryEvent, 'result' | 'id'>): Promise<StartedEvent> {
+  const id = randomBytes(6).toString('hex');
+  const user = event.user ?? (await currentUser(projectDir));
+  await appendHistory(projectDir, { ...event, user, id, result: STARTED });
+  return {
+    id,
+    done: (outcome) =>
+      appendHistory(projectDir, {
+        user,
+        id,
+        action: event.action,
+        target: event.target,
+        before: outcome.before ?? event.before,
+        after: outcome.after ?? event.after,
+        result: outcome.result,
+      }),
+  };
+}
+
+/** A line of history.jsonl that is not an event (cut by a crash, or edited). */
+export interface TornLine {
+  file: string;
+  /** 1-based. */
+  line: number;
+  text: string;
+}
+
+export interface ReadHistoryOptions {
+  /** Keep only the newest `limit` events. */
+  limit?: number;
+  /** Keep "started" events whose outcome was recorded too (default: only the outcome is shown). */
+  all?: boolean;
+  /** Told about every torn line (they stay in the file, and are skipped). */
+  onTorn?: (t: TornLine) => void;
+}
+
+/**
+ * Every event, oldest first. A "started" event is shown only while its outcome is missing (the
+ * change was interrupted); a torn or foreign line is skipped (and reported to `onTorn`), never the
+ * lines after it.
+ */
+export async function readHistory(projectDir: string, options: ReadHistoryOptions = {}): Promise<HistoryEvent[]> {
+  const file = historyPath(projectDir);
   let text: string;
   try {
-    text = await fs.readFile(historyPath(projectDir), 'utf8');
+    text = await fs.readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
   const events: HistoryEvent[] = [];
-  for (const line of text.split('\n')) {
+  for (const [i, line] of text.split('\n').entries()) {
     if (!line.trim()) continue;
+    let e: unknown;
     try {
-      const e = JSON.parse(line) as HistoryEvent;
-      if (e && typeof e.time === 'string' && typeof e.action === 'string') events.push(e);
+      e = JSON.parse(line);
     } catch {
-      // a line cut by a crash: skip it, keep the rest
+      e = undefined;
     }
+    if (isEvent(e)) events.push(e);
+    else options.onTorn?.({ file, line: i + 1, text: line });
   }
-  return options.limit !== undefined ? events.slice(-options.limit) : events;
+  const finished = new Set(events.filter((e) => e.id !== undefined && e.result !== STARTED).map((e) => e.id));
+  const shown = options.all ? events : events.filter((e) => !(e.result === STARTED && finished.has(e.id)));
+  return options.limit !== undefined ? shown.slice(-options.limit) : shown;
+}
+
+function isEvent(e: unknown): e is HistoryEvent {
+  if (typeof e !== 'object' || e === null) return false;
+  const o = e as Record<string, unknown>;
+  return (
+    typeof o.time === 'string' &&
+    typeof o.action === 'string' &&
+    typeof o.user === 'string' &&
+    typeof o.result === 'string' &&
+    (o.id === undefined || typeof o.id === 'string') &&
+    (o.target === undefined || typeof o.target === 'string')
+  );
 }

@@ -48,8 +48,7 @@ export class LockedError extends OperationError {
     super(
       `The rollout is locked by ${holder.owner}${holder.operation ? ` (${holder.operation})` : ''} since ${holder.since ?? `${Math.round(holder.ageMs / 1000)} s ago`}; ` +
         'wait for it to finish, or run "unlock --force" if nothing is running (it is logged).',
-      'lock',
-      holder.where,
+      { step: 'lock', file: holder.where },
     );
   }
 }

@@ -1,55 +1,43 @@
 import { deployArtifact } from '../backends/deployBackends';
 import type { BackendResult } from '../backends/deployBackends';
-import { backendStatus } from '../backends/status';
 import { getArtifact } from '../phar/artifactStore';
 import type { Artifact } from '../phar/artifact';
-import type { BackendConfig, RolloutConfig } from '../config/rolloutConfig';
-import { InputError, OperationError } from '../errors';
-import { withLock } from './context';
-import type { OpContext, RolloutOptions } from './context';
-import { appendHistory } from './history';
-import { saveState, setSplitRecorded } from './ramp';
-import { readState } from './state';
+import type { RolloutConfig } from '../config/rolloutConfig';
+import { OperationError, emptyGroupError } from '../errors';
+import { backendOptions, withLock } from './context';
+import type { RolloutOptions } from './context';
+import { startHistory } from './history';
+import { endRollout, groupReleases, setSplitRecorded } from './shared';
 import type { RolloutState } from './types';
 
 export interface PromoteResult {
+  /** False when a stable backend failed: then the split is left as it was and the rollout goes on. */
+  ok: boolean;
   artifact: Pick<Artifact, 'id' | 'version' | 'commit'>;
-  /** Stable backends and their deploy outcome. */
+  /** Every stable backend and its deploy outcome. */
   results: BackendResult[];
   splitBefore?: number;
   state?: RolloutState;
 }
 
-/** Versions per backend (`name` → artifact id) of a group, read from current/release.json. */
-export async function groupReleases(
-  config: RolloutConfig,
-  ctx: OpContext,
-  backends: readonly BackendConfig[],
-): Promise<Record<string, string | null>> {
-  const status = await backendStatus(config, { backends, transports: ctx.pool, signal: ctx.signal, log: ctx.log });
-  return Object.fromEntries(status.map((s) => [s.name, s.deployedArtifact ?? null]));
-}
-
-/** Fails with every failed backend named. */
-export function throwOnFailures(results: readonly BackendResult[], what: string): void {
-  const failed = results.filter((r) => !r.ok);
-  if (failed.length === 0) return;
-  throw new OperationError(
-    `${what} failed on ${failed.length} of ${results.length} backend(s):\n${failed.map((r) => `  ${r.backend}: ${r.error}`).join('\n')}`,
-    failed[0].step,
-    failed[0].backend,
-  );
+/** "a: why; b: why" for the backends that failed. */
+export function failureSummary(results: readonly BackendResult[]): string {
+  return results
+    .filter((r) => !r.ok)
+    .map((r) => `${r.backend}: ${r.error}`)
+    .join('; ');
 }
 
 /**
  * Promotes the canary: deploys the artifact the canary backends carry (their current/release.json;
  * all must agree) to every stable backend, then sets the split back to 0 % on every LB. The phar
- * comes from the local artifact store (`.rollout/artifacts/<id>`). Holds the rollout lock.
+ * comes from the local artifact store (`.rollout/artifacts/<id>`). Holds the rollout lock. When a
+ * stable backend fails, every backend's outcome is returned (`ok` false) and the split stays.
  */
 export async function promote(config: RolloutConfig, options: RolloutOptions = {}): Promise<PromoteResult> {
   const canary = config.backends.filter((b) => b.group === 'canary');
   const stable = config.backends.filter((b) => b.group === 'stable');
-  if (canary.length === 0) throw new InputError('No backend is in the "canary" group', undefined, 'There is nothing to promote.');
+  if (canary.length === 0) throw emptyGroupError('canary', 'There is nothing to promote.');
   return withLock(config, 'promote', options, async (ctx) => {
     ctx.progress('reading the canary release');
     const canaryIds = await groupReleases(config, ctx, canary);
@@ -59,8 +47,7 @@ export async function promote(config: RolloutConfig, options: RolloutOptions = {
         `The canary backends do not carry one release: ${Object.entries(canaryIds)
           .map(([n, id]) => `${n} ${id ?? 'none'}`)
           .join(', ')}`,
-        'promote',
-        'canary',
+        { step: 'promote' },
       );
     }
     const id = ids[0];
@@ -68,54 +55,36 @@ export async function promote(config: RolloutConfig, options: RolloutOptions = {
     if (!artifact) {
       throw new OperationError(
         `Artifact ${id} is not in ${config.projectDir}/.rollout/artifacts: build it on this machine, or copy its folder from whoever built it`,
-        'promote',
-        id,
+        { step: 'promote', artifact: id },
       );
     }
     const stableBefore = await groupReleases(config, ctx, stable);
-    ctx.progress(`deploying ${artifact.id} to ${stable.length} stable backend(s)`);
-    const { results } = await deployArtifact({
-      config,
-      backends: stable,
-      artifact,
-      transports: ctx.pool,
-      log: ctx.log,
-      signal: ctx.signal,
-      deployedBy: ctx.user,
-      onProgress: (backend, step) => ctx.progress(`${backend}: ${step}`),
-    });
-    const failed = results.filter((r) => !r.ok);
-    if (failed.length) {
-      await appendHistory(config.projectDir, {
-        user: ctx.user,
-        action: 'promote',
-        target: 'stable',
-        before: { releases: stableBefore },
-        after: { release: artifact.id },
-        result: `failed: ${failed.map((r) => `${r.backend}: ${r.error}`).join('; ')}`,
-      });
-      throwOnFailures(results, `Promoting ${artifact.id}`);
-    }
-    await appendHistory(config.projectDir, {
+    const started = await startHistory(config.projectDir, {
       user: ctx.user,
       action: 'promote',
       target: 'stable',
       before: { releases: stableBefore },
       after: { release: artifact.id },
-      result: 'ok',
     });
+    ctx.progress(`deploying ${artifact.id} to ${stable.length} stable backend(s)`);
+    const { results } = await deployArtifact({ config, backends: stable, artifact, ...backendOptions(ctx) });
+    const summary = { id: artifact.id, version: artifact.version, commit: artifact.commit };
+    if (results.some((r) => !r.ok)) {
+      await started.done({ result: `failed: ${failureSummary(results)}` });
+      return { ok: false, artifact: summary, results };
+    }
+    await started.done({ result: 'ok' });
     let splitBefore: number | undefined;
     if (config.loadBalancers.length) {
       ctx.progress('setting the split to 0 %');
       const applied = await setSplitRecorded(config, ctx, 0, 'ramp', 'after promote');
       splitBefore = applied[0]?.before?.split;
     }
-    const prev = await readState(config.projectDir);
-    let state: RolloutState | undefined;
-    if (prev) {
-      state = { ...prev, status: 'done', split: 0, stepIndex: -1, message: `promoted ${artifact.id} to stable by ${ctx.user}` };
-      await saveState(config.projectDir, state);
-    }
-    return { artifact: { id: artifact.id, version: artifact.version, commit: artifact.commit }, results, splitBefore, state };
+    const state = await endRollout(config.projectDir, ctx, 'promote', {
+      split: 0,
+      stepIndex: -1,
+      message: `promoted ${artifact.id} to stable by ${ctx.user}`,
+    });
+    return { ok: true, artifact: summary, results, splitBefore, state };
   });
 }

@@ -1,11 +1,11 @@
 import { deployArtifact } from '../backends/deployBackends';
-import type { BackendResult, DeployProgress } from '../backends/deployBackends';
+import type { BackendResult } from '../backends/deployBackends';
 import type { Artifact } from '../phar/artifact';
 import type { BackendConfig, RolloutConfig } from '../config/rolloutConfig';
-import { withLock } from './context';
+import { backendOptions, withLock } from './context';
 import type { RolloutOptions } from './context';
-import { appendHistory } from './history';
-import { groupReleases } from './promote';
+import { startHistory } from './history';
+import { groupReleases } from './shared';
 
 export interface RecordedDeployResult {
   results: BackendResult[];
@@ -14,34 +14,34 @@ export interface RecordedDeployResult {
 
 /**
  * Deploys `artifact` to `backends` under the rollout lock (no ramp or promote meanwhile) and records
- * it in the history with every backend's release before and its outcome after. The CLI and the
+ * it in the history: a "started" event with every backend's release before, and the outcome after
+ * (so a deploy killed mid-way still shows). The CLI and the
  * extension both deploy through here.
  */
 export function deployRecorded(
   config: RolloutConfig,
   artifact: Artifact,
   backends: readonly BackendConfig[],
-  options: RolloutOptions & { target: string; onDeployProgress?: DeployProgress },
+  options: RolloutOptions & { target: string },
 ): Promise<RecordedDeployResult> {
   return withLock(config, `deploy ${artifact.id} to ${options.target}`, options, async (op) => {
     const before = await groupReleases(config, op, backends);
-    const { results } = await deployArtifact({
-      config,
-      artifact,
-      backends,
-      transports: op.pool,
-      log: op.log,
-      signal: op.signal,
-      deployedBy: op.user,
-      onProgress: options.onDeployProgress,
-    });
-    const failed = results.filter((r) => !r.ok);
-    const cancelled = results.some((r) => r.cancelled);
-    await appendHistory(config.projectDir, {
+    const started = await startHistory(config.projectDir, {
       user: op.user,
       action: 'deploy',
       target: options.target,
       before: { releases: before },
+      after: { release: artifact.id, version: artifact.version },
+    });
+    const { results } = await deployArtifact({
+      config,
+      artifact,
+      backends,
+      ...backendOptions(op),
+    });
+    const failed = results.filter((r) => !r.ok);
+    const cancelled = results.some((r) => r.cancelled);
+    await started.done({
       after: {
         release: artifact.id,
         version: artifact.version,

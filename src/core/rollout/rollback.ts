@@ -7,14 +7,14 @@ import type { Artifact } from '../phar/artifact';
 import { artifactsDir, getArtifact } from '../phar/artifactStore';
 import { buildProject } from '../phar/pharBuild';
 import type { Group, RolloutConfig } from '../config/rolloutConfig';
-import { InputError, OperationError, describeError, throwIfAborted } from '../errors';
+import { InputError, OperationError, describeError, emptyGroupError, noLoadBalancerError, throwIfAborted } from '../errors';
 import { addWorktree, prefixInRepo, removeWorktree, repoRoot, resolveCommit } from '../git/git';
-import { withLock } from './context';
+import { backendOptions, withLock } from './context';
 import type { OpContext, RolloutOptions } from './context';
-import { appendHistory } from './history';
-import { groupReleases, throwOnFailures } from './promote';
-import { saveState, setSplitRecorded } from './ramp';
-import { readState } from './state';
+import { startHistory } from './history';
+import type { StartedEvent } from './history';
+import { failureSummary } from './promote';
+import { endRollout, groupReleases, setSplitRecorded } from './shared';
 import type { RolloutState } from './types';
 
 export type RollbackSpeed = 'traffic' | 'release' | 'rebuild';
@@ -36,6 +36,8 @@ export interface RollbackOptions extends RolloutOptions {
 }
 
 export interface RollbackResult {
+  /** False when a backend failed (release, rebuild): `results` says which; the rollout goes on. */
+  ok: boolean;
   speed: RollbackSpeed;
   /** Split before a traffic rollback (first LB). */
   splitBefore?: number;
@@ -49,14 +51,6 @@ export interface RollbackResult {
   state?: RolloutState;
 }
 
-/** A rollback someone chose ends the rollout ("done"); only a failed gate marks it "failed" (a warning). */
-async function markRolledBack(config: RolloutConfig, message: string): Promise<RolloutState | undefined> {
-  const prev = await readState(config.projectDir);
-  if (!prev) return undefined;
-  const state: RolloutState = { ...prev, status: 'done', message };
-  return saveState(config.projectDir, state);
-}
-
 /**
  * Rolls back at one of three speeds, holding the rollout lock:
  * - traffic: the split goes to 0 % on every LB at once (one test + reload each);
@@ -65,68 +59,72 @@ async function markRolledBack(config: RolloutConfig, message: string): Promise<R
  * - rebuild: `ref` is checked out in a separate git worktree in a temp folder (the user's working
  *   tree and index are never touched), built there, stored in the project's artifact store and
  *   deployed to the group.
+ * For release and rebuild every backend's outcome is returned; `ok` is false when any failed.
  */
 export async function rollback(config: RolloutConfig, request: RollbackRequest, options: RollbackOptions = {}): Promise<RollbackResult> {
   if (request.speed === 'rebuild' && !request.ref)
-    throw new InputError('A rebuild rollback needs a git ref', undefined, 'Give a tag, branch or commit, e.g. --rebuild v1.2.0.');
-  if (request.speed === 'traffic' && config.loadBalancers.length === 0)
-    throw new InputError('No load balancer is configured', undefined, 'Add one to "loadBalancers" in rollout.json.');
+    throw new InputError('A rebuild rollback needs a git ref', { hint: 'Give a tag, branch or commit, e.g. --rebuild v1.2.0.' });
+  if (request.speed === 'traffic' && config.loadBalancers.length === 0) throw noLoadBalancerError();
   const label = request.speed === 'rebuild' ? `rollback: rebuild ${request.ref}` : `rollback: ${request.speed}`;
   return withLock(config, label, options, async (ctx) => {
     if (request.speed === 'traffic') {
       ctx.progress('setting the split to 0 %');
       const applied = await setSplitRecorded(config, ctx, 0, 'rollback');
-      const state = await markRolledBack(config, `rolled back to 0 % by ${ctx.user}`);
-      return { speed: 'traffic', splitBefore: applied[0]?.before?.split, state };
+      const state = await endRollout(config.projectDir, ctx, 'rollback', { message: `rolled back to 0 % by ${ctx.user}` });
+      return { ok: true, speed: 'traffic', splitBefore: applied[0]?.before?.split, state };
     }
     const group = request.group ?? 'canary';
     const backends = config.backends.filter((b) => b.group === group);
-    if (backends.length === 0)
-      throw new InputError(`No backend is in the "${group}" group`, undefined, 'Choose a group that has backends.');
+    if (backends.length === 0) throw emptyGroupError(group, 'Choose a group that has backends.');
     const releasesBefore = await groupReleases(config, ctx, backends);
     let results: BackendResult[];
+    let done: StartedEvent['done'];
     let artifact: Artifact | undefined;
+    const action = `rollback-${request.speed}`;
     if (request.speed === 'release') {
+      const started = await startHistory(config.projectDir, {
+        user: ctx.user,
+        action,
+        target: group,
+        before: { releases: releasesBefore },
+      });
+      done = started.done;
       ctx.progress(`switching ${backends.length} ${group} backend(s) to their previous release`);
       ({ results } = await rollbackToPrevious({
         config,
         backends,
-        transports: ctx.pool,
-        log: ctx.log,
-        signal: ctx.signal,
-        deployedBy: ctx.user,
-        onProgress: (b, s) => ctx.progress(`${b}: ${s}`),
+        ...backendOptions(ctx),
       }));
     } else {
       artifact = await rebuildInWorktree(config, ctx, request.ref!, options);
+      const started = await startHistory(config.projectDir, {
+        user: ctx.user,
+        action,
+        target: group,
+        before: { releases: releasesBefore },
+        after: { ref: request.ref, artifact: artifact.id },
+      });
+      done = started.done;
       ctx.progress(`deploying ${artifact.id} to ${backends.length} ${group} backend(s)`);
       ({ results } = await deployArtifact({
         config,
         backends,
         artifact,
-        transports: ctx.pool,
-        log: ctx.log,
-        signal: ctx.signal,
-        deployedBy: ctx.user,
-        onProgress: (b, s) => ctx.progress(`${b}: ${s}`),
+        ...backendOptions(ctx),
       }));
     }
     const releasesAfter = await groupReleases(config, ctx, backends);
-    const failed = results.filter((r) => !r.ok);
-    await appendHistory(config.projectDir, {
-      user: ctx.user,
-      action: `rollback-${request.speed}`,
-      target: group,
-      before: { releases: releasesBefore },
+    const ok = results.every((r) => r.ok);
+    await done({
       after: { releases: releasesAfter, ...(artifact ? { ref: request.ref, artifact: artifact.id } : {}) },
-      result: failed.length ? `failed: ${failed.map((r) => `${r.backend}: ${r.error}`).join('; ')}` : 'ok',
+      result: ok ? 'ok' : `failed: ${failureSummary(results)}`,
     });
-    throwOnFailures(
-      results,
-      request.speed === 'release' ? 'Rolling back to the previous release' : `Deploying the rebuild of ${request.ref}`,
-    );
-    const state = group === 'canary' ? await markRolledBack(config, `canary rolled back (${request.speed}) by ${ctx.user}`) : undefined;
+    const state =
+      ok && group === 'canary'
+        ? await endRollout(config.projectDir, ctx, 'rollback', { message: `canary rolled back (${request.speed}) by ${ctx.user}` })
+        : undefined;
     return {
+      ok,
       speed: request.speed,
       results,
       releasesBefore,
@@ -144,19 +142,15 @@ export async function rollback(config: RolloutConfig, request: RollbackRequest, 
 async function rebuildInWorktree(config: RolloutConfig, ctx: OpContext, ref: string, options: RollbackOptions): Promise<Artifact> {
   const root = await repoRoot(config.projectDir, { signal: ctx.signal });
   if (!root)
-    throw new InputError(
-      `${config.projectDir} is not in a git repository`,
-      undefined,
-      'A rebuild checks a tag out of git; use the release rollback instead.',
-    );
+    throw new InputError(`${config.projectDir} is not in a git repository`, {
+      hint: 'A rebuild checks a tag out of git; use the release rollback instead.',
+    });
   const commit = await resolveCommit(root, ref, { signal: ctx.signal });
-  if (!commit) throw new InputError(`"${ref}" is not a tag, branch or commit of ${root}`, undefined, 'List tags with `git tag`.');
+  if (!commit) throw new InputError(`"${ref}" is not a tag, branch or commit of ${root}`, { hint: 'List tags with `git tag`.' });
   if (!options.compilerScript)
-    throw new InputError(
-      'No compiler script was given for the rebuild',
-      undefined,
-      'The extension and the CLI pass the shipped php/compile.php.',
-    );
+    throw new InputError('No compiler script was given for the rebuild', {
+      hint: 'The extension and the CLI pass the shipped php/compile.php.',
+    });
   const prefix = await prefixInRepo(config.projectDir, { signal: ctx.signal });
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'phar-rollout-rebuild-'));
   const worktree = path.join(tmp, 'src');
@@ -170,7 +164,7 @@ async function rebuildInWorktree(config: RolloutConfig, ctx: OpContext, ref: str
       boxPath: options.boxPath,
       log: ctx.log,
       signal: ctx.signal,
-      onProgress: (m) => ctx.progress(`build: ${m}`),
+      onProgress: (m, increment) => ctx.onProgress({ message: `build: ${m}`, increment }),
     });
     return await storeCopy(config.projectDir, artifact);
   } finally {
@@ -192,6 +186,6 @@ async function storeCopy(projectDir: string, artifact: Artifact): Promise<Artifa
   await fs.rm(target, { recursive: true, force: true });
   await fs.rename(staging, target);
   const stored = await getArtifact(projectDir, artifact.id);
-  if (!stored) throw new OperationError(`copying ${artifact.id} into ${root} failed`, 'store', artifact.id);
+  if (!stored) throw new OperationError(`copying ${artifact.id} into ${root} failed`, { step: 'store', artifact: artifact.id });
   return stored;
 }

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ROLLOUT_DIR } from '../phar/artifact';
-import type { RolloutState } from './types';
+import { InputError, OperationError } from '../errors';
+import type { RolloutState, RolloutStatus } from './types';
 
 export const STATE_FILE = 'state.json';
 
@@ -11,21 +12,180 @@ export function statePath(projectDir: string): string {
   return path.join(projectDir, ROLLOUT_DIR, STATE_FILE);
 }
 
-/** The rollout in progress, or undefined when none was ever started (or the file is unreadable). */
+// The state machine. Every change of `status` goes through `transition`.
+
+/**
+ * What happens to a rollout:
+ * - start: a ramp begins (before its first step);
+ * - step: a ramp step went live (a pause that landed meanwhile is kept);
+ * - gateFailed: a gate failed after a step;
+ * - pause / resume: someone paused or resumed it;
+ * - promote / rollback: someone promoted the canary, or rolled back (both end the rollout).
+ */
+export type RolloutEvent = 'start' | 'step' | 'gateFailed' | 'pause' | 'resume' | 'promote' | 'rollback';
+
+/** A rollout status, or `none` when no state.json exists. */
+export type RolloutPhase = RolloutStatus | 'none';
+
+/** The outcome of an event: the next status (`fresh`: a new rollout starts), no state to keep, or a refusal. */
+export type Transition = { to: RolloutStatus; fresh?: boolean } | { to: 'none' } | { refuse: (from: RolloutPhase) => string; hint: string };
+
+const notRunning: Transition = {
+  refuse: (from) => (from === 'none' ? 'No rollout is running' : `The rollout is ${from}, not running`),
+  hint: 'Pause applies to a running rollout.',
+};
+const notPaused: Transition = {
+  refuse: (from) => (from === 'none' ? 'No rollout is running' : `The rollout is ${from}, not paused`),
+  hint: 'Resume applies to a paused rollout.',
+};
+const isPaused: Transition = { refuse: () => 'The rollout is paused', hint: 'Resume it first ("resume"), or roll back.' };
+const newRollout: Transition = { to: 'running', fresh: true };
+const ended: Transition = { to: 'done' };
+
+/** status × event → status. A rollback someone chose ends the rollout ("done"); only a failed gate marks it "failed". */
+const ENDED_ROW = {
+  start: newRollout,
+  step: { to: 'running' },
+  gateFailed: { to: 'failed' },
+  pause: notRunning,
+  resume: notPaused,
+  promote: ended,
+  rollback: ended,
+} as const;
+
+export const TRANSITIONS: Readonly<Record<RolloutPhase, Readonly<Record<RolloutEvent, Transition>>>> = {
+  none: {
+    start: newRollout,
+    step: newRollout,
+    gateFailed: { to: 'failed' },
+    pause: notRunning,
+    resume: notPaused,
+    promote: { to: 'none' },
+    rollback: { to: 'none' },
+  },
+  running: {
+    start: { to: 'running' },
+    step: { to: 'running' },
+    gateFailed: { to: 'failed' },
+    pause: { to: 'paused' },
+    resume: notPaused,
+    promote: ended,
+    rollback: ended,
+  },
+  paused: {
+    start: isPaused,
+    step: { to: 'paused' },
+    gateFailed: { to: 'failed' },
+    pause: notRunning,
+    resume: { to: 'running' },
+    promote: ended,
+    rollback: ended,
+  },
+  // A failed and a done rollout answer every event alike: both have ended.
+  failed: ENDED_ROW,
+  done: ENDED_ROW,
+};
+
+/**
+ * The status after `event` from `state`'s status: `{ to, fresh }` (fresh: the event starts a new
+ * rollout), `{ to: 'none' }` (there is no rollout to record it in). Throws InputError for a refused event.
+ */
+export function transition(state: RolloutState | undefined, event: RolloutEvent): { to: RolloutStatus | 'none'; fresh: boolean } {
+  const from: RolloutPhase = state?.status ?? 'none';
+  const t = TRANSITIONS[from][event];
+  if ('refuse' in t) throw new InputError(t.refuse(from), { hint: t.hint });
+  return { to: t.to, fresh: 'fresh' in t && t.fresh === true };
+}
+
+/** A rollout has started and not ended: a ramp continues its plan (it does not start a new one). */
+export function inProgress(state: RolloutState | undefined): state is RolloutState {
+  if (!state) return false;
+  const start = TRANSITIONS[state.status].start;
+  return !('fresh' in start && start.fresh);
+}
+
+/**
+ * Applies `event` to the state on disk, under the state lock: the table in state.ts gives the next
+ * status (or refuses), `next` the rest of the state from what is on disk. Returns the state written,
+ * or undefined when there is no rollout to record the event in.
+ */
+export function applyEvent(
+  projectDir: string,
+  event: RolloutEvent,
+  next: (current: RolloutState | undefined, to: RolloutStatus) => RolloutState,
+): Promise<RolloutState | undefined> {
+  return updateState(projectDir, (current) => {
+    const t = transition(current, event);
+    return t.to === 'none' ? undefined : { ...next(current, t.to), status: t.to };
+  });
+}
+
+// The file.
+
+/** state.json exists but is not a rollout state (cut short, edited, another version): never "no rollout". */
+export class StateFileError extends InputError {
+  constructor(file: string, why: string, offset: number, text: string) {
+    super(`${file} is corrupt: ${why}`, {
+      location: { file, ...lineColumn(text, offset) },
+      hint:
+        'It records the rollout in progress (its plan, step and any pause). Repair it, or delete it if the split on the ' +
+        'load balancers is right (status shows it): the next ramp then starts a new rollout.',
+    });
+  }
+}
+
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, Math.max(0, Math.min(offset, text.length)));
+  const lines = before.split('\n');
+  return { line: lines.length, column: lines[lines.length - 1].length + 1 };
+}
+
+const STATUSES: readonly string[] = ['running', 'paused', 'failed', 'done'];
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** Why `s` is not a RolloutState, or undefined when it is one. */
+function shapeProblem(s: unknown): string | undefined {
+  if (typeof s !== 'object' || s === null || Array.isArray(s)) return 'not a JSON object';
+  const o = s as Record<string, unknown>;
+  if (o.version !== 1) return 'no "version": 1';
+  if (typeof o.status !== 'string' || !STATUSES.includes(o.status)) return '"status" is not running, paused, failed or done';
+  if (!Array.isArray(o.steps) || !o.steps.every(isNumber)) return '"steps" is not a list of numbers';
+  if (!isNumber(o.stepIndex)) return '"stepIndex" is not a number';
+  if (!isNumber(o.split)) return '"split" is not a number';
+  for (const k of ['startedAt', 'updatedAt'] as const) if (typeof o[k] !== 'string') return `"${k}" is not a string`;
+  for (const k of ['canaryArtifact', 'canaryVersion', 'message'] as const)
+    if (o[k] !== undefined && typeof o[k] !== 'string') return `"${k}" is not a string`;
+  return undefined;
+}
+
+/**
+ * The rollout in progress, or undefined when none was ever started (no state.json). A file that is
+ * there but unreadable as a state throws StateFileError naming it.
+ */
 export async function readState(projectDir: string): Promise<RolloutState | undefined> {
+  const file = statePath(projectDir);
   let text: string;
   try {
-    text = await fs.readFile(statePath(projectDir), 'utf8');
+    text = await fs.readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
+  let parsed: unknown;
   try {
-    const s = JSON.parse(text) as RolloutState;
-    return s && s.version === 1 && typeof s.split === 'number' ? s : undefined;
-  } catch {
-    return undefined;
+    parsed = JSON.parse(text);
+  } catch (err) {
+    const at = /position (\d+)/.exec((err as Error).message);
+    throw new StateFileError(
+      file,
+      text.trim() ? `not valid JSON (${(err as Error).message})` : 'empty',
+      at ? Number(at[1]) : text.length,
+      text,
+    );
   }
+  const problem = shapeProblem(parsed);
+  if (problem) throw new StateFileError(file, problem, 0, text);
+  return parsed as RolloutState;
 }
 
 /** Writes state.json whole: a temp file beside it, then rename, so a reader never sees half of it. */
@@ -35,4 +195,53 @@ export async function writeState(projectDir: string, state: RolloutState): Promi
   const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
   await fs.writeFile(tmp, JSON.stringify(state, null, 2) + '\n');
   await fs.rename(tmp, file);
+}
+
+/** A state lock older than this was left by a process that died holding it. */
+const STATE_LOCK_STALE_MS = 30_000;
+/** How long to wait for another process's read-modify-write (each takes milliseconds). */
+const STATE_LOCK_WAIT_MS = 10_000;
+
+/**
+ * Read-modify-write of state.json under `.rollout/state.json.lock` (mkdir: atomic), so that a pause
+ * from another process is never overwritten by a ramp saving its step (pause cannot take the rollout
+ * lock: it must work while a ramp holds it). `change` gets the state on disk and returns the one to
+ * write (undefined: write nothing). Returns what is on disk afterwards.
+ */
+export async function updateState(
+  projectDir: string,
+  change: (current: RolloutState | undefined) => RolloutState | undefined,
+): Promise<RolloutState | undefined> {
+  const lock = `${statePath(projectDir)}.lock`;
+  await fs.mkdir(path.dirname(lock), { recursive: true });
+  const deadline = Date.now() + STATE_LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      await fs.mkdir(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const st = await fs.stat(lock).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > STATE_LOCK_STALE_MS) {
+        await fs.rm(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > deadline)
+        throw new OperationError(
+          `${lock} has been held for ${Math.round((Date.now() - (st?.mtimeMs ?? Date.now())) / 1000)} s: another phar-rollout is writing the rollout state; if none is running, remove that folder`,
+          { step: 'lock', file: lock },
+        );
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20)); // back off: the holder needs milliseconds
+    }
+  }
+  try {
+    const current = await readState(projectDir);
+    const next = change(current);
+    if (next === undefined) return current;
+    const written = { ...next, updatedAt: new Date().toISOString() };
+    await writeState(projectDir, written);
+    return written;
+  } finally {
+    await fs.rm(lock, { recursive: true, force: true });
+  }
 }

@@ -1,17 +1,22 @@
 import type { RolloutConfig } from '../config/rolloutConfig';
 import { CancelledError, describeError } from '../errors';
+import type { Logger } from '../log';
+import { safeText } from '../safeText';
 import { readSplits } from '../traffic/apply';
 import type { LbSplit } from '../traffic/apply';
 import { withContext } from './context';
 import type { RolloutOptions } from './context';
-import { appendHistory, readHistory } from './history';
-import { readLock, removeLock } from './lock';
+import { readHistory } from './history';
+import type { TornLine } from './history';
+import { readLock } from './lock';
 import type { LockHolder } from './lock';
-import { readState } from './state';
+import { StateFileError, readState } from './state';
 import type { HistoryEvent, RolloutState } from './types';
 
 export interface RolloutStatusView {
   state?: RolloutState;
+  /** state.json exists but is corrupt: which file, and what to do (then `state` is undefined). */
+  stateError?: string;
   /** What every LB's live file carries. */
   loadBalancers: Array<Omit<LbSplit, 'text'>>;
   lock?: LockHolder;
@@ -23,7 +28,13 @@ export async function rolloutStatus(config: RolloutConfig, options: RolloutOptio
   return withContext(config, options, async (ctx) => {
     const transportOf = (t: { ssh?: string }) => ctx.pool.get(t);
     const [state, live, lock] = await Promise.all([
-      readState(config.projectDir),
+      readState(config.projectDir).then(
+        (s) => ({ s, error: undefined as string | undefined }),
+        (err) => {
+          if (!(err instanceof StateFileError)) throw err;
+          return { s: undefined, error: describeError(err) };
+        },
+      ),
       readSplits(config, transportOf, { signal: ctx.signal }),
       readLock(config, transportOf, { staleMs: options.staleMs }).then(
         (l) => ({ l, error: undefined as string | undefined }),
@@ -33,37 +44,36 @@ export async function rolloutStatus(config: RolloutConfig, options: RolloutOptio
         },
       ),
     ]);
-    return { state, loadBalancers: live.map(({ text: _text, ...rest }) => rest), lock: lock.l, lockError: lock.error };
+    return {
+      state: state.s,
+      ...(state.error ? { stateError: state.error } : {}),
+      loadBalancers: live.map(({ text: _text, ...rest }) => rest),
+      lock: lock.l,
+      lockError: lock.error,
+    };
   });
 }
 
-/** The history, oldest first; `limit` keeps the newest. */
-export function history(config: Pick<RolloutConfig, 'projectDir'>, options: { limit?: number } = {}): Promise<HistoryEvent[]> {
-  return readHistory(config.projectDir, options);
-}
+/** Torn lines already reported by this process: each is said once, however often the history is read. */
+const reported = new Set<string>();
 
 /**
- * Removes the rollout lock: a stale one always, a live one only with `force`. Logged in the history
- * with who held it. Returns the former holder (undefined: it was not locked).
+ * The history, oldest first; `limit` keeps the newest. A torn line (kept in the file, skipped here) is
+ * reported once per process through `log`.
  */
-export async function unlock(
-  config: RolloutConfig,
-  request: { force: boolean },
-  options: RolloutOptions = {},
-): Promise<LockHolder | undefined> {
-  return withContext(config, options, async (ctx) => {
-    const holder = await removeLock(config, (t) => ctx.pool.get(t), { force: request.force, staleMs: options.staleMs });
-    if (holder) {
-      await appendHistory(config.projectDir, {
-        user: ctx.user,
-        action: 'unlock',
-        target: holder.where,
-        before: { owner: holder.owner, operation: holder.operation, since: holder.since, stale: holder.stale },
-        after: { locked: false },
-        result: request.force ? 'ok (forced)' : 'ok',
-      });
-      ctx.log.debug(`removed the lock of ${holder.owner}${holder.operation ? ` (${holder.operation})` : ''}`);
-    } else ctx.log.debug('the rollout was not locked');
-    return holder;
+export function history(
+  config: Pick<RolloutConfig, 'projectDir'>,
+  options: { limit?: number; log?: Pick<Logger, 'warn'> } = {},
+): Promise<HistoryEvent[]> {
+  return readHistory(config.projectDir, {
+    limit: options.limit,
+    onTorn: (t: TornLine) => {
+      const key = `${t.file}:${t.line}:${t.text}`;
+      if (reported.has(key)) return;
+      reported.add(key);
+      options.log?.warn(
+        `${t.file}:${t.line}: not a history event (cut short by a crash?), skipped and kept in the file: ${safeText(t.text, 80)}`,
+      );
+    },
   });
 }

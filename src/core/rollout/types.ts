@@ -1,11 +1,11 @@
 import type { Logger } from '../log';
-import type { Progress } from '../traffic/apply';
+import type { OnProgress } from '../progress';
 
 /** What every rollout operation takes: a logger, cancellation and progress reports. */
 export interface OperationOptions {
   log?: Logger;
   signal?: AbortSignal;
-  onProgress?: (p: Progress) => void;
+  onProgress?: OnProgress;
 }
 
 export type RolloutStatus = 'running' | 'paused' | 'failed' | 'done';
@@ -56,6 +56,8 @@ export interface HistoryEvent {
   time: string;
   /** git user.email (or the OS user when git has none). */
   user: string;
+  /** Ties a "started" event to its outcome (deploys and split changes record both). */
+  id?: string;
   action: string;
   target?: string;
   before?: unknown;

@@ -1,6 +1,6 @@
 import { backendStatus } from '../backends/status';
 import type { RolloutConfig } from '../config/rolloutConfig';
-import { InputError, throwIfAborted } from '../errors';
+import { InputError, noLoadBalancerError, throwIfAborted } from '../errors';
 import { readSplits } from '../traffic/apply';
 import { withContext } from './context';
 import type { RolloutOptions } from './context';
@@ -50,10 +50,9 @@ export async function verifySplit(
   options: RolloutOptions = {},
 ): Promise<VerifyResult> {
   if (!Number.isInteger(request.requests) || request.requests < 1 || request.requests > 1_000_000) {
-    throw new InputError(`${request.requests} is not a number of requests`, undefined, 'Give a whole number between 1 and 1000000.');
+    throw new InputError(`${request.requests} is not a number of requests`, { hint: 'Give a whole number between 1 and 1000000.' });
   }
-  if (config.loadBalancers.length === 0)
-    throw new InputError('No load balancer is configured', undefined, 'Add one to "loadBalancers" in rollout.json.');
+  if (config.loadBalancers.length === 0) throw noLoadBalancerError();
   return withContext(config, options, async (ctx) => {
     const [status, live] = await Promise.all([
       backendStatus(config, { transports: ctx.pool, signal: ctx.signal, log: ctx.log }),
@@ -96,7 +95,8 @@ export async function verifySplit(
             if (!s.ok || !s.version) errors++;
             else counts.set(s.version, (counts.get(s.version) ?? 0) + 1);
             const done = results.length * request.requests + sent;
-            if (done % Math.max(1, Math.floor(total / 20)) === 0) ctx.progress(`${lb.name}: ${sent}/${request.requests}`, 100 / 20);
+            if (done % Math.max(1, Math.floor(total / 20)) === 0)
+              ctx.onProgress({ message: `${lb.name}: ${sent}/${request.requests}`, increment: 100 / 20 });
           }
         };
         await Promise.all(Array.from({ length: Math.min(request.requests, request.concurrency ?? 8) }, worker));

@@ -111,7 +111,7 @@ export async function startNginx(prefix: string, signal?: AbortSignal): Promise<
   for (;;) {
     const pid = await readPid(pidFile);
     if (pid && isAlive(pid)) return pid;
-    if (Date.now() > deadline) throw new OperationError(`nginx in ${prefix} did not write ${pidFile}`, 'start', 'nginx');
+    if (Date.now() > deadline) throw new OperationError(`nginx in ${prefix} did not write ${pidFile}`, { step: 'start', command: 'nginx' });
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -140,5 +140,5 @@ export async function stopPid(pid: number, signals: NodeJS.Signals[], what: stri
     while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     if (!isAlive(pid)) return;
   }
-  throw new OperationError(`${what} does not stop`, 'stop', what);
+  throw new OperationError(`${what} does not stop`, { step: 'stop', command: what });
 }

@@ -72,7 +72,7 @@ async function readInfo(dir: string): Promise<SandboxInfo | undefined> {
     return JSON.parse(await fs.readFile(path.join(dir, SANDBOX_FILE), 'utf8')) as SandboxInfo;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new OperationError(`${path.join(dir, SANDBOX_FILE)} is unreadable: ${(err as Error).message}`, 'sandbox', dir);
+    throw new OperationError(`${path.join(dir, SANDBOX_FILE)} is unreadable: ${(err as Error).message}`, { step: 'sandbox', file: dir });
   }
 }
 
@@ -94,11 +94,9 @@ async function git(cwd: string, args: string[], signal?: AbortSignal): Promise<v
 /** Copies the fixture (without vendor/, .rollout/, build output) and makes it a git repo with one commit. */
 async function copyFixture(fixtureDir: string, project: string): Promise<void> {
   if (!existsSync(path.join(fixtureDir, 'composer.json'))) {
-    throw new InputError(
-      `The sample app is not at ${fixtureDir}`,
-      undefined,
-      'Run the sandbox from a checkout of phar-rollout (it ships test/fixtures/sample-app).',
-    );
+    throw new InputError(`The sample app is not at ${fixtureDir}`, {
+      hint: 'Run the sandbox from a checkout of phar-rollout (it ships test/fixtures/sample-app).',
+    });
   }
   const skip = new Set(['vendor', '.rollout', 'build', '.git']);
   await fs.cp(fixtureDir, project, {
@@ -164,11 +162,9 @@ async function ensureProject(
   const ours = existing?.project === project;
   if (existsSync(file)) {
     if (!ours && o.project) {
-      throw new InputError(
-        `${file} already exists and is not a sandbox's`,
-        undefined,
-        'The sandbox writes its own rollout.json; give a project without one, or no --project (a copy of the sample app).',
-      );
+      throw new InputError(`${file} already exists and is not a sandbox's`, {
+        hint: 'The sandbox writes its own rollout.json; give a project without one, or no --project (a copy of the sample app).',
+      });
     }
     return parseRolloutConfig(file, await fs.readFile(file, 'utf8'));
   }
@@ -179,7 +175,7 @@ async function ensureProject(
       fresh = true;
     }
   } else if (!existsSync(path.join(project, 'composer.json'))) {
-    throw new InputError(`${project} has no composer.json`, undefined, 'Give the folder of a PHP project.');
+    throw new InputError(`${project} has no composer.json`, { hint: 'Give the folder of a PHP project.' });
   }
   const app = (await readComposerJson(project)).shortName ?? 'app';
   const ports: Record<string, number> = {};
@@ -228,7 +224,7 @@ export async function sandboxUp(o: SandboxUpOptions): Promise<SandboxInfo> {
   const script = await writePhpBackendScript(dir);
   const config = await ensureProject(o, dir, project, existing, script);
   const lb = config.loadBalancers.find((l) => l.name === LB_NAME);
-  if (!lb || !lb.url) throw new OperationError(`${config.file} has no load balancer "${LB_NAME}"`, 'sandbox', config.file);
+  if (!lb || !lb.url) throw new OperationError(`${config.file} has no load balancer "${LB_NAME}"`, { step: 'sandbox', file: config.file });
   throwIfAborted(o.signal);
 
   // Build (an unchanged project is not rebuilt).
@@ -260,7 +256,10 @@ export async function sandboxUp(o: SandboxUpOptions): Promise<SandboxInfo> {
     const { results } = await deployArtifact({ config, artifact, backends: fresh, log, signal: o.signal });
     const failed = results.filter((r) => !r.ok);
     if (failed.length)
-      throw new OperationError(`sandbox: deploy failed: ${failed.map((r) => r.error).join('; ')}`, failed[0].step, failed[0].backend);
+      throw new OperationError(`sandbox: deploy failed: ${failed.map((r) => r.error).join('; ')}`, {
+        step: failed[0].step,
+        backend: failed[0].backend,
+      });
   }
   log.info('sandbox: starting nginx');
   await startNginx(prefix, o.signal);
@@ -298,7 +297,7 @@ export async function sandboxDown(o: { dir: string; log?: Logger }): Promise<{ s
   const dir = path.resolve(o.dir);
   const info = await readInfo(dir);
   if (!info)
-    throw new InputError(`No sandbox in ${dir} (no ${SANDBOX_FILE})`, undefined, 'Start one with `phar-rollout sandbox up --dir DIR`.');
+    throw new InputError(`No sandbox in ${dir} (no ${SANDBOX_FILE})`, { hint: 'Start one with `phar-rollout sandbox up --dir DIR`.' });
   const stopped: StoppedProcess[] = [];
   const errors: string[] = [];
   const nginxPid = await stopNginx(info.nginx.prefix).catch((err) => {
@@ -319,7 +318,7 @@ export async function sandboxDown(o: { dir: string; log?: Logger }): Promise<{ s
     }
   }
   for (const s of stopped) o.log?.info(`sandbox: stopped ${s.name} (pid ${s.pid})`);
-  if (errors.length) throw new OperationError(`sandbox down: ${errors.join('; ')}`, 'stop', dir);
+  if (errors.length) throw new OperationError(`sandbox down: ${errors.join('; ')}`, { step: 'stop', file: dir });
   return { stopped };
 }
 

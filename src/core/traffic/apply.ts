@@ -1,5 +1,5 @@
 import type { LoadBalancerConfig, RolloutConfig } from '../config/rolloutConfig';
-import { CancelledError, InputError, OperationError, throwIfAborted } from '../errors';
+import { CancelledError, OperationError, noLoadBalancerError, throwIfAborted } from '../errors';
 import type { RunResult } from '../exec/process';
 import type { Transport } from '../exec/transport';
 import type { Logger } from '../log';
@@ -79,17 +79,18 @@ async function runNginx(s: LbState, step: 'test' | 'reload', timeoutMs: number):
   try {
     r = await s.transport.command(spec, { allowFailure: true, timeoutMs });
   } catch (err) {
-    throw new OperationError(`load balancer "${s.lb.name}": ${step} (${shown}) could not run: ${(err as Error).message}`, step, s.lb.name, {
+    throw new OperationError(`load balancer "${s.lb.name}": ${step} (${shown}) could not run: ${(err as Error).message}`, {
+      step,
+      lb: s.lb.name,
       cause: err,
     });
   }
   if (r.code !== 0) {
     const what = step === 'test' ? 'rejected the new file' : 'failed to reload';
-    throw new OperationError(
-      `load balancer "${s.lb.name}" ${what} (${shown} exited with ${r.code ?? r.signal}):\n${outputOf(r)}`,
+    throw new OperationError(`load balancer "${s.lb.name}" ${what} (${shown} exited with ${r.code ?? r.signal}):\n${outputOf(r)}`, {
       step,
-      s.lb.name,
-    );
+      lb: s.lb.name,
+    });
   }
 }
 
@@ -112,8 +113,7 @@ export async function applyFiles(changes: readonly LbFileChange[], options: Appl
   const log = options.log ?? nullLogger;
   const timeoutMs = options.commandTimeoutMs ?? 30000;
   const filesFor = options.filesFor ?? ((lb, t) => hostFilesFor(lb, t));
-  if (changes.length === 0)
-    throw new InputError('No load balancer is configured', undefined, 'Add one to "loadBalancers" in rollout.json.');
+  if (changes.length === 0) throw noLoadBalancerError();
   throwIfAborted(options.signal);
   const states: LbState[] = changes.map((c) => ({
     ...c,
@@ -135,7 +135,9 @@ export async function applyFiles(changes: readonly LbFileChange[], options: Appl
         await s.files.writeNew(s.lb.file, s.text, options.signal);
       } catch (err) {
         if (err instanceof CancelledError) throw err;
-        throw new OperationError(`load balancer "${s.lb.name}" (${s.files.host}): ${(err as Error).message}`, 'write', s.lb.name, {
+        throw new OperationError(`load balancer "${s.lb.name}" (${s.files.host}): ${(err as Error).message}`, {
+          step: 'write',
+          lb: s.lb.name,
           cause: err,
         });
       }
@@ -157,7 +159,9 @@ export async function applyFiles(changes: readonly LbFileChange[], options: Appl
         s.swapped = true;
         s.hadPrevious = r.hadPrevious;
       } catch (err) {
-        throw new OperationError(`load balancer "${s.lb.name}" (${s.files.host}): ${(err as Error).message}`, 'swap', s.lb.name, {
+        throw new OperationError(`load balancer "${s.lb.name}" (${s.files.host}): ${(err as Error).message}`, {
+          step: 'swap',
+          lb: s.lb.name,
           cause: err,
         });
       }
@@ -215,12 +219,11 @@ async function revert(states: LbState[], timeoutMs: number, log: Logger): Promis
         try {
           await s.files.restore(s.lb.file, s.hadPrevious);
         } catch (err) {
-          throw new OperationError(
-            `load balancer "${s.lb.name}": restoring the previous file failed: ${(err as Error).message}`,
-            'revert',
-            s.lb.name,
-            { cause: err },
-          );
+          throw new OperationError(`load balancer "${s.lb.name}": restoring the previous file failed: ${(err as Error).message}`, {
+            step: 'revert',
+            lb: s.lb.name,
+            cause: err,
+          });
         }
         s.swapped = false;
         log.info(`${s.lb.name}: previous file restored`);
@@ -240,10 +243,10 @@ async function revert(states: LbState[], timeoutMs: number, log: Logger): Promis
 function combine(errors: Error[], tail: string): Error {
   if (errors.length === 1 && errors[0] instanceof OperationError) {
     const e = errors[0];
-    return new OperationError(`${e.message}\n${tail}`, e.step, e.target, { cause: e });
+    return new OperationError(`${e.message}\n${tail}`, { ...e.subject, step: e.step, cause: e });
   }
   const first = errors[0] as OperationError | undefined;
-  return new OperationError(`${errors.map((e) => e.message).join('\n')}\n${tail}`, first?.step, first?.target, { cause: first });
+  return new OperationError(`${errors.map((e) => e.message).join('\n')}\n${tail}`, { ...first?.subject, step: first?.step, cause: first });
 }
 
 /** The managed file for `lb` at `split`, with the project's traffic settings. */

@@ -1,5 +1,5 @@
 import type { BackendConfig, LoadBalancerConfig } from '../config/rolloutConfig';
-import { InputError } from '../errors';
+import { InputError, emptyGroupError } from '../errors';
 
 /**
  * The largest weight written for one server AND for the sum of an upstream's weights.
@@ -54,11 +54,11 @@ export const HEADER_PREFIX = '# phar-rollout split=';
  */
 export function toBasisPoints(split: number): BasisPoints {
   if (typeof split !== 'number' || !Number.isFinite(split))
-    throw new InputError(`Split ${split} is not a number`, undefined, 'Give a percentage between 0 and 100.');
+    throw new InputError(`Split ${split} is not a number`, { hint: 'Give a percentage between 0 and 100.' });
   const bp = Math.round(split * 100);
   if (Math.abs(split * 100 - bp) > 1e-6)
-    throw new InputError(`Split ${split} has more than two decimals`, undefined, 'Use a precision of 0.01 %.');
-  if (bp < 0 || bp > 10000) throw new InputError(`Split ${split} % is outside 0–100`, undefined, 'Give a percentage between 0 and 100.');
+    throw new InputError(`Split ${split} has more than two decimals`, { hint: 'Use a precision of 0.01 %.' });
+  if (bp < 0 || bp > 10000) throw new InputError(`Split ${split} % is outside 0–100`, { hint: 'Give a percentage between 0 and 100.' });
   return bp;
 }
 
@@ -118,10 +118,8 @@ export function computeWeights(backends: RenderInput['backends'], bp: BasisPoint
     weight: Number(weight),
     backup,
   });
-  if (stable.length === 0)
-    throw new InputError('No backend is in the "stable" group', undefined, 'A split needs at least one stable backend.');
-  if (bp > 0 && canary.length === 0)
-    throw new InputError('No backend is in the "canary" group', undefined, 'Add a canary backend before sending traffic to it.');
+  if (stable.length === 0) throw emptyGroupError('stable', 'A split needs at least one stable backend.');
+  if (bp > 0 && canary.length === 0) throw emptyGroupError('canary', 'Add a canary backend before sending traffic to it.');
   if (bp === 0) return stable.map((b) => line(b, b.weight));
   if (bp === 10000) return [...canary.map((b) => line(b, b.weight)), ...stable.map((b) => line(b, 1, true))];
 
@@ -154,8 +152,7 @@ export function computeWeights(backends: RenderInput['backends'], bp: BasisPoint
   if (cTotal < BigInt(canary.length) || sTotal < BigInt(stable.length)) {
     throw new InputError(
       `Cannot express a ${formatSplit(bp / 100)} % split over ${canary.length} canary and ${stable.length} stable servers`,
-      undefined,
-      'Use fewer servers or a rounder split.',
+      { hint: 'Use fewer servers or a rounder split.' },
     );
   }
   const cParts = apportion(
@@ -172,11 +169,9 @@ export function computeWeights(backends: RenderInput['backends'], bp: BasisPoint
 /** Throws if a value that goes into the nginx file could leave its token (defence behind the schema). */
 function assertSafe(input: RenderInput): void {
   const bad = (what: string, value: unknown) => {
-    throw new InputError(
-      `Refusing to write ${what} ${JSON.stringify(value)} into an nginx file`,
-      undefined,
-      'Names and addresses may only hold the characters rollout.json allows.',
-    );
+    throw new InputError(`Refusing to write ${what} ${JSON.stringify(value)} into an nginx file`, {
+      hint: 'Names and addresses may only hold the characters rollout.json allows.',
+    });
   };
   if (!UPSTREAM_NAME.test(input.lb.upstream)) bad('the upstream name', input.lb.upstream);
   for (const b of input.backends) {
@@ -250,10 +245,8 @@ function renderSticky(input: RenderInput, bp: BasisPoints): string[] {
   const name = input.lb.upstream;
   const stable = input.backends.filter((b) => b.group === 'stable');
   const canary = input.backends.filter((b) => b.group === 'canary');
-  if (stable.length === 0)
-    throw new InputError('No backend is in the "stable" group', undefined, 'A split needs at least one stable backend.');
-  if (bp > 0 && canary.length === 0)
-    throw new InputError('No backend is in the "canary" group', undefined, 'Add a canary backend before sending traffic to it.');
+  if (stable.length === 0) throw emptyGroupError('stable', 'A split needs at least one stable backend.');
+  if (bp > 0 && canary.length === 0) throw emptyGroupError('canary', 'Add a canary backend before sending traffic to it.');
   const toServer = (b: (typeof stable)[number]): ServerWeight => ({
     name: b.name,
     group: b.group,

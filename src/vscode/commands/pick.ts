@@ -10,11 +10,9 @@ import type { CommandContext } from './commandContext';
 export function requireConfig(ctx: CommandContext): RolloutConfig {
   const config = ctx.model.config;
   if (config) return config;
-  throw new InputError(
-    ctx.model.hasRolloutJson ? 'rollout.json has errors' : 'This project has no rollout.json',
-    undefined,
-    ctx.model.hasRolloutJson ? 'Fix the problems listed in the Problems panel.' : 'Run "Phar Rollout: Create rollout.json" first.',
-  );
+  throw new InputError(ctx.model.hasRolloutJson ? 'rollout.json has errors' : 'This project has no rollout.json', {
+    hint: ctx.model.hasRolloutJson ? 'Fix the problems listed in the Problems panel.' : 'Run "Phar Rollout: Create rollout.json" first.',
+  });
 }
 
 /** Quick pick of a built artifact: version, commit, age, builder. */

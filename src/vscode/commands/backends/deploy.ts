@@ -43,8 +43,9 @@ export async function deploy(
     const { results } = await deployRecorded(config, artifact, target.backends, {
       ...rolloutOptions(ctx, signal, report),
       target: target.label,
-      onDeployProgress: (backend, step, detail) => {
-        const pct = detail && detail.total > 0 ? ` ${Math.round((detail.bytes / detail.total) * 100)} %` : '';
+      onProgress: ({ backend, step, bytes: detail }) => {
+        if (!backend || !step) return;
+        const pct = detail && detail.total > 0 ? ` ${Math.round((detail.done / detail.total) * 100)} %` : '';
         const who = target.backends.length > 1 ? `${backend}: ` : ''; // the title already names a single backend
         report(`${who}${step}${pct}`, detail ? undefined : progress(backend, step));
       },

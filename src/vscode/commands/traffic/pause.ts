@@ -1,4 +1,4 @@
-import { pause as corePause } from '../../../core/rollout/ramp';
+import { pause as corePause } from '../../../core/rollout/pause';
 import type { RolloutState } from '../../../core/rollout/types';
 import type { CommandContext } from '../commandContext';
 import { requireConfig } from '../pick';

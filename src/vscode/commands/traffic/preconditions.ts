@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import type { RolloutConfig } from '../../../core/config/rolloutConfig';
 import type { BackendStatus } from '../../../core/backends/status';
 import { backendStatus } from '../../../core/backends/status';
-import { currentSplit } from '../../../core/rollout/ramp';
+import { currentSplit } from '../../../core/rollout/shared';
 import type { RolloutStatusView } from '../../../core/rollout/status';
 import type { LockHolder } from '../../../core/rollout/lock';
 import { rolloutStatus } from '../../../core/rollout/status';

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
-import { promote as corePromote } from '../../../core/rollout/promote';
+import { OperationError } from '../../../core/errors';
+import { failureSummary, promote as corePromote } from '../../../core/rollout/promote';
 import type { PromoteResult } from '../../../core/rollout/promote';
 import type { CommandContext } from '../commandContext';
 import { confirm, requireConfig } from '../pick';
@@ -28,6 +29,7 @@ export async function promote(ctx: CommandContext, args: { confirm?: boolean } =
     corePromote(config, rolloutOptions(ctx, signal, report)),
   );
   await ctx.model.refreshLive();
+  if (!result.ok) throw new OperationError(`Promoting ${result.artifact.version} failed on ${failureSummary(result.results)}`);
   void vscode.window.showInformationMessage(
     `Promoted ${result.artifact.version} to stable (${result.results.length} backends); canary traffic 0 %.`,
   );

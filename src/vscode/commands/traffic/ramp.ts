@@ -1,8 +1,9 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { previewRamp, ramp as coreRamp, nextStep } from '../../../core/rollout/ramp';
+import { previewRamp, ramp as coreRamp } from '../../../core/rollout/ramp';
+import { nextStep } from '../../../core/rollout/shared';
 import type { RampResult, RampTarget } from '../../../core/rollout/ramp';
-import { InputError } from '../../../core/errors';
+import { noLoadBalancerError } from '../../../core/errors';
 import { previewDocuments } from '../../previewDocuments';
 import { formatPercent } from '../../format';
 import type { CommandContext } from '../commandContext';
@@ -23,8 +24,7 @@ export interface RampArgs {
  */
 export async function ramp(ctx: CommandContext, args: RampArgs = {}): Promise<RampResult | undefined> {
   const config = requireConfig(ctx);
-  if (config.loadBalancers.length === 0)
-    throw new InputError('No load balancer is configured', undefined, 'Add one to "loadBalancers" in rollout.json.');
+  if (config.loadBalancers.length === 0) throw noLoadBalancerError();
   // Interactive: every refusal comes before any picker, diff or modal. Scripted (confirm: false): the core decides.
   const interactive = args.confirm !== false;
   const start = interactive ? await checkRampPreconditions(ctx, config) : undefined;

@@ -1,4 +1,4 @@
-import { resume as coreResume } from '../../../core/rollout/ramp';
+import { resume as coreResume } from '../../../core/rollout/resume';
 import type { RolloutState } from '../../../core/rollout/types';
 import type { CommandContext } from '../commandContext';
 import { requireConfig } from '../pick';

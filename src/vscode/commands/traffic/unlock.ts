@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { unlock as coreUnlock } from '../../../core/rollout/status';
+import { unlock as coreUnlock } from '../../../core/rollout/unlock';
 import type { LockHolder } from '../../../core/rollout/lock';
 import type { CommandContext } from '../commandContext';
 import { confirm, requireConfig } from '../pick';

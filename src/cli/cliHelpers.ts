@@ -32,11 +32,6 @@ export function terminalText(text: string): string {
     .join('\n');
 }
 
-/** `owner (operation)` of a lock, safe for a terminal (both come from a file anyone can write). */
-export function lockHolder(holder: { owner: unknown; operation?: unknown }): string {
-  return `${safeText(holder.owner, 120)}${holder.operation ? ` (${safeText(holder.operation, 120)})` : ''}`;
-}
-
 /** A backend's outcome, as deploy, promote and release rollback print it. */
 export function resultTable(results: readonly BackendResult[]): string {
   return table(

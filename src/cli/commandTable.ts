@@ -1,6 +1,7 @@
 import type { CliCommand } from './cliCommand';
 import { buildCommand } from './build';
 import { rampCommand } from './ramp';
+import { runCommand } from './run';
 import { promoteCommand } from './promote';
 import { rollbackCommand } from './rollback';
 import { pauseCommand } from './pause';
@@ -18,6 +19,7 @@ export const commands: CliCommand[] = [
   deployCommand,
   statusCommand,
   rampCommand,
+  runCommand,
   promoteCommand,
   rollbackCommand,
   pauseCommand,

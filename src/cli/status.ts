@@ -1,12 +1,13 @@
 import { backendStatus } from '../core/backends/status';
 import type { BackendStatus } from '../core/backends/status';
 import { CancelledError, describeError } from '../core/errors';
+import { describeHolder } from '../core/exec/hostLock';
 import { TransportPool } from '../core/exec/transportFor';
 import { rolloutStatus } from '../core/rollout/status';
 import type { RolloutStatusView } from '../core/rollout/status';
 import { formatSplit } from '../core/traffic/render';
 import { EXIT_OK, defineCommand, jsonOption, projectOption } from './cliCommand';
-import { lockHolder, projectConfig, table, terminalText } from './cliHelpers';
+import { projectConfig, table, terminalText } from './cliHelpers';
 import { safeText } from '../core/safeText';
 
 function note(s: BackendStatus): string {
@@ -77,7 +78,7 @@ export const statusCommand = defineCommand({
         ctx.stdout(`rollout: ${rollout.state.status}${rollout.state.message ? ` — ${safeText(rollout.state.message)}` : ''}`);
       if (rollout.stateError) ctx.stdout(`rollout: unreadable — ${terminalText(rollout.stateError)}`);
       if ('error' in rollout && rollout.error) ctx.stdout(`rollout: unreadable — ${terminalText(rollout.error)}`);
-      if (rollout.lock) ctx.stdout(`locked by ${lockHolder(rollout.lock)}`);
+      if (rollout.lock) ctx.stdout(`locked by ${describeHolder(rollout.lock)}`);
       if (rollout.lockError) ctx.stdout(`lock: unreadable — ${terminalText(rollout.lockError)}`);
       return EXIT_OK;
     } finally {

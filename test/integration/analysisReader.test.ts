@@ -8,6 +8,7 @@ import { TransportLogSource } from '../../src/core/analysis/logReader';
 import { readerScenarios } from '../unit/analysisReader.test';
 import { sshdAvailable, startSshd } from '../helpers/sshd';
 import type { SshServer } from '../helpers/sshd';
+import { skipUnlessCi } from '../helpers/skip';
 
 describe('analysis log reader through the remote script (LocalTransport)', () => {
   const t = new LocalTransport();
@@ -19,8 +20,7 @@ describe('analysis log reader over ssh', function () {
   let t: SshTransport | undefined;
   before(async function () {
     if (!sshdAvailable()) {
-      if (process.env.CI === 'true') throw new Error('sshd is required under CI=true');
-      this.skip();
+      skipUnlessCi(this, '/usr/sbin/sshd or ssh-keygen is not installed');
     }
     sshd = await startSshd();
     t = new SshTransport(sshd.destination, { sshArgs: sshd.sshArgs });

@@ -14,6 +14,7 @@ import { addWorktree, removeWorktree } from '../../src/core/git/git';
 import type { Logger } from '../../src/core/log';
 import { waitFor } from '../helpers/wait';
 import { freePort } from '../../src/core/net/freePort';
+import { skipUnlessCi } from '../helpers/skip';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const FIXTURE = path.join(ROOT, 'test/fixtures/sample-app');
@@ -126,8 +127,7 @@ describe('build (integration: php, composer, git)', function () {
       ['git', ['--version']],
     ] as const) {
       if (!(await have(cmd, [...args]))) {
-        console.log(`      skipped: ${cmd} (with phar and zlib for php) is not available`);
-        this.skip();
+        skipUnlessCi(this, `${cmd} (with phar and zlib for php) is not available`);
       }
     }
   });

@@ -252,8 +252,8 @@ describe('deploy over the local transport (real php backends)', function () {
     // A lock whose owner process is gone (same host) is stale.
     await fs.mkdir(path.join(entry.dir, '.rollout.lock'));
     await fs.writeFile(
-      path.join(entry.dir, '.rollout.lock', 'owner'),
-      JSON.stringify({ token: 't', owner: 'ghost', host: os.hostname(), pid: 2 ** 22 + 1234, since: 'x', operation: 'deploy' }),
+      path.join(entry.dir, '.rollout.lock', 'owner.json'),
+      JSON.stringify({ token: 't', user: 'ghost', host: os.hostname(), pid: 2 ** 22 + 1234, since: 'x', operation: 'deploy' }),
     );
     const ok = await deployArtifact({ config: c, artifact: v1, backends: c.backends });
     assert.equal(ok.results[0].ok, true, ok.results[0].error);

@@ -13,6 +13,7 @@ import { buildTestPhar, dummyArtifact, preparePhpBackend } from '../helpers/phpB
 import type { PhpBackend } from '../helpers/phpBackend';
 import { startSshd, sshdAvailable } from '../helpers/sshd';
 import type { SshServer } from '../helpers/sshd';
+import { skipUnlessCi } from '../helpers/skip';
 
 function currentTarget(dir: string): string | undefined {
   try {
@@ -39,8 +40,7 @@ describe('deploy through ssh (real OpenSSH server, php backends)', function () {
 
   before(async function () {
     if (!sshdAvailable()) {
-      console.log('      skipped: /usr/sbin/sshd or ssh-keygen is not installed');
-      this.skip();
+      skipUnlessCi(this, '/usr/sbin/sshd or ssh-keygen is not installed');
     }
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'rollout-sshdeploy-'));
     const artifacts = path.join(tmp, 'artifacts');

@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { run } from '../../src/core/exec/process';
 import { LocalTransport } from '../../src/core/exec/localTransport';
@@ -66,6 +67,34 @@ describe('rollout CLI verbs against a real lab', function () {
         ['rollback', { split: 0 }, 'ok'],
       ],
     );
+  });
+
+  it('a lock owner file of the wrong shape or with escapes breaks neither status, ramp nor unlock --force', async () => {
+    const lockDir = `${lab.config.loadBalancers[0].file}.lock`;
+    for (const owner of [
+      '{"user":{"toString":1},"owner":{"toString":1},"operation":{"toString":1}}',
+      JSON.stringify({ token: 't', user: 'eve\u001b]0;x\u0007\r\nfake', host: 'far', pid: 1, operation: 'ramp\u001b[2J', since: 'now' }),
+    ]) {
+      await fs.mkdir(lockDir);
+      await fs.writeFile(path.join(lockDir, 'owner.json'), owner);
+      const status = await cli('status', '--project', lab.projectDir);
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout, /locked by (unreadable: owner "token" is not a string|eve\\e\]0;x\\a\\r\\nfake on far \(ramp\\e\[2J\))/);
+      const json = JSON.parse((await cli('status', '--project', lab.projectDir, '--json')).stdout) as {
+        lock: { owner: string; user?: string };
+      };
+      if (owner.startsWith('{"user":{')) assert.match(json.lock.owner, /^unreadable: /);
+      else assert.equal(json.lock.user, 'eve\u001b]0;x\u0007\r\nfake', '--json stays exact');
+      const ramp = await cli('ramp', '--project', lab.projectDir, '25');
+      assert.equal(ramp.code, 1);
+      assert.match(ramp.stderr, /locked by /);
+      for (const r of [status, ramp]) assert.doesNotMatch(r.stdout + r.stderr, /[\u0007\u001b]/);
+      const unlock = await cli('unlock', '--project', lab.projectDir, '--force');
+      assert.equal(unlock.code, 0, unlock.stderr);
+      assert.match(unlock.stdout, /removed the lock of /);
+      assert.doesNotMatch(unlock.stdout, /[\u0007\u001b]/);
+      await assert.rejects(fs.stat(lockDir), /ENOENT/);
+    }
   });
 
   it('bad input exits 2 with a hint', async () => {

@@ -11,7 +11,7 @@ import { run } from '../../src/core/exec/process';
 import { LocalTransport } from '../../src/core/exec/localTransport';
 import { nullLogger } from '../../src/core/log';
 import { readHistory } from '../../src/core/rollout/history';
-import { LockedError } from '../../src/core/rollout/lock';
+import { LockedError } from '../../src/core/exec/hostLock';
 import { promote } from '../../src/core/rollout/promote';
 import { pause } from '../../src/core/rollout/pause';
 import { SplitChangedError, previewRamp, ramp } from '../../src/core/rollout/ramp';

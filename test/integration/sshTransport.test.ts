@@ -9,7 +9,9 @@ import { SshTransport } from '../../src/core/exec/sshTransport';
 import { isAlive } from '../../src/core/sandbox/phpServer';
 import { sha256File } from '../helpers/phpBackend';
 import { startSshd, sshdAvailable } from '../helpers/sshd';
+import { waitFor } from '../helpers/wait';
 import type { SshServer } from '../helpers/sshd';
+import { skipUnlessCi } from '../helpers/skip';
 
 const hostile = (marker: string) => [
   "it's",
@@ -38,8 +40,7 @@ describe('ssh transport against a real OpenSSH server on loopback', function () 
 
   before(async function () {
     if (!sshdAvailable()) {
-      console.log('      skipped: /usr/sbin/sshd or ssh-keygen is not installed');
-      this.skip();
+      skipUnlessCi(this, '/usr/sbin/sshd or ssh-keygen is not installed');
     }
     sshd = await startSshd();
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'rollout-ssh-'));
@@ -116,13 +117,21 @@ describe('ssh transport against a real OpenSSH server on loopback', function () 
   it('cancelling kills the remote command too (the master would otherwise run it to its end)', async () => {
     const marker = path.join(tmp, 'finished');
     const abort = new AbortController();
-    const p = t.exec(['sh', '-c', 'sleep 3; touch "$1"', 'sh', marker], { signal: abort.signal });
-    setTimeout(() => abort.abort(), 300);
+    let remotePid: number | undefined;
+    const p = t.exec(['sh', '-c', 'echo "$$"; sleep 30; touch "$1"', 'sh', marker], {
+      signal: abort.signal,
+      onLine: (line, stream) => {
+        if (stream === 'stdout' && /^\d+$/.test(line)) remotePid = Number(line);
+      },
+    });
+    // sshd is on loopback: the remote command is a process of this machine we can watch.
+    const pid = await waitFor('the remote command to start', () => remotePid);
     const t0 = Date.now();
+    abort.abort();
     await assert.rejects(p, CancelledError);
     assert.ok(Date.now() - t0 < 2000, `cancelled after ${Date.now() - t0} ms`);
-    await new Promise((r) => setTimeout(r, 3500 - (Date.now() - t0)));
-    assert.ok(!existsSync(marker), 'the remote command was killed');
+    await waitFor('the remote command to be killed', () => !isAlive(pid), 10000);
+    assert.ok(!existsSync(marker), 'the remote command did not run on');
   });
 
   it('a timeout kills the remote command and says so', async () => {

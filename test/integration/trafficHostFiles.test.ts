@@ -45,6 +45,30 @@ for (const [name, make] of [
       await assert.rejects(fs.stat(`${file}.new`), /ENOENT/);
     });
 
+    it('dates a lock by its heartbeat on the host’s clock, makes the parent, and beats only for its token', async () => {
+      const lock = path.join(dir, 'backend dir', '.rollout.lock');
+      assert.deepEqual(await files.createLock(lock, '{"token":"t1"}\n', { makeParent: true }), { created: true });
+      const hostNow = Math.floor(Date.now() / 1000);
+      assert.ok(Math.abs(Number(await fs.readFile(path.join(lock, 'heartbeat'), 'utf8')) - hostNow) <= 2, 'the host wrote its time');
+      await fs.writeFile(path.join(lock, 'heartbeat'), `${hostNow - 11 * 60}\n`);
+      const old = (await files.readLock(lock))!;
+      assert.ok(old.ageMs >= 11 * 60000 && old.ageMs < 11 * 60000 + 5000, `age ${old.ageMs}`);
+      assert.equal(old.heartbeat, new Date((hostNow - 11 * 60) * 1000).toISOString());
+      await files.touchLock(lock, 'someone else');
+      assert.ok((await files.readLock(lock))!.ageMs >= 11 * 60000, 'a wrong token does not beat');
+      await files.touchLock(lock, 't1');
+      assert.ok((await files.readLock(lock))!.ageMs < 5000, 'the holder’s heartbeat resets the age');
+      // A heartbeat ahead of the host's clock (written by a skewed writer) reads as fresh, never negative.
+      await fs.writeFile(path.join(lock, 'heartbeat'), `${hostNow + 3600}\n`);
+      assert.equal((await files.readLock(lock))!.ageMs, 0);
+      // Without a heartbeat file (a lock of an older version), the directory's time is used.
+      await fs.rm(path.join(lock, 'heartbeat'));
+      const t = new Date(Date.now() - 20 * 60000);
+      await fs.utimes(lock, t, t);
+      assert.ok((await files.readLock(lock))!.ageMs >= 19 * 60000);
+      assert.equal(await files.removeLock(lock, 't1'), true);
+    });
+
     it('creates a file where there was none and removes it on restore', async () => {
       const file = path.join(dir, 'fresh.conf');
       await files.writeNew(file, 'first\n');

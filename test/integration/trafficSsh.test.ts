@@ -2,7 +2,8 @@ import * as assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { TransportPool } from '../../src/core/exec/transportFor';
 import { LocalTransport } from '../../src/core/exec/localTransport';
-import { acquireLock, LockedError, readLock } from '../../src/core/rollout/lock';
+import { LockedError } from '../../src/core/exec/hostLock';
+import { acquireLock, readLock } from '../../src/core/rollout/lock';
 import { ramp } from '../../src/core/rollout/ramp';
 import { rollback } from '../../src/core/rollout/rollback';
 import { readSplit } from '../../src/core/traffic/apply';
@@ -10,6 +11,7 @@ import { nginxWorkers, startLab, waitReloaded } from '../../bench/trafficLab';
 import type { Lab } from '../../bench/trafficLab';
 import { sshdAvailable, startSshd } from '../helpers/sshd';
 import type { SshServer } from '../helpers/sshd';
+import { skipUnlessCi } from '../helpers/skip';
 
 describe('traffic over ssh (an LB reached through a loopback OpenSSH server)', function () {
   this.timeout(120000);
@@ -19,8 +21,7 @@ describe('traffic over ssh (an LB reached through a loopback OpenSSH server)', f
 
   before(async function () {
     if (!sshdAvailable()) {
-      console.log('      skipped: /usr/sbin/sshd or ssh-keygen is not installed');
-      this.skip();
+      skipUnlessCi(this, '/usr/sbin/sshd or ssh-keygen is not installed');
     }
     sshd = await startSshd();
     // lb-1 (the lock's home) over ssh, lb-2 local: one change spans both transports.

@@ -17,6 +17,7 @@ describe('CLI verbs', () => {
       ramp: '--project=string/-p --next --all --no-gate --dry-run --json',
       promote: '--project=string/-p --json',
       rollback: '--project=string/-p --traffic --release --rebuild=string --group=string --json',
+      run: '--project=string/-p --no-precheck --json',
       pause: '--project=string/-p --json',
       resume: '--project=string/-p --json',
       'verify-split': '--project=string/-p --requests=string/-n --json',

@@ -1,5 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { parseRolloutConfig } from '../../src/core/config/rolloutConfig';
+import { ANALYSIS_SCHEMA } from '../../src/core/analysis/analysisConfig';
+import schema from '../../schema/rollout.schema.json';
 import { parseComposerJson } from '../../src/core/config/composerJson';
 import { renderStarterRolloutJson } from '../../src/core/config/starter';
 import { InputErrors } from '../../src/core/errors';
@@ -72,6 +74,53 @@ describe('rollout.json', () => {
     assert.match(errorsOf(() => parseRolloutConfig('/p/rollout.json', noStable))[0].message, /stable/);
     const steps = valid.replace('"loadBalancers"', '"traffic": { "steps": [5, 1] },\n  "loadBalancers"');
     assert.match(errorsOf(() => parseRolloutConfig('/p/rollout.json', steps))[0].message, /increase/);
+  });
+
+  it('reads a plan with observe times and pauses, the analysis section, notify and the access log', () => {
+    const text = valid
+      .replace(
+        '"loadBalancers"',
+        `"traffic": { "steps": [1, { "weight": 25, "observe": "2m" }, { "pause": true }, 100] },
+  "analysis": { "interval": "30s", "observe": "1m", "minRequests": 80, "autoPromote": true },
+  "notify": { "webhooks": ["http://127.0.0.1:9/hook"], "timeout": "2s" },
+  "loadBalancers"`,
+      )
+      .replace('"upstream": "shop" }', '"upstream": "shop", "accessLog": "/var/log/nginx/shop-rollout.log" }');
+    const c = parseRolloutConfig('/p/rollout.json', text);
+    assert.deepEqual(c.traffic.steps, [1, 25, 100]);
+    assert.deepEqual(c.traffic.plan, [
+      { kind: 'weight', weight: 1, observeMs: 60000 },
+      { kind: 'weight', weight: 25, observeMs: 120000 },
+      { kind: 'pause' },
+      { kind: 'weight', weight: 100, observeMs: 60000 },
+    ]);
+    assert.equal(c.analysis?.intervalMs, 30000);
+    assert.equal(c.analysis?.minRequests, 80);
+    assert.equal(c.analysis?.autoPromote, true);
+    assert.deepEqual(c.notify, { webhooks: ['http://127.0.0.1:9/hook'], timeoutMs: 2000 });
+    assert.equal(c.loadBalancers[0].accessLog, '/var/log/nginx/shop-rollout.log');
+    // Default: beside the managed file.
+    assert.equal(parseRolloutConfig('/p/rollout.json', valid).loadBalancers[0].accessLog, '/etc/nginx/phar-rollout-access.log');
+  });
+
+  it('locates a bad plan item and an analysis interval longer than observe', () => {
+    const pauseFirst = valid.replace('"loadBalancers"', '"traffic": { "steps": [{ "pause": true }, 10] },\n  "loadBalancers"');
+    const [e] = errorsOf(() => parseRolloutConfig('/p/rollout.json', pauseFirst));
+    assert.match(e.message, /pause step must follow a weight step/);
+    assert.equal(e.location?.line, 8);
+    const badAnalysis = valid.replace('"loadBalancers"', '"analysis": { "interval": "10m", "observe": "1m" },\n  "loadBalancers"');
+    assert.match(errorsOf(() => parseRolloutConfig('/p/rollout.json', badAnalysis))[0].message, /longer than analysis.observe/);
+    const badObserve = valid.replace(
+      '"loadBalancers"',
+      '"traffic": { "steps": [{ "weight": 10, "observe": "soon" }] },\n  "loadBalancers"',
+    );
+    assert.ok(errorsOf(() => parseRolloutConfig('/p/rollout.json', badObserve)).length > 0);
+  });
+
+  it("the schema's analysis section is the analysis library's own fragment", () => {
+    const { definitions, ...fragment } = ANALYSIS_SCHEMA;
+    assert.deepEqual(JSON.parse(JSON.stringify(schema.properties.analysis)), JSON.parse(JSON.stringify(fragment)));
+    assert.deepEqual(schema.definitions.duration, definitions.duration);
   });
 
   it('requires an absolute dir on a remote backend', () => {

@@ -1,8 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import type { Artifact, ArtifactManifest } from '../phar/artifact';
 import { OperationError, throwIfAborted } from '../errors';
 import type { Transport } from '../exec/transport';
+import { hostFilesOn } from '../exec/hostFiles';
+import { acquireHostLock } from '../exec/hostLock';
+import type { HeldLock, LockSite } from '../exec/hostLock';
 
 // Layout on a backend (DESIGN.md): <dir>/releases/<id>/<app>.phar + release.json,
 // <dir>/current and <dir>/previous (symlinks to releases/<id>), <dir>/.rollout.lock.
@@ -212,44 +214,10 @@ export async function discardRelease(t: Transport, dir: string, id: string, phar
   else await t.exec(['rm', '-rf', '--', path], options);
 }
 
-export interface LockOwner {
-  token: string;
-  owner: string;
-  host: string;
-  pid: number;
-  since: string;
-  operation: string;
-}
-
-export interface ReleaseLock {
-  owner: LockOwner;
-  /** Removes the lock if it is still ours; never throws. Returns false when it was not. */
-  release(): Promise<boolean>;
-}
-
-// Creates the backend dir, then the lock dir atomically (mkdir fails if it exists) and the
-// owner file inside it from stdin. Exit 3: already locked, with the lock's age and owner.
-const LOCK = `mkdir -p -- "$1" || exit 1
-if mkdir -- "$2" 2>/dev/null; then cat > "$2/owner"; exit 0; fi
-now=$(date +%s)
-m=$(stat -c %Y -- "$2" 2>/dev/null || echo "$now")
-printf 'age %s\\n' "$((now - m))"
-cat -- "$2/owner" 2>/dev/null
-exit 3`;
-
-// Moves a stale lock aside (rename is atomic: one breaker wins), checks it is the one judged
-// stale, then deletes it. Exit 5: it was not (a new owner took it meanwhile), put back.
-const BREAK = `mv -T -- "$1" "$2" 2>/dev/null || exit 4
-if [ -n "$3" ] && ! grep -qF -- "$3" "$2/owner" 2>/dev/null; then mv -T -- "$2" "$1" 2>/dev/null; exit 5; fi
-rm -rf -- "$2"`;
-
-const UNLOCK = `grep -qF -- "$2" "$1/owner" 2>/dev/null || exit 3
-rm -rf -- "$1"`;
-
 export interface LockOptions extends RemoteOptions {
   /** What the holder is doing ("deploy <id>"), shown to whoever finds the lock. */
   operation: string;
-  /** A lock not refreshed for this long is stale and broken. Default 15 minutes. */
+  /** A remote holder without a heartbeat for this long is stale (see hostLock's judge). */
   staleMs?: number;
   /** Who holds it; default user@hostname. */
   owner?: string;
@@ -266,82 +234,31 @@ export function localIdentity(): string {
   return `${user}@${os.hostname()}`;
 }
 
-function isDead(owner: Partial<LockOwner>): boolean {
-  if (owner.host !== os.hostname() || typeof owner.pid !== 'number') return false;
-  try {
-    process.kill(owner.pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+/** The deploy lock of one backend: `<dir>/.rollout.lock` on the backend's host. */
+function backendLock(t: Transport, dir: string): LockSite {
+  const lockDir = join(dir, LOCK_DIR);
+  return {
+    files: hostFilesOn(t),
+    dir: lockDir,
+    where: `${t.host}:${lockDir}`,
+    subject: `${dir} on ${t.host}`,
+    hint: `wait for it, or remove ${lockDir} if no deploy is running`,
+    makeParent: true,
+  };
 }
 
 /**
- * Takes `<dir>/.rollout.lock` (mkdir: atomic on every filesystem). A lock not refreshed for
- * `staleMs`, or held by a process of this machine that no longer exists, is broken once;
- * otherwise throws OperationError (step "lock") naming the owner. While held it is refreshed.
+ * Takes `<dir>/.rollout.lock` (the backend dir is created when missing), the same lock as the
+ * rollout's (core/exec/hostLock): one owner shape, one stale policy, a heartbeat while held.
+ * Throws LockedError (step "lock") naming the holder.
  */
-export async function acquireLock(t: Transport, dir: string, options: LockOptions): Promise<ReleaseLock> {
-  const lockDir = join(dir, LOCK_DIR);
-  const staleMs = options.staleMs ?? 15 * 60 * 1000;
-  const owner: LockOwner = {
-    token: randomBytes(12).toString('hex'),
-    owner: options.owner ?? localIdentity(),
-    host: os.hostname(),
-    pid: process.pid,
-    since: new Date().toISOString(),
+export function acquireLock(t: Transport, dir: string, options: LockOptions): Promise<HeldLock> {
+  return acquireHostLock(backendLock(t, dir), {
     operation: options.operation,
-  };
-  for (let attempt = 0; ; attempt++) {
-    throwIfAborted(options.signal);
-    const r = await t.exec(['sh', '-c', LOCK, 'sh', dir, lockDir], {
-      signal: options.signal,
-      input: JSON.stringify(owner) + '\n',
-      allowFailure: true,
-    });
-    if (r.code === 0) break;
-    if (r.code !== 3)
-      throw new OperationError(`cannot create ${lockDir} on ${t.host}: ${r.stderr.trim() || `exit ${r.code}`}`, {
-        step: 'lock',
-        host: t.host,
-      });
-    const [ageLine, ...rest] = r.stdout.split('\n');
-    const ageMs = Number(ageLine.replace(/^age /, '')) * 1000;
-    let holder: Partial<LockOwner> = {};
-    try {
-      holder = JSON.parse(rest.join('\n')) as Partial<LockOwner>;
-    } catch {
-      // owner file missing or half-written: judged by age alone
-    }
-    const stale = ageMs > staleMs || isDead(holder);
-    if (!stale || attempt > 0) {
-      throw new OperationError(
-        `${dir} on ${t.host} is locked by ${holder.owner ?? 'someone'}${holder.operation ? ` (${holder.operation})` : ''} since ${holder.since ?? `${Math.round(ageMs / 1000)} s ago`}; ` +
-          `wait for it, or remove ${lockDir} if no deploy is running`,
-        { step: 'lock', host: t.host },
-      );
-    }
-    const aside = `${lockDir}.stale.${randomBytes(4).toString('hex')}`;
-    await t.exec(['sh', '-c', BREAK, 'sh', lockDir, aside, holder.token ?? ''], { signal: options.signal, allowFailure: true });
-  }
-  // Keep a long deploy (a big upload on a slow link) from looking stale: refresh the lock's mtime.
-  const beat = setInterval(
-    () => void t.exec(['touch', '-c', '--', lockDir], { timeoutMs: 30000 }).catch(() => undefined),
-    Math.min(60000, Math.max(1000, staleMs / 4)),
-  );
-  beat.unref();
-  return {
-    owner,
-    release: async () => {
-      clearInterval(beat);
-      try {
-        const r = await t.exec(['sh', '-c', UNLOCK, 'sh', lockDir, owner.token], { allowFailure: true, timeoutMs: 30000 });
-        return r.code === 0;
-      } catch {
-        return false;
-      }
-    },
-  };
+    user: options.owner ?? localIdentity(),
+    staleMs: options.staleMs,
+    signal: options.signal,
+  });
 }
 
 function parseSha(stdout: string): string | undefined {

@@ -5,6 +5,10 @@ import schema from '../../../schema/rollout.schema.json';
 import type { InputError } from '../errors';
 import { InputErrors } from '../errors';
 import { JsonDocument, pointerToPath } from './jsonDocument';
+import { parseDuration, resolveAnalysisConfig } from '../analysis/analysisConfig';
+import type { AnalysisConfig, AnalysisConfigInput } from '../analysis/analysisConfig';
+import { PlanError, resolvePlan } from '../analysis/plan';
+import type { PlanStep, PlanStepInput } from '../analysis/plan';
 
 export type Group = 'stable' | 'canary';
 /** An array runs as exact arguments; a string runs through the target's `sh -c`. */
@@ -31,6 +35,16 @@ export interface LoadBalancerConfig {
   test: CommandSpec;
   reload: CommandSpec;
   url?: string;
+  /** Access log in the phar_rollout format (the managed file writes it); read by the canary analysis. Use accessLogOf(). */
+  accessLog?: string;
+}
+
+/** The access log's default name, beside the managed file. */
+export const DEFAULT_ACCESS_LOG = 'phar-rollout-access.log';
+
+/** The LB's access log: as configured, else phar-rollout-access.log beside the managed file. */
+export function accessLogOf(lb: Pick<LoadBalancerConfig, 'file' | 'accessLog'>): string {
+  return lb.accessLog ?? path.posix.join(path.posix.dirname(lb.file), DEFAULT_ACCESS_LOG);
 }
 
 export interface RolloutConfig {
@@ -44,7 +58,10 @@ export interface RolloutConfig {
   loadBalancers: LoadBalancerConfig[];
   traffic: {
     mode: 'weighted' | 'sticky';
+    /** The plan's weights in order (pause items left out): what ramp --next walks. */
     steps: number[];
+    /** The plan as written: weights with their observation time, and pauses (absent: the steps, observed for analysis.observe). */
+    plan?: PlanStep[];
     stickyKey: string;
     forceHeader: string;
     forceCookie: string;
@@ -53,6 +70,9 @@ export interface RolloutConfig {
   probe: { timeoutMs: number; deployDeadlineMs: number };
   deploy: { concurrency: number };
   keepReleases: number;
+  /** How the canary is judged on real traffic (defaults applied; absent: DEFAULT_ANALYSIS). */
+  analysis?: AnalysisConfig;
+  notify?: { webhooks: string[]; timeoutMs: number };
 }
 
 export const DEFAULT_COMPOSER_ARGS = ['install', '--no-dev', '--optimize-autoloader', '--no-interaction'];
@@ -82,7 +102,9 @@ type RawConfig = {
   build?: { composer?: string[]; box?: string; config?: string };
   backends: Array<Omit<BackendConfig, 'weight'> & { weight?: number }>;
   loadBalancers?: Array<Partial<LoadBalancerConfig> & { name: string; file: string; upstream: string }>;
-  traffic?: Partial<RolloutConfig['traffic']>;
+  traffic?: Partial<Omit<RolloutConfig['traffic'], 'steps' | 'plan'>> & { steps?: PlanStepInput[] };
+  analysis?: AnalysisConfigInput;
+  notify?: { webhooks?: string[]; timeout?: string | number };
   gates?: Partial<RolloutConfig['gates']>;
   probe?: Partial<RolloutConfig['probe']>;
   deploy?: Partial<RolloutConfig['deploy']>;
@@ -91,6 +113,8 @@ type RawConfig = {
 
 function withDefaults(file: string, raw: RawConfig): RolloutConfig {
   const projectDir = path.dirname(path.resolve(file));
+  const analysis = resolveAnalysisConfig(raw.analysis);
+  const plan = resolvePlan(raw.traffic?.steps ?? [1, 5, 25, 50, 100], analysis);
   const local = (p: string, ssh?: string) => (ssh ? p : path.resolve(projectDir, p));
   return {
     file: path.resolve(file),
@@ -103,10 +127,12 @@ function withDefaults(file: string, raw: RawConfig): RolloutConfig {
       file: local(lb.file, lb.ssh),
       test: lb.test ?? ['nginx', '-t', '-q'],
       reload: lb.reload ?? ['nginx', '-s', 'reload'],
+      accessLog: accessLogOf({ file: local(lb.file, lb.ssh), accessLog: lb.accessLog && local(lb.accessLog, lb.ssh) }),
     })),
     traffic: {
       mode: raw.traffic?.mode ?? 'weighted',
-      steps: raw.traffic?.steps ?? [1, 5, 25, 50, 100],
+      steps: plan.flatMap((p) => (p.kind === 'weight' ? [p.weight] : [])),
+      plan,
       stickyKey: raw.traffic?.stickyKey ?? 'address',
       forceHeader: raw.traffic?.forceHeader ?? 'X-Canary',
       forceCookie: raw.traffic?.forceCookie ?? 'canary',
@@ -121,6 +147,8 @@ function withDefaults(file: string, raw: RawConfig): RolloutConfig {
     probe: { timeoutMs: raw.probe?.timeoutMs ?? 2000, deployDeadlineMs: raw.probe?.deployDeadlineMs ?? 30000 },
     deploy: { concurrency: raw.deploy?.concurrency ?? 4 },
     keepReleases: raw.keepReleases ?? 5,
+    analysis,
+    notify: { webhooks: raw.notify?.webhooks ?? [], timeoutMs: parseDuration(raw.notify?.timeout ?? '5s') ?? 5000 },
   };
 }
 
@@ -237,11 +265,36 @@ function semanticErrors(doc: JsonDocument, raw: RawConfig): InputError[] {
       );
     }
   });
-  (raw.traffic?.steps ?? []).forEach((s, i, all) => {
-    if (i > 0 && s <= all[i - 1]) errors.push(doc.error(['traffic', 'steps', i], 'Steps must increase', `${s} follows ${all[i - 1]}.`));
-    if (Math.round(s * 100) !== s * 100)
-      errors.push(doc.error(['traffic', 'steps', i], `Step ${s} has more than two decimals`, 'Use a precision of 0.01 %.'));
+  const weights = (raw.traffic?.steps ?? []).flatMap((s, i) =>
+    typeof s === 'number' ? [{ s, i }] : 'weight' in s && typeof s.weight === 'number' ? [{ s: s.weight, i }] : [],
+  );
+  weights.forEach(({ s, i }, k) => {
+    const at = typeof raw.traffic!.steps![i] === 'number' ? ['traffic', 'steps', i] : ['traffic', 'steps', i, 'weight'];
+    if (k > 0 && s <= weights[k - 1].s) errors.push(doc.error(at, 'Steps must increase', `${s} follows ${weights[k - 1].s}.`));
+    if (Math.round(s * 100) !== s * 100) errors.push(doc.error(at, `Step ${s} has more than two decimals`, 'Use a precision of 0.01 %.'));
   });
+  if (errors.length === 0) {
+    let analysis: AnalysisConfig | undefined;
+    try {
+      analysis = resolveAnalysisConfig(raw.analysis);
+    } catch (err) {
+      errors.push(doc.error(['analysis'], (err as Error).message, 'See "How the canary is judged" in the README.'));
+    }
+    if (analysis) {
+      try {
+        resolvePlan(raw.traffic?.steps ?? [], analysis);
+      } catch (err) {
+        if (!(err instanceof PlanError)) throw err;
+        errors.push(
+          doc.error(
+            ['traffic', 'steps', err.index],
+            err.message,
+            'Write a percentage, { "weight": 25, "observe": "5m" } or { "pause": true }.',
+          ),
+        );
+      }
+    }
+  }
   return errors;
 }
 

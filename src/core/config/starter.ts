@@ -51,14 +51,32 @@ export function renderStarterRolloutJson(composer: ComposerInfo): string {
     //   "upstream": ${JSON.stringify(app.replace(/[^A-Za-z0-9_]/g, '_'))},
     //   "test": "sudo nginx -t",
     //   "reload": "sudo nginx -s reload",
-    //   "url": "https://${app}.example.com/__version"
+    //   "url": "https://${app}.example.com/__version",
+    //   // Requests in the phar_rollout format, read by the canary analysis (default: beside "file").
+    //   "accessLog": "/var/log/nginx/${app}-rollout.log"
     // }
   ],
 
-  // Canary steps in percent; "weighted" splits requests, "sticky" keeps a client on one side.
-  "traffic": { "mode": "weighted", "steps": [1, 5, 25, 50, 100] },
+  // The plan: canary percentages, each observed on real traffic ("run" walks it). A step may say
+  // how long it is observed, { "weight": 25, "observe": "10m" }, and { "pause": true } waits for a person.
+  // "weighted" splits requests, "sticky" keeps a client on one side.
+  "traffic": { "mode": "weighted", "steps": [1, 5, { "weight": 25, "observe": "10m" }, { "pause": true }, 50, 100] },
 
-  // Checked after every step; a failing gate stops the rollout (and rolls back to 0 % when autoRollback).
+  // How the canary is judged from the load balancers' access logs, every interval, against stable
+  // in the same window. Too few canary requests is never a pass: the rollout pauses and says why.
+  "analysis": {
+    "interval": "1m",
+    "observe": "5m",
+    "minRequests": 50,
+    "limits": { "maxErrorRate": 0.01, "maxP95Ms": 1000, "maxErrorRateIncrease": 0.005, "maxP95Ratio": 1.25 },
+    "confidence": 0.95,
+    "autoPromote": false
+  },
+
+  // Webhooks (Slack-compatible "text") for step, pause, failure, rollback and completion:
+  // "notify": { "webhooks": ["https://hooks.example.com/..."] },
+
+  // A quick synthetic pre-check after every step; a failing gate stops the rollout (and rolls back to 0 % when autoRollback).
   "gates": { "samples": 20, "maxErrorRate": 0.01, "maxP95Ms": 800, "autoRollback": true },
 
   // Releases kept on each backend (the current and the previous are never pruned).

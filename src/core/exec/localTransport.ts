@@ -24,8 +24,12 @@ export class LocalTransport implements Transport {
       bytes += chunk.length;
       options.onProgress?.(bytes);
     });
-    // Same path as ssh (`cat > file`), so both transports behave alike on partial writes.
-    await run('sh', ['-c', 'cat > "$1"', 'sh', remotePath], { ...options, input: stream });
+    try {
+      // Same path as ssh (`cat > file`), so both transports behave alike on partial writes.
+      await run('sh', ['-c', 'cat > "$1"', 'sh', remotePath], { ...options, input: stream });
+    } finally {
+      stream.destroy(); // an abort or a failed cat leaves the file open otherwise
+    }
   }
 
   async dispose(): Promise<void> {}

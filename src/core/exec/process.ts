@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { execa } from 'execa';
+import type { Options } from 'execa';
 import type { Readable } from 'node:stream';
 import { CancelledError, OperationError } from '../errors';
 
@@ -15,7 +16,7 @@ export interface RunOptions {
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   /** Resolve with the result instead of throwing when the exit code is not 0. */
   allowFailure?: boolean;
-  /** Keep at most this many bytes of each stream in the result (default 8 MiB). */
+  /** Keep at most this many bytes of each stream in the result (default 8 MiB); the process runs on. */
   maxBuffer?: number;
 }
 
@@ -47,100 +48,101 @@ function lastLines(text: string, n = 5): string {
   return text.trim().split('\n').slice(-n).join('\n');
 }
 
+/** Grace between SIGTERM and SIGKILL when a process is stopped. */
+const KILL_GRACE_MS = 2000;
+
+/**
+ * One stream's line transform: hands each line to `onLine` and keeps at most `cap` characters of
+ * the stream in the result (execa's own maxBuffer would kill the process instead).
+ */
+function lineTap(stream: 'stdout' | 'stderr', cap: number, onLine: RunOptions['onLine']) {
+  let kept = 0;
+  return {
+    preserveNewlines: true,
+    *transform(chunk: unknown) {
+      const line = String(chunk); // lines arrive as strings (binary: false)
+      onLine?.(line.replace(/\r?\n$/, ''), stream);
+      if (kept >= cap) return;
+      const part = line.length <= cap - kept ? line : line.slice(0, cap - kept);
+      kept += part.length;
+      yield part;
+    },
+  };
+}
+
+/** Signals the whole process group (the child runs detached, as its leader); gone is fine. */
+function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // the group is already gone
+  }
+}
+
 /**
  * Runs one process from an argument array (never through a shell), streaming its lines.
- * Rejects with CancelledError when `signal` aborts (the process gets SIGTERM, then SIGKILL),
- * with ProcessError on a non-zero exit unless `allowFailure`.
+ * The process leads its own process group: cancelling (`signal`) or a timeout stops the whole
+ * group (SIGTERM, then SIGKILL after 2 s), so a hook's own children die with it; a normal exit
+ * leaves daemons it started alone. Rejects with CancelledError on abort, with ProcessError on a
+ * timeout or (unless `allowFailure`) a non-zero exit.
  */
-export function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  const started = Date.now();
-  const maxBuffer = options.maxBuffer ?? 8 * 1024 * 1024;
-  return new Promise<RunResult>((resolve, reject) => {
-    if (options.signal?.aborted) {
-      reject(new CancelledError());
-      return;
-    }
-    const child = spawn(command, [...args], {
+export async function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  if (options.signal?.aborted) throw new CancelledError();
+  const cap = options.maxBuffer ?? 8 * 1024 * 1024;
+  const stopper = new AbortController();
+  let stopped: 'cancel' | 'timeout' | undefined;
+  let pid: number | undefined;
+  const stop = (why: 'cancel' | 'timeout') => {
+    stopped ??= why;
+    killGroup(pid, 'SIGTERM');
+    stopper.abort();
+    // Not cleared on exit: a grandchild that ignores SIGTERM outlives the leader.
+    setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_GRACE_MS).unref();
+  };
+  const onAbort = () => stop('cancel');
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const timer = options.timeoutMs ? setTimeout(() => stop('timeout'), options.timeoutMs) : undefined;
+  try {
+    const execaOptions: Options = {
       cwd: options.cwd,
-      env: { ...process.env, ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let cancelled = false;
-    let timedOut = false;
-    let settled = false;
-    let killTimer: NodeJS.Timeout | undefined;
-
-    const kill = () => {
-      child.kill('SIGTERM');
-      killTimer = setTimeout(() => child.kill('SIGKILL'), 2000);
-      killTimer.unref();
+      env: options.env,
+      detached: true,
+      cancelSignal: stopper.signal,
+      forceKillAfterDelay: KILL_GRACE_MS,
+      reject: false,
+      stripFinalNewline: false,
+      maxBuffer: cap + 1,
+      // No input: the child reads an empty stdin (EOF at once), as with a closed pipe.
+      ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
+      stdout: lineTap('stdout', cap, options.onLine),
+      stderr: lineTap('stderr', cap, options.onLine),
     };
-    const onAbort = () => {
-      cancelled = true;
-      kill();
+    const child = execa(command, args, execaOptions);
+    pid = child.pid;
+    const r = await child;
+    const result: RunResult = {
+      command,
+      args,
+      code: r.exitCode ?? null,
+      signal: (r.signal as NodeJS.Signals | undefined) ?? null,
+      stdout: String(r.stdout ?? ''),
+      stderr: String(r.stderr ?? ''),
+      durationMs: Math.round(r.durationMs),
     };
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    const timer = options.timeoutMs
-      ? setTimeout(() => {
-          timedOut = true;
-          kill();
-        }, options.timeoutMs)
-      : undefined;
-
-    const collect = (stream: 'stdout' | 'stderr') => {
-      let pending = '';
-      return (chunk: Buffer) => {
-        const text = chunk.toString('utf8');
-        if (stream === 'stdout') {
-          if (stdout.length < maxBuffer) stdout += text;
-        } else if (stderr.length < maxBuffer) stderr += text;
-        if (options.onLine) {
-          pending += text;
-          const lines = pending.split('\n');
-          pending = lines.pop() ?? '';
-          for (const line of lines) options.onLine(line.replace(/\r$/, ''), stream);
-        }
-      };
-    };
-    const outCollector = collect('stdout');
-    const errCollector = collect('stderr');
-    child.stdout.on('data', outCollector);
-    child.stderr.on('data', errCollector);
-
-    const finish = (err: Error | undefined, result?: RunResult) => {
-      if (settled) return;
-      settled = true;
-      if (timer) clearTimeout(timer);
-      if (killTimer) clearTimeout(killTimer);
-      options.signal?.removeEventListener('abort', onAbort);
-      if (err) reject(err);
-      else resolve(result!);
-    };
-
-    child.on('error', (err: NodeJS.ErrnoException) => {
-      const hint = err.code === 'ENOENT' ? ` (is ${command} installed and on PATH?)` : '';
-      finish(new OperationError(`Cannot start ${command}: ${err.message}${hint}`, { step: 'spawn', command, cause: err }));
-    });
-    child.on('close', (code, signal) => {
-      // Flush a last line that had no newline.
-      if (options.onLine) {
-        outCollector(Buffer.from('\n'));
-        errCollector(Buffer.from('\n'));
-        stdout = stdout.slice(0, -1);
-        stderr = stderr.slice(0, -1);
-      }
-      const result: RunResult = { command, args, code, signal, stdout, stderr, durationMs: Date.now() - started };
-      if (cancelled) return finish(new CancelledError());
-      if (timedOut) return finish(new ProcessError(result, `${command} timed out after ${options.timeoutMs} ms`));
-      if (code !== 0 && !options.allowFailure) return finish(new ProcessError(result));
-      finish(undefined, result);
-    });
-
-    child.stdin.on('error', () => undefined); // the process may exit before reading its input
-    if (options.input === undefined) child.stdin.end();
-    else if (typeof options.input === 'string' || Buffer.isBuffer(options.input)) child.stdin.end(options.input);
-    else options.input.pipe(child.stdin);
-  });
+    if (stopped === 'cancel') throw new CancelledError();
+    if (stopped === 'timeout') throw new ProcessError(result, `${command} timed out after ${options.timeoutMs} ms`);
+    if (r.failed && r.exitCode === undefined && r.signal === undefined) {
+      // It never started: execa keeps spawn's own error (ENOENT, EACCES) as the cause.
+      const spawnError = (r as { cause?: unknown }).cause;
+      const cause = spawnError instanceof Error ? (spawnError as NodeJS.ErrnoException) : undefined;
+      const hint = cause?.code === 'ENOENT' ? ` (is ${command} installed and on PATH?)` : '';
+      throw new OperationError(`Cannot start ${command}: ${cause?.message ?? r.shortMessage}${hint}`, { step: 'spawn', command, cause });
+    }
+    if (result.code !== 0 && !options.allowFailure) throw new ProcessError(result);
+    return result;
+  } finally {
+    if (timer) clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+  }
 }

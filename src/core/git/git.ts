@@ -1,67 +1,100 @@
 import * as path from 'node:path';
-import { run } from '../exec/process';
+import { simpleGit } from 'simple-git';
+import { CancelledError, OperationError } from '../errors';
 
 /** Options shared by every git call: cancellation. */
 export interface GitOptions {
   signal?: AbortSignal;
 }
 
-async function git(dir: string, args: string[], options: GitOptions = {}): Promise<{ ok: boolean; stdout: string; stderr: string }> {
-  // LC_ALL=C: messages we may show are stable; GIT_OPTIONAL_LOCKS=0: reading never takes index.lock
-  // (a build must not collide with the user's own git in the same tree).
-  const result = await run('git', args, {
-    cwd: dir,
-    signal: options.signal,
-    allowFailure: true,
-    env: { LC_ALL: 'C', GIT_OPTIONAL_LOCKS: '0', GIT_TERMINAL_PROMPT: '0' },
-  });
-  return { ok: result.code === 0, stdout: result.stdout.trim(), stderr: result.stderr.trim() };
+// LC_ALL=C: messages we may show are stable; GIT_OPTIONAL_LOCKS=0: reading never takes index.lock
+// (a build must not collide with the user's own git in the same tree); GIT_TERMINAL_PROMPT=0: never ask.
+const GIT_ENV = { LC_ALL: 'C', GIT_OPTIONAL_LOCKS: '0', GIT_TERMINAL_PROMPT: '0' };
+
+/**
+ * Interactive and network settings that our local, read-mostly commands never use (editor, pager,
+ * prompts, ssh, proxies, external diff): left out of git's environment, where simple-git's guard
+ * would otherwise refuse to run at all when the user's shell exports, say, EDITOR.
+ */
+const UNUSED_ENV =
+  /^(editor|visual|pager|git_pager|git_editor|git_sequence_editor|git_askpass|ssh_askpass|git_external_diff|git_ssh|git_ssh_command|git_proxy_command)$/i;
+
+/** The user's environment (as a plain spawn would pass it) with ours on top. */
+function gitEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, ...GIT_ENV })) if (v !== undefined && !UNUSED_ENV.test(k)) env[k] = v;
+  return env;
 }
 
+/**
+ * Runs `git <args>` in `dir` through simple-git and returns its trimmed stdout; any non-zero exit
+ * rejects (simple-git alone lets a failure without stderr through). The user's own git setup in
+ * the environment (GIT_CONFIG_GLOBAL, GIT_CONFIG_COUNT…) is kept as with a plain spawn: the
+ * environment is the user's and every argument is ours.
+ */
 async function gitOrThrow(dir: string, args: string[], options: GitOptions = {}): Promise<string> {
-  const result = await run('git', args, {
-    cwd: dir,
-    signal: options.signal,
-    env: { LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' },
-  });
-  return result.stdout.trim();
+  const env = gitEnv();
+  try {
+    const git = simpleGit({
+      baseDir: dir,
+      abort: options.signal,
+      allowEnvironment: Object.keys(env),
+      unsafe: { allowUnsafeConfigPaths: true, allowUnsafeConfigEnvCount: true, allowUnsafeExec: true, allowUnsafeTemplateDir: true },
+      errors: (error, result) =>
+        error ?? (result.exitCode !== 0 ? Buffer.from(`git ${args[0]} exited with ${result.exitCode}`) : undefined),
+    }).env(env);
+    return (await git.raw(args)).trim();
+  } catch (err) {
+    if (options.signal?.aborted) throw new CancelledError();
+    const message = (err as Error).message;
+    if (/spawn \S+ ENOENT/.test(message)) {
+      throw new OperationError('Cannot start git (is git installed and on PATH?)', { step: 'spawn', command: 'git', cause: err });
+    }
+    throw new OperationError(`git ${args[0]} failed in ${dir}: ${message.trim()}`, { step: 'git', file: dir, cause: err });
+  }
+}
+
+/** Like gitOrThrow, but a failing command (not a missing git, not a cancel) reads as undefined. */
+async function git(dir: string, args: string[], options: GitOptions = {}): Promise<string | undefined> {
+  try {
+    return await gitOrThrow(dir, args, options);
+  } catch (err) {
+    if (err instanceof OperationError && err.step === 'git') return undefined;
+    throw err;
+  }
 }
 
 /** True when `dir` is inside a git work tree. */
 export async function isRepo(dir: string, options?: GitOptions): Promise<boolean> {
-  const r = await git(dir, ['rev-parse', '--is-inside-work-tree'], options);
-  return r.ok && r.stdout === 'true';
+  return (await git(dir, ['rev-parse', '--is-inside-work-tree'], options)) === 'true';
 }
 
 /** Full hash of HEAD, or undefined (not a repository, or no commit yet). */
 export async function headCommit(dir: string, options?: GitOptions): Promise<string | undefined> {
-  const r = await git(dir, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], options);
-  return r.ok && /^[0-9a-f]{40,64}$/.test(r.stdout) ? r.stdout : undefined;
+  const out = await git(dir, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], options);
+  return out && /^[0-9a-f]{40,64}$/.test(out) ? out : undefined;
 }
 
 /** Committer time of `ref` (default HEAD) as an ISO string in UTC, or undefined. */
 export async function commitTime(dir: string, ref = 'HEAD', options?: GitOptions): Promise<string | undefined> {
-  const r = await git(dir, ['log', '-1', '--format=%ct', ref, '--'], options);
-  const seconds = Number(r.stdout);
-  return r.ok && r.stdout !== '' && Number.isFinite(seconds) ? new Date(seconds * 1000).toISOString() : undefined;
+  const out = await git(dir, ['log', '-1', '--format=%ct', ref, '--'], options);
+  const seconds = Number(out);
+  return out && Number.isFinite(seconds) ? new Date(seconds * 1000).toISOString() : undefined;
 }
 
 /** `git describe --tags` of HEAD: "1.2.0" on a tag, "1.2.0-2-gabc1234" after it; undefined without a tag. */
 export async function describeTags(dir: string, options?: GitOptions): Promise<string | undefined> {
-  const r = await git(dir, ['describe', '--tags', 'HEAD'], options);
-  return r.ok && r.stdout ? r.stdout : undefined;
+  return (await git(dir, ['describe', '--tags', 'HEAD'], options)) || undefined;
 }
 
 /** The most recent tag reachable from HEAD, or undefined. */
 export async function latestTag(dir: string, options?: GitOptions): Promise<string | undefined> {
-  const r = await git(dir, ['describe', '--tags', '--abbrev=0', 'HEAD'], options);
-  return r.ok && r.stdout ? r.stdout : undefined;
+  return (await git(dir, ['describe', '--tags', '--abbrev=0', 'HEAD'], options)) || undefined;
 }
 
 /** The tag pointing exactly at HEAD, or undefined. */
 export async function exactTag(dir: string, options?: GitOptions): Promise<string | undefined> {
-  const r = await git(dir, ['describe', '--tags', '--exact-match', 'HEAD'], options);
-  return r.ok && r.stdout ? r.stdout : undefined;
+  return (await git(dir, ['describe', '--tags', '--exact-match', 'HEAD'], options)) || undefined;
 }
 
 /**
@@ -70,39 +103,35 @@ export async function exactTag(dir: string, options?: GitOptions): Promise<strin
  */
 export async function isDirty(dir: string, options?: GitOptions & { exclude?: string[] }): Promise<boolean> {
   const excludes = ['.rollout', 'vendor', ...(options?.exclude ?? [])].map((p) => `:(exclude,literal)${p}`);
-  const r = await git(dir, ['status', '--porcelain', '--', '.', ...excludes], options);
-  return r.ok && r.stdout !== '';
+  const out = await git(dir, ['status', '--porcelain', '--', '.', ...excludes], options);
+  return out !== undefined && out !== '';
 }
 
 /** git's user.email (the history's `user`), or undefined when not configured. */
 export async function userEmail(dir: string, options?: GitOptions): Promise<string | undefined> {
-  const r = await git(dir, ['config', 'user.email'], options);
-  return r.ok && r.stdout ? r.stdout : undefined;
+  return (await git(dir, ['config', 'user.email'], options)) || undefined;
 }
 
 /** Folder of `dir` relative to the top of its work tree ("" at the top). */
 export async function prefixInRepo(dir: string, options?: GitOptions): Promise<string> {
-  const r = await git(dir, ['rev-parse', '--show-prefix'], options);
-  return r.ok ? r.stdout.replace(/\/$/, '') : '';
+  return ((await git(dir, ['rev-parse', '--show-prefix'], options)) ?? '').replace(/\/$/, '');
 }
 
 /** Top folder of the work tree holding `dir`. */
 export async function repoRoot(dir: string, options?: GitOptions): Promise<string | undefined> {
-  const r = await git(dir, ['rev-parse', '--show-toplevel'], options);
-  return r.ok && r.stdout ? r.stdout : undefined;
+  return (await git(dir, ['rev-parse', '--show-toplevel'], options)) || undefined;
 }
 
 /** Resolves a ref (tag, branch, hash) to a full commit hash, or undefined. */
 export async function resolveCommit(dir: string, ref: string, options?: GitOptions): Promise<string | undefined> {
   if (ref.startsWith('-')) return undefined; // never let a ref be read as an option
-  const r = await git(dir, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], options);
-  return r.ok && r.stdout ? r.stdout : undefined;
+  return (await git(dir, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], options)) || undefined;
 }
 
 /** Tags of the repository, newest commit first. */
 export async function listTags(dir: string, options?: GitOptions): Promise<string[]> {
-  const r = await git(dir, ['tag', '--list', '--sort=-creatordate'], options);
-  return r.ok && r.stdout ? r.stdout.split('\n') : [];
+  const out = await git(dir, ['tag', '--list', '--sort=-creatordate'], options);
+  return out ? out.split('\n') : [];
 }
 
 /** Everything a build records about the source, read in one go. */

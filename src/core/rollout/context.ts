@@ -5,7 +5,7 @@ import type { Logger } from '../log';
 import { nullLogger } from '../log';
 import { currentUser } from './history';
 import { acquireLock } from './lock';
-import type { HeldLock } from './lock';
+import type { HeldLock } from '../exec/hostLock';
 import type { OnProgress } from '../progress';
 import type { OperationOptions } from './types';
 

@@ -9,7 +9,7 @@ import type { RolloutOptions } from './context';
 import { readHistory } from './history';
 import type { TornLine } from './history';
 import { readLock } from './lock';
-import type { LockHolder } from './lock';
+import type { LockHolder } from '../exec/hostLock';
 import { StateFileError, readState } from './state';
 import type { HistoryEvent, RolloutState } from './types';
 

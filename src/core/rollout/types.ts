@@ -30,6 +30,8 @@ export interface RolloutState {
   message?: string;
   /** The last gate's measurement. */
   gate?: GateResult;
+  /** The runner's position in traffic.plan: the item observed, or the one after a passed pause. */
+  planIndex?: number;
 }
 
 /** Error rate and latency of one group, measured by a gate. */

@@ -3,7 +3,7 @@ import { withContext } from './context';
 import type { RolloutOptions } from './context';
 import { appendHistory } from './history';
 import { removeLock } from './lock';
-import type { LockHolder } from './lock';
+import type { LockHolder } from '../exec/hostLock';
 
 /**
  * Removes the rollout lock: a stale one always, a live one only with `force`. Logged in the history

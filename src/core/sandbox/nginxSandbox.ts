@@ -38,7 +38,7 @@ pid logs/nginx.pid;
 error_log logs/error.log warn;
 events { worker_connections 1024; }
 http {
-    access_log off;
+    # No access_log here: "off" would also silence the managed file's analysis log at this level.
     client_body_temp_path temp/client_body;
     proxy_temp_path temp/proxy;
     fastcgi_temp_path temp/fastcgi;

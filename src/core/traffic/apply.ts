@@ -1,5 +1,7 @@
+import { accessLogOf } from '../config/rolloutConfig';
 import type { LoadBalancerConfig, RolloutConfig } from '../config/rolloutConfig';
-import { CancelledError, OperationError, noLoadBalancerError, throwIfAborted } from '../errors';
+import { accessLogDirective, LOG_FORMAT_DIRECTIVE } from '../analysis/accessLog';
+import { CancelledError, InputError, OperationError, noLoadBalancerError, throwIfAborted } from '../errors';
 import type { RunResult } from '../exec/process';
 import type { Transport } from '../exec/transport';
 import type { Logger } from '../log';
@@ -251,7 +253,7 @@ function combine(errors: Error[], tail: string): Error {
 
 /** The managed file for `lb` at `split`, with the project's traffic settings. */
 export function renderFor(config: Pick<RolloutConfig, 'backends' | 'traffic'>, lb: LoadBalancerConfig, split: number, time: Date): string {
-  return renderUpstream({
+  const upstream = renderUpstream({
     lb,
     backends: config.backends,
     split,
@@ -261,6 +263,27 @@ export function renderFor(config: Pick<RolloutConfig, 'backends' | 'traffic'>, l
     forceCookie: config.traffic.forceCookie,
     time,
   });
+  return upstream + accessLogLines(accessLogOf(lb));
+}
+
+/**
+ * The phar_rollout log format and an http-level access log, read by the canary analysis. A server
+ * that sets its own access_log must repeat the access_log line inside it (nginx does not inherit it).
+ */
+export function accessLogLines(file: string): string {
+  let directive: string;
+  try {
+    directive = accessLogDirective(file);
+  } catch (err) {
+    throw new InputError((err as Error).message, { hint: 'Set loadBalancers[].accessLog to a plain absolute path.' });
+  }
+  return [
+    '# Canary analysis: every request, in the phar_rollout format. A server with its own access_log adds:',
+    `#     ${directive}`,
+    LOG_FORMAT_DIRECTIVE,
+    directive,
+    '',
+  ].join('\n');
 }
 
 /**

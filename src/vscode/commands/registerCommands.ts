@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { CancelledError, describeError, inputErrorsOf } from '../../core/errors';
 import { toAbortSignal } from '../abort';
-import { LockedError } from '../../core/rollout/lock';
+import { LockedError } from '../../core/exec/hostLock';
 import { Commands } from '../contributions';
 import type { CommandContext, CommandSpec } from './commandContext';
 

@@ -4,7 +4,7 @@ import type { BackendStatus } from '../../../core/backends/status';
 import { backendStatus } from '../../../core/backends/status';
 import { currentSplit } from '../../../core/rollout/shared';
 import type { RolloutStatusView } from '../../../core/rollout/status';
-import type { LockHolder } from '../../../core/rollout/lock';
+import type { LockHolder } from '../../../core/exec/hostLock';
 import { rolloutStatus } from '../../../core/rollout/status';
 import { safeText } from '../../../core/safeText';
 import { Commands } from '../../contributions';

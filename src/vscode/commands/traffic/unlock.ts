@@ -1,11 +1,11 @@
 import * as vscode from 'vscode';
 import { unlock as coreUnlock } from '../../../core/rollout/unlock';
-import type { LockHolder } from '../../../core/rollout/lock';
+import { describeHolder } from '../../../core/exec/hostLock';
+import type { LockHolder } from '../../../core/exec/hostLock';
 import type { CommandContext } from '../commandContext';
 import { confirm, requireConfig } from '../pick';
 import { rolloutOptions } from './rolloutOptions';
 import { checkUnlockPreconditions } from './preconditions';
-import { safeText } from '../../../core/safeText';
 
 /** Force Unlock…: removes a teammate's (or a crashed window's) rollout lock; logged in the history. */
 export async function unlock(ctx: CommandContext, args: { confirm?: boolean } = {}): Promise<LockHolder | undefined> {
@@ -13,7 +13,7 @@ export async function unlock(ctx: CommandContext, args: { confirm?: boolean } = 
   if (args.confirm !== false) {
     const lock = await checkUnlockPreconditions(ctx, config);
     if (!lock) return undefined;
-    const who = `${safeText(lock.owner)}${lock.since ? ` since ${safeText(lock.since)}` : ''}${lock.operation ? ` (${safeText(lock.operation)})` : ''}`;
+    const who = describeHolder(lock);
     if (
       !(await confirm(
         ctx,
@@ -29,6 +29,6 @@ export async function unlock(ctx: CommandContext, args: { confirm?: boolean } = 
     coreUnlock(config, { force: true }, rolloutOptions(ctx, signal, report)),
   );
   await ctx.model.refreshLive();
-  void vscode.window.showInformationMessage(holder ? `Unlocked (was held by ${safeText(holder.owner)}).` : 'The rollout was not locked.');
+  void vscode.window.showInformationMessage(holder ? `Unlocked (was held by ${describeHolder(holder)}).` : 'The rollout was not locked.');
   return holder;
 }

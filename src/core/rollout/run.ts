@@ -1,0 +1,378 @@
+/**
+ * The runner: walks the plan (traffic.plan) on real traffic. Each weight step is set and confirmed
+ * live (through ramp, under the rollout lock), then observed from the LBs' access logs one window
+ * (analysis.interval) at a time without holding the lock, so a teammate can pause from anywhere:
+ * the runner stops at the next window. A failed window rolls back at once (gates.autoRollback); a
+ * step passes only on enough canary requests; too few is inconclusive, never a pass.
+ */
+import type { LoadBalancerConfig, RolloutConfig } from '../config/rolloutConfig';
+import { accessLogOf } from '../config/rolloutConfig';
+import { DEFAULT_ANALYSIS, errorStatusTest } from '../analysis/analysisConfig';
+import type { AnalysisConfig } from '../analysis/analysisConfig';
+import { Attributor } from '../analysis/attribution';
+import { decideStep, judgeWindow } from '../analysis/judge';
+import type { StepDecision, VerdictResult } from '../analysis/judge';
+import { AccessLogReader, LocalLogSource, TransportLogSource, readLoadBalancers } from '../analysis/logReader';
+import { SideMetrics, Window } from '../analysis/metrics';
+import type { SideSummary } from '../analysis/metrics';
+import { notifyAll } from '../analysis/notify';
+import type { NotifyEvent } from '../analysis/notify';
+import type { PlanStep } from '../analysis/plan';
+import { CancelledError, describeError, noLoadBalancerError, throwIfAborted } from '../errors';
+import { readSplits } from '../traffic/apply';
+import { formatSplit, toBasisPoints } from '../traffic/render';
+import { withContext, withLock } from './context';
+import type { OpContext, RolloutOptions } from './context';
+import { appendHistory } from './history';
+import { promote } from './promote';
+import { ramp } from './ramp';
+import { currentSplit, setSplitRecorded, stepIndexOf } from './shared';
+import { applyEvent, readState, updateState } from './state';
+import type { RolloutState } from './types';
+
+/** One analysis window as the runner judged it. */
+export interface WindowReport {
+  /** Window bounds, ms since epoch. */
+  fromMs: number;
+  toMs: number;
+  canary: SideSummary;
+  stable: SideSummary;
+  verdict: VerdictResult;
+  reasons: string[];
+  /** Log lines that were not in the phar_rollout format, and reads that lost bytes (rotation without a copy). */
+  unparsable: number;
+  lost: number;
+}
+
+/** One plan step as the runner walked it. */
+export interface StepReport {
+  weight: number;
+  observeMs: number;
+  windows: WindowReport[];
+  /** The step's verdict over all its windows, when it ended. */
+  verdict?: VerdictResult;
+  decision?: StepDecision;
+  reasons?: string[];
+}
+
+export type RunOutcome = 'completed' | 'rolled-back' | 'paused' | 'failed';
+
+export interface RunResult {
+  result: RunOutcome;
+  /** Why it stopped, in words (paused, failed, rolled back). */
+  reason?: string;
+  steps: StepReport[];
+  /** The promotion ran (analysis.autoPromote) and every backend took it. */
+  promoted?: boolean;
+  state?: RolloutState;
+}
+
+export interface RunOptions extends RolloutOptions {
+  /** Run the synthetic gate as a pre-check after each step goes live (default: true, as gates.samples). */
+  precheck?: boolean;
+  /** Called after every judged window. */
+  onWindow?: (step: StepReport, window: WindowReport) => void;
+  /** For the extension's view: a step began (confirmed live) or ended. */
+  onStep?: (step: StepReport, phase: 'live' | 'ended') => void;
+}
+
+/**
+ * Runs the plan from where the rollout stands (its live split and, for pauses, its state) to the
+ * end: completed (and promoted with analysis.autoPromote), rolled back (a failed analysis or gate),
+ * paused (a pause step, a person, or an inconclusive step), or failed (someone else changed the
+ * rollout meanwhile). Cancelling (`signal`) stops observing and leaves the split where it is, with
+ * the rollout paused, so nothing runs unobserved.
+ */
+export async function runRollout(config: RolloutConfig, options: RunOptions = {}): Promise<RunResult> {
+  if (config.loadBalancers.length === 0) throw noLoadBalancerError();
+  const analysis = config.analysis ?? DEFAULT_ANALYSIS;
+  const plan: PlanStep[] =
+    config.traffic.plan ?? config.traffic.steps.map((w) => ({ kind: 'weight', weight: w, observeMs: analysis.observeMs }));
+  return withContext(config, options, async (ctx) => {
+    const shared = { ...options, transports: ctx.pool, user: ctx.user };
+    const steps: StepReport[] = [];
+    const onDisk = await readState(config.projectDir);
+    if (onDisk?.status === 'paused') {
+      return { result: 'paused', reason: onDisk.message ?? 'the rollout is paused: resume it first', steps, state: onDisk };
+    }
+    const live = await readSplits(config, (lb) => ctx.pool.get(lb), { signal: ctx.signal });
+    const start = currentSplit(live, ctx.log) ?? 0;
+    // A pause item already passed (resumed) is recorded in the state as the plan position.
+    const resumedAt = onDisk?.status === 'running' && onDisk.planIndex !== undefined ? onDisk.planIndex : -1;
+    let index = firstStepFrom(plan, start, resumedAt);
+    let current = start;
+    for (; index < plan.length; index++) {
+      throwIfAborted(ctx.signal);
+      const item = plan[index];
+      if (item.kind === 'pause') {
+        const reason = `plan pause after ${formatSplit(current)} %: resume to continue`;
+        const state = await pauseRollout(config, ctx, reason, index + 1);
+        await notify(config, ctx, 'pause', reason, { split: current });
+        return { result: 'paused', reason, steps, state };
+      }
+      const step: StepReport = { weight: item.weight, observeMs: item.observeMs, windows: [] };
+      steps.push(step);
+      if (toBasisPoints(item.weight) !== toBasisPoints(current)) {
+        const r = await ramp(
+          config,
+          { percent: item.weight },
+          { ...shared, gate: options.precheck ?? config.gates.samples > 0, expectBefore: current },
+        );
+        current = r.after;
+        if (!r.ok) {
+          const reason = `pre-check gate failed at ${formatSplit(item.weight)} %: ${r.reason ?? 'see the log'}`;
+          await notify(config, ctx, r.rolledBack ? 'rollback' : 'failure', reason, { split: current });
+          return { result: r.rolledBack ? 'rolled-back' : 'failed', reason, steps, state: r.state };
+        }
+      }
+      await savePlanIndex(config, index);
+      if (item.weight === 0) continue; // nothing reaches the canary: nothing to judge
+      options.onStep?.(step, 'live');
+      const outcome = await observeStep(config, ctx, analysis, step, options);
+      options.onStep?.(step, 'ended');
+      if (outcome.kind === 'stopped') return { ...outcome.result, steps };
+      if (outcome.kind === 'fail') {
+        const rolled = await failStep(config, ctx, step, outcome.reason);
+        return { result: rolled.rolledBack ? 'rolled-back' : 'failed', reason: outcome.reason, steps, state: rolled.state };
+      }
+      if (outcome.kind === 'pause') {
+        const state = await pauseRollout(config, ctx, outcome.reason, index);
+        await notify(config, ctx, 'pause', outcome.reason, { split: current });
+        return { result: 'paused', reason: outcome.reason, steps, state };
+      }
+      await notify(config, ctx, 'step', `canary passed ${formatSplit(item.weight)} %: ${step.reasons?.[0] ?? ''}`, { split: current });
+    }
+    let promoted: boolean | undefined;
+    let state = await readState(config.projectDir);
+    if (analysis.autoPromote && toBasisPoints(current) === 10000) {
+      const p = await promote(config, shared);
+      promoted = p.ok;
+      state = p.state ?? state;
+      if (!p.ok) {
+        const reason = `the plan passed, but the promotion failed on ${p.results
+          .filter((r) => !r.ok)
+          .map((r) => r.backend)
+          .join(', ')}`;
+        await notify(config, ctx, 'failure', reason, {});
+        return { result: 'failed', reason, steps, promoted, state };
+      }
+    }
+    await notify(
+      config,
+      ctx,
+      'completion',
+      `canary completed the plan at ${formatSplit(current)} %${promoted ? ' and was promoted' : ''}`,
+      {},
+    );
+    return { result: 'completed', steps, promoted, state };
+  });
+}
+
+/**
+ * Where the plan continues: from the saved plan position (a resumed pause or re-observed step), the
+ * first item that is a pause (never skipped) or a weight at or above the live split (re-observed
+ * when equal: an interrupted window is never counted as passed).
+ */
+function firstStepFrom(plan: readonly PlanStep[], split: number, saved: number): number {
+  const bp = toBasisPoints(split);
+  for (let i = Math.max(0, saved); i < plan.length; i++) {
+    const p = plan[i];
+    if (p.kind === 'pause' || toBasisPoints(p.weight) >= bp) return i;
+  }
+  return plan.length;
+}
+
+type StepOutcome =
+  | { kind: 'pass' }
+  | { kind: 'fail'; reason: string }
+  | { kind: 'pause'; reason: string }
+  | { kind: 'stopped'; result: Omit<RunResult, 'steps'> };
+
+/** Observes one live step window by window until the judge decides. */
+async function observeStep(
+  config: RolloutConfig,
+  ctx: OpContext,
+  analysis: AnalysisConfig,
+  step: StepReport,
+  options: RunOptions,
+): Promise<StepOutcome> {
+  const attributor = new Attributor(config.backends.map((b) => ({ name: b.name, group: b.group, upstream: b.upstream })));
+  const isError = errorStatusTest(analysis.errorStatuses);
+  const readers = new Map(config.loadBalancers.map((lb) => [lb.name, new AccessLogReader(logSource(lb, ctx), { startAt: 'end' })]));
+  await readLoadBalancers(readers, ctx.signal); // positions every cursor at the end of its log
+  const liveAt = Date.now();
+  const total = { canary: new SideMetrics(), stable: new SideMetrics() };
+  let failedWindows = 0;
+  let from = liveAt;
+  for (;;) {
+    await waitFor(analysis.intervalMs, ctx.signal).catch(async (err: unknown) => {
+      if (err instanceof CancelledError)
+        await pauseRollout(config, ctx, `observation at ${formatSplit(step.weight)} % cancelled by ${ctx.user}`);
+      throw err;
+    });
+    const to = Date.now();
+    const read = await readLoadBalancers(readers, ctx.signal);
+    const window = new Window(attributor, { isError, fromMs: from });
+    window.addAll(read.entries);
+    total.canary.merge(window.canary);
+    total.stable.merge(window.stable);
+    const verdict = judgeWindow(window.canary, window.stable, analysis);
+    const counts = Object.values(read.perLb);
+    const report: WindowReport = {
+      fromMs: from,
+      toMs: to,
+      canary: verdict.canary,
+      stable: verdict.stable,
+      verdict: verdict.result,
+      reasons: verdict.reasons,
+      unparsable: counts.reduce((n, c) => n + c.unparsable, 0),
+      lost: counts.reduce((n, c) => n + c.lost, 0),
+    };
+    step.windows.push(report);
+    if (verdict.result === 'fail') failedWindows++;
+    await appendHistory(config.projectDir, {
+      user: ctx.user,
+      action: 'analysis',
+      target: 'canary',
+      after: {
+        split: step.weight,
+        window: step.windows.length,
+        canary: brief(verdict.canary),
+        stable: brief(verdict.stable),
+        unparsable: report.unparsable || undefined,
+        lost: report.lost || undefined,
+      },
+      result: verdict.result === 'fail' ? `fail: ${verdict.reasons.join('; ')}` : verdict.result,
+    });
+    options.onWindow?.(step, report);
+    from = to;
+
+    // Someone paused, resumed elsewhere, rolled back or promoted meanwhile: stop at this window.
+    const state = await readState(config.projectDir);
+    if (state?.status === 'paused') return { kind: 'stopped', result: { result: 'paused', reason: state.message ?? 'paused', state } };
+    if (state && state.status !== 'running') {
+      return {
+        kind: 'stopped',
+        result: { result: 'failed', reason: `the rollout was ended meanwhile (${state.status}: ${state.message ?? ''})`, state },
+      };
+    }
+
+    const stepVerdict = judgeWindow(total.canary, total.stable, analysis);
+    const decision = decideStep(
+      { failedWindows, stepVerdict: stepVerdict.result, elapsedMs: to - liveAt, observeMs: step.observeMs },
+      analysis,
+    );
+    if (decision === 'continue' || decision === 'extend') continue;
+    step.verdict = stepVerdict.result;
+    step.decision = decision;
+    step.reasons = decision === 'fail' && verdict.result === 'fail' ? verdict.reasons : stepVerdict.reasons;
+    if (decision === 'pass') return { kind: 'pass' };
+    const at = `at ${formatSplit(step.weight)} %`;
+    if (decision === 'fail') return { kind: 'fail', reason: `analysis failed ${at}: ${step.reasons.join('; ')}` };
+    return {
+      kind: 'pause',
+      reason: `analysis inconclusive ${at}: ${stepVerdict.reasons.join('; ')}; resume to observe again, or roll back`,
+    };
+  }
+}
+
+function logSource(lb: LoadBalancerConfig, ctx: OpContext) {
+  const file = accessLogOf(lb);
+  return lb.ssh ? new TransportLogSource(ctx.pool.get(lb), file) : new LocalLogSource(file);
+}
+
+function brief(s: SideSummary) {
+  return { requests: s.requests, errors: s.errors, errorRate: round(s.errorRate), p95Ms: s.p95Ms };
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}
+
+/** The interval between two reads of the logs: a schedule, cancelled by `signal`. */
+function waitFor(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new CancelledError());
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new CancelledError());
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** A failed step: with gates.autoRollback the split goes to 0 % at once (under the lock); the rollout is "failed". */
+async function failStep(
+  config: RolloutConfig,
+  ctx: OpContext,
+  step: StepReport,
+  reason: string,
+): Promise<{ rolledBack: boolean; state?: RolloutState }> {
+  let split = step.weight;
+  let rolledBack = false;
+  if (config.gates.autoRollback) {
+    ctx.log.warn(`${reason}; rolling back to 0 %`);
+    await withLock(config, 'rollback: analysis failed', { transports: ctx.pool, user: ctx.user, log: ctx.log }, (lockCtx) =>
+      setSplitRecorded(config, lockCtx, 0, 'rollback', reason),
+    );
+    split = 0;
+    rolledBack = true;
+  } else ctx.log.warn(reason);
+  const state = await applyEvent(config.projectDir, 'gateFailed', (current) => ({
+    ...(current ?? ({} as RolloutState)),
+    split,
+    stepIndex: stepIndexOf(current?.steps ?? config.traffic.steps, split),
+    message: `${reason}${rolledBack ? '; rolled back to 0 %' : ''}`,
+  }));
+  await notify(config, ctx, rolledBack ? 'rollback' : 'failure', reason, { split });
+  return { rolledBack, state };
+}
+
+/** Pauses the rollout with `reason`; `planIndex` is where a later run continues (past a pause item). */
+async function pauseRollout(config: RolloutConfig, ctx: OpContext, reason: string, planIndex?: number): Promise<RolloutState | undefined> {
+  try {
+    const state = await applyEvent(config.projectDir, 'pause', (current) => ({
+      ...current!,
+      message: reason,
+      ...(planIndex !== undefined ? { planIndex } : {}),
+    }));
+    await appendHistory(config.projectDir, {
+      user: ctx.user,
+      action: 'pause',
+      target: 'rollout',
+      after: { status: 'paused' },
+      result: `ok (${reason})`,
+    });
+    return state;
+  } catch (err) {
+    ctx.log.warn(`could not record the pause: ${describeError(err)}`);
+    return readState(config.projectDir);
+  }
+}
+
+/** Records the plan position being observed (a restarted run re-observes it). */
+async function savePlanIndex(config: RolloutConfig, planIndex: number): Promise<void> {
+  await updateState(config.projectDir, (current) => (current ? { ...current, planIndex } : undefined));
+}
+
+/** Webhooks never block or fail the rollout: outcomes are logged. */
+async function notify(
+  config: RolloutConfig,
+  ctx: OpContext,
+  event: NotifyEvent,
+  text: string,
+  extra: Record<string, unknown>,
+): Promise<void> {
+  const urls = config.notify?.webhooks ?? [];
+  if (urls.length === 0) return;
+  const outcomes = await notifyAll(
+    urls,
+    { event, text: `${config.app ?? 'phar-rollout'}: ${text}`, ...extra },
+    { timeoutMs: config.notify?.timeoutMs },
+  );
+  for (const o of outcomes) if (!o.ok) ctx.log.warn(`webhook ${o.url} failed: ${o.error ?? 'no answer'}`);
+}

@@ -17,6 +17,8 @@ export const ContextKeys = {
   hasRolloutJson: 'pharRollout.hasRolloutJson',
   hasLoadBalancers: 'pharRollout.hasLoadBalancers',
   rolloutStatus: 'pharRollout.rolloutStatus',
+  /** The canary carries traffic (> 0 %): a traffic rollback has something to do. */
+  canaryTraffic: 'pharRollout.canaryTraffic',
 } as const;
 
 export const TASK_TYPE = 'phar-rollout';
@@ -109,8 +111,8 @@ export const commandMeta: Record<CommandId, CommandMeta> = {
   [Commands.ramp]: { needsTrust: true, context: [V.loadBalancer, ...rolloutStates] },
   [Commands.promote]: { needsTrust: true, context: [V.canaryGroup, ...rolloutStates] },
   [Commands.rollback]: { needsTrust: true, inline: [V.loadBalancer], context: [V.loadBalancer, ...rolloutStates, ...groups] },
-  [Commands.pause]: { needsTrust: true },
-  [Commands.resume]: { needsTrust: true },
+  [Commands.pause]: { needsTrust: true, context: [rolloutStateContextValue('running')] },
+  [Commands.resume]: { needsTrust: true, context: [rolloutStateContextValue('paused')] },
   [Commands.verifySplit]: { needsTrust: true, context: [V.loadBalancer] },
   [Commands.unlock]: { needsTrust: true, context: [V.lock] },
   [Commands.copyValue]: { needsTrust: false, context: [V.lastBuild, V.artifact] },

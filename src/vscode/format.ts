@@ -48,3 +48,10 @@ export function formatLatency(ms: number | undefined): string {
   if (ms < 1000) return 'under 1 s';
   return `about ${Math.round(ms / 1000)} s`;
 }
+
+/** "25", "25%", "25 %", "12.5" → the number; anything else (or above 100) → undefined. */
+export function parsePercent(text: string): number | undefined {
+  const m = /^(\d{1,3}(?:\.\d{1,2})?)\s*%?$/.exec(text.trim());
+  const n = m ? Number(m[1]) : NaN;
+  return n <= 100 ? n : undefined;
+}

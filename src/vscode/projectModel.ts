@@ -152,6 +152,7 @@ export class ProjectModel implements vscode.Disposable {
       this.live = { ...this.live, refreshing: false, error: describeError(err) };
     }
     await vscode.commands.executeCommand('setContext', ContextKeys.rolloutStatus, this.live.rollout?.status ?? 'none');
+    await vscode.commands.executeCommand('setContext', ContextKeys.canaryTraffic, (this.live.rollout?.split ?? 0) > 0);
     this.changed.fire();
   }
 

@@ -55,10 +55,11 @@ export class StatusBar implements vscode.Disposable {
     const down = m.live.backends.filter((b) => !b.healthy);
     const drifting = m.live.backends.filter((b) => b.drift);
     const gateFailed = m.live.rollout?.status === 'failed';
+    const paused = m.live.rollout?.status === 'paused';
     this.live.text =
-      split !== undefined && split > 0 && canary
+      (split !== undefined && split > 0 && canary
         ? `$(versions) ${stable} ⇄ ${canary} ${formatPercent(split).replace(' ', '')}`
-        : `$(versions) ${stable}${canary ? ` | canary ${canary}` : ''}`;
+        : `$(versions) ${stable}${canary ? ` | canary ${canary}` : ''}`) + (paused ? ' $(debug-pause) paused' : '');
     const warn = down.length > 0 || drifting.length > 0 || gateFailed;
     this.live.backgroundColor = warn ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     // No theme icons in this tooltip: it carries servers' text (errors, versions), all escaped.
@@ -67,6 +68,7 @@ export class StatusBar implements vscode.Disposable {
       const state = !b.healthy ? md`down: ${b.error ?? 'no answer'}` : b.drift ? 'drift' : md`ok, ${formatLatency(b.latencyMs)}`;
       tooltip += md`| ${b.name} | ${b.group} | ${b.served ?? '—'} | ${b.deployed ?? '—'} | ` + `${state} |\n`;
     }
+    if (paused) tooltip += '\n**Paused:** ramps are refused until you run Resume Rollout.\n';
     if (gateFailed) tooltip += md`\n**Gate failed:** ${m.live.rollout?.message ?? 'no detail'}\n`;
     this.live.tooltip = foreignMarkdown(tooltip);
     this.show(this.live);

@@ -94,7 +94,7 @@ function rolloutNode(m: ProjectModel): RolloutNode {
   const item = new vscode.TreeItem(`Canary ${formatPercent(split)}`, vscode.TreeItemCollapsibleState.None);
   item.id = 'rollout';
   const stepText = r?.steps && r.step !== undefined ? ` · step ${r.step + 1}/${r.steps.length}` : '';
-  item.description = `${percentBar(split)} ${rowStatus(r?.status)}${stepText}`;
+  item.description = `${percentBar(split)} ${r?.endedBy === 'rollback' ? 'rolled back' : rowStatus(r?.status)}${stepText}`;
   const failed = r?.status === 'failed';
   item.iconPath = new vscode.ThemeIcon(
     failed ? 'error' : r?.status === 'paused' ? 'debug-pause' : 'arrow-swap',

@@ -11,6 +11,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { run } from '../../../src/core/exec/process';
 import { readRolloutConfig } from '../../../src/core/config/rolloutConfig';
+import { LocalTransport } from '../../../src/core/exec/localTransport';
+import { acquireLock } from '../../../src/core/rollout/lock';
 import type { UiContext, UiTest } from '../runner';
 import type { TreeRow } from '../workbench';
 
@@ -267,8 +269,13 @@ export const tests: UiTest[] = [
     async run(ctx) {
       // The ramp's diff tab may still be open: close editors so a new diff would be seen.
       await ctx.runCommand('View: Close All Editors');
-      await ctx.runCommand('Phar Rollout: Pause Rollout');
+      // Pause from the rollout row's context menu: it confirms, and the status bar shows it.
+      await ctx.contextMenu(await ctx.treeRow(ROLLOUT, 'Canary 25 %'), 'Pause Rollout');
       await waitForRow(ctx, 'Canary 25 %', 'paused', (d) => d.includes('paused'), 30000);
+      ctx.log(`notification: ${await ctx.notification('Rollout paused at 25 %')}`);
+      const pausedStatus = await waitForStatus(ctx, 'paused', (t) => t.includes('paused'));
+      ctx.log(`status bar: ${pausedStatus}`);
+      await ctx.screenshot('13a-paused.png');
       await ctx.runCommand('Phar Rollout: Ramp Canary…');
       let asked: string | undefined;
       const refusal = await ctx.waitFor(
@@ -327,6 +334,52 @@ export const tests: UiTest[] = [
       if (failedLooking.length) throw new Error(`History marks successful events as failed: ${show(failedLooking)}`);
       ctx.log(`history: ${show(childrenOf(rows, 'History'))}`);
       await ctx.screenshot('14-rolled-back.png');
+    },
+  },
+  {
+    name: 'sandbox: at 0 % Roll Back… offers no Traffic; with a live lock it is refused before the picker and "Force Unlock…" on the refusal unlocks',
+    dependsOnPrevious: true,
+    timeoutMs: 120000,
+    async run(ctx) {
+      await ctx.runCommand('Phar Rollout: Roll Back…');
+      const rows = ctx.page.locator('.quick-input-widget .monaco-list-row');
+      const labels = await ctx.waitFor(
+        'the Roll Back picker',
+        async () => {
+          const texts = (await rows.allTextContents()).map((t) => t.replace(/\s+/g, ' ').trim());
+          return texts.length > 0 ? texts : undefined;
+        },
+        30000,
+      );
+      ctx.log(`roll back picker at 0 %: ${JSON.stringify(labels)}`);
+      await ctx.page.keyboard.press('Escape');
+      if (labels.some((l) => l.startsWith('Traffic'))) throw new Error(`Traffic is offered at 0 %: ${JSON.stringify(labels)}`);
+      if (!labels.some((l) => l.startsWith('Release'))) throw new Error(`no Release in the picker: ${JSON.stringify(labels)}`);
+
+      // A teammate's live lock (this process holds it: alive, so never stale).
+      const cfg = await config(ctx);
+      const local = new LocalTransport();
+      const held = await acquireLock(cfg, () => local, { operation: 'ramp to 50 %', user: 'carol@example.com' });
+      try {
+        await ctx.runCommand('Phar Rollout: Roll Back…');
+        let asked: string | undefined;
+        const refusal = await ctx.waitFor(
+          'the refusal of a rollback while locked',
+          async () => {
+            asked ??= await ctx.askingSomething();
+            return asked ?? (await ctx.notification('The rollout is locked by', 200).catch(() => undefined));
+          },
+          30000,
+        );
+        if (asked) throw new Error(`the rollback showed ${asked} before refusing`);
+        ctx.log(`refusal: ${refusal}`);
+        await ctx.screenshot('14b-rollback-refused-locked.png');
+        await ctx.notificationButton('The rollout is locked by', 'Force Unlock…');
+        ctx.log(`dialog: ${await ctx.dialogButton('Force Unlock')}`);
+        ctx.log(`notification: ${await ctx.notification('Unlocked (was held by')}`);
+      } finally {
+        await held.release().catch(() => undefined);
+      }
     },
   },
   {

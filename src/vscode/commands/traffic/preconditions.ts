@@ -32,7 +32,7 @@ interface Facts {
 }
 
 /** A refusal that names the fix as a button which runs it (never a CLI verb). */
-function refuse(message: string, fix?: { title: string; command: CommandId; args?: unknown[] }): undefined {
+export function refuse(message: string, fix?: { title: string; command: CommandId; args?: unknown[] }): undefined {
   void vscode.window.showWarningMessage(message, ...(fix ? [fix.title] : [])).then((picked) => {
     if (fix && picked === fix.title) void vscode.commands.executeCommand(fix.command, ...(fix.args ?? []));
   });
@@ -132,4 +132,34 @@ export async function checkUnlockPreconditions(ctx: CommandContext, config: Roll
     refuse(`The lock could not be read: ${safeText(facts.status.lockError)}`, { title: 'Show Log', command: Commands.showLog });
   else void vscode.window.showInformationMessage('The rollout is not locked: there is nothing to unlock.');
   return undefined;
+}
+
+/** Pause: locked, no rollout running (already paused: nothing to do). True when it may go on. */
+export async function checkPausePreconditions(ctx: CommandContext, config: RolloutConfig): Promise<boolean> {
+  const facts = await readFacts(ctx, config);
+  if (locked(facts)) return false;
+  const status = facts.status.state?.status;
+  if (status === 'running') return true;
+  if (status === 'paused') refuse('The rollout is already paused.', { title: 'Resume Rollout', command: Commands.resume });
+  else refuse('No rollout is running: there is nothing to pause.', { title: 'Ramp Canary…', command: Commands.ramp });
+  return false;
+}
+
+/** Resume: locked, not paused. True when it may go on. */
+export async function checkResumePreconditions(ctx: CommandContext, config: RolloutConfig): Promise<boolean> {
+  const facts = await readFacts(ctx, config);
+  if (locked(facts)) return false;
+  const status = facts.status.state?.status;
+  if (status === 'paused') return true;
+  if (status === 'running')
+    refuse('The rollout is running, not paused: there is nothing to resume.', { title: 'Pause Rollout', command: Commands.pause });
+  else refuse('No rollout is paused: there is nothing to resume.', { title: 'Ramp Canary…', command: Commands.ramp });
+  return false;
+}
+
+/** Roll Back: locked. Returns the live canary split (traffic rollback is offered only above 0 %), or undefined after refusing. */
+export async function checkRollbackPreconditions(ctx: CommandContext, config: RolloutConfig): Promise<{ split: number } | undefined> {
+  const facts = await readFacts(ctx, config);
+  if (locked(facts)) return undefined;
+  return { split: currentSplit(facts.status.loadBalancers, ctx.log) ?? facts.status.state?.split ?? 0 };
 }

@@ -5,7 +5,7 @@ import { nextStep } from '../../../core/rollout/shared';
 import type { RampResult, RampTarget } from '../../../core/rollout/ramp';
 import { noLoadBalancerError } from '../../../core/errors';
 import { previewDocuments } from '../../previewDocuments';
-import { formatPercent } from '../../format';
+import { formatPercent, parsePercent } from '../../format';
 import type { CommandContext } from '../commandContext';
 import { confirm, requireConfig } from '../pick';
 import { rolloutOptions } from './rolloutOptions';
@@ -109,9 +109,8 @@ async function pickTarget(steps: readonly number[], current: number | undefined)
   if (!picked.custom) return picked.target;
   const value = await vscode.window.showInputBox({
     title: 'Ramp Canary',
-    prompt: 'Canary share in percent (0–100, up to two decimals)',
-    validateInput: (v) =>
-      /^\d{1,3}(\.\d{1,2})?$/.test(v.trim()) && Number(v) <= 100 ? undefined : 'A number from 0 to 100 with at most two decimals',
+    prompt: 'Canary share in percent (0–100, up to two decimals; "25" or "25%")',
+    validateInput: (v) => (parsePercent(v) !== undefined ? undefined : 'A number from 0 to 100 with at most two decimals, e.g. 25 or 25%'),
   });
-  return value === undefined ? undefined : { percent: Number(value) };
+  return value === undefined ? undefined : { percent: parsePercent(value)! };
 }

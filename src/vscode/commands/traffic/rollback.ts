@@ -7,6 +7,8 @@ import type { NodeOf } from '../../tree/viewNode';
 import type { CommandContext } from '../commandContext';
 import { confirm, requireConfig } from '../pick';
 import { rolloutOptions } from './rolloutOptions';
+import { checkRollbackPreconditions, refuse } from './preconditions';
+import { Commands } from '../../contributions';
 
 export interface RollbackArgs {
   speed?: RollbackSpeed;
@@ -18,11 +20,21 @@ export interface RollbackArgs {
 export async function rollback(ctx: CommandContext, node?: NodeOf<'group'>, args: RollbackArgs = {}): Promise<RollbackResult | undefined> {
   const config = requireConfig(ctx);
   const group = node?.target.group;
-  const split = ctx.model.live.rollout?.split ?? 0;
+  // Interactive: refusals before the picker and the modal; the live split decides whether Traffic is offered.
+  const interactive = args.confirm !== false;
+  const start = interactive ? await checkRollbackPreconditions(ctx, config) : undefined;
+  if (interactive && !start) return undefined;
+  const split = start?.split ?? ctx.model.live.rollout?.split ?? 0;
   let speed = args.speed;
+  if (speed === 'traffic' && interactive && split === 0)
+    return refuse('Canary traffic is already 0 %: there is no traffic to roll back.', {
+      title: 'Roll Back a Release…',
+      command: Commands.rollback,
+      args: [undefined, { speed: 'release' }],
+    });
   if (!speed) {
     const items: Array<vscode.QuickPickItem & { speed: RollbackSpeed }> = [
-      ...(config.loadBalancers.length > 0 && !group
+      ...(config.loadBalancers.length > 0 && !group && split > 0
         ? [
             {
               speed: 'traffic' as const,

@@ -39,6 +39,9 @@ const SIGNATURE_ALGORITHMS = [
     'SHA512' => [Phar::SHA512, 'sha512', 64],
 ];
 
+/** The GZ bit, in an entry's flags and in the archive's global flags alike. */
+const PHAR_GZ = 0x00001000;
+
 function progress(string $line): void
 {
     fwrite(STDOUT, $line . "\n");
@@ -129,11 +132,12 @@ function compilePhar(array $plan): void
         $phar->setMetadata($plan['metadata']);
     }
     $phar->setSignatureAlgorithm(SIGNATURE_ALGORITHMS[$algorithm][0]);
-    $phar->stopBuffering();
     if ($compression === 'GZ' && $count > 0) {
+        // While buffering: the entries are written compressed once, instead of the archive being rewritten.
         progress('compressing (GZ)');
         $phar->compressFiles(Phar::GZ);
     }
+    $phar->stopBuffering();
     unset($phar);
 
     progress('fixing timestamps to ' . gmdate('Y-m-d\TH:i:s\Z', $plan['timestamp']) . " and signing ({$algorithm})");
@@ -190,28 +194,38 @@ function normalize(string $file, int $timestamp, string $algorithm): void
 {
     [$algoFlag, $hashName, $hashLength] = SIGNATURE_ALGORITHMS[$algorithm];
     $data = file_get_contents($file);
-    if (!preg_match('{__HALT_COMPILER\(\);(?: ?\?>)?(?:\r\n|\n)?}', $data, $m, PREG_OFFSET_CAPTURE)) {
+    // Case-insensitive, as PHP and the Phar extension find the marker ("__halt_compiler();" is a valid stub).
+    if (!preg_match('{__HALT_COMPILER\(\);(?: ?\?>)?(?:\r\n|\n)?}i', $data, $m, PREG_OFFSET_CAPTURE)) {
         throw new BuildFailure('the stub has no __HALT_COMPILER(); marker');
     }
     $pos = $m[0][1] + strlen($m[0][0]);
     $manifestEnd = $pos + 4 + unpack('V', $data, $pos)[1];
     $pos += 4;
     $count = unpack('V', $data, $pos)[1];
+    $globalFlagsAt = $pos + 4 + 2;
     $pos += 4 + 2 + 4; // count, api version, global flags
     $pos += 4 + unpack('V', $data, $pos)[1]; // alias
     $pos += 4 + unpack('V', $data, $pos)[1]; // metadata
     $stamp = pack('V', $timestamp);
+    $anyGz = false;
     for ($i = 0; $i < $count; $i++) {
         $pos += 4 + unpack('V', $data, $pos)[1]; // name
         $pos += 4; // uncompressed size
         putBytes($data, $pos, $stamp);
         $pos += 4 + 4 + 4; // timestamp, compressed size, crc32
-        putBytes($data, $pos, pack('V', (unpack('V', $data, $pos)[1] & ~0x1FF) | 0644));
+        $flags = unpack('V', $data, $pos)[1];
+        $anyGz = $anyGz || ($flags & PHAR_GZ) !== 0;
+        putBytes($data, $pos, pack('V', ($flags & ~0x1FF) | 0644));
         $pos += 4;
         $pos += 4 + unpack('V', $data, $pos)[1]; // entry metadata
     }
     if ($pos !== $manifestEnd) {
         throw new BuildFailure("manifest parse ended at {$pos}, expected {$manifestEnd}");
+    }
+    if ($anyGz) {
+        // The archive-wide "has GZ entries" flag: set by compressFiles() only outside buffering, so set it here
+        // and the output stays the same whichever way the entries were compressed.
+        putBytes($data, $globalFlagsAt, pack('V', unpack('V', $data, $globalFlagsAt)[1] | PHAR_GZ));
     }
     $length = strlen($data);
     if (substr($data, -4) !== 'GBMB' || unpack('V', $data, $length - 8)[1] !== $algoFlag) {

@@ -8,8 +8,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { run } from '../../src/core/exec/process';
 import { LocalTransport } from '../../src/core/exec/localTransport';
-import { nullLogger } from '../../src/core/log';
-import { buildProject } from '../../src/core/phar/pharBuild';
 import type { Artifact } from '../../src/core/phar/artifact';
 import { runRollout } from '../../src/core/rollout/run';
 import { readHistory } from '../../src/core/rollout/history';
@@ -21,33 +19,12 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { spawn } from 'node:child_process';
 import { startLoad } from '../helpers/loadClient';
+import { buildSampleApp } from '../helpers/sampleApp';
 import { waitFor } from '../helpers/wait';
 import type { LoadRun } from '../helpers/loadClient';
 
-const ROOT = path.resolve(__dirname, '../../..');
-const FIXTURE = path.join(ROOT, 'test/fixtures/sample-app');
 const CLI = path.resolve(__dirname, '../../src/cli.js');
-const gitEnv = { GIT_CONFIG_NOSYSTEM: '1' };
-const gitId = ['-c', 'user.name=Runner Test', '-c', 'user.email=runner@example.invalid', '-c', 'commit.gpgsign=false'];
 const local = new LocalTransport();
-
-async function sampleArtifact(tmp: string): Promise<Artifact> {
-  const repo = path.join(tmp, 'repo');
-  await fs.cp(FIXTURE, repo, {
-    recursive: true,
-    filter: (src) => !['vendor', '.rollout', 'build'].includes(path.relative(FIXTURE, src).split(path.sep)[0]),
-  });
-  await run('git', ['init', '-q', '-b', 'main'], { cwd: repo, env: gitEnv });
-  await run('git', ['add', '-A'], { cwd: repo, env: gitEnv });
-  await run('git', [...gitId, 'commit', '-q', '-m', 'sample app'], { cwd: repo, env: gitEnv });
-  const { artifact } = await buildProject({
-    projectDir: repo,
-    compilerScript: path.join(ROOT, 'php/compile.php'),
-    log: nullLogger,
-    builder: 'builtin',
-  });
-  return artifact;
-}
 
 /** GET /, GET and POST /checkout, GET /api/items, each on fresh connections. */
 function mixedLoad(url: string, concurrency: Record<string, number> = {}): LoadRun[] {
@@ -93,7 +70,7 @@ describe('canary analysis runner on real traffic', function () {
 
   before(async () => {
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'rollout-runner-'));
-    artifact = await sampleArtifact(tmp);
+    artifact = await buildSampleApp(tmp);
   });
   after(async () => {
     await fs.rm(tmp, { recursive: true, force: true });

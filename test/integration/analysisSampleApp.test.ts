@@ -8,16 +8,9 @@ import type { ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { run } from '../../src/core/exec/process';
 import { freePort } from '../../src/core/net/freePort';
-import { buildProject } from '../../src/core/phar/pharBuild';
-import { nullLogger } from '../../src/core/log';
 import { waitFor } from '../helpers/wait';
-
-const ROOT = path.resolve(__dirname, '../../..');
-const FIXTURE = path.join(ROOT, 'test/fixtures/sample-app');
-const gitEnv = { GIT_CONFIG_NOSYSTEM: '1' };
-const gitId = ['-c', 'user.name=Analysis Test', '-c', 'user.email=analysis@example.invalid', '-c', 'commit.gpgsign=false'];
+import { buildSampleApp } from '../helpers/sampleApp';
 
 describe('sample app switches for canary analysis', function () {
   let tmp: string;
@@ -27,20 +20,7 @@ describe('sample app switches for canary analysis', function () {
 
   before(async () => {
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'rollout-analysis-app-'));
-    const repo = path.join(tmp, 'repo');
-    await fs.cp(FIXTURE, repo, {
-      recursive: true,
-      filter: (src) => !['vendor', '.rollout', 'build'].includes(path.relative(FIXTURE, src).split(path.sep)[0]),
-    });
-    await run('git', ['init', '-q', '-b', 'main'], { cwd: repo, env: gitEnv });
-    await run('git', ['add', '-A'], { cwd: repo, env: gitEnv });
-    await run('git', [...gitId, 'commit', '-q', '-m', 'sample app'], { cwd: repo, env: gitEnv });
-    const { artifact } = await buildProject({
-      projectDir: repo,
-      compilerScript: path.join(ROOT, 'php/compile.php'),
-      log: nullLogger,
-      builder: 'builtin',
-    });
+    const artifact = await buildSampleApp(tmp);
     backend = path.join(tmp, 'backend');
     const release = path.join(backend, 'releases', artifact.id);
     await fs.mkdir(release, { recursive: true });

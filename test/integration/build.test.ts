@@ -250,6 +250,23 @@ describe('build (integration: php, composer, git)', function () {
     );
   });
 
+  it('with composer skipped, vendor/ is an input: an edit there rebuilds, as does a file added to a listed folder', async () => {
+    const { dir } = await sampleRepo();
+    await build(dir).result; // composer install writes vendor/
+    const skipped = (await build(dir, { composerArgs: [] }).result).artifact;
+    assert.equal((await build(dir, { composerArgs: [] }).result).upToDate, true);
+
+    await fs.appendFile(path.join(dir, 'vendor', 'autoload.php'), '// edited by hand\n');
+    const edited = await build(dir, { composerArgs: [] }).result;
+    assert.equal(edited.upToDate, false, 'a vendor edit was not seen');
+    assert.notEqual(edited.artifact.sha256, skipped.sha256);
+
+    await fs.writeFile(path.join(dir, 'vendor', 'composer', 'extra.php'), '<?php // new\n');
+    const added = await build(dir, { composerArgs: [] }).result;
+    assert.equal(added.upToDate, false, 'a new vendor file was not seen');
+    assert.notEqual(added.artifact.sha256, edited.artifact.sha256);
+  });
+
   describe('bad input: located errors, nothing run, nothing written', () => {
     let dir: string;
     beforeEach(async () => {
@@ -311,6 +328,50 @@ describe('build (integration: php, composer, git)', function () {
       assert.deepEqual(at(errs, 'box.json'), [[1, 3, 'box.json key "key" is not supported by the built-in compiler']]);
       await nothingWritten();
     });
+  });
+
+  it('writes box.json "output" too, after the artifact store; an up-to-date build puts it back', async () => {
+    const { dir } = await sampleRepo();
+    const output = path.join(dir, 'build', 'sample-app.phar');
+    const first = await build(dir).result;
+    assert.deepEqual(await fs.readFile(output), await fs.readFile(first.artifact.pharPath));
+    assert.equal((await fs.stat(output)).mode & 0o777, 0o755, 'chmod like the stored phar');
+    await fs.writeFile(output, '<?php __HALT_COMPILER(); ?>\r\nan older phar');
+    const again = await build(dir).result;
+    assert.equal(again.upToDate, true, 'the output phar is not an input');
+    assert.equal(again.artifact.dirty, false);
+    assert.equal(await sha256File(output), first.artifact.sha256);
+    assert.deepEqual((await fs.readdir(path.dirname(output))).sort(), ['sample-app.phar'], 'no temporary file left');
+    // An "output" naming something that is not a phar is never overwritten; the stored artifact stands.
+    await fs.writeFile(output, '<?php echo "my own script";\n');
+    await assert.rejects(build(dir).result, (err: unknown) => {
+      assert.ok(err instanceof OperationError);
+      assert.equal(
+        err.message,
+        `Built ${first.artifact.id}, but did not write box.json's output ${output}: something other than a phar is there`,
+      );
+      return true;
+    });
+    assert.equal(await fs.readFile(output, 'utf8'), '<?php echo "my own script";\n');
+    assert.equal(await sha256File(first.artifact.pharPath), first.artifact.sha256);
+  });
+
+  it('accepts a custom stub ending in lowercase __halt_compiler(); as PHP does', async () => {
+    const { dir } = await sampleRepo();
+    const box = JSON.parse(await fs.readFile(path.join(dir, 'box.json'), 'utf8')) as Record<string, unknown>;
+    await fs.writeFile(
+      path.join(dir, 'stub.php'),
+      "#!/usr/bin/env php\n<?php\nPhar::mapPhar('sample-app.phar');\necho json_encode(file_exists('phar://sample-app.phar/LICENSE') ? 'stub ran' : 'no phar');\n__halt_compiler();\n",
+    );
+    await fs.writeFile(
+      path.join(dir, 'box.json'),
+      JSON.stringify({ ...box, stub: 'stub.php', main: false, files: ['LICENSE', 'stub.php'] }),
+    );
+    const { artifact } = await build(dir).result;
+    const ran = await run('php', [artifact.pharPath]);
+    assert.equal(ran.stdout, '"stub ran"', 'Phar::mapPhar finds the marker');
+    const listed = await run('php', ['-r', `echo count(new Phar(${JSON.stringify(artifact.pharPath)}));`]);
+    assert.ok(Number(listed.stdout) > 3, listed.stdout);
   });
 
   it('rebuilds an old tag in a separate git worktree byte-identically, leaving the work tree alone', async () => {
@@ -435,6 +496,28 @@ describe('build (integration: php, composer, git)', function () {
       assert.equal(b.upToDate, true);
       assert.equal(b.sha256, a.sha256);
       assert.equal(b.id, a.id);
+    });
+
+    it('exits 2 at the duplicate key of rollout.json, and for 10,000-deep nesting in each of the three files', async () => {
+      const { dir } = await sampleRepo();
+      const backends = '"backends": [{ "name": "web-1", "group": "stable", "upstream": "127.0.0.1:9001", "dir": "srv" }]';
+      await fs.writeFile(path.join(dir, 'rollout.json'), `{\n  "app": "a",\n  ${backends},\n  "app": "b"\n}\n`);
+      const dup = await cliRun(['--project', dir, '--builtin']);
+      assert.equal(dup.code, 2, dup.stderr);
+      assert.ok(dup.stderr.includes(`${path.join(dir, 'rollout.json')}:4:3: Duplicate key "app" (first at line 2, column 3)`), dup.stderr);
+      await fs.rm(path.join(dir, 'rollout.json'));
+      const deep = `{"extra": ${'['.repeat(10000)}${']'.repeat(10000)}}`;
+      for (const name of ['rollout.json', 'box.json', 'composer.json']) {
+        const original = await fs.readFile(path.join(dir, name), 'utf8').catch(() => undefined);
+        await fs.writeFile(path.join(dir, name), deep);
+        const r = await cliRun(['--project', dir, '--builtin']);
+        assert.equal(r.code, 2, `${name}: ${r.stderr}`);
+        assert.ok(r.stderr.includes(`${path.join(dir, name)}:1:266: Objects and arrays are nested deeper than 256 levels`), r.stderr);
+        assert.ok(!r.stderr.includes('Maximum call stack'), r.stderr);
+        if (original === undefined) await fs.rm(path.join(dir, name));
+        else await fs.writeFile(path.join(dir, name), original);
+      }
+      assert.equal(await exists(path.join(dir, '.rollout')), false);
     });
 
     it('exits 2 with file:line:column on stderr for bad input', async () => {

@@ -1,14 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import {
-  defaultBoxConfig,
-  globToRegex,
-  isRegex,
-  nameMatcher,
-  parseBoxConfig,
-  pathMatcher,
-  toJsRegex,
-} from '../../src/core/config/boxConfig';
+import { defaultBoxConfig, parseBoxConfig } from '../../src/core/config/boxConfig';
+import { globToRegex, isRegex, nameMatcher, pathMatcher, toJsRegex } from '../../src/core/config/finderPattern';
 import { InputErrors } from '../../src/core/errors';
 import type { InputError } from '../../src/core/errors';
 

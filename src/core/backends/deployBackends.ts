@@ -11,6 +11,7 @@ import type { ProbeResult } from './probe';
 import type { OnProgress } from '../progress';
 import { acquireLock, activatePrevious, discardRelease, placeRelease, pruneReleases, setLinks, switchCurrent } from './releases';
 import type { ReleaseLinks } from './releases';
+import { delay } from '../delay';
 
 /** The steps of a deploy on one backend, in order. */
 export type DeployStep = 'queued' | 'lock' | 'upload' | 'verify' | 'record' | 'switch' | 'restart' | 'probe' | 'prune' | 'done';
@@ -51,12 +52,12 @@ export async function waitForBuild(
 ): Promise<ProbeResult> {
   const deadline = Date.now() + options.deadlineMs;
   let last: ProbeResult | undefined;
-  for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
+  for (let pauseMs = 50; ; pauseMs = Math.min(pauseMs * 2, 500)) {
     throwIfAborted(options.signal);
     last = await probeVersion(url, { timeoutMs: Math.max(50, Math.min(options.timeoutMs, deadline - Date.now())), signal: options.signal });
     if (last.ok && servesBuild(last, build)) return last;
-    if (Date.now() + delay > deadline) break;
-    await sleep(delay, options.signal);
+    if (Date.now() + pauseMs > deadline) break;
+    await delay(pauseMs, options.signal);
   }
   const seen = last?.ok
     ? `it still serves ${last.version}${last.commit ? ` (${last.commit.slice(0, 7)})` : ''}`
@@ -65,20 +66,6 @@ export async function waitForBuild(
     `${url} did not serve ${build.version}${build.commit ? ` (${build.commit.slice(0, 7)})` : ''} within ${options.deadlineMs} ms; ${seen}`,
     { step: 'probe', backend: options.target },
   );
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new CancelledError());
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 interface BackendRun {

@@ -6,7 +6,7 @@ import { hostFilesOn } from '../exec/hostFiles';
 import { acquireHostLock } from '../exec/hostLock';
 import type { HeldLock, LockSite } from '../exec/hostLock';
 
-// Layout on a backend (DESIGN.md): <dir>/releases/<id>/<app>.phar + release.json,
+// Layout on a backend (README, "Files"): <dir>/releases/<id>/<app>.phar + release.json,
 // <dir>/current and <dir>/previous (symlinks to releases/<id>), <dir>/.rollout.lock.
 export const RELEASES_DIR = 'releases';
 export const LOCK_DIR = '.rollout.lock';

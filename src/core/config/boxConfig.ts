@@ -3,25 +3,12 @@ import * as path from 'node:path';
 import type { JSONPath } from 'jsonc-parser';
 import { InputError, InputErrors } from '../errors';
 import type { SourceLocation } from '../errors';
+import { finderSpec } from './boxFinder';
+import type { FinderSpec } from './boxFinder';
+import { checkKind, relativeInside } from './boxValues';
+import type { Kind } from './boxValues';
 import { JsonDocument } from './jsonDocument';
-
-/** One `finder` entry: a subset of Symfony Finder's methods, each list applied as box does (once per value). */
-export interface FinderSpec {
-  /** Folders relative to the base path. */
-  in: string[];
-  /** Base-name globs ("*.php") or regexes ("/\.php$/"); a file must match one when any is given. */
-  name: string[];
-  notName: string[];
-  /** Folders to skip: a bare name anywhere below `in`, a path with "/" relative to `in`. */
-  exclude: string[];
-  /** Substrings or regexes of the path relative to `in`; a file must match one when any is given. */
-  path: string[];
-  notPath: string[];
-  ignoreDotFiles: boolean;
-  ignoreVCS: boolean;
-  /** Where the entry is in box.json, for errors found later (a missing folder). */
-  jsonPath: JSONPath;
-}
+import { quoted } from '../safeText';
 
 export type SignatureAlgorithm = 'MD5' | 'SHA1' | 'SHA256' | 'SHA512';
 
@@ -35,8 +22,10 @@ export interface BoxConfig {
   main: string | false;
   /** True when `main` was not written in box.json (default index.php / composer bin). */
   mainIsDefault: boolean;
-  /** Where box writes the phar (absolute). The built-in compiler writes to the artifact store instead. */
+  /** Where box writes the phar (absolute). The built-in compiler stores it in the artifact store, then copies it here when `outputIsSet`. */
   output: string;
+  /** True when box.json names `output` itself (not box's default). */
+  outputIsSet: boolean;
   directories: string[];
   directoriesBin: string[];
   files: string[];
@@ -86,10 +75,8 @@ export const DEFAULT_DATETIME_FORMAT = 'Y-m-d H:i:s T';
 /** Hint shown with every key the built-in compiler refuses. */
 export const INSTALL_BOX_HINT = 'remove it, or install box (vendor/bin/box, PATH, or the pharRollout.boxPath setting)';
 
-type Kind = 'string' | 'boolean' | 'stringList' | 'stringOrList' | 'finder' | 'any' | 'object';
-
 /** Every key the built-in compiler understands, with the JSON type box documents for it. */
-const SUPPORTED: Record<string, Kind> = {
+const SUPPORTED: Readonly<Record<string, Kind>> = {
   $schema: 'any',
   algorithm: 'string',
   alias: 'string',
@@ -125,17 +112,6 @@ const SUPPORTED: Record<string, Kind> = {
   replacements: 'object',
   shebang: 'any',
   stub: 'any',
-};
-
-const FINDER_METHODS: Record<string, 'stringOrList' | 'boolean'> = {
-  in: 'stringOrList',
-  name: 'stringOrList',
-  notName: 'stringOrList',
-  exclude: 'stringOrList',
-  path: 'stringOrList',
-  notPath: 'stringOrList',
-  ignoreDotFiles: 'boolean',
-  ignoreVCS: 'boolean',
 };
 
 /** Finds box.json, else box.json.dist, in `projectDir` (or the explicit file); undefined when there is none. */
@@ -216,8 +192,11 @@ export async function readBoxConfig(
     const r = raw as Record<string, unknown>;
     if (typeof r['banner-file'] === 'string') {
       const base = typeof r['base-path'] === 'string' ? path.resolve(path.dirname(file), r['base-path']) : path.dirname(file);
-      const abs = path.resolve(base, r['banner-file']);
-      bannerFiles.set(abs, await fs.readFile(abs, 'utf8').catch(() => undefined));
+      // Never read a file outside the base path (parseBoxConfig refuses such a banner-file).
+      if (relativeInside(base, r['banner-file']) !== undefined) {
+        const abs = path.resolve(base, r['banner-file']);
+        bannerFiles.set(abs, await fs.readFile(abs, 'utf8').catch(() => undefined));
+      }
     }
   }
   return parseBoxConfig(file, text, { ...options, projectDir, readFile: (p) => bannerFiles.get(p) });
@@ -239,9 +218,10 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
   const has = (key: string) => raw[key] !== undefined && raw[key] !== null;
 
   for (const key of Object.keys(raw)) {
-    const kind = SUPPORTED[key];
+    // Own properties only: "__proto__", "constructor" or "toString" must not pass through Object.prototype.
+    const kind = Object.hasOwn(SUPPORTED, key) ? SUPPORTED[key] : undefined;
     if (!kind) {
-      if (ctx.strict) err([key], `box.json key "${key}" is not supported by the built-in compiler`, INSTALL_BOX_HINT, true);
+      if (ctx.strict) err([key], `box.json key ${quoted(key)} is not supported by the built-in compiler`, INSTALL_BOX_HINT, true);
       continue;
     }
     if (!has(key)) continue;
@@ -272,6 +252,15 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
         ? path.dirname(ctx.file)
         : ctx.projectDir;
 
+  // Every path key is confined to the base path, so the base path itself must stay in the project.
+  if (ctx.strict && relativeInside(ctx.projectDir, basePath) === undefined) {
+    err(
+      has('base-path') ? ['base-path'] : [],
+      `The base path ${quoted(basePath)} is outside the project ${ctx.projectDir}`,
+      'The built-in compiler only adds files of the project; or install box.',
+    );
+  }
+
   // main: string | false | null (null: composer bin[0], else index.php).
   let main: string | false = ctx.composerBin ?? 'index.php';
   let mainIsDefault = true;
@@ -284,13 +273,22 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
   } else if (has('main')) err(['main'], '"main" must be a path (string) or false', 'For example "bin/app.php".');
   if (typeof main === 'string') {
     const rel = relativeInside(basePath, main);
-    if (rel === undefined) err(['main'], `"main" (${main}) is outside the base path ${basePath}`, 'Use a path inside the project.');
+    if (rel === undefined) err(['main'], `"main" (${quoted(main)}) is outside the base path ${basePath}`, 'Use a path inside the project.');
     else main = rel;
   }
 
   let output: string;
-  if (typeof raw.output === 'string' && raw.output !== '') output = path.resolve(basePath, raw.output);
-  else if (has('output')) {
+  if (typeof raw.output === 'string' && raw.output !== '') {
+    output = path.resolve(basePath, raw.output);
+    // The built-in compiler writes the phar there too: only inside the base path, never into .git or .rollout.
+    const rel = relativeInside(basePath, raw.output);
+    if (ctx.strict && (rel === undefined || rel === '.' || /^(\.git|\.rollout)(\/|$)/.test(rel)))
+      err(
+        ['output'],
+        `"output" (${quoted(raw.output)}) must be a file inside the base path ${basePath}, outside .git and .rollout`,
+        'For example "build/app.phar"; or install box.',
+      );
+  } else if (has('output')) {
     err(['output'], '"output" must be a non-empty path', 'For example "build/app.phar".');
     output = path.join(basePath, 'index.phar');
   } else {
@@ -305,7 +303,11 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
       const rel = relativeInside(basePath, p);
       if (rel === undefined) {
         if (ctx.strict)
-          err([key, i], `"${key}" entry ${p} is outside the base path`, 'The built-in compiler only adds files below the base path.');
+          err(
+            [key, i],
+            `"${key}" entry ${quoted(p)} is outside the base path`,
+            'The built-in compiler only adds files below the base path.',
+          );
         return p;
       }
       return rel;
@@ -326,7 +328,7 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
     if (c === 'GZ' || c === 'NONE') compression = c;
     else if (ctx.strict && c === 'BZ2')
       err(['compression'], 'box.json "compression": "BZ2" is not supported by the built-in compiler', 'use "GZ" or "NONE", or install box');
-    else if (ctx.strict) err(['compression'], `"compression" must be "GZ" or "NONE", got ${JSON.stringify(raw.compression)}`);
+    else if (ctx.strict) err(['compression'], `"compression" must be "GZ" or "NONE", got ${quoted(raw.compression)}`);
   }
 
   let algorithm: SignatureAlgorithm = 'SHA256';
@@ -336,7 +338,7 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
     else if (ctx.strict)
       err(
         ['algorithm'],
-        `box.json "algorithm": ${JSON.stringify(raw.algorithm)} is not supported by the built-in compiler`,
+        `box.json "algorithm": ${quoted(raw.algorithm)} is not supported by the built-in compiler`,
         'use "SHA256" (default), "SHA512", "SHA1" or "MD5", or install box for OpenSSL signing',
       );
   }
@@ -345,7 +347,7 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
   if (typeof raw.stub === 'boolean') stub = raw.stub;
   else if (typeof raw.stub === 'string') {
     const rel = relativeInside(basePath, raw.stub);
-    if (rel === undefined) err(['stub'], `"stub" (${raw.stub}) is outside the base path`);
+    if (rel === undefined) err(['stub'], `"stub" (${quoted(raw.stub)}) is outside the base path`);
     stub = rel ?? raw.stub;
   } else if (has('stub') && ctx.strict) err(['stub'], '"stub" must be true, false or the path of a stub file');
 
@@ -356,7 +358,7 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
       if (ctx.strict)
         err(
           ['shebang'],
-          `"shebang" must be one line starting with "#!", got ${JSON.stringify(raw.shebang)}`,
+          `"shebang" must be one line starting with "#!", got ${quoted(raw.shebang)}`,
           'For example "#!/usr/bin/env php", or false for none.',
         );
     } else shebang = raw.shebang;
@@ -365,9 +367,16 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
   let banner: string | undefined;
   if (typeof raw['banner-file'] === 'string') {
     const abs = path.resolve(basePath, raw['banner-file']);
-    banner = ctx.readFile?.(abs);
-    if (banner === undefined && ctx.strict)
-      err(['banner-file'], `Cannot read the banner file ${raw['banner-file']}`, 'Check the path (relative to the base path).');
+    // Confined like every path key: a banner-file such as /etc/passwd would put a host file in the stub.
+    if (relativeInside(basePath, raw['banner-file']) === undefined)
+      err(
+        ['banner-file'],
+        `"banner-file" (${quoted(raw['banner-file'])}) is outside the base path ${basePath}`,
+        'Use a file inside the project.',
+      );
+    else banner = ctx.readFile?.(abs);
+    if (banner === undefined && ctx.strict && relativeInside(basePath, raw['banner-file']) !== undefined)
+      err(['banner-file'], `Cannot read the banner file ${quoted(raw['banner-file'])}`, 'Check the path (relative to the base path).');
     banner = banner?.replace(/\s+$/, '');
   } else if (typeof raw.banner === 'string') banner = raw.banner;
   else if (Array.isArray(raw.banner)) {
@@ -385,18 +394,18 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
   let chmod: number | undefined;
   if (typeof raw.chmod === 'string') {
     if (/^0?[0-7]{3}$/.test(raw.chmod)) chmod = parseInt(raw.chmod, 8);
-    else if (ctx.strict) err(['chmod'], `"chmod" must be an octal mode such as "0755", got ${JSON.stringify(raw.chmod)}`);
+    else if (ctx.strict) err(['chmod'], `"chmod" must be an octal mode such as "0755", got ${quoted(raw.chmod)}`);
   }
 
   if (typeof raw.alias === 'string' && ctx.strict && !/^[A-Za-z0-9_.-]+$/.test(raw.alias)) {
-    err(['alias'], `"alias" must be a plain file name such as "app.phar", got ${JSON.stringify(raw.alias)}`);
+    err(['alias'], `"alias" must be a plain file name such as "app.phar", got ${quoted(raw.alias)}`);
   }
 
   const replacements: Record<string, string> = {};
   if (ctx.strict && typeof raw.replacements === 'object' && raw.replacements !== null && !Array.isArray(raw.replacements)) {
     for (const [k, v] of Object.entries(raw.replacements as Record<string, unknown>)) {
       if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') replacements[k] = String(v);
-      else err(['replacements', k], `Replacement "${k}" must be a string, number or boolean`);
+      else err(['replacements', k], `Replacement ${quoted(k)} must be a string, number or boolean`);
     }
   }
   const sigil = typeof raw['replacement-sigil'] === 'string' ? raw['replacement-sigil'] : '@';
@@ -409,6 +418,7 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
     main,
     mainIsDefault,
     output,
+    outputIsSet: typeof raw.output === 'string' && raw.output !== '',
     directories: ctx.strict ? relList('directories') : [],
     directoriesBin: ctx.strict ? relList('directories-bin') : [],
     files: ctx.strict ? relList('files') : [],
@@ -445,203 +455,4 @@ function resolveBoxConfig(raw: Record<string, unknown>, ctx: ResolveContext): Bo
   };
   if (errors.length) throw new InputErrors(errors);
   return config;
-}
-
-function finderSpec(
-  entry: Record<string, unknown>,
-  at: JSONPath,
-  basePath: string,
-  err: (p: JSONPath, m: string, h?: string, key?: boolean) => void,
-): FinderSpec {
-  const list = (key: string): string[] => {
-    const v = entry[key];
-    if (typeof v === 'string') return [v];
-    if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string');
-    return [];
-  };
-  for (const [key, value] of Object.entries(entry)) {
-    const kind = FINDER_METHODS[key];
-    if (!kind) {
-      err(
-        [...at, key],
-        `box.json finder method "${key}" is not supported by the built-in compiler`,
-        `supported: ${Object.keys(FINDER_METHODS).join(', ')}; or install box (vendor/bin/box, PATH, or the pharRollout.boxPath setting)`,
-        true,
-      );
-      continue;
-    }
-    checkKind(value, kind, [...at, key], err);
-  }
-  const dirs = list('in');
-  if (dirs.length === 0) err(at, 'A finder entry needs "in" (the folders to search)', 'For example { "in": "src", "name": "*.php" }.');
-  const ins = dirs.map((d, i) => {
-    const rel = relativeInside(basePath, d);
-    if (rel === undefined) err(Array.isArray(entry.in) ? [...at, 'in', i] : [...at, 'in'], `Finder folder ${d} is outside the base path`);
-    return rel ?? d;
-  });
-  for (const key of ['name', 'notName', 'path', 'notPath']) {
-    list(key).forEach((pattern, i) => {
-      const problem = patternProblem(pattern);
-      if (problem)
-        err([...at, key, ...(Array.isArray(entry[key]) ? [i] : [])], `Finder ${key} pattern ${JSON.stringify(pattern)}: ${problem}`);
-    });
-  }
-  return {
-    in: ins,
-    name: list('name'),
-    notName: list('notName'),
-    exclude: list('exclude').map((e) => e.replace(/\/+$/, '')),
-    path: list('path'),
-    notPath: list('notPath'),
-    ignoreDotFiles: entry.ignoreDotFiles !== false,
-    ignoreVCS: entry.ignoreVCS !== false,
-    jsonPath: at,
-  };
-}
-
-function checkKind(value: unknown, kind: Kind | 'stringOrList', at: JSONPath, err: (p: JSONPath, m: string, h?: string) => void): void {
-  const name = `"${at.filter((p) => typeof p === 'string').join('.')}"`;
-  switch (kind) {
-    case 'string':
-      if (typeof value !== 'string') err(at, `${name} must be a string, got ${typeName(value)}`);
-      break;
-    case 'boolean':
-      if (typeof value !== 'boolean') err(at, `${name} must be true or false, got ${typeName(value)}`);
-      break;
-    case 'object':
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) err(at, `${name} must be an object, got ${typeName(value)}`);
-      break;
-    case 'stringList':
-      if (!Array.isArray(value)) err(at, `${name} must be a list of strings, got ${typeName(value)}`, 'For example ["src", "config"].');
-      else value.forEach((v, i) => typeof v !== 'string' && err([...at, i], `${name} entries must be strings, got ${typeName(v)}`));
-      break;
-    case 'stringOrList':
-      if (typeof value === 'string') break;
-      if (!Array.isArray(value)) err(at, `${name} must be a string or a list of strings, got ${typeName(value)}`);
-      else value.forEach((v, i) => typeof v !== 'string' && err([...at, i], `${name} entries must be strings, got ${typeName(v)}`));
-      break;
-    case 'finder':
-      if (!Array.isArray(value))
-        err(at, `${name} must be a list of finder objects, got ${typeName(value)}`, 'For example [{ "in": "src", "name": "*.php" }].');
-      else
-        value.forEach(
-          (v, i) =>
-            (typeof v !== 'object' || v === null || Array.isArray(v)) &&
-            err([...at, i], `${name} entries must be objects, got ${typeName(v)}`),
-        );
-      break;
-    case 'any':
-      break;
-  }
-}
-
-function typeName(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'an object';
-  return `${typeof value} ${JSON.stringify(value)}`;
-}
-
-/** `p` relative to `base` with "/" separators, or undefined when it leaves `base`. */
-export function relativeInside(base: string, p: string): string | undefined {
-  const rel = path.relative(base, path.resolve(base, p)).split(path.sep).join('/');
-  if (rel === '' || rel === '.') return '.';
-  if (rel.startsWith('../') || rel === '..' || path.isAbsolute(rel)) return undefined;
-  return rel;
-}
-
-/** Why a finder pattern cannot be used, or undefined when it can. */
-export function patternProblem(pattern: string): string | undefined {
-  if (!isRegex(pattern)) return undefined;
-  try {
-    toJsRegex(pattern);
-    return undefined;
-  } catch (e) {
-    return (e as Error).message;
-  }
-}
-
-/** Where the delimited part of a PHP regex ends (trailing modifier letters excluded), or -1 when `s` is no regex. */
-function regexBodyEnd(s: string): number {
-  // Symfony Finder's isRegex: the shortest prefix of 3+ chars followed only by modifiers, with matching delimiters.
-  let end = s.length;
-  while (end > 3 && 'imsxuADUn'.includes(s[end - 1])) end--;
-  if (end < 3) return -1;
-  const start = s[0];
-  const last = s[end - 1];
-  if (start === last) return /[*?A-Za-z0-9 \\]/.test(start) ? -1 : end;
-  const pairs: Record<string, string> = { '{': '}', '(': ')', '[': ']', '<': '>' };
-  return pairs[start] === last ? end : -1;
-}
-
-/** Symfony Finder's test: a string delimited like a PHP regex ("/x/i", "#x#", "{x}") is a regex, anything else a glob. */
-export function isRegex(s: string): boolean {
-  return regexBodyEnd(s) !== -1;
-}
-
-/** Converts a PHP (PCRE) regex string "/x/i" to a JavaScript RegExp; throws with a reason when it cannot. */
-export function toJsRegex(s: string): RegExp {
-  const end = regexBodyEnd(s);
-  if (end === -1) throw new Error('not a delimited regex');
-  const inner = s.slice(1, end - 1);
-  let flags = '';
-  for (const m of s.slice(end)) {
-    if ('imsu'.includes(m)) {
-      if (!flags.includes(m)) flags += m;
-    } else if (m !== 'D' && m !== 'n') throw new Error(`the regex modifier "${m}" is not supported`);
-  }
-  try {
-    return new RegExp(inner, flags);
-  } catch (e) {
-    throw new Error(`invalid regex (${(e as Error).message})`, { cause: e });
-  }
-}
-
-/** Symfony Finder's glob: "*" and "?" stay within one path segment, {a,b} alternates, [..] is a class. */
-export function globToRegex(glob: string): RegExp {
-  let re = '';
-  let inBraces = 0;
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '{') {
-      inBraces++;
-      re += '(?:';
-    } else if (c === '}' && inBraces > 0) {
-      inBraces--;
-      re += ')';
-    } else if (c === ',' && inBraces > 0) re += '|';
-    else if (c === '[') {
-      const close = glob.indexOf(']', i + 1);
-      if (close === -1) re += '\\[';
-      else {
-        let cls = glob.slice(i + 1, close);
-        if (cls.startsWith('!')) cls = '^' + cls.slice(1);
-        re += `[${cls.replace(/\\/g, '\\\\')}]`;
-        i = close;
-      }
-    } else if (c === '\\' && i + 1 < glob.length) {
-      re += escapeRegex(glob[++i]);
-    } else re += escapeRegex(c);
-  }
-  return new RegExp(`^${re}$`);
-}
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-}
-
-/** A name/path matcher as Symfony Finder builds it: regexes as written, globs anchored, plain path strings as substrings. */
-export function nameMatcher(pattern: string): (name: string) => boolean {
-  const re = isRegex(pattern) ? toJsRegex(pattern) : globToRegex(pattern);
-  return (name) => re.test(name);
-}
-
-export function pathMatcher(pattern: string): (relPath: string) => boolean {
-  if (isRegex(pattern)) {
-    const re = toJsRegex(pattern);
-    return (p) => re.test(p);
-  }
-  return (p) => p.includes(pattern);
 }

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { InputError, InputErrors } from '../errors';
 import { JsonDocument } from './jsonDocument';
+import { quoted } from '../safeText';
 
 export interface ComposerInfo {
   file: string;
@@ -29,18 +30,14 @@ export function parseComposerJson(file: string, text: string): ComposerInfo {
   const errors: InputError[] = [];
   if (obj.name !== undefined && (typeof obj.name !== 'string' || !NAME.test(obj.name))) {
     errors.push(
-      doc.error(
-        ['name'],
-        `"name" must look like vendor/package in lower case, got ${JSON.stringify(obj.name)}`,
-        'For example "acme/shop".',
-      ),
+      doc.error(['name'], `"name" must look like vendor/package in lower case, got ${quoted(obj.name)}`, 'For example "acme/shop".'),
     );
   }
   if (obj.version !== undefined && (typeof obj.version !== 'string' || !VERSION.test(obj.version))) {
     errors.push(
       doc.error(
         ['version'],
-        `"version" is not a valid version: ${JSON.stringify(obj.version)}`,
+        `"version" is not a valid version: ${quoted(obj.version)}`,
         'Use a version such as "1.2.0", or remove it to take the version from git tags.',
       ),
     );

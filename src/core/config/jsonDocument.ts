@@ -1,7 +1,15 @@
-import { findNodeAtLocation, parseTree, printParseErrorCode, getNodeValue } from 'jsonc-parser';
+import { createScanner, findNodeAtLocation, parseTree, printParseErrorCode, getNodeValue } from 'jsonc-parser';
 import type { Node, ParseError, JSONPath } from 'jsonc-parser';
 import { InputError, InputErrors } from '../errors';
 import type { SourceLocation } from '../errors';
+import { quoted } from '../safeText';
+
+/**
+ * Deepest nesting of objects and arrays accepted. rollout.json, box.json and composer.json need a handful of
+ * levels; the limit keeps every recursive reader (the parser, schema validation, PHP's json_decode at 512)
+ * far from its stack, so hostile nesting is a located error instead of a crash.
+ */
+export const MAX_JSON_DEPTH = 256;
 
 /**
  * A JSON (with comments) document that remembers where every value came from,
@@ -24,6 +32,16 @@ export class JsonDocument {
    * `allowComments` is false for files whose own tools reject comments (composer.json).
    */
   static parse(file: string, text: string, options: { allowComments?: boolean } = {}): JsonDocument {
+    const tooDeep = depthError(text);
+    if (tooDeep !== undefined) {
+      const doc = new JsonDocument(file, text, undefined);
+      throw new InputErrors([
+        new InputError(`Objects and arrays are nested deeper than ${MAX_JSON_DEPTH} levels`, {
+          location: doc.locationOfOffset(tooDeep),
+          hint: 'Flatten this value: no setting needs this depth.',
+        }),
+      ]);
+    }
     const errors: ParseError[] = [];
     const root = parseTree(text, errors, {
       allowTrailingComma: options.allowComments ?? true,
@@ -43,10 +61,43 @@ export class JsonDocument {
     }
     if (!root)
       throw new InputErrors([new InputError('The file is empty', { location: doc.locationOfOffset(0), hint: 'Write a JSON object.' })]);
+    const duplicates = doc.duplicateKeys();
+    if (duplicates.length) throw new InputErrors(duplicates);
     return doc;
   }
 
-  /** The plain value of the whole document. */
+  /** Every key written twice in one object, located at the second (and later) one: readers disagree on which wins. */
+  private duplicateKeys(): InputError[] {
+    const errors: InputError[] = [];
+    const stack: Node[] = this.root ? [this.root] : [];
+    while (stack.length) {
+      const node = stack.pop() as Node;
+      if (node.type === 'object') {
+        const seen = new Map<string, Node>();
+        for (const prop of node.children ?? []) {
+          const keyNode = prop.children?.[0];
+          if (!keyNode) continue;
+          const key = String(keyNode.value);
+          const first = seen.get(key);
+          if (first) {
+            const at = this.locationOfOffset(first.offset);
+            errors.push(
+              new InputError(`Duplicate key ${quoted(key)} (first at line ${at.line}, column ${at.column})`, {
+                location: this.locationOfOffset(keyNode.offset, keyNode.length),
+                hint: 'Remove one of them: JSON readers disagree on which one counts.',
+              }),
+            );
+          } else seen.set(key, keyNode);
+        }
+      }
+      for (const child of node.children ?? []) stack.push(child);
+    }
+    return errors.sort(
+      (a, b) => (a.location?.line ?? 0) - (b.location?.line ?? 0) || (a.location?.column ?? 0) - (b.location?.column ?? 0),
+    );
+  }
+
+  /** The plain value of the whole document (objects without a prototype, so "__proto__" is an ordinary own key). */
   value(): unknown {
     return this.root ? getNodeValue(this.root) : undefined;
   }
@@ -89,6 +140,24 @@ export class JsonDocument {
   error(path: JSONPath, message: string, hint?: string, options: { key?: boolean } = {}): InputError {
     return new InputError(message, { location: this.locationOf(path, options), hint });
   }
+}
+
+/** Offset of the first "{" or "[" that opens level MAX_JSON_DEPTH + 1, or undefined. Iterative: safe on any input. */
+function depthError(text: string): number | undefined {
+  // jsonc-parser's SyntaxKind is a const enum (unusable with isolatedModules): its documented values.
+  const OPEN_BRACE = 1;
+  const CLOSE_BRACE = 2;
+  const OPEN_BRACKET = 3;
+  const CLOSE_BRACKET = 4;
+  const EOF = 17;
+  const scanner = createScanner(text, true);
+  let depth = 0;
+  for (let token = scanner.scan(); token !== EOF; token = scanner.scan()) {
+    if (token === OPEN_BRACE || token === OPEN_BRACKET) {
+      if (++depth > MAX_JSON_DEPTH) return scanner.getTokenOffset();
+    } else if (token === CLOSE_BRACE || token === CLOSE_BRACKET) depth--;
+  }
+  return undefined;
 }
 
 function describeParseError(code: string): string {

@@ -5,6 +5,7 @@ import schema from '../../../schema/rollout.schema.json';
 import type { InputError } from '../errors';
 import { InputErrors } from '../errors';
 import { JsonDocument, pointerToPath } from './jsonDocument';
+import { quoted, safeText } from '../safeText';
 import { parseDuration, resolveAnalysisConfig } from '../analysis/analysisConfig';
 import type { AnalysisConfig, AnalysisConfigInput } from '../analysis/analysisConfig';
 import { PlanError, resolvePlan } from '../analysis/plan';
@@ -162,13 +163,14 @@ function schemaErrors(doc: JsonDocument, errors: ErrorObject[]): InputError[] {
     let message: string;
     let hint: string | undefined;
     let key = false;
-    const where = e.instancePath ? `"${e.instancePath.slice(1).replace(/\//g, '.')}"` : 'rollout.json';
+    // Key names come from the file: quoted and escaped, never raw terminal text.
+    const where = e.instancePath ? quoted(p.join('.')) : 'rollout.json';
     switch (e.keyword) {
       case 'additionalProperties': {
         const prop = (e.params as { additionalProperty: string }).additionalProperty;
         p.push(prop);
         key = true;
-        message = `Unknown property "${prop}" in ${where}`;
+        message = `Unknown property ${quoted(prop)} in ${where}`;
         hint = `Remove it or check its spelling; allowed: ${allowedKeys(e.parentSchema)}`;
         break;
       }
@@ -220,7 +222,7 @@ function semanticErrors(doc: JsonDocument, raw: RawConfig): InputError[] {
         errors.push(
           doc.error(
             [field, i, 'name'],
-            `Duplicate name "${item.name}" in ${field}`,
+            `Duplicate name ${quoted(item.name)} in ${field}`,
             `Names must be unique; the first is ${field}[${seen.get(item.name)}].`,
           ),
         );
@@ -243,7 +245,7 @@ function semanticErrors(doc: JsonDocument, raw: RawConfig): InputError[] {
       errors.push(
         doc.error(
           ['backends', i, 'upstream'],
-          `Upstream ${b.upstream} is already used by backends[${upstreams.get(b.upstream)}]`,
+          `Upstream ${safeText(b.upstream)} is already used by backends[${upstreams.get(b.upstream)}]`,
           'Each backend needs its own host:port.',
         ),
       );

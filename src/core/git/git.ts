@@ -102,8 +102,7 @@ export async function exactTag(dir: string, options?: GitOptions): Promise<strin
  * ignoring what a build itself writes: `.rollout/`, `vendor/` and the `exclude` paths (relative to `dir`).
  */
 export async function isDirty(dir: string, options?: GitOptions & { exclude?: string[] }): Promise<boolean> {
-  const excludes = ['.rollout', 'vendor', ...(options?.exclude ?? [])].map((p) => `:(exclude,literal)${p}`);
-  const out = await git(dir, ['status', '--porcelain', '--', '.', ...excludes], options);
+  const out = await git(dir, ['status', '--porcelain', '--untracked-files=normal', ...dirtyPathspec(options?.exclude)], options);
   return out !== undefined && out !== '';
 }
 
@@ -151,29 +150,71 @@ export interface GitInfo {
   dirty: boolean;
 }
 
+/** Paths that never make the tree dirty: what a build itself writes, and the caller's `exclude` (relative to `dir`). */
+function dirtyPathspec(exclude: string[] = []): string[] {
+  return ['--', '.', ...['.rollout', 'vendor', ...exclude].map((p) => `:(exclude,literal)${p}`)];
+}
+
+/** What `git status --porcelain=v2 --branch` says: HEAD's commit (undefined before the first one) and any change. */
+export function parseStatusV2(stdout: string): { commit?: string; dirty: boolean } {
+  let commit: string | undefined;
+  let dirty = false;
+  for (const line of stdout.split('\n')) {
+    const oid = /^# branch\.oid ([0-9a-f]{40,64})$/.exec(line);
+    if (oid) commit = oid[1];
+    else if (line !== '' && !line.startsWith('# ')) dirty = true;
+  }
+  return { commit, dirty };
+}
+
 /**
- * Reads commit, time, tags and dirty state of the work tree holding `dir`;
+ * The tag fields from `%(describe:tags)` and `%(describe:tags,abbrev=0)` of one commit: `describe` is the latest tag
+ * plus "-<n>-g<hash>" unless the tag is at the commit itself, so the two are equal exactly when there is an exact tag.
+ */
+export function tagFields(describe: string, latest: string): Pick<GitInfo, 'describe' | 'latestTag' | 'exactTag'> {
+  return {
+    describe: describe || undefined,
+    latestTag: latest || undefined,
+    exactTag: describe && describe === latest ? describe : undefined,
+  };
+}
+
+/**
+ * Reads commit, time, tags and dirty state of the work tree holding `dir` with two git processes, run together
+ * (each spawn costs the up-to-date check more than git's own work): `status --porcelain=v2 --branch` answers
+ * "a repository?", HEAD and "dirty"; one `log -1` format string answers the time and the tags (git 2.35+ fills
+ * `%(describe:tags)` itself; an older git prints the placeholder back and the tags are read with describe).
  * `exclude` lists more paths (relative to `dir`) that do not make it dirty, such as box's output.
  */
 export async function readGitInfo(dir: string, options?: GitOptions & { exclude?: string[] }): Promise<GitInfo> {
-  if (!(await isRepo(dir, options))) return { isRepo: false, dirty: false };
-  const commit = await headCommit(dir, options);
-  if (!commit) return { isRepo: true, dirty: await isDirty(dir, options) };
-  const [time, describe, latest, exact, dirty] = await Promise.all([
-    commitTime(dir, 'HEAD', options),
-    describeTags(dir, options),
-    latestTag(dir, options),
-    exactTag(dir, options),
-    isDirty(dir, options),
+  const [status, log] = await Promise.all([
+    // --untracked-files=normal: a user's status.showUntrackedFiles=no must not hide a new file from the build.
+    git(
+      dir,
+      ['status', '--porcelain=v2', '--branch', '--no-ahead-behind', '--untracked-files=normal', ...dirtyPathspec(options?.exclude)],
+      options,
+    ),
+    git(
+      dir,
+      ['log', '-1', '--no-show-signature', '--format=%ct%x00%(describe:tags=true)%x00%(describe:tags=true,abbrev=0)', 'HEAD', '--'],
+      options,
+    ),
   ]);
+  // Outside a work tree (or inside .git) status fails.
+  if (status === undefined) return { isRepo: false, dirty: false };
+  const { commit, dirty } = parseStatusV2(status);
+  if (!commit) return { isRepo: true, dirty };
+  const [seconds, describe = '', latest = ''] = log?.split('\0') ?? [];
+  const tags = describe.startsWith('%(describe')
+    ? await Promise.all([describeTags(dir, options), latestTag(dir, options)]).then(([d, l]) => tagFields(d ?? '', l ?? ''))
+    : tagFields(describe, latest);
+  const time = Number(seconds);
   return {
     isRepo: true,
     commit,
     shortCommit: commit.slice(0, 7),
-    commitTime: time,
-    describe,
-    latestTag: latest,
-    exactTag: exact,
+    commitTime: seconds && Number.isFinite(time) ? new Date(time * 1000).toISOString() : undefined,
+    ...tags,
     dirty,
   };
 }

@@ -2,9 +2,11 @@ import { promises as fs } from 'node:fs';
 import type { Dirent } from 'node:fs';
 import * as path from 'node:path';
 import type { JSONPath } from 'jsonc-parser';
-import type { BoxConfig, FinderSpec } from '../config/boxConfig';
-import { nameMatcher, pathMatcher } from '../config/boxConfig';
+import type { BoxConfig } from '../config/boxConfig';
+import type { FinderSpec } from '../config/boxFinder';
+import { nameMatcher, pathMatcher } from '../config/finderPattern';
 import { throwIfAborted } from '../errors';
+import { safeText } from '../safeText';
 
 /** One file of the phar. */
 export interface PharEntry {
@@ -84,7 +86,7 @@ export async function selectFiles(
       if (!pending(relDir))
         problems.push({
           at,
-          message: `Folder ${relDir} does not exist in ${base}`,
+          message: `Folder ${safeText(relDir)} does not exist in ${base}`,
           hint: 'Fix the path (relative to the base path) or create the folder.',
         });
       return;
@@ -153,7 +155,7 @@ export async function selectFiles(
       else if (!pending(file))
         problems.push({
           at: [key, i],
-          message: `File ${file} does not exist in ${base}`,
+          message: `File ${safeText(file)} does not exist in ${base}`,
           hint: 'Fix the path (relative to the base path).',
         });
     }
@@ -165,7 +167,7 @@ export async function selectFiles(
     else if (!pending(config.main)) {
       problems.push({
         at: config.mainIsDefault ? [] : ['main'],
-        message: `Main script ${config.main} does not exist in ${base}`,
+        message: `Main script ${safeText(config.main)} does not exist in ${base}`,
         hint: config.mainIsDefault
           ? 'Set "main" in box.json to your front controller, or false with a custom "stub".'
           : 'Fix the path (relative to the base path).',
@@ -177,7 +179,7 @@ export async function selectFiles(
     if (!stat?.isFile())
       problems.push({
         at: ['stub'],
-        message: `Stub file ${config.stub} does not exist in ${base}`,
+        message: `Stub file ${safeText(config.stub)} does not exist in ${base}`,
         hint: 'Fix the path, or use true for a generated stub.',
       });
   }

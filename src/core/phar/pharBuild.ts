@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { JSONPath } from 'jsonc-parser';
@@ -12,6 +13,7 @@ import { InputError, InputErrors, OperationError, inputErrorsOf, throwIfAborted 
 import { readGitInfo } from '../git/git';
 import type { GitInfo } from '../git/git';
 import type { Logger } from '../log';
+import { ROLLOUT_DIR } from './artifact';
 import type { Artifact, ArtifactManifest } from './artifact';
 import { artifactId, createStaging, findArtifactByInputsHash, sha256File } from './artifactStore';
 import { boxIdentity, boxVersion, findBox, runBoxCompile } from './boxRunner';
@@ -20,9 +22,13 @@ import { compileBuiltin, generateStub } from './builtinCompiler';
 import type { CompilePlan } from './builtinCompiler';
 import { autoloaderSuffixWarning, runComposer } from './composer';
 import { selectFiles } from './fileSelection';
-import type { SelectionProblem } from './fileSelection';
-import { computeInputsHash, hashProjectFiles, sha256 } from './inputsHash';
+import type { PharEntry, SelectionProblem } from './fileSelection';
+import { computeInputsHash, hashProjectFilesFirst, sha256 } from './inputsHash';
 import { placeholderValues } from './placeholders';
+import { quoted } from '../safeText';
+
+/** The stat cache of project file digests, in `.rollout/` (see hashProjectFiles). */
+export const FILE_HASHES = 'file-hashes.json';
 
 export interface BuildOptions {
   projectDir: string;
@@ -93,6 +99,8 @@ export interface BuildContext {
   placeholders: Record<string, string>;
   /** Stub text for the built-in compiler (generated or read), null for Phar's default stub. */
   stub: string | null;
+  /** The phar's files when already selected here (composer skipped, so nothing changes them before compiling). */
+  selection?: PharEntry[];
 }
 
 /**
@@ -108,7 +116,27 @@ export async function buildProject(options: BuildOptions): Promise<BuildResult> 
   throwIfAborted(signal);
 
   progress('Reading configuration', 5);
-  const ctx = await prepareBuild(options);
+  // Hashing the inputs (file system) starts as soon as box.json says what to leave out, and runs while git
+  // (processes) is read; its stat cache is written only once the build is not refused.
+  let hashing: ReturnType<typeof hashProjectFilesFirst> | undefined;
+  const startHashing = (boxConfig: BoxConfig, projectDir: string, composerArgs: string[]) => {
+    hashing = hashProjectFilesFirst(projectDir, {
+      exclude: [boxConfig.output],
+      // With composer skipped, vendor/ is a source like any other (nothing rebuilds it from composer.lock).
+      hashVendor: composerArgs.length === 0,
+      signal,
+      cacheFile: path.join(projectDir, ROLLOUT_DIR, FILE_HASHES),
+    });
+    hashing.catch(() => undefined); // awaited below; failures surface there
+    return hashing;
+  };
+  let ctx: BuildContext;
+  try {
+    ctx = await readProject(options, startHashing);
+  } catch (err) {
+    await hashing?.catch(() => undefined);
+    throw err;
+  }
   if (!ctx.git.commit) {
     log.warn(
       `${ctx.projectDir} has no git commit: the artifact's commit is "unknown" and its build time ${ctx.commitTime} (set SOURCE_DATE_EPOCH to choose one)`,
@@ -119,8 +147,11 @@ export async function buildProject(options: BuildOptions): Promise<BuildResult> 
   );
 
   progress('Hashing inputs', 10);
-  const compilerText = ctx.mode === 'builtin' ? await readCompiler(options.compilerScript) : '';
-  const files = await hashProjectFiles(ctx.projectDir, { exclude: [ctx.boxConfig.output], signal });
+  const [compilerText, { files, saveCache }, builderIdentity] = await Promise.all([
+    ctx.mode === 'builtin' ? readCompiler(options.compilerScript) : '',
+    hashing ?? startHashing(ctx.boxConfig, ctx.projectDir, ctx.composerArgs),
+    ctx.mode === 'box' && ctx.box ? boxIdentity(ctx.box) : 'builtin',
+  ]);
   const inputsHash = computeInputsHash({
     app: ctx.app,
     version: ctx.version,
@@ -128,18 +159,30 @@ export async function buildProject(options: BuildOptions): Promise<BuildResult> 
     commitTime: ctx.commitTime,
     dirty: ctx.git.dirty,
     composerArgs: ctx.composerArgs,
-    builder: ctx.mode === 'box' && ctx.box ? await boxIdentity(ctx.box) : 'builtin',
+    builder: builderIdentity,
     compiler: ctx.mode === 'builtin' ? sha256(compilerText) : '',
     files,
   });
   if (!options.force) {
     const existing = await findArtifactByInputsHash(ctx.projectDir, inputsHash);
     if (existing) {
+      await saveCache();
       log.info(`Up to date: ${existing.id} (inputs unchanged; use --force to rebuild)`);
+      if (ctx.mode === 'builtin') await writeBoxOutput(ctx.boxConfig, existing, log);
       progress(`Up to date: ${existing.id}`, 85);
       return { artifact: existing, upToDate: true };
     }
   }
+
+  // The file selection (a walk of the phar's folders) is only needed now: an up-to-date build has the inputs
+  // of a build whose selection was complete. Everything the phar needs, except what composer is about to write, must exist.
+  if (ctx.mode === 'builtin') {
+    const { entries, problems } = await selectFiles(ctx.boxConfig, { pending: ctx.composerArgs.length ? ['vendor'] : [], signal });
+    if (problems.length) throw new InputErrors(problems.map((p) => selectionError(ctx.boxConfig, p)));
+    // With composer skipped nothing changes the tree before compiling: this selection is the phar's.
+    if (ctx.composerArgs.length === 0) ctx = { ...ctx, selection: entries };
+  }
+  await saveCache();
 
   throwIfAborted(signal);
   progress(ctx.composerArgs.length ? `composer ${ctx.composerArgs.join(' ')}` : 'composer skipped', 5);
@@ -195,6 +238,7 @@ export async function buildProject(options: BuildOptions): Promise<BuildResult> 
     throwIfAborted(signal);
     const artifact = await staging.commit(manifest);
     log.info(`Built ${artifact.id}: ${artifact.pharPath} (${size} bytes, sha256 ${digest})`);
+    if (ctx.mode === 'builtin') await writeBoxOutput(ctx.boxConfig, artifact, log);
     progress(`Built ${artifact.id}`, 5);
     return { artifact, upToDate: false };
   } finally {
@@ -206,7 +250,18 @@ export async function buildProject(options: BuildOptions): Promise<BuildResult> 
  * Reads and checks everything a build needs, running nothing but git and writing nothing.
  * Throws InputErrors listing every problem of composer.json, rollout.json and box.json.
  */
-export async function prepareBuild(options: BuildOptions): Promise<BuildContext> {
+export function prepareBuild(options: BuildOptions): Promise<BuildContext> {
+  return readProject(options);
+}
+
+/**
+ * prepareBuild, calling `onBoxConfig` as soon as box.json is read (the build starts hashing then). With `onBoxConfig`
+ * (a build) the file selection is left to the build unless other problems are reported: they come out together.
+ */
+async function readProject(
+  options: BuildOptions,
+  onBoxConfig?: (config: BoxConfig, projectDir: string, composerArgs: string[]) => void,
+): Promise<BuildContext> {
   const projectDir = path.resolve(options.projectDir);
   const env = options.env ?? process.env;
   const errors: InputError[] = [];
@@ -263,13 +318,25 @@ export async function prepareBuild(options: BuildOptions): Promise<BuildContext>
   const boxConfig = await attempt(() =>
     readBoxConfig(projectDir, { strict: mode === 'builtin', explicit: rollout?.build.config, composerBin }),
   );
+  const composerArgs = options.composerArgs ?? rollout?.build.composer ?? DEFAULT_COMPOSER_ARGS;
+  if (boxConfig) onBoxConfig?.(boxConfig, projectDir, composerArgs);
 
   // box's output is written into the project; it must not make the tree (and so the inputs) dirty.
   const outputRel = boxConfig ? path.relative(projectDir, boxConfig.output).split(path.sep).join('/') : undefined;
-  const git = await readGitInfo(projectDir, {
-    signal: options.signal,
-    exclude: outputRel && !outputRel.startsWith('../') ? [outputRel] : [],
-  });
+  const selectNow =
+    boxConfig && mode === 'builtin'
+      ? () => selectFiles(boxConfig, { pending: composerArgs.length ? ['vendor'] : [], signal: options.signal })
+      : undefined;
+  // git (processes) and the file selection (file system) do not depend on each other: run them together.
+  // Everything the phar needs, except what composer is about to write, must exist now.
+  const [git, selectedNow] = await Promise.all([
+    readGitInfo(projectDir, {
+      signal: options.signal,
+      exclude: outputRel && !outputRel.startsWith('../') ? [outputRel] : [],
+    }),
+    onBoxConfig ? undefined : selectNow?.(),
+  ]);
+  let selection = selectedNow;
   const commit = git.commit ?? 'unknown';
   const commitTime = buildTime(env, git);
   const version = composer?.version ?? (git.latestTag ? git.latestTag.replace(/^v(?=\d)/, '') : undefined) ?? '0.0.0-dev';
@@ -288,9 +355,7 @@ export async function prepareBuild(options: BuildOptions): Promise<BuildContext>
           hint: p.key.startsWith('git') ? 'Commit the project to git (and tag it for git-tag), or remove the key.' : undefined,
         }),
       );
-    // Everything the phar needs, except what composer is about to write, must exist now.
-    const { problems } = await selectFiles(boxConfig, { pending: ['vendor'], signal: options.signal });
-    errors.push(...problems.map((p) => selectionError(boxConfig, p)));
+    errors.push(...(selection?.problems ?? []).map((p) => selectionError(boxConfig, p)));
     const alias = boxConfig.alias ?? `${app}.phar`;
     if (boxConfig.stub === true) {
       stub = generateStub({
@@ -302,16 +367,23 @@ export async function prepareBuild(options: BuildOptions): Promise<BuildContext>
       });
     } else if (typeof boxConfig.stub === 'string') {
       const text = await fs.readFile(path.resolve(boxConfig.basePath, boxConfig.stub), 'utf8').catch(() => undefined);
-      if (text !== undefined && !text.includes('__HALT_COMPILER();')) {
+      // PHP and the Phar extension find the marker case-insensitively ("__halt_compiler();" works).
+      if (text !== undefined && !text.toLowerCase().includes('__halt_compiler();')) {
         errors.push(
-          new InputError(`The stub ${boxConfig.stub} has no __HALT_COMPILER(); line`, {
+          new InputError(`The stub ${quoted(boxConfig.stub)} has no __HALT_COMPILER(); line`, {
             location: locate(['stub']),
             hint: 'A phar stub must end with __HALT_COMPILER(); ?>',
           }),
         );
       }
-      stub = text ?? null;
+      // Phar::setStub finds the marker case-insensitively, but opening the phar later (Phar::mapPhar, phar://) looks
+      // for it in upper case only: write the first one as "__HALT_COMPILER();" so the accepted stub also works.
+      stub = text?.replace(/__halt_compiler\(\);/i, '__HALT_COMPILER();') ?? null;
     }
+  }
+  if (errors.length && !selection && selectNow) {
+    selection = await selectNow();
+    errors.push(...selection.problems.map((p) => selectionError(boxConfig as BoxConfig, p)));
   }
   if (errors.length) throw new InputErrors(errors);
 
@@ -325,7 +397,9 @@ export async function prepareBuild(options: BuildOptions): Promise<BuildContext>
     composer: composer as ComposerInfo,
     rollout,
     boxConfig: boxConfig as BoxConfig,
-    composerArgs: options.composerArgs ?? rollout?.build.composer ?? DEFAULT_COMPOSER_ARGS,
+    composerArgs,
+    // With composer skipped nothing changes the tree before compiling: the selection made here is the phar's.
+    selection: composerArgs.length === 0 ? selection?.entries : undefined,
     mode,
     box,
     placeholders,
@@ -336,7 +410,7 @@ export async function prepareBuild(options: BuildOptions): Promise<BuildContext>
 /** The plan php/compile.php writes: files selected now that vendor/ exists. */
 async function makePlan(ctx: BuildContext, output: string, signal?: AbortSignal): Promise<CompilePlan> {
   const config = ctx.boxConfig;
-  const { entries, problems } = await selectFiles(config, { signal });
+  const { entries, problems } = ctx.selection ? { entries: ctx.selection, problems: [] } : await selectFiles(config, { signal });
   if (problems.length) throw new InputErrors(problems.map((p) => selectionError(config, p)));
   const own: Record<string, unknown> = { app: ctx.app, version: ctx.version, commit: ctx.commit, commitTime: ctx.commitTime };
   if (ctx.git.dirty) own.dirty = true;
@@ -361,6 +435,50 @@ async function makePlan(ctx: BuildContext, output: string, signal?: AbortSignal)
     metadata,
     timestamp: Math.floor(Date.parse(ctx.commitTime) / 1000),
   };
+}
+
+/**
+ * Also writes the stored phar to box.json's `output` (as box would), for scripts that expect it there.
+ * The artifact store stays the source of truth: the copy is written after it, replaced atomically, and skipped when identical.
+ */
+async function writeBoxOutput(config: BoxConfig, artifact: Artifact, log: Logger): Promise<void> {
+  if (!config.outputIsSet) return;
+  const output = config.output;
+  const stat = await fs.stat(output).catch(() => undefined);
+  if (stat?.isFile() && stat.size === artifact.size && (await sha256File(output)) === artifact.sha256) return;
+  // Replace an earlier phar, never another file that happens to be there (an "output" naming a source file).
+  if (stat && !(stat.isFile() && (await looksLikePhar(output)))) {
+    throw new OperationError(`Built ${artifact.id}, but did not write box.json's output ${output}: something other than a phar is there`, {
+      step: 'output',
+      file: output,
+    });
+  }
+  const tmp = `${output}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await fs.mkdir(path.dirname(output), { recursive: true });
+    await fs.copyFile(artifact.pharPath, tmp);
+    await fs.chmod(tmp, (await fs.stat(artifact.pharPath)).mode & 0o777);
+    await fs.rename(tmp, output);
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw new OperationError(`Built ${artifact.id}, but cannot write box.json's output ${output}: ${(err as Error).message}`, {
+      step: 'output',
+      file: output,
+      cause: err,
+    });
+  }
+  log.info(`Wrote ${output} (box.json "output")`);
+}
+
+/** True when the file's first MiB holds a phar stub's end marker. */
+async function looksLikePhar(file: string): Promise<boolean> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(1024 * 1024), 0, 1024 * 1024, 0);
+    return buffer.subarray(0, bytesRead).toString('latin1').toLowerCase().includes('__halt_compiler();');
+  } finally {
+    await handle.close();
+  }
 }
 
 function selectionError(config: BoxConfig, p: SelectionProblem): InputError {

@@ -18,6 +18,7 @@ import type { SideSummary } from '../analysis/metrics';
 import { notifyAll } from '../analysis/notify';
 import type { NotifyEvent } from '../analysis/notify';
 import type { PlanStep } from '../analysis/plan';
+import { delay } from '../delay';
 import { CancelledError, describeError, noLoadBalancerError, throwIfAborted } from '../errors';
 import { readSplits } from '../traffic/apply';
 import { formatSplit, toBasisPoints } from '../traffic/render';
@@ -205,7 +206,7 @@ async function observeStep(
   let failedWindows = 0;
   let from = liveAt;
   for (;;) {
-    await waitFor(analysis.intervalMs, ctx.signal).catch(async (err: unknown) => {
+    await delay(analysis.intervalMs, ctx.signal).catch(async (err: unknown) => {
       if (err instanceof CancelledError)
         await pauseRollout(config, ctx, `observation at ${formatSplit(step.weight)} % cancelled by ${ctx.user}`);
       throw err;
@@ -287,22 +288,6 @@ function brief(s: SideSummary) {
 
 function round(x: number): number {
   return Math.round(x * 1e6) / 1e6;
-}
-
-/** The interval between two reads of the logs: a schedule, cancelled by `signal`. */
-function waitFor(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new CancelledError());
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(new CancelledError());
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** A failed step: with gates.autoRollback the split goes to 0 % at once (under the lock); the rollout is "failed". */

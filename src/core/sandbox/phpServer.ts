@@ -4,7 +4,7 @@ import { run } from '../exec/process';
 
 /**
  * Starts, stops and restarts one `php -S` backend that serves `<dir>/current/<phar>`. It is the
- * sandbox's restart hook: a running php does not notice that `current` moved (DESIGN: restart,
+ * sandbox's restart hook: a running php does not notice that `current` moved (a deploy restarts,
  * then probe), so the hook stops the whole process group, starts php again on the same port
  * and returns once the port accepts connections. State lives in the backend dir: php.pid, php.log.
  * php runs in its own session (setsid), so it outlives the command that started it.

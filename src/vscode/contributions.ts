@@ -94,6 +94,7 @@ export const Commands = {
   verifySplit: 'pharRollout.verifySplit',
   unlock: 'pharRollout.unlock',
   copyValue: 'pharRollout.copyValue',
+  openHistory: 'pharRollout.openHistory',
 } as const;
 
 export type CommandId = (typeof Commands)[keyof typeof Commands];
@@ -116,4 +117,5 @@ export const commandMeta: Record<CommandId, CommandMeta> = {
   [Commands.verifySplit]: { needsTrust: true, context: [V.loadBalancer] },
   [Commands.unlock]: { needsTrust: true, context: [V.lock] },
   [Commands.copyValue]: { needsTrust: false, context: [V.lastBuild, V.artifact] },
+  [Commands.openHistory]: { needsTrust: false, context: [V.history] },
 };

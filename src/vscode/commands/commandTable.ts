@@ -11,6 +11,7 @@ import { copyValue } from './view/copyValue';
 import { refresh } from './view/refresh';
 import { showLog } from './view/showLog';
 import { showPanel } from './view/showPanel';
+import { openHistory } from './view/openHistory';
 import { deploy } from './backends/deploy';
 import { ramp } from './traffic/ramp';
 import { promote } from './traffic/promote';
@@ -54,6 +55,7 @@ const handlers: Record<CommandId, Handler> = {
   [Commands.verifySplit]: (ctx, _node, args) => verifySplit(ctx, commandArgs(Commands.verifySplit, args, { requests: is.number })),
   [Commands.unlock]: (ctx, _node, args) => unlock(ctx, commandArgs(Commands.unlock, args, { confirm: is.boolean })),
   [Commands.copyValue]: (ctx, node) => copyValue(ctx, isNodeOf(node, 'artifact') ? node : undefined),
+  [Commands.openHistory]: (ctx, _node, args) => openHistory(ctx, commandArgs(Commands.openHistory, args, { action: is.string })),
 };
 
 /** Every command of the extension; registerCommands wraps each with logging, trust and error reporting. */

@@ -4,7 +4,8 @@ import type { ProjectModel } from '../projectModel';
 import type { BackendView, HistoryView, LoadBalancerView } from '../liveState';
 import { formatAge, formatLatency, formatPercent, md, percentBar } from '../format';
 import type { Group } from '../../core/config/rolloutConfig';
-import { versionOfArtifactId } from '../../core/phar/artifactStore';
+import { eventCount, historyChange, historyKind, historyResult, historyTime } from '../historyText';
+import type { HistoryKind } from '../historyText';
 import { safeText } from '../../core/safeText';
 import { ContextValues, rolloutStateContextValue } from '../contributions';
 import type { ContextValue, RolloutRowStatus } from '../contributions';
@@ -81,7 +82,7 @@ export class RolloutTreeProvider extends SignedTreeProvider<RolloutNode> {
     const history = new vscode.TreeItem('History', vscode.TreeItemCollapsibleState.Collapsed);
     history.id = 'history';
     history.iconPath = new vscode.ThemeIcon('history');
-    history.description = live.history.length ? `${live.history.length} events` : 'empty';
+    history.description = live.history.length ? eventCount(live.history.length) : 'empty';
     history.contextValue = ContextValues.history satisfies ContextValue;
     nodes.push({ item: history, children: () => [...live.history].reverse().map(historyNode) });
     return nodes;
@@ -160,39 +161,31 @@ function backendNode(name: string, group: Group, v: BackendView | undefined, ref
 }
 
 function historyNode(h: HistoryView): RolloutNode {
-  const item = new vscode.TreeItem(safeText(`${h.action}${h.target ? ` ${h.target}` : ''}`, 80), vscode.TreeItemCollapsibleState.None);
-  const change = h.before !== undefined || h.after !== undefined ? `${short(h.before)} → ${short(h.after)}` : '';
-  item.description = safeText([change, h.user, formatAge(h.time)].filter(Boolean).join(' · '), 120);
+  // Time first, then action, result and versions; who only in the tooltip (the rows are narrow).
+  const item = new vscode.TreeItem(
+    safeText(`${historyTime(h.time)} ${h.action}${h.target ? ` ${h.target}` : ''}`, 80),
+    vscode.TreeItemCollapsibleState.None,
+  );
+  const change = historyChange(h);
+  item.description = safeText([historyResult(h), change].filter(Boolean).join(' · '), 120);
   item.tooltip = foreignMarkdown(
-    md`**${h.action}${h.target ? ` ${h.target}` : ''}**\n\n| | |\n|---|---|\n| time | ${h.time} |\n| by | ${h.user} |\n` +
-      md`| before | ${h.before ?? '—'} |\n| after | ${h.after ?? '—'} |\n| result | ${h.result ?? '—'} |\n`,
+    md`**${h.action}${h.target ? ` ${h.target}` : ''}** · ${historyResult(h)}\n\n| | |\n|---|---|\n| time | ${h.time} (${formatAge(h.time)}) |\n| by | ${h.user} |\n` +
+      md`| change | ${change || '—'} |\n`,
   );
-  const ok = !h.result || /^(ok|pass)\b/.test(h.result); // 'ok', 'ok (forced)', a gate's 'pass'
-  item.iconPath = new vscode.ThemeIcon(
-    ok ? 'circle-small-filled' : 'error',
-    ok ? undefined : new vscode.ThemeColor('problemsErrorIcon.foreground'),
-  );
+  const kind = historyKind(h);
+  item.iconPath = HISTORY_ICONS[kind];
   item.contextValue = ContextValues.historyEvent satisfies ContextValue;
   return { item };
 }
 
-function short(v: unknown): string {
-  if (v === undefined || v === null) return '—';
-  if (typeof v === 'number') return formatPercent(v);
-  if (typeof v === 'string') return v;
-  const o = v as Record<string, unknown>;
-  if (typeof o.split === 'number') return formatPercent(o.split);
-  if (typeof o.version === 'string') return o.version;
-  if (o.releases && typeof o.releases === 'object') {
-    const versions = [
-      ...new Set(Object.values(o.releases as Record<string, string | null>).map((id) => (id ? versionOfArtifactId(id) : 'none'))),
-    ];
-    return versions.join(', ');
-  }
-  if (typeof o.artifact === 'string') return versionOfArtifactId(o.artifact);
-  if (typeof o.status === 'string') return o.status;
-  return JSON.stringify(v).slice(0, 40);
-}
+/** Icons and colours by result (a Record: a new kind fails to compile until it has one). */
+const HISTORY_ICONS: Record<HistoryKind, vscode.ThemeIcon> = {
+  pass: new vscode.ThemeIcon('pass', new vscode.ThemeColor('testing.iconPassed')),
+  fail: new vscode.ThemeIcon('error', new vscode.ThemeColor('problemsErrorIcon.foreground')),
+  rollback: new vscode.ThemeIcon('discard', new vscode.ThemeColor('problemsWarningIcon.foreground')),
+  started: new vscode.ThemeIcon('circle-outline'),
+  cancelled: new vscode.ThemeIcon('circle-slash'),
+};
 
 /** The rollout row's status word; the core's statuses plus "idle" when no rollout state exists. */
 function rowStatus(status: string | undefined): RolloutRowStatus {

@@ -57,6 +57,13 @@ describe('Traffic (extension host, sandbox)', function () {
     );
     // A rollback someone chose ends the rollout as "rolled back", never as a plain "done".
     assert.equal(model.live.rollout?.endedBy, 'rollback');
+    // Open History, filtered to ramps: a readable document, no JSON, no other action.
+    const doc = await vscode.commands.executeCommand<vscode.TextDocument>('pharRollout.openHistory', undefined, { action: 'ramp' });
+    const text = doc.getText();
+    assert.match(text, /^Rollout history: ramp only \(\d+ events?, newest first\)/);
+    assert.match(text, /ramp \S+ +ok +0 % → 25 %/);
+    assert.equal(/\{|deploy|rollback /.test(text), false, text);
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
     // At 0 % there is no traffic to roll back: refused before any picker or modal.
     const again = await vscode.commands.executeCommand('pharRollout.rollback', node, { speed: 'traffic' });
     assert.equal(again, undefined);

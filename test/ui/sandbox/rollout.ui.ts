@@ -320,8 +320,13 @@ export const tests: UiTest[] = [
           async () => {
             rows = await ctx.treeRows(ROLLOUT);
             const events = childrenOf(rows, 'History');
-            const ramp = events.find((e) => e.label === `ramp ${lb}` && e.description.includes('→ 25 %'));
-            const back = events.find((e) => e.label === `rollback ${lb}` && e.description.startsWith('25 % → 0 %'));
+            // Time first ("13:04 ramp edge"), then result and change in the description.
+            const ramp = events.find(
+              (e) => /^\d\d:\d\d ramp /.test(e.label) && e.label.endsWith(lb) && e.description === 'ok · 0 % → 25 %',
+            );
+            const back = events.find(
+              (e) => /^\d\d:\d\d rollback /.test(e.label) && e.label.endsWith(lb) && e.description === 'rolled back · 25 % → 0 %',
+            );
             return Boolean(ramp && back);
           },
           30000,
@@ -329,6 +334,12 @@ export const tests: UiTest[] = [
       } catch (err) {
         throw new Error(`${(err as Error).message}; rows: ${show(rows)}`, { cause: err });
       }
+      const history = await ctx.treeRows(ROLLOUT);
+      const jsonLooking = childrenOf(history, 'History').filter((e) => /[{}]/.test(e.label + e.description));
+      if (jsonLooking.length) throw new Error(`History rows show raw JSON: ${show(jsonLooking)}`);
+      const gate = childrenOf(history, 'History').find((e) => / gate /.test(e.label));
+      if (!gate || !/^passed · at 25 %: canary errors [\d.]+ %, p95 \d+ ms/.test(gate.description))
+        throw new Error(`the gate row says passed with its numbers: ${gate ? show([gate]) : 'none'}`);
       // Everything here succeeded (the gate passed): no event shows the error icon.
       const failedLooking = childrenOf(rows, 'History').filter((e) => e.icon === 'error');
       if (failedLooking.length) throw new Error(`History marks successful events as failed: ${show(failedLooking)}`);
@@ -346,8 +357,11 @@ export const tests: UiTest[] = [
       const labels = await ctx.waitFor(
         'the Roll Back picker',
         async () => {
+          // The palette's own rows linger for a moment: read only once the picker's title is Roll Back.
+          const title = ctx.page.locator('.quick-input-widget .quick-input-title');
+          if (!(await title.isVisible()) || ((await title.textContent()) ?? '').trim() !== 'Roll Back') return undefined;
           const texts = (await rows.allTextContents()).map((t) => t.replace(/\s+/g, ' ').trim());
-          return texts.length > 0 ? texts : undefined;
+          return texts.length > 0 && texts.every((t) => !t.startsWith('Phar Rollout:')) ? texts : undefined;
         },
         30000,
       );

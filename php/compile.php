@@ -117,11 +117,9 @@ function compilePhar(array $plan): void
     $phar = new Phar($output, 0, $alias);
     $phar->startBuffering();
 
-    $count = count($files);
-    progress("adding {$count} files");
-    // buildFromIterator with in-memory streams: addFromString is quadratic in the number of entries.
-    // Entries keep the plan's (sorted) order: the manifest is written in insertion order.
-    $phar->buildFromIterator(entries($files, $placeholders, $main, $count));
+    // Stub, metadata and signature before the entries: even while buffering each of these calls costs time in
+    // proportion to the entries already added (with 2,000 entries about a third of the compile), and nothing on
+    // an empty archive. The output is byte-identical.
     if (isset($plan['stub']) && is_string($plan['stub'])) {
         $phar->setStub($plan['stub']);
     } else {
@@ -132,6 +130,12 @@ function compilePhar(array $plan): void
         $phar->setMetadata($plan['metadata']);
     }
     $phar->setSignatureAlgorithm(SIGNATURE_ALGORITHMS[$algorithm][0]);
+
+    $count = count($files);
+    progress("adding {$count} files");
+    // buildFromIterator with in-memory streams: addFromString is quadratic in the number of entries.
+    // Entries keep the plan's (sorted) order: the manifest is written in insertion order.
+    $phar->buildFromIterator(entries($files, $placeholders, $main, $count));
     if ($compression === 'GZ' && $count > 0) {
         // While buffering: the entries are written compressed once, instead of the archive being rewritten.
         progress('compressing (GZ)');

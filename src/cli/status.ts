@@ -4,6 +4,7 @@ import { CancelledError, describeError } from '../core/errors';
 import { describeHolder } from '../core/exec/hostLock';
 import { TransportPool } from '../core/exec/transportFor';
 import { rolloutStatus } from '../core/rollout/status';
+import { runnerHealth } from '../core/rollout/run';
 import type { RolloutStatusView } from '../core/rollout/status';
 import { formatSplit } from '../core/traffic/render';
 import { EXIT_OK, defineCommand, jsonOption, projectOption } from './cliCommand';
@@ -76,6 +77,16 @@ export const statusCommand = defineCommand({
       }
       if (rollout.state)
         ctx.stdout(`rollout: ${rollout.state.status}${rollout.state.message ? ` — ${safeText(rollout.state.message)}` : ''}`);
+      if (rollout.state?.runner) {
+        const r = rollout.state.runner;
+        const { alive, seenAgoMs } = runnerHealth(r);
+        const who = `${safeText(r.user, 120)} on ${safeText(r.host, 120)} (pid ${r.pid})`;
+        ctx.stdout(
+          alive
+            ? `runner: ${who}, last window ${Math.round(seenAgoMs / 1000)} s ago`
+            : `runner: gone — ${who} has not judged a window for ${Math.round(seenAgoMs / 1000)} s; "phar-rollout run" picks the rollout up`,
+        );
+      }
       if (rollout.stateError) ctx.stdout(`rollout: unreadable — ${terminalText(rollout.stateError)}`);
       if ('error' in rollout && rollout.error) ctx.stdout(`rollout: unreadable — ${terminalText(rollout.error)}`);
       if (rollout.lock) ctx.stdout(`locked by ${describeHolder(rollout.lock)}`);

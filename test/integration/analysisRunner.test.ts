@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { run } from '../../src/core/exec/process';
 import { LocalTransport } from '../../src/core/exec/localTransport';
 import type { Artifact } from '../../src/core/phar/artifact';
-import { runRollout } from '../../src/core/rollout/run';
+import { runRollout, runnerHealth } from '../../src/core/rollout/run';
 import { readHistory } from '../../src/core/rollout/history';
 import { readState } from '../../src/core/rollout/state';
 import { readSplit } from '../../src/core/traffic/apply';
@@ -219,6 +219,16 @@ describe('canary analysis runner on real traffic', function () {
         await exited;
       }
       const killedAt = (await readHistory(lab.projectDir)).length;
+      // The killed runner is left in the state; status tells a live runner from a gone one by its last window.
+      const left = (await readState(lab.projectDir))?.runner;
+      assert.ok(left, 'the killed runner is recorded in the state');
+      assert.equal(runnerHealth(left, Date.parse(left.seenAt) + 1000).alive, true);
+      assert.equal(runnerHealth(left, Date.parse(left.seenAt) + left.intervalMs * 3 + 31_000).alive, false);
+      const status = await run('node', [CLI, 'status', '--project', lab.projectDir], {
+        allowFailure: true,
+        env: { GIT_CONFIG_GLOBAL: '/dev/null' },
+      });
+      assert.match(status.stdout, /^runner: .+ \(pid \d+\), last window \d+ s ago$/m);
       // The next run (with a short observation) picks the rollout up at 50 %.
       const config = await lab.reconfigure({ traffic: { steps: [{ weight: 50, observe: '3s' }] } });
       const started = Date.now();
@@ -230,6 +240,7 @@ describe('canary analysis runner on real traffic', function () {
       const after = (await readHistory(lab.projectDir)).slice(killedAt);
       assert.ok(!after.some((e) => e.action === 'ramp'), 'the split was already live: no new ramp');
       assert.ok(after.filter((e) => e.action === 'analysis').length >= 3);
+      assert.equal((await readState(lab.projectDir))?.runner, undefined, 'a runner that ended takes itself out of the state');
     } finally {
       await stopAll(loads);
     }

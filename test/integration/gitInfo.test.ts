@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { run } from '../../src/core/exec/process';
 import { commitTime, describeTags, exactTag, headCommit, isDirty, latestTag, readGitInfo } from '../../src/core/git/git';
 import type { GitInfo } from '../../src/core/git/git';
+import { skipUnlessCi } from '../helpers/skip';
 
 const env = {
   GIT_AUTHOR_DATE: '2024-01-02T03:04:05Z',
@@ -55,6 +56,13 @@ describe('readGitInfo (integration: git)', function () {
     return info;
   };
 
+  before(async function () {
+    const found = await run('git', ['--version'], { allowFailure: true }).then(
+      (r) => r.code === 0,
+      () => false,
+    );
+    if (!found) skipUnlessCi(this, 'git is not available');
+  });
   beforeEach(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'git-info-'));
   });
@@ -131,6 +139,34 @@ describe('readGitInfo (integration: git)', function () {
     await expectInfo({ dirty: true });
     await git('checkout', '-q', 'HEAD', '--', 'a');
     await expectInfo({ dirty: false });
+  });
+
+  it('on a git older than 2.35 (no %(describe:tags) placeholder) the tags come from describe', async () => {
+    await git('init', '-q');
+    await commit('a');
+    await git('tag', 'v2.0.0');
+    await commit('b');
+    const expected = await oneCallPerField(dir);
+    // A git on PATH that prints %(describe…) back literally, as an older git does ("%%" is git's literal "%").
+    const realGit = (await run('sh', ['-c', 'command -v git'])).stdout.trim();
+    const bin = await fs.mkdtemp(path.join(os.tmpdir(), 'old-git-'));
+    await fs.writeFile(
+      path.join(bin, 'git'),
+      `#!${process.execPath}\nif (process.argv.some((a) => a.includes('%(describe'))) require('node:fs').appendFileSync(${JSON.stringify(path.join(bin, 'rewrote'))}, 'x');\nconst r = require('node:child_process').spawnSync(${JSON.stringify(realGit)}, process.argv.slice(2).map((a) => a.split('%(describe').join('%%(describe')), { stdio: 'inherit' });\nprocess.exit(r.status ?? 1);\n`,
+      { mode: 0o755 },
+    );
+    const savedPath = process.env.PATH;
+    process.env.PATH = `${bin}${path.delimiter}${savedPath ?? ''}`;
+    try {
+      const info = await readGitInfo(dir);
+      assert.deepEqual(info, expected);
+      assert.match(info.describe ?? '', /^v2\.0\.0-1-g/);
+      assert.equal(info.latestTag, 'v2.0.0');
+      assert.equal(await fs.readFile(path.join(bin, 'rewrote'), 'utf8'), 'x', 'the log -1 call went through the old-git stand-in');
+    } finally {
+      process.env.PATH = savedPath;
+      await fs.rm(bin, { recursive: true, force: true });
+    }
   });
 
   it('a project in a subfolder: only its own changes make it dirty', async () => {

@@ -29,7 +29,8 @@ import { promote } from './promote';
 import { ramp } from './ramp';
 import { currentSplit, setSplitRecorded, stepIndexOf } from './shared';
 import { applyEvent, readState, updateState } from './state';
-import type { RolloutState } from './types';
+import * as os from 'node:os';
+import type { RolloutState, RunnerInfo } from './types';
 
 /** One analysis window as the runner judged it. */
 export interface WindowReport {
@@ -102,70 +103,85 @@ export async function runRollout(config: RolloutConfig, options: RunOptions = {}
     const resumedAt = onDisk?.status === 'running' && onDisk.planIndex !== undefined ? onDisk.planIndex : -1;
     let index = firstStepFrom(plan, start, resumedAt);
     let current = start;
-    for (; index < plan.length; index++) {
-      throwIfAborted(ctx.signal);
-      const item = plan[index];
-      if (item.kind === 'pause') {
-        const reason = `plan pause after ${formatSplit(current)} %: resume to continue`;
-        const state = await pauseRollout(config, ctx, reason, index + 1);
-        await notify(config, ctx, 'pause', reason, { split: current });
-        return { result: 'paused', reason, steps, state };
+    const runner: RunnerInfo = {
+      user: ctx.user,
+      host: os.hostname(),
+      pid: process.pid,
+      since: new Date().toISOString(),
+      seenAt: new Date().toISOString(),
+      intervalMs: analysis.intervalMs,
+    };
+    try {
+      for (; index < plan.length; index++) {
+        throwIfAborted(ctx.signal);
+        const item = plan[index];
+        if (item.kind === 'pause') {
+          const reason = `plan pause after ${formatSplit(current)} %: resume to continue`;
+          const state = await pauseRollout(config, ctx, reason, index + 1);
+          await notify(config, ctx, 'pause', reason, { split: current });
+          return { result: 'paused', reason, steps, state };
+        }
+        const step: StepReport = { weight: item.weight, observeMs: item.observeMs, windows: [] };
+        steps.push(step);
+        if (toBasisPoints(item.weight) !== toBasisPoints(current)) {
+          const r = await ramp(
+            config,
+            { percent: item.weight },
+            { ...shared, gate: options.precheck ?? config.gates.samples > 0, expectBefore: current },
+          );
+          current = r.after;
+          if (!r.ok) {
+            const reason = `pre-check gate failed at ${formatSplit(item.weight)} %: ${r.reason ?? 'see the log'}`;
+            await notify(config, ctx, r.rolledBack ? 'rollback' : 'failure', reason, { split: current });
+            return { result: r.rolledBack ? 'rolled-back' : 'failed', reason, steps, state: r.state };
+          }
+        }
+        await savePlanIndex(config, index, runner);
+        if (item.weight === 0) continue; // nothing reaches the canary: nothing to judge
+        options.onStep?.(step, 'live');
+        const outcome = await observeStep(config, ctx, analysis, step, options, () => savePlanIndex(config, undefined, runner));
+        options.onStep?.(step, 'ended');
+        if (outcome.kind === 'stopped') return { ...outcome.result, steps };
+        if (outcome.kind === 'fail') {
+          const rolled = await failStep(config, ctx, step, outcome.reason);
+          return { result: rolled.rolledBack ? 'rolled-back' : 'failed', reason: outcome.reason, steps, state: rolled.state };
+        }
+        if (outcome.kind === 'pause') {
+          const state = await pauseRollout(config, ctx, outcome.reason, index);
+          await notify(config, ctx, 'pause', outcome.reason, { split: current });
+          return { result: 'paused', reason: outcome.reason, steps, state };
+        }
+        await notify(config, ctx, 'step', `canary passed ${formatSplit(item.weight)} %: ${step.reasons?.[0] ?? ''}`, { split: current });
       }
-      const step: StepReport = { weight: item.weight, observeMs: item.observeMs, windows: [] };
-      steps.push(step);
-      if (toBasisPoints(item.weight) !== toBasisPoints(current)) {
-        const r = await ramp(
-          config,
-          { percent: item.weight },
-          { ...shared, gate: options.precheck ?? config.gates.samples > 0, expectBefore: current },
-        );
-        current = r.after;
-        if (!r.ok) {
-          const reason = `pre-check gate failed at ${formatSplit(item.weight)} %: ${r.reason ?? 'see the log'}`;
-          await notify(config, ctx, r.rolledBack ? 'rollback' : 'failure', reason, { split: current });
-          return { result: r.rolledBack ? 'rolled-back' : 'failed', reason, steps, state: r.state };
+      let promoted: boolean | undefined;
+      let state = await readState(config.projectDir);
+      if (analysis.autoPromote && toBasisPoints(current) === 10000) {
+        const p = await promote(config, shared);
+        promoted = p.ok;
+        state = p.state ?? state;
+        if (!p.ok) {
+          const reason = `the plan passed, but the promotion failed on ${p.results
+            .filter((r) => !r.ok)
+            .map((r) => r.backend)
+            .join(', ')}`;
+          await notify(config, ctx, 'failure', reason, {});
+          return { result: 'failed', reason, steps, promoted, state };
         }
       }
-      await savePlanIndex(config, index);
-      if (item.weight === 0) continue; // nothing reaches the canary: nothing to judge
-      options.onStep?.(step, 'live');
-      const outcome = await observeStep(config, ctx, analysis, step, options);
-      options.onStep?.(step, 'ended');
-      if (outcome.kind === 'stopped') return { ...outcome.result, steps };
-      if (outcome.kind === 'fail') {
-        const rolled = await failStep(config, ctx, step, outcome.reason);
-        return { result: rolled.rolledBack ? 'rolled-back' : 'failed', reason: outcome.reason, steps, state: rolled.state };
-      }
-      if (outcome.kind === 'pause') {
-        const state = await pauseRollout(config, ctx, outcome.reason, index);
-        await notify(config, ctx, 'pause', outcome.reason, { split: current });
-        return { result: 'paused', reason: outcome.reason, steps, state };
-      }
-      await notify(config, ctx, 'step', `canary passed ${formatSplit(item.weight)} %: ${step.reasons?.[0] ?? ''}`, { split: current });
+      await notify(
+        config,
+        ctx,
+        'completion',
+        `canary completed the plan at ${formatSplit(current)} %${promoted ? ' and was promoted' : ''}`,
+        {},
+      );
+      return { result: 'completed', steps, promoted, state };
+    } finally {
+      // This runner is done (a killed one leaves its entry behind, no longer seen: "gone").
+      await updateState(config.projectDir, (s) =>
+        s?.runner?.pid === runner.pid && s.runner.host === runner.host ? { ...s, runner: undefined } : undefined,
+      ).catch(() => undefined);
     }
-    let promoted: boolean | undefined;
-    let state = await readState(config.projectDir);
-    if (analysis.autoPromote && toBasisPoints(current) === 10000) {
-      const p = await promote(config, shared);
-      promoted = p.ok;
-      state = p.state ?? state;
-      if (!p.ok) {
-        const reason = `the plan passed, but the promotion failed on ${p.results
-          .filter((r) => !r.ok)
-          .map((r) => r.backend)
-          .join(', ')}`;
-        await notify(config, ctx, 'failure', reason, {});
-        return { result: 'failed', reason, steps, promoted, state };
-      }
-    }
-    await notify(
-      config,
-      ctx,
-      'completion',
-      `canary completed the plan at ${formatSplit(current)} %${promoted ? ' and was promoted' : ''}`,
-      {},
-    );
-    return { result: 'completed', steps, promoted, state };
   });
 }
 
@@ -196,6 +212,7 @@ async function observeStep(
   analysis: AnalysisConfig,
   step: StepReport,
   options: RunOptions,
+  beat: () => Promise<void>,
 ): Promise<StepOutcome> {
   const attributor = new Attributor(config.backends.map((b) => ({ name: b.name, group: b.group, upstream: b.upstream })));
   const isError = errorStatusTest(analysis.errorStatuses);
@@ -246,6 +263,7 @@ async function observeStep(
       result: verdict.result === 'fail' ? `fail: ${verdict.reasons.join('; ')}` : verdict.result,
     });
     options.onWindow?.(step, report);
+    await beat();
     from = to;
 
     // Someone paused, resumed elsewhere, rolled back or promoted meanwhile: stop at this window.
@@ -339,9 +357,12 @@ async function pauseRollout(config: RolloutConfig, ctx: OpContext, reason: strin
   }
 }
 
-/** Records the plan position being observed (a restarted run re-observes it). */
-async function savePlanIndex(config: RolloutConfig, planIndex: number): Promise<void> {
-  await updateState(config.projectDir, (current) => (current ? { ...current, planIndex } : undefined));
+/** Records the plan position being observed (a restarted run re-observes it) and that this runner is alive. */
+async function savePlanIndex(config: RolloutConfig, planIndex: number | undefined, runner: RunnerInfo): Promise<void> {
+  runner.seenAt = new Date().toISOString();
+  await updateState(config.projectDir, (current) =>
+    current ? { ...current, ...(planIndex !== undefined ? { planIndex } : {}), runner } : undefined,
+  );
 }
 
 /** Webhooks never block or fail the rollout: outcomes are logged. */
@@ -360,4 +381,13 @@ async function notify(
     { timeoutMs: config.notify?.timeoutMs },
   );
   for (const o of outcomes) if (!o.ok) ctx.log.warn(`webhook ${o.url} failed: ${o.error ?? 'no answer'}`);
+}
+
+/**
+ * The runner as the team sees it: alive (a window judged within two intervals and a half, plus 30 s
+ * of slack) or gone (a runner that died: the next `run` picks the rollout up).
+ */
+export function runnerHealth(runner: RunnerInfo, now = Date.now()): { alive: boolean; seenAgoMs: number } {
+  const seenAgoMs = Math.max(0, now - Date.parse(runner.seenAt));
+  return { alive: seenAgoMs <= runner.intervalMs * 2.5 + 30_000, seenAgoMs };
 }

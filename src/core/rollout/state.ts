@@ -155,6 +155,13 @@ function shapeProblem(s: unknown): string | undefined {
   for (const k of ['startedAt', 'updatedAt'] as const) if (typeof o[k] !== 'string') return `"${k}" is not a string`;
   for (const k of ['canaryArtifact', 'canaryVersion', 'message'] as const)
     if (o[k] !== undefined && typeof o[k] !== 'string') return `"${k}" is not a string`;
+  if (o.planIndex !== undefined && !isNumber(o.planIndex)) return '"planIndex" is not a number';
+  if (o.runner !== undefined) {
+    const r = o.runner as Record<string, unknown> | null;
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) return '"runner" is not an object';
+    for (const k of ['user', 'host', 'since', 'seenAt'] as const) if (typeof r[k] !== 'string') return `"runner.${k}" is not a string`;
+    if (!isNumber(r.pid) || !isNumber(r.intervalMs)) return '"runner.pid" or "runner.intervalMs" is not a number';
+  }
   return undefined;
 }
 

@@ -34,6 +34,19 @@ export interface RolloutState {
   endedBy?: 'promote' | 'rollback';
   /** The runner's position in traffic.plan: the item observed, or the one after a passed pause. */
   planIndex?: number;
+  /** The `run` that walks the plan, while it runs (a runner that died leaves it behind, no longer seen). */
+  runner?: RunnerInfo;
+}
+
+/** Who runs the plan, and when its last window was judged. */
+export interface RunnerInfo {
+  user: string;
+  host: string;
+  pid: number;
+  since: string;
+  /** Updated at every window: a runner not seen for two intervals and a half has stopped. */
+  seenAt: string;
+  intervalMs: number;
 }
 
 /** Error rate and latency of one group, measured by a gate. */

@@ -267,6 +267,16 @@ export class Workbench {
     return message;
   }
 
+  /** The button labels of the notification toast matching `text` (its next steps). */
+  async notificationButtons(text: string | RegExp, timeoutMs = 60000): Promise<string[]> {
+    const message = await this.notification(text, timeoutMs);
+    const toast = this.page
+      .locator('.notifications-toasts .notification-toast')
+      .filter({ has: this.page.locator('.notification-list-item-message', { hasText: message }) })
+      .first();
+    return (await toast.locator('.notification-list-item-buttons-container .monaco-button').allTextContents()).map((t) => t.trim());
+  }
+
   /** True while a quick pick, a modal dialog or a diff editor is open (what a refusal must come before). */
   async askingSomething(): Promise<string | undefined> {
     if (await this.page.locator('.quick-input-widget .monaco-list-row').first().isVisible()) return 'a quick pick';

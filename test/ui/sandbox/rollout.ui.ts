@@ -222,6 +222,10 @@ export const tests: UiTest[] = [
       );
       ctx.log(`${canary}: ${description}`);
       ctx.log(`notification: ${await ctx.notification(`Deployed ${NEW_VERSION} to ${canary}`)}`);
+      const deployNext = await ctx.notificationButtons(`Deployed ${NEW_VERSION} to ${canary}`);
+      ctx.log(`next steps: ${JSON.stringify(deployNext)}`);
+      if (!deployNext.includes('Ramp Canary…') || !deployNext.includes('Verify Split'))
+        throw new Error(`the deploy result offers Ramp Canary… and Verify Split: ${JSON.stringify(deployNext)}`);
       for (const name of backendsOf(ctx, 'stable'))
         await waitForRow(ctx, name, `still serving ${ctx.version}`, (d) => servesVersion(d, ctx.version), 10000);
       const status = await waitForStatus(ctx, `canary ${NEW_VERSION}`, (t) => t === `${ctx.version} | canary ${NEW_VERSION}`);
@@ -256,6 +260,12 @@ export const tests: UiTest[] = [
       const done = await ctx.notification(/^Canary at 25 %|^Canary gate failed/);
       ctx.log(`notification: ${done}`);
       if (!done.startsWith('Canary at 25 %')) throw new Error(`the ramp did not hold: ${done}`);
+      if (!/gate passed \(canary [\d.]+ % errors, p95 \d+ ms; stable [\d.]+ %, \d+ ms\)/.test(done))
+        throw new Error(`"gate passed" carries both sides' numbers: ${done}`);
+      const rampNext = await ctx.notificationButtons(/^Canary at 25 %/);
+      ctx.log(`next steps: ${JSON.stringify(rampNext)}`);
+      if (!rampNext.some((b) => b.startsWith('Next Step')) || !rampNext.includes('Roll Back…'))
+        throw new Error(`the ramp result offers Next Step and Roll Back…: ${JSON.stringify(rampNext)}`);
       const status = await waitForStatus(ctx, '⇄ and 25%', (t) => t.includes('⇄') && t.includes('25%'));
       ctx.log(`status bar: ${status}`);
       if (status !== `${ctx.version} ⇄ ${NEW_VERSION} 25%`) throw new Error(`status bar during the ramp: ${status}`);

@@ -1,10 +1,11 @@
-import * as vscode from 'vscode';
 import { deployRecorded } from '../../../core/rollout/recordedDeploy';
 import { rolloutOptions } from '../traffic/rolloutOptions';
 import type { BackendResult } from '../../../core/backends/deployBackends';
 import { OperationError } from '../../../core/errors';
 import { quoted } from '../../../core/safeText';
 import { deployProgress } from '../../deployProgress';
+import { Commands } from '../../contributions';
+import { notify } from '../../notify';
 import type { Artifact } from '../../../core/phar/artifact';
 import type { NodeOf } from '../../tree/viewNode';
 import type { CommandContext } from '../commandContext';
@@ -61,8 +62,17 @@ export async function deploy(
       `Deploy of ${artifact.version} failed on ${failed.map((r) => `${r.backend} (${r.step}: ${r.error})`).join('; ')}${failed.length < results.length ? `; ${results.length - failed.length} other backend(s) succeeded` : ''}`,
     );
   }
-  void vscode.window.showInformationMessage(
+  // Next steps: a canary deploy is followed by a ramp; Verify Split checks where requests land.
+  const toCanary = target.backends.some((b) => b.group === 'canary') && config.loadBalancers.length > 0;
+  notify(
+    'info',
     `Deployed ${artifact.version} to ${target.label} (${results.length} backend${results.length === 1 ? '' : 's'}).`,
+    toCanary
+      ? [
+          { title: 'Ramp Canary…', command: Commands.ramp },
+          { title: 'Verify Split', command: Commands.verifySplit },
+        ]
+      : [],
   );
   return results;
 }

@@ -3,6 +3,9 @@ import * as path from 'node:path';
 import { previewRamp, ramp as coreRamp } from '../../../core/rollout/ramp';
 import { nextStep } from '../../../core/rollout/shared';
 import type { RampResult, RampTarget } from '../../../core/rollout/ramp';
+import type { GateResult } from '../../../core/rollout/types';
+import { Commands } from '../../contributions';
+import { notify } from '../../notify';
 import { noLoadBalancerError } from '../../../core/errors';
 import { previewDocuments } from '../../previewDocuments';
 import { formatPercent, parsePercent } from '../../format';
@@ -76,9 +79,14 @@ export async function ramp(ctx: CommandContext, args: RampArgs = {}): Promise<Ra
       .showWarningMessage(`Canary gate failed: ${why}.${result.rolledBack ? ' Traffic was rolled back to 0 %.' : ''}`, 'Show Log')
       .then((a) => a && ctx.channel.show(true));
   } else {
-    void vscode.window.showInformationMessage(
-      `Canary at ${formatPercent(result.after)}${result.steps.some((s) => s.gate) ? ' — gate passed' : ''}.`,
-    );
+    const gate = [...result.steps].reverse().find((s) => s.gate)?.gate;
+    const next = nextStep(start?.steps ?? config.traffic.steps, result.after);
+    notify('info', `Canary at ${formatPercent(result.after)}${gate ? ` — gate passed (${gateNumbers(gate)})` : ''}.`, [
+      next !== undefined
+        ? { title: `Next Step (${formatPercent(next)})`, command: Commands.ramp, args: [undefined, { next: true }] }
+        : { title: 'Promote Canary', command: Commands.promote },
+      { title: 'Roll Back…', command: Commands.rollback },
+    ]);
   }
   return result;
 }
@@ -113,4 +121,11 @@ async function pickTarget(steps: readonly number[], current: number | undefined)
     validateInput: (v) => (parsePercent(v) !== undefined ? undefined : 'A number from 0 to 100 with at most two decimals, e.g. 25 or 25%'),
   });
   return value === undefined ? undefined : { percent: parsePercent(value)! };
+}
+
+/** "canary 0.4 % errors, p95 42 ms; stable 0.0 %, 40 ms". */
+function gateNumbers(gate: GateResult): string {
+  const pct = (r: number) => `${(r * 100).toFixed(1)} %`;
+  const stable = gate.stable ? `; stable ${pct(gate.stable.errorRate)}, ${Math.round(gate.stable.p95Ms)} ms` : '';
+  return `canary ${pct(gate.canary.errorRate)} errors, p95 ${Math.round(gate.canary.p95Ms)} ms${stable}`;
 }

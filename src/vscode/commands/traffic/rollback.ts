@@ -7,6 +7,9 @@ import type { NodeOf } from '../../tree/viewNode';
 import type { CommandContext } from '../commandContext';
 import { confirm, requireConfig } from '../pick';
 import { rolloutOptions } from './rolloutOptions';
+import { notify } from '../../notify';
+import { safeText } from '../../../core/safeText';
+import { versionOfArtifactId } from '../../../core/phar/artifactStore';
 import { checkRollbackPreconditions, refuse } from './preconditions';
 import { Commands } from '../../contributions';
 
@@ -100,10 +103,16 @@ export async function rollback(ctx: CommandContext, node?: NodeOf<'group'>, args
   await ctx.model.reload();
   await ctx.model.refreshLive();
   // A backend that failed made the core throw (registerCommands reports it): here every one succeeded.
-  void vscode.window.showInformationMessage(
+  // Say what each backend went back to (release, rebuild), not only that it happened.
+  const perBackend = Object.entries(result.releasesAfter ?? {})
+    .map(([backend, id]) => `${backend} → ${id ? safeText(versionOfArtifactId(id), 40) : 'none'}`)
+    .join(', ');
+  notify(
+    'info',
     speed === 'traffic'
       ? `Rolled back: canary traffic 0 % (was ${formatPercent(result.splitBefore ?? 0)}).`
-      : `Rolled back (${speed})${result.artifact ? ` to ${result.artifact.version}` : ''}.`,
+      : `Rolled back (${speed})${result.artifact ? ` to ${safeText(result.artifact.version, 40)}` : ''}${perBackend ? `: ${perBackend}` : ''}.`,
+    [{ title: 'Deploy…', command: Commands.deploy }],
   );
   return result;
 }

@@ -12,6 +12,13 @@
  * 3. rollback to 0 % under load (4 clients, fresh connections), command to the last canary answer,
  *    against one hand-run test + reload.                                           goal ≤ 1.5×
  *
+ * 4. ssh LB (loopback sshd): a split change confirmed live (applySplit's return) against writing the
+ *    file and running `nginx -t && nginx -s reload` by hand over the same ssh, then waiting until the
+ *    last old-generation answer (4 clients, fresh connections); plus the ssh round trips per change,
+ *    counted with a logging ssh wrapper (a count, not a time).                    goal ≤ 1.5×, ≤ 2 trips
+ *
+ *   node out/bench/traffic.js 15 ssh     # only case 4
+ *
  * Prints medians and ratios; the goals are reported, not enforced (not a CI gate).
  */
 import { spawnSync } from 'node:child_process';
@@ -23,11 +30,14 @@ import { LocalTransport } from '../src/core/exec/localTransport';
 import { ramp } from '../src/core/rollout/ramp';
 import { rollback } from '../src/core/rollout/rollback';
 import { applySplit, renderFor } from '../src/core/traffic/apply';
-import { nginxByHand, nginxWorkers, startLab, waitReloaded } from './trafficLab';
+import { TransportPool } from '../src/core/exec/transportFor';
+import { startSshd } from '../test/helpers/sshd';
+import { loggingSsh, nginxByHand, nginxWorkers, startLab, waitReloaded } from './trafficLab';
 import type { Lab } from './trafficLab';
 
 const local = new LocalTransport();
 const rounds = Number(process.argv[2] ?? 15);
+const only = process.argv[3];
 const USER = { user: 'bench@example.com' };
 
 function get(url: string): Promise<string | undefined> {
@@ -42,8 +52,16 @@ function get(url: string): Promise<string | undefined> {
 
 /** Worker pids of an nginx master, read from /proc (no process spawned, so measuring costs nothing). */
 async function workerPids(masterPid: number): Promise<string[]> {
-  const text = await fs.readFile(`/proc/${masterPid}/task/${masterPid}/children`, 'utf8').catch(() => '');
-  return text.trim().split(/\s+/).filter(Boolean);
+  const text = await fs.readFile(`/proc/${masterPid}/task/${masterPid}/children`, 'utf8').catch(() => undefined);
+  if (text !== undefined) return text.trim().split(/\s+/).filter(Boolean);
+  // Kernels without CONFIG_PROC_CHILDREN: every /proc/<pid>/stat's ppid.
+  const out: string[] = [];
+  for (const e of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    const stat = await fs.readFile(`/proc/${e}/stat`, 'utf8').catch(() => '');
+    if (stat && stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] === String(masterPid)) out.push(e);
+  }
+  return out;
 }
 
 /**
@@ -157,7 +175,95 @@ async function lastCanary(lab: Lab, change: () => Promise<unknown>): Promise<num
   return last ? last - t0 : 0;
 }
 
+/**
+ * Case 4: one LB over ssh. Returns medians (ms) of: ours (call → confirmed live return), by hand
+ * (call → last old-generation answer), the last old answer seen after our return (must be none), and
+ * the ssh invocations per change.
+ */
+async function sshCase(): Promise<{ ours: number; hand: number; oldAfterReturn: number; trips: number[] }> {
+  const sshd = await startSshd();
+  let lab: Lab | undefined;
+  const logged = await loggingSsh(await fs.mkdtemp(path.join(os.tmpdir(), 'bench-ssh-')));
+  const pool = new TransportPool({ sshArgs: sshd.sshArgs, sshPath: logged.sshPath });
+  try {
+    lab = await startLab({ lbOverrides: { 0: { ssh: sshd.destination } } });
+    const l = lab;
+    const lb = l.config.loadBalancers[0];
+    const t = pool.get(lb);
+    await t.exec(['true']);
+    const url = `${l.lbs[0].url}/`;
+    const answers: Array<{ at: number; v?: string }> = [];
+    let stop = false;
+    const clients = Array.from({ length: 4 }, async () => {
+      while (!stop) {
+        const v = await get(url);
+        answers.push({ at: performance.now(), v });
+      }
+    });
+    const quiet = async () => {
+      // Until 300 ms pass with only the new side answering: the last old answer is behind us.
+      await new Promise((r) => setTimeout(r, 300));
+    };
+    const ours: number[] = [];
+    const hand: number[] = [];
+    const trips: number[] = [];
+    let oldAfterReturn = 0;
+    try {
+      for (let i = 0; i < rounds * 2; i++) {
+        const split = i % 2 === 0 ? 100 : 0;
+        const want = split === 100 ? l.canaryVersion : l.stableVersion;
+        // Ours: the call returns once nginx serves it.
+        await logged.reset();
+        let t0 = performance.now();
+        await applySplit(l.config, split, () => t);
+        const back = performance.now();
+        trips.push(await logged.count());
+        ours.push(back - t0);
+        await quiet();
+        oldAfterReturn += answers.filter((a) => a.at > back && a.v !== want).length;
+        // By hand, over the same ssh: write the file, nginx -t && nginx -s reload, then until the last old answer.
+        const other = split === 100 ? 0 : 100;
+        const text = renderFor(l.config, lb, other, new Date());
+        const wantHand = other === 100 ? l.canaryVersion : l.stableVersion;
+        t0 = performance.now();
+        // -p PREFIX -c conf/nginx.conf of the lab's nginx
+        const where = l.lbs[0].test.slice(1, 5);
+        const byHandScript = 'cat > "$1" && shift && nginx "$@" -t -q && nginx "$@" -s reload';
+        await t.exec(['sh', '-c', byHandScript, 'sh', lb.file, ...where], { input: text });
+        await quiet();
+        const last = answers.filter((a) => a.at > t0 && a.v !== wantHand).pop();
+        hand.push((last?.at ?? performance.now()) - t0);
+        // Back to the state ours expects next (and a confirmed file).
+        await applySplit(l.config, other, () => t);
+        await quiet();
+      }
+    } finally {
+      stop = true;
+      await Promise.all(clients);
+    }
+    return { ours: median(ours), hand: median(hand), oldAfterReturn, trips };
+  } finally {
+    await pool.dispose();
+    await lab?.stop();
+    await sshd.stop();
+  }
+}
+
 async function main(): Promise<void> {
+  const ssh = await sshCase();
+  console.log(`ssh LB, ${rounds * 2} split changes each: ssh invocations per change ${[...new Set(ssh.trips)].join('/')} (goal ≤ 2)`);
+  console.log(['case', 'ours', 'baseline', 'ratio', 'goal'].join(' | '));
+  console.log(
+    [
+      'ssh LB: split change confirmed live vs nginx -t && reload by hand + wait for the last old answer',
+      fmt(ssh.ours),
+      fmt(ssh.hand),
+      (ssh.ours / ssh.hand).toFixed(2) + '×',
+      '≤ 1.5×',
+    ].join(' | '),
+  );
+  console.log(`  old-side answers to requests after our return: ${ssh.oldAfterReturn}`);
+  if (only === 'ssh') return;
   const one = await startLab();
   let five: Lab | undefined;
   try {

@@ -120,6 +120,8 @@ export async function startLab(o: LabOptions = {}): Promise<Lab> {
         test: lb.test,
         reload: lb.reload,
         url: `${lb.url}/`,
+        // Its own free port: the derived default could collide between labs running at once.
+        status: `127.0.0.1:${await freePort()}`,
         ...(o.lbOverrides?.[i] ?? {}),
       });
     }
@@ -205,4 +207,23 @@ export async function waitReloaded(prefix: string, before: readonly string[], ti
 /** Runs an nginx command of the lab by hand (the baseline the bench compares with). */
 export async function nginxByHand(args: readonly string[]): Promise<void> {
   await run(args[0], args.slice(1), { timeoutMs: 15000 });
+}
+
+/**
+ * A logging ssh wrapper: an executable that appends one line per invocation to `log`, then execs the
+ * real ssh. Pass its path as SshOptions.sshPath and count the lines: ssh round trips, not time.
+ */
+export async function loggingSsh(dir: string): Promise<{ sshPath: string; log: string; count(): Promise<number>; reset(): Promise<void> }> {
+  await fs.mkdir(dir, { recursive: true });
+  const sshPath = path.join(dir, 'ssh-logged');
+  const log = path.join(dir, 'ssh-calls.log');
+  // One line per invocation; control commands (-O check/exit) talk to the local master only.
+  const script = `#!/bin/sh\nfor a in "$@"; do [ "$a" = -O ] && exec ssh "$@"; done\necho call >> '${log}'\nexec ssh "$@"\n`;
+  await fs.writeFile(sshPath, script, { mode: 0o755 });
+  return {
+    sshPath,
+    log,
+    count: async () => (await fs.readFile(log, 'utf8').catch(() => '')).split('\n').filter(Boolean).length,
+    reset: () => fs.writeFile(log, ''),
+  };
 }

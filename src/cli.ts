@@ -90,7 +90,8 @@ async function main(argv: string[]): Promise<number> {
       return EXIT_BAD_INPUT;
     }
     if (err instanceof CancelledError) {
-      process.stderr.write('Cancelled.\n');
+      // The core says where the load balancers are ("Cancelled, every load balancer is back on 5 %").
+      process.stderr.write(`${terminalText(err.message.replace(/\.?$/, '.'))}\n`);
       return 130;
     }
     process.stderr.write(`error: ${terminalText(describeError(err))}\n`);

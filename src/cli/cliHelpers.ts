@@ -1,9 +1,12 @@
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { readRolloutConfig } from '../core/config/rolloutConfig';
 import type { RolloutConfig } from '../core/config/rolloutConfig';
 import { InputError } from '../core/errors';
 import type { BackendResult } from '../core/backends/deployBackends';
 import type { RolloutOptions } from '../core/rollout/context';
+import { appliedProject } from '../core/rollout/appliedProject';
+import type { AppliedProject } from '../core/rollout/appliedProject';
 import { safeText } from '../core/safeText';
 import type { CliContext } from './cliCommand';
 
@@ -14,6 +17,30 @@ export async function projectConfig(values: { project?: string }): Promise<Rollo
   if (!config)
     throw new InputError(`No rollout.json in ${dir}`, { hint: 'Create one (the extension offers a starter) or pass --project DIR.' });
   return config;
+}
+
+/**
+ * rollout.json, or — when it has errors — the configuration the live split was last applied with
+ * (the emergency path of status and `rollback --traffic`): `fallback` then says which and why, and
+ * a warning with rollout.json's located errors is logged. InputErrors when neither can be read.
+ */
+export async function projectOrAppliedConfig(
+  values: { project?: string },
+  ctx: CliContext,
+): Promise<{ config: RolloutConfig; fallback?: AppliedProject }> {
+  try {
+    return { config: await projectConfig(values) };
+  } catch (err) {
+    const dir = path.resolve(values.project ?? process.cwd());
+    if (!existsSync(path.join(dir, 'rollout.json'))) throw err;
+    const fallback = await appliedProject(dir, err, cliOptions(ctx));
+    ctx.log.warn(
+      `rollout.json has errors — using the last applied configuration, from ${fallback.source}:\n${fallback.configErrors
+        .map((e) => `  ${e.format()}`)
+        .join('\n')}`,
+    );
+    return { config: fallback.config, fallback };
+  }
 }
 
 /** The options every rollout verb passes to the core: logger, Ctrl-C, progress on --verbose. */

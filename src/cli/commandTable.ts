@@ -9,6 +9,7 @@ import { resumeCommand } from './resume';
 import { verifySplitCommand } from './verifySplit';
 import { historyCommand } from './history';
 import { unlockCommand } from './unlock';
+import { recoverCommand } from './recover';
 import { deployCommand } from './deploy';
 import { statusCommand } from './status';
 import { sandboxCommand } from './sandbox';
@@ -27,5 +28,6 @@ export const commands: CliCommand[] = [
   verifySplitCommand,
   historyCommand,
   unlockCommand,
+  recoverCommand,
   sandboxCommand,
 ];

@@ -3,7 +3,7 @@ import { rollback } from '../core/rollout/rollback';
 import type { RollbackRequest } from '../core/rollout/rollback';
 import { formatSplit } from '../core/traffic/render';
 import { EXIT_FAILURE, EXIT_OK, defineCommand, jsonOption, projectOption } from './cliCommand';
-import { cliOptions, projectConfig, resultTable } from './cliHelpers';
+import { cliOptions, projectConfig, projectOrAppliedConfig, resultTable } from './cliHelpers';
 import { safeText } from '../core/safeText';
 
 const ROLLBACK_USAGE = 'phar-rollout rollback --project DIR (--traffic | --release | --rebuild REF) [--group canary|stable] [--json]';
@@ -37,11 +37,18 @@ export const rollbackCommand = defineCommand({
       ref: values.rebuild,
       group,
     };
-    const result = await rollback(await projectConfig(values), request, { ...cliOptions(ctx), compilerScript: ctx.compilerScript });
-    if (values.json) ctx.stdout(JSON.stringify(result, null, 2));
-    else if (result.speed === 'traffic')
+    // A traffic rollback is the emergency exit: with rollout.json broken it runs from the configuration
+    // the live split was applied with (kept on the LB), and says so.
+    const { config, fallback } =
+      request.speed === 'traffic'
+        ? await projectOrAppliedConfig(values, ctx)
+        : { config: await projectConfig(values), fallback: undefined };
+    const result = await rollback(config, request, { ...cliOptions(ctx), compilerScript: ctx.compilerScript });
+    if (values.json) ctx.stdout(JSON.stringify(fallback ? { ...result, configSource: fallback.source } : result, null, 2));
+    else if (result.speed === 'traffic') {
       ctx.stdout(`canary split ${result.splitBefore === undefined ? '?' : formatSplit(result.splitBefore)} % → 0 %`);
-    else {
+      if (fallback) ctx.stdout(`(rollout.json has errors: used the last applied configuration, from ${fallback.source})`);
+    } else {
       const names = Object.keys(result.releasesAfter ?? {});
       if (!result.ok) ctx.stdout(resultTable(result.results ?? []));
       ctx.stdout(

@@ -5,10 +5,10 @@ import { describeHolder } from '../core/exec/hostLock';
 import { TransportPool } from '../core/exec/transportFor';
 import { rolloutStatus } from '../core/rollout/status';
 import { runnerHealth } from '../core/rollout/run';
-import type { RolloutStatusView } from '../core/rollout/status';
+import type { LbStatus, RolloutStatusView } from '../core/rollout/status';
 import { formatSplit } from '../core/traffic/render';
 import { EXIT_OK, defineCommand, jsonOption, projectOption } from './cliCommand';
-import { projectConfig, table, terminalText } from './cliHelpers';
+import { projectOrAppliedConfig, table, terminalText } from './cliHelpers';
 import { safeText } from '../core/safeText';
 
 function note(s: BackendStatus): string {
@@ -16,6 +16,18 @@ function note(s: BackendStatus): string {
   if (s.drift) return `drift: deployed ${safeText(s.deployed, 40)}, still serving ${safeText(s.served, 40)}`;
   if (!s.probed) return 'no probe URL: served = deployed';
   return '';
+}
+
+/** One LB: the split nginx serves (not the file's header), and any disagreement with the fix. */
+function lbLine(lb: LbStatus): string {
+  const mode = lb.mode ? `, ${safeText(lb.mode, 40)}` : '';
+  const served =
+    lb.split !== undefined
+      ? `canary ${formatSplit(lb.split)} % live${mode}${lb.live ? '' : ' (file header: this file has no status endpoint yet)'}`
+      : lb.error !== undefined && lb.fileSplit === undefined
+        ? safeText(lb.error)
+        : `live split unknown (${safeText(lb.liveError ?? lb.error ?? 'no answer')})`;
+  return `LB ${lb.name} (${safeText(lb.host, 80)}): ${served}${lb.drift ? `\n  ${terminalText(lb.drift)}` : ''}`;
 }
 
 /** `phar-rollout status`: what every backend serves and has deployed, the live split, the rollout. */
@@ -28,7 +40,8 @@ export const statusCommand = defineCommand({
     ...jsonOption,
   },
   async run(values, _positionals, ctx) {
-    const config = await projectConfig(values);
+    // With rollout.json broken, status still shows what is live, from the last applied configuration.
+    const { config, fallback } = await projectOrAppliedConfig(values, ctx);
     const pool = new TransportPool({ log: ctx.log });
     try {
       const [backends, rollout] = await Promise.all([
@@ -49,6 +62,7 @@ export const statusCommand = defineCommand({
               rollout: rollout.state,
               lock: rollout.lock,
               ...(rollout.stateError ? { rolloutError: rollout.stateError } : {}),
+              ...(fallback ? { configErrors: fallback.configErrors.map((e) => e.format()), configSource: fallback.source } : {}),
             },
             null,
             2,
@@ -70,11 +84,13 @@ export const statusCommand = defineCommand({
           ]),
         ),
       );
-      for (const lb of rollout.loadBalancers) {
+      for (const lb of rollout.loadBalancers) ctx.stdout(lbLine(lb));
+      if (fallback)
         ctx.stdout(
-          `LB ${lb.name} (${lb.host}): ${lb.split !== undefined ? `canary ${formatSplit(lb.split)} %${lb.mode ? `, ${safeText(lb.mode, 40)}` : ''}` : lb.error !== undefined ? safeText(lb.error) : 'unknown'}`,
+          `rollout.json has errors — showing the last applied configuration (${fallback.source}):\n${fallback.configErrors
+            .map((e) => `  ${terminalText(e.format())}`)
+            .join('\n')}`,
         );
-      }
       if (rollout.state)
         ctx.stdout(`rollout: ${rollout.state.status}${rollout.state.message ? ` — ${safeText(rollout.state.message)}` : ''}`);
       if (rollout.state?.runner) {

@@ -22,6 +22,7 @@ import { rolloutStatus } from '../../src/core/rollout/status';
 import { unlock } from '../../src/core/rollout/unlock';
 import { verifySplit } from '../../src/core/rollout/verifySplit';
 import { readSplit } from '../../src/core/traffic/apply';
+import { readLive } from '../../src/core/traffic/live';
 import { nginxWorkers, startLab, waitReloaded } from '../../bench/trafficLab';
 import type { Lab } from '../../bench/trafficLab';
 import { waitFor } from '../helpers/wait';
@@ -177,16 +178,28 @@ describe('rollout flow on the sample app (real git, build, php, nginx)', functio
     await assert.rejects(fs.stat(lockDir), /ENOENT/);
   });
 
-  it('a cancelled ramp stops in its gate, releases the lock and keeps what the LB carries', async () => {
+  it('a cancelled gate puts the split back to the previous step (confirmed live), releases the lock and says where the LBs are', async () => {
+    const before = (await readSplit(lab.config.loadBalancers[0], local)).split;
+    assert.ok(before !== undefined && before !== 15);
     const slow = { ...lab.config, gates: { ...lab.config.gates, samples: 5000 } };
     const ac = new AbortController();
     const running = ramp(slow, { percent: 15 }, { ...opts, signal: ac.signal });
     await waitFor('the gate to start', async () => (await readState(lab.projectDir))?.split === 15, 10000, 2);
     ac.abort();
-    await assert.rejects(running, (err: Error) => err.name === 'CancelledError');
+    await assert.rejects(running, (err: Error) => {
+      assert.equal(err.name, 'CancelledError');
+      assert.equal(err.message, `Cancelled during the gate at 15 %: every load balancer is back on ${before} % (confirmed live)`);
+      return true;
+    });
     await assert.rejects(fs.stat(`${lab.config.loadBalancers[0].file}.lock`), /ENOENT/);
-    assert.equal((await readSplit(lab.config.loadBalancers[0], local)).split, 15);
-    assert.equal((await readHistory(lab.projectDir)).pop()?.action, 'ramp');
+    const live = await readLive(lab.config.loadBalancers[0], local);
+    assert.equal(live.live?.split, before, 'nginx serves the previous split');
+    assert.equal(live.split, before, 'and the file says so');
+    assert.equal((await readState(lab.projectDir))?.split, before);
+    const last = (await readHistory(lab.projectDir)).pop();
+    assert.equal(last?.action, 'ramp');
+    assert.deepEqual(last?.after, { split: before });
+    assert.equal(last?.result, 'ok (gate at 15 % cancelled, back to the previous step)');
   });
 
   it('a canary that starts answering 500 is rolled back by its gate', async () => {

@@ -7,7 +7,11 @@ import { acquireLock, readLock } from '../../src/core/rollout/lock';
 import { ramp } from '../../src/core/rollout/ramp';
 import { rollback } from '../../src/core/rollout/rollback';
 import { readSplit } from '../../src/core/traffic/apply';
-import { nginxWorkers, startLab, waitReloaded } from '../../bench/trafficLab';
+import { applySplit } from '../../src/core/traffic/apply';
+import { readLive } from '../../src/core/traffic/live';
+import * as http from 'node:http';
+import * as path from 'node:path';
+import { loggingSsh, nginxWorkers, startLab, waitReloaded } from '../../bench/trafficLab';
 import type { Lab } from '../../bench/trafficLab';
 import { sshdAvailable, startSshd } from '../helpers/sshd';
 import type { SshServer } from '../helpers/sshd';
@@ -81,5 +85,73 @@ describe('traffic over ssh (an LB reached through a loopback OpenSSH server)', f
       assert.equal((await readSplit(lb, lb.ssh ? pool.get(lb) : new LocalTransport())).split, 0);
       await assert.rejects(fs.stat(`${lb.file}.new`), /ENOENT/);
     }
+  });
+
+  it('a split change on the ssh LB costs 2 ssh round trips (logging ssh wrapper) and is live when it returns', async () => {
+    const l = lab!;
+    const logged = await loggingSsh(path.join(l.tmp, 'ssh-log'));
+    const counted = new TransportPool({ sshArgs: sshd!.sshArgs, sshPath: logged.sshPath });
+    try {
+      const config = { ...l.config, loadBalancers: [l.config.loadBalancers[0]] };
+      const lb = config.loadBalancers[0];
+      await counted.get(lb).exec(['true']); // opens the master: a handshake, not a round trip of the change
+      for (const split of [50, 0]) {
+        await logged.reset();
+        const [a] = await applySplit(config, split, (x) => counted.get(x));
+        assert.equal(await logged.count(), 2, `split ${split}: ssh invocations`);
+        const live = await readLive(lb, counted.get(lb));
+        assert.equal(live.live?.generation, a.generation, 'nginx serves the generation applySplit returned');
+        assert.equal(live.drift, undefined);
+      }
+    } finally {
+      await counted.dispose();
+    }
+  });
+
+  it('over ssh, 0 requests started after a split change returns reach the old side (20 trials, fresh connections)', async () => {
+    const l = lab!;
+    const config = { ...l.config, loadBalancers: [l.config.loadBalancers[0]] };
+    const url = `${l.lbs[0].url}/`;
+    const seen: Array<{ start: number; version?: string }> = [];
+    let stop = false;
+    const one = () =>
+      new Promise<string | undefined>((resolve) => {
+        const req = http.get(url, { agent: false, headers: { connection: 'close' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.headers['x-app-version'] as string | undefined));
+        });
+        req.on('error', () => resolve(undefined));
+      });
+    const workers = Array.from({ length: 4 }, async () => {
+      while (!stop) {
+        const start = performance.now();
+        seen.push({ start, version: await one() });
+      }
+    });
+    const trials: Array<{ begin: number; at: number; want: string }> = [];
+    try {
+      for (let i = 0; i < 20; i++) {
+        const split = i % 2 === 0 ? 100 : 0;
+        const begin = performance.now();
+        await applySplit(config, split, (x) => pool.get(x));
+        trials.push({ begin, at: performance.now(), want: split === 100 ? l.canaryVersion : l.stableVersion });
+        const n = seen.length;
+        while (seen.length < n + 20) await new Promise((r) => setTimeout(r, 5));
+      }
+    } finally {
+      stop = true;
+      await Promise.all(workers);
+    }
+    const wrong: string[] = [];
+    let checked = 0;
+    trials.forEach((t, k) => {
+      const end = trials[k + 1]?.begin ?? Infinity;
+      for (const s of seen.filter((x) => x.start > t.at && x.start < end)) {
+        checked++;
+        if (s.version !== t.want) wrong.push(`trial ${k}: ${s.version ?? 'error'} instead of ${t.want}`);
+      }
+    });
+    assert.deepEqual(wrong, []);
+    assert.ok(checked > 100, `only ${checked} checked`);
   });
 });

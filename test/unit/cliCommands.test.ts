@@ -23,6 +23,7 @@ describe('CLI verbs', () => {
       'verify-split': '--project=string/-p --requests=string/-n --json',
       history: '--project=string/-p --limit=string --json',
       unlock: '--project=string/-p --force --json',
+      recover: '--project=string/-p --json',
       sandbox: '--dir=string/-d --project=string --json',
     });
   });

@@ -84,6 +84,8 @@ function checkWeighted(text: string, bs: B[], bp: number): void {
 const weightsArb = fc.array(fc.integer({ min: 1, max: 1000 }), { minLength: 1, maxLength: 20 });
 const evenArb = fc.array(fc.constant(1), { minLength: 1, maxLength: 20 });
 
+import { STATUS_PORT_BASE, parseStatusAnswer, statusAddress, statusAddressIn } from '../../src/core/traffic/generation';
+
 describe('traffic render', () => {
   it('gives the split exactly for every 0.01 % step and 1–20 servers a group (equal weights)', () => {
     fc.assert(
@@ -129,7 +131,10 @@ describe('traffic render', () => {
         .map((s) => s.weight),
       [1, 1, 1, 1],
     );
-    assert.match(text, /^# phar-rollout split=25\.00 mode=weighted time=2026-01-02T03:04:05\.000Z$/m);
+    assert.match(
+      text,
+      /^# phar-rollout split=25\.00 mode=weighted time=2026-01-02T03:04:05\.000Z generation=25\.00-20260102T030405\.000Z-[0-9a-f]{8}$/m,
+    );
   });
 
   it('writes a header that parseHeader reads back', () => {
@@ -140,8 +145,16 @@ describe('traffic render', () => {
         assert.equal(Math.round(h.split * 100), bp);
         assert.equal(h.mode, mode);
         assert.equal(h.time, '2026-01-02T03:04:05.000Z');
+        assert.match(h.generation!, new RegExp(`^${(bp / 100).toFixed(2).replace('.', '\\.')}-20260102T030405\\.000Z-[0-9a-f]{8}$`));
       }),
     );
+    // Files written before generations still parse (no generation).
+    assert.deepEqual(parseHeader('# phar-rollout split=5.00 mode=weighted time=2026-01-01T00:00:00.000Z\n'), {
+      split: 5,
+      mode: 'weighted',
+      time: '2026-01-01T00:00:00.000Z',
+    });
+    assert.equal(parseHeader('# phar-rollout split=5.00 mode=weighted time=t generation=$x\n'), undefined);
     assert.equal(parseHeader('upstream x {}\n'), undefined);
     assert.equal(parseHeader('# phar-rollout split=101.00 mode=weighted time=x\n'), undefined);
   });
@@ -245,5 +258,23 @@ describe('traffic render', () => {
     assert.equal(formatSplit(0.07), '0.07');
     assert.equal(toBasisPoints(12.34), 1234);
     assert.equal(toBasisPoints(0.29), 29); // 0.29 * 100 is 28.999999999999996 in floating point
+  });
+
+  it('puts a status server on a loopback address in every file, answering the generation', () => {
+    const text = renderUpstream({ ...input(backends([1], [1]), 25), generation: '25.00-20260102T030405.000Z-0123abcd' });
+    const addr = statusAddressIn(text)!;
+    const port = Number(addr.split(':')[1]);
+    assert.match(addr, /^127\.0\.0\.1:\d+$/);
+    assert.ok(port >= STATUS_PORT_BASE && port < STATUS_PORT_BASE + 1000, addr);
+    const body = /return 200 '(.*)';/.exec(text)![1];
+    assert.deepEqual(parseStatusAnswer(body), {
+      generation: '25.00-20260102T030405.000Z-0123abcd',
+      split: 25,
+      lb: 'edge',
+      mode: 'weighted',
+    });
+    assert.equal(statusAddress({ name: 'edge', file: '/x', status: '[::1]:8089' }), '[::1]:8089');
+    assert.throws(() => statusAddress({ name: 'edge', file: '/x', status: '10.0.0.1:80' }), /not a loopback host:port/);
+    assert.throws(() => renderUpstream({ ...input(backends([1], [1]), 25), generation: "x'; evil" }), /Refusing to write the generation/);
   });
 });

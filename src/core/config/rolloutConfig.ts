@@ -36,6 +36,12 @@ export interface LoadBalancerConfig {
   test: CommandSpec;
   reload: CommandSpec;
   url?: string;
+  /** Loopback host:port of the status endpoint the managed file defines (default: see statusAddress). */
+  status?: string;
+  /** nginx's pid file on the LB host (default: the `pid` directive of `nginx -T`, else /run/nginx.pid). */
+  pidFile?: string;
+  /** nginx's error log on the LB host (default: the `error_log` of `nginx -T`, else /var/log/nginx/error.log). */
+  errorLog?: string;
   /** Access log in the phar_rollout format (the managed file writes it); read by the canary analysis. Use accessLogOf(). */
   accessLog?: string;
 }

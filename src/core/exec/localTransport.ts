@@ -1,7 +1,7 @@
-import { createReadStream } from 'node:fs';
 import { run } from './process';
 import type { RunResult } from './process';
-import type { ExecOptions, Transport } from './transport';
+import { uploadThroughCat } from './transport';
+import type { ExecOptions, Transport, UploadOptions } from './transport';
 import type { CommandSpec } from '../config/rolloutConfig';
 
 /** Runs on this machine. Remote-shaped operations (upload) become plain file copies through `cat`. */
@@ -17,19 +17,8 @@ export class LocalTransport implements Transport {
     return typeof spec === 'string' ? run('sh', ['-c', spec], options) : this.exec(spec, options);
   }
 
-  async upload(localPath: string, remotePath: string, options: ExecOptions & { onProgress?: (bytes: number) => void } = {}): Promise<void> {
-    const stream = createReadStream(localPath);
-    let bytes = 0;
-    stream.on('data', (chunk) => {
-      bytes += chunk.length;
-      options.onProgress?.(bytes);
-    });
-    try {
-      // Same path as ssh (`cat > file`), so both transports behave alike on partial writes.
-      await run('sh', ['-c', 'cat > "$1"', 'sh', remotePath], { ...options, input: stream });
-    } finally {
-      stream.destroy(); // an abort or a failed cat leaves the file open otherwise
-    }
+  upload(localPath: string, remotePath: string, options: UploadOptions = {}): Promise<void> {
+    return uploadThroughCat((args, o) => this.exec(args, o), localPath, remotePath, options);
   }
 
   async dispose(): Promise<void> {}

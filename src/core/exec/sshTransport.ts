@@ -1,4 +1,4 @@
-import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CancelledError, InputError, OperationError } from '../errors';
@@ -7,7 +7,8 @@ import { nullLogger } from '../log';
 import { ProcessError, run } from './process';
 import type { RunResult } from './process';
 import { shellCommand } from './quote';
-import type { ExecOptions, Transport } from './transport';
+import { uploadThroughCat } from './transport';
+import type { ExecOptions, Transport, UploadOptions } from './transport';
 import type { CommandSpec } from '../config/rolloutConfig';
 
 /** How to reach hosts with the user's own OpenSSH client. */
@@ -211,19 +212,9 @@ export class SshTransport implements Transport {
   }
 
   /** Streams the file into `cat > remotePath` over the connection; `onProgress` gets bytes read so far. */
-  async upload(localPath: string, remotePath: string, options: ExecOptions & { onProgress?: (bytes: number) => void } = {}): Promise<void> {
+  async upload(localPath: string, remotePath: string, options: UploadOptions = {}): Promise<void> {
     await this.connect(options);
-    const stream = createReadStream(localPath);
-    let bytes = 0;
-    stream.on('data', (chunk) => {
-      bytes += chunk.length;
-      options.onProgress?.(bytes);
-    });
-    try {
-      await this.runSsh(['sh', '-c', 'cat > "$1"', 'sh', remotePath], { ...options, input: stream });
-    } finally {
-      stream.destroy();
-    }
+    await uploadThroughCat((args, o) => this.runSsh(args, o), localPath, remotePath, options);
   }
 
   /** The master's pid (tests cut the connection with it), or undefined when none runs. */

@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import type { RunOptions, RunResult } from './process';
 import type { CommandSpec } from '../config/rolloutConfig';
 
@@ -18,4 +19,30 @@ export interface Transport {
   upload(localPath: string, remotePath: string, options?: ExecOptions & { onProgress?: (bytes: number) => void }): Promise<void>;
   /** Releases connections (ssh master). */
   dispose(): Promise<void>;
+}
+
+export type UploadOptions = ExecOptions & { onProgress?: (bytes: number) => void };
+
+/**
+ * Streams a local file into `cat > remotePath` run by `exec` (both transports, so both behave alike on
+ * partial writes); `onProgress` gets the bytes read so far. The stream is closed on every path (an
+ * abort or a failed cat would leave the file open otherwise).
+ */
+export async function uploadThroughCat(
+  exec: (args: readonly string[], options: ExecOptions) => Promise<unknown>,
+  localPath: string,
+  remotePath: string,
+  options: UploadOptions,
+): Promise<void> {
+  const stream = createReadStream(localPath);
+  let bytes = 0;
+  stream.on('data', (chunk) => {
+    bytes += chunk.length;
+    options.onProgress?.(bytes);
+  });
+  try {
+    await exec(['sh', '-c', 'cat > "$1"', 'sh', remotePath], { ...options, input: stream });
+  } finally {
+    stream.destroy();
+  }
 }

@@ -8,6 +8,8 @@ import { acquireLock } from './lock';
 import type { HeldLock } from '../exec/hostLock';
 import type { OnProgress } from '../progress';
 import type { OperationOptions } from './types';
+import { recoverTraffic } from './recovery';
+import type { Recovered } from './recovery';
 
 /** Options of every rollout operation. */
 export interface RolloutOptions extends OperationOptions {
@@ -59,12 +61,17 @@ export async function withContext<T>(config: RolloutConfig, options: RolloutOpti
   }
 }
 
-/** withContext holding the rollout lock for the whole body. */
+/**
+ * withContext holding the rollout lock for the whole body. Under the lock, before the body, an
+ * interrupted change on the LBs is recovered and recorded (recoverTraffic; `recover` says whether a
+ * failure to recover stops the operation); the body gets what was recovered.
+ */
 export function withLock<T>(
   config: RolloutConfig,
   operation: string,
   options: RolloutOptions,
-  body: (ctx: OpContext, lock: HeldLock) => Promise<T>,
+  body: (ctx: OpContext, lock: HeldLock, recovered: Recovered[]) => Promise<T>,
+  recover: 'required' | 'bestEffort' = 'required',
 ): Promise<T> {
   return withContext(config, options, async (ctx) => {
     ctx.progress('taking the rollout lock');
@@ -75,7 +82,8 @@ export function withLock<T>(
       signal: options.signal,
     });
     try {
-      return await body(ctx, lock);
+      const recovered = await recoverTraffic(config, ctx, recover);
+      return await body(ctx, lock, recovered);
     } finally {
       await lock.release();
     }

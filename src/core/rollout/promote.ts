@@ -9,6 +9,8 @@ import type { RolloutOptions } from './context';
 import { startHistory } from './history';
 import { endRollout, groupReleases, setSplitRecorded } from './shared';
 import type { RolloutState } from './types';
+import type { Recovered } from './recovery';
+import { recoveredField } from './recovery';
 
 export interface PromoteResult {
   /** False when a stable backend failed: then the split is left as it was and the rollout goes on. */
@@ -18,6 +20,8 @@ export interface PromoteResult {
   results: BackendResult[];
   splitBefore?: number;
   state?: RolloutState;
+  /** Interrupted changes recovered (and recorded) before the promote. */
+  recovered?: Recovered[];
 }
 
 /** "a: why; b: why" for the backends that failed. */
@@ -38,7 +42,7 @@ export async function promote(config: RolloutConfig, options: RolloutOptions = {
   const canary = config.backends.filter((b) => b.group === 'canary');
   const stable = config.backends.filter((b) => b.group === 'stable');
   if (canary.length === 0) throw emptyGroupError('canary', 'There is nothing to promote.');
-  return withLock(config, 'promote', options, async (ctx) => {
+  return withLock(config, 'promote', options, async (ctx, _lock, recovered) => {
     ctx.progress('reading the canary release');
     const canaryIds = await groupReleases(config, ctx, canary);
     const ids = [...new Set(Object.values(canaryIds))];
@@ -71,7 +75,7 @@ export async function promote(config: RolloutConfig, options: RolloutOptions = {
     const summary = { id: artifact.id, version: artifact.version, commit: artifact.commit };
     if (results.some((r) => !r.ok)) {
       await started.done({ result: `failed: ${failureSummary(results)}` });
-      return { ok: false, artifact: summary, results };
+      return { ok: false, artifact: summary, results, ...recoveredField(recovered) };
     }
     await started.done({ result: 'ok' });
     let splitBefore: number | undefined;
@@ -85,6 +89,6 @@ export async function promote(config: RolloutConfig, options: RolloutOptions = {
       stepIndex: -1,
       message: `promoted ${artifact.id} to stable by ${ctx.user}`,
     });
-    return { ok: true, artifact: summary, results, splitBefore, state };
+    return { ok: true, artifact: summary, results, splitBefore, state, ...recoveredField(recovered) };
   });
 }

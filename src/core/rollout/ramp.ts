@@ -1,13 +1,15 @@
 import type { RolloutConfig } from '../config/rolloutConfig';
-import { InputError, OperationError, noLoadBalancerError } from '../errors';
+import { CancelledError, InputError, OperationError, describeError, noLoadBalancerError } from '../errors';
 import { readSplits, renderFor } from '../traffic/apply';
 import type { LbSplit } from '../traffic/apply';
+import type { Recovered } from './recovery';
+import { recoveredField } from './recovery';
 import { formatSplit, toBasisPoints } from '../traffic/render';
 import { withContext, withLock } from './context';
 import type { OpContext, RolloutOptions } from './context';
 import { runGate } from './gates';
 import { appendHistory } from './history';
-import { canaryRelease, currentSplit, freshState, nextStep, setSplitRecorded, stepIndexOf } from './shared';
+import { canaryRelease, currentSplit, servedSplits, freshState, nextStep, setSplitRecorded, stepIndexOf } from './shared';
 import { applyEvent, inProgress, readState, transition } from './state';
 import type { GateResult, RolloutState } from './types';
 
@@ -34,6 +36,8 @@ export interface RampResult {
   /** Stopped because someone paused the rollout between steps. */
   paused: boolean;
   state: RolloutState;
+  /** Interrupted changes recovered (and recorded) before the ramp. */
+  recovered?: Recovered[];
 }
 
 export interface RampOptions extends RolloutOptions {
@@ -89,10 +93,10 @@ export async function ramp(config: RolloutConfig, target: RampTarget, options: R
     throw new InputError('traffic.steps is empty', { hint: 'List the canary percentages to walk through, e.g. [1, 5, 25, 50, 100].' });
   const label =
     'percent' in target ? `ramp to ${formatSplit(target.percent)} %` : target.all ? 'ramp through the plan' : 'ramp to the next step';
-  return withLock(config, label, options, async (ctx) => {
+  return withLock(config, label, options, async (ctx, _lock, recovered) => {
     const onDisk = await readState(config.projectDir);
     const { fresh } = transition(onDisk, 'start');
-    const live = await readSplits(config, (lb) => ctx.pool.get(lb), { signal: ctx.signal });
+    const live = await servedSplits(config, ctx);
     checkExpected(live, options.expectBefore);
     const before = currentSplit(live, ctx.log);
     let state = fresh || !onDisk ? freshState(config, before) : onDisk;
@@ -106,6 +110,7 @@ export async function ramp(config: RolloutConfig, target: RampTarget, options: R
       }
       ctx.progress(`setting the split to ${formatSplit(split)} %`);
       await setSplitRecorded(config, ctx, split, 'ramp');
+      const previous = current;
       current = split;
       state = {
         ...state,
@@ -120,7 +125,13 @@ export async function ramp(config: RolloutConfig, target: RampTarget, options: R
       }
       state = await saveStep(config.projectDir, state);
 
-      const gate = split > 0 && options.gate !== false ? await gateStep(config, ctx, split) : undefined;
+      let gate: GateResult | undefined;
+      try {
+        gate = split > 0 && options.gate !== false ? await gateStep(config, ctx, split) : undefined;
+      } catch (err) {
+        if (!(err instanceof CancelledError)) throw err;
+        throw await gateCancelled(config, ctx, split, previous ?? 0, state);
+      }
       if (gate && !gate.pass) {
         const after = await gateFailed(config, ctx, split, gate, state);
         steps.push({ split, gate });
@@ -133,6 +144,7 @@ export async function ramp(config: RolloutConfig, target: RampTarget, options: R
           rolledBack: after.rolledBack,
           paused: false,
           state: after.state,
+          ...recoveredField(recovered),
         };
       }
       if (gate) state = await saveStep(config.projectDir, { ...state, gate });
@@ -141,7 +153,7 @@ export async function ramp(config: RolloutConfig, target: RampTarget, options: R
       if (state.status === 'paused') break;
     }
     const paused = 'next' in target && target.all === true && state.status === 'paused';
-    return { ok: true, before, after: current ?? 0, steps, rolledBack: false, paused, state };
+    return { ok: true, before, after: current ?? 0, steps, rolledBack: false, paused, state, ...recoveredField(recovered) };
   });
 }
 
@@ -167,6 +179,35 @@ async function gateStep(config: RolloutConfig, ctx: OpContext, split: number): P
     result: gate.pass ? 'pass' : `fail: ${gate.reason}`,
   });
   return gate;
+}
+
+/**
+ * The gate at `split` was cancelled (Ctrl-C): the split goes back to `previous` (applied and
+ * confirmed live, recorded, not cancellable itself) and the step is saved as that. Returns the error
+ * to throw: CancelledError saying where every LB is, or, when going back failed, an OperationError
+ * saying the LBs are still on `split`.
+ */
+async function gateCancelled(config: RolloutConfig, ctx: OpContext, split: number, previous: number, state: RolloutState): Promise<Error> {
+  const at = `${formatSplit(split)} %`;
+  const back = `${formatSplit(previous)} %`;
+  ctx.log.warn(`gate at ${at} cancelled: setting the split back to ${back}`);
+  const uncancellable: OpContext = { ...ctx, signal: undefined };
+  try {
+    await setSplitRecorded(config, uncancellable, previous, 'ramp', `gate at ${at} cancelled, back to the previous step`);
+  } catch (err) {
+    return new OperationError(
+      `Cancelled during the gate at ${at}, but going back to ${back} failed, so every load balancer is still on ${at}: ${describeError(err)}`,
+      { step: 'gate', lb: config.loadBalancers[0]?.name },
+    );
+  }
+  await saveStep(config.projectDir, {
+    ...state,
+    split: previous,
+    stepIndex: stepIndexOf(state.steps, previous),
+    gate: undefined,
+    message: `gate at ${at} cancelled by ${ctx.user}; back on ${back}`,
+  }).catch((err) => ctx.log.warn(`saving the rollout state failed: ${describeError(err)}`));
+  return new CancelledError(`Cancelled during the gate at ${at}: every load balancer is back on ${back} (confirmed live)`);
 }
 
 /** A failed gate: back to 0 % with gates.autoRollback, and the rollout marked "failed". */
@@ -210,8 +251,11 @@ export interface RampPreview {
 export async function previewRamp(config: RolloutConfig, target: RampTarget, options: RolloutOptions = {}): Promise<RampPreview> {
   if ('percent' in target) toBasisPoints(target.percent);
   return withContext(config, options, async (ctx) => {
-    const live = await readSplits(config, (lb) => ctx.pool.get(lb), { signal: ctx.signal });
-    const before = currentSplit(live);
+    const [live, served] = await Promise.all([
+      readSplits(config, (lb) => ctx.pool.get(lb), { signal: ctx.signal }),
+      servedSplits(config, ctx),
+    ]);
+    const before = currentSplit(served);
     const state = await readState(config.projectDir);
     const steps = inProgress(state) ? state.steps : config.traffic.steps;
     const after = 'percent' in target ? target.percent : nextStep(steps, before);
@@ -225,7 +269,7 @@ export async function previewRamp(config: RolloutConfig, target: RampTarget, opt
         host: live[i].host,
         file: lb.file,
         oldText: live[i].text ?? '',
-        oldSplit: live[i].split,
+        oldSplit: served[i].split,
         newText: renderFor(config, lb, after, time),
       })),
     };

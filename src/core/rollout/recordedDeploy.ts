@@ -24,31 +24,37 @@ export function deployRecorded(
   backends: readonly BackendConfig[],
   options: RolloutOptions & { target: string },
 ): Promise<RecordedDeployResult> {
-  return withLock(config, `deploy ${artifact.id} to ${options.target}`, options, async (op) => {
-    const before = await groupReleases(config, op, backends);
-    const started = await startHistory(config.projectDir, {
-      user: op.user,
-      action: 'deploy',
-      target: options.target,
-      before: { releases: before },
-      after: { release: artifact.id, version: artifact.version },
-    });
-    const { results } = await deployArtifact({
-      config,
-      artifact,
-      backends,
-      ...backendOptions(op),
-    });
-    const failed = results.filter((r) => !r.ok);
-    const cancelled = results.some((r) => r.cancelled);
-    await started.done({
-      after: {
-        release: artifact.id,
-        version: artifact.version,
-        results: Object.fromEntries(results.map((r) => [r.backend, r.ok ? 'ok' : `${r.step}: ${r.error}`])),
-      },
-      result: failed.length === 0 ? 'ok' : cancelled ? 'cancelled' : `failed on ${failed.map((r) => r.backend).join(', ')}`,
-    });
-    return { results, cancelled };
-  });
+  return withLock(
+    config,
+    `deploy ${artifact.id} to ${options.target}`,
+    options,
+    async (op) => {
+      const before = await groupReleases(config, op, backends);
+      const started = await startHistory(config.projectDir, {
+        user: op.user,
+        action: 'deploy',
+        target: options.target,
+        before: { releases: before },
+        after: { release: artifact.id, version: artifact.version },
+      });
+      const { results } = await deployArtifact({
+        config,
+        artifact,
+        backends,
+        ...backendOptions(op),
+      });
+      const failed = results.filter((r) => !r.ok);
+      const cancelled = results.some((r) => r.cancelled);
+      await started.done({
+        after: {
+          release: artifact.id,
+          version: artifact.version,
+          results: Object.fromEntries(results.map((r) => [r.backend, r.ok ? 'ok' : `${r.step}: ${r.error}`])),
+        },
+        result: failed.length === 0 ? 'ok' : cancelled ? 'cancelled' : `failed on ${failed.map((r) => r.backend).join(', ')}`,
+      });
+      return { results, cancelled };
+    },
+    'bestEffort',
+  );
 }

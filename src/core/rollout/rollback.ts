@@ -16,6 +16,8 @@ import type { StartedEvent } from './history';
 import { failureSummary } from './promote';
 import { endRollout, groupReleases, setSplitRecorded } from './shared';
 import type { RolloutState } from './types';
+import { recoveredField } from './recovery';
+import type { Recovered } from './recovery';
 
 export type RollbackSpeed = 'traffic' | 'release' | 'rebuild';
 
@@ -49,6 +51,8 @@ export interface RollbackResult {
   /** The artifact a rebuild made and deployed. */
   artifact?: Pick<Artifact, 'id' | 'version' | 'commit'>;
   state?: RolloutState;
+  /** Interrupted changes recovered (and recorded) before the rollback. */
+  recovered?: Recovered[];
 }
 
 /**
@@ -66,73 +70,83 @@ export async function rollback(config: RolloutConfig, request: RollbackRequest, 
     throw new InputError('A rebuild rollback needs a git ref', { hint: 'Give a tag, branch or commit, e.g. --rebuild v1.2.0.' });
   if (request.speed === 'traffic' && config.loadBalancers.length === 0) throw noLoadBalancerError();
   const label = request.speed === 'rebuild' ? `rollback: rebuild ${request.ref}` : `rollback: ${request.speed}`;
-  return withLock(config, label, options, async (ctx) => {
-    if (request.speed === 'traffic') {
-      ctx.progress('setting the split to 0 %');
-      const applied = await setSplitRecorded(config, ctx, 0, 'rollback');
-      const state = await endRollout(config.projectDir, ctx, 'rollback', { message: `rolled back to 0 % by ${ctx.user}` });
-      return { ok: true, speed: 'traffic', splitBefore: applied[0]?.before?.split, state };
-    }
-    const group = request.group ?? 'canary';
-    const backends = config.backends.filter((b) => b.group === group);
-    if (backends.length === 0) throw emptyGroupError(group, 'Choose a group that has backends.');
-    const releasesBefore = await groupReleases(config, ctx, backends);
-    let results: BackendResult[];
-    let done: StartedEvent['done'];
-    let artifact: Artifact | undefined;
-    const action = `rollback-${request.speed}`;
-    if (request.speed === 'release') {
-      const started = await startHistory(config.projectDir, {
-        user: ctx.user,
-        action,
-        target: group,
-        before: { releases: releasesBefore },
-      });
-      done = started.done;
-      ctx.progress(`switching ${backends.length} ${group} backend(s) to their previous release`);
-      ({ results } = await rollbackToPrevious({
-        config,
-        backends,
-        ...backendOptions(ctx),
-      }));
-    } else {
-      artifact = await rebuildInWorktree(config, ctx, request.ref!, options);
-      const started = await startHistory(config.projectDir, {
-        user: ctx.user,
-        action,
-        target: group,
-        before: { releases: releasesBefore },
-        after: { ref: request.ref, artifact: artifact.id },
-      });
-      done = started.done;
-      ctx.progress(`deploying ${artifact.id} to ${backends.length} ${group} backend(s)`);
-      ({ results } = await deployArtifact({
-        config,
-        backends,
-        artifact,
-        ...backendOptions(ctx),
-      }));
-    }
-    const releasesAfter = await groupReleases(config, ctx, backends);
-    const ok = results.every((r) => r.ok);
-    await done({
-      after: { releases: releasesAfter, ...(artifact ? { ref: request.ref, artifact: artifact.id } : {}) },
-      result: ok ? 'ok' : `failed: ${failureSummary(results)}`,
+  // Recovery is best effort here: nothing may stand between the user and a traffic rollback.
+  return withLock(config, label, options, (ctx, _lock, recovered) => rollbackBody(config, request, options, ctx, recovered), 'bestEffort');
+}
+
+async function rollbackBody(
+  config: RolloutConfig,
+  request: RollbackRequest,
+  options: RollbackOptions,
+  ctx: OpContext,
+  recovered: Recovered[],
+): Promise<RollbackResult> {
+  if (request.speed === 'traffic') {
+    ctx.progress('setting the split to 0 %');
+    const applied = await setSplitRecorded(config, ctx, 0, 'rollback');
+    const state = await endRollout(config.projectDir, ctx, 'rollback', { message: `rolled back to 0 % by ${ctx.user}` });
+    return { ok: true, speed: 'traffic', splitBefore: applied[0]?.before?.split, state, ...recoveredField(recovered) };
+  }
+  const group = request.group ?? 'canary';
+  const backends = config.backends.filter((b) => b.group === group);
+  if (backends.length === 0) throw emptyGroupError(group, 'Choose a group that has backends.');
+  const releasesBefore = await groupReleases(config, ctx, backends);
+  let results: BackendResult[];
+  let done: StartedEvent['done'];
+  let artifact: Artifact | undefined;
+  const action = `rollback-${request.speed}`;
+  if (request.speed === 'release') {
+    const started = await startHistory(config.projectDir, {
+      user: ctx.user,
+      action,
+      target: group,
+      before: { releases: releasesBefore },
     });
-    const state =
-      ok && group === 'canary'
-        ? await endRollout(config.projectDir, ctx, 'rollback', { message: `canary rolled back (${request.speed}) by ${ctx.user}` })
-        : undefined;
-    return {
-      ok,
-      speed: request.speed,
-      results,
-      releasesBefore,
-      releasesAfter,
-      artifact: artifact ? { id: artifact.id, version: artifact.version, commit: artifact.commit } : undefined,
-      state,
-    };
+    done = started.done;
+    ctx.progress(`switching ${backends.length} ${group} backend(s) to their previous release`);
+    ({ results } = await rollbackToPrevious({
+      config,
+      backends,
+      ...backendOptions(ctx),
+    }));
+  } else {
+    artifact = await rebuildInWorktree(config, ctx, request.ref!, options);
+    const started = await startHistory(config.projectDir, {
+      user: ctx.user,
+      action,
+      target: group,
+      before: { releases: releasesBefore },
+      after: { ref: request.ref, artifact: artifact.id },
+    });
+    done = started.done;
+    ctx.progress(`deploying ${artifact.id} to ${backends.length} ${group} backend(s)`);
+    ({ results } = await deployArtifact({
+      config,
+      backends,
+      artifact,
+      ...backendOptions(ctx),
+    }));
+  }
+  const releasesAfter = await groupReleases(config, ctx, backends);
+  const ok = results.every((r) => r.ok);
+  await done({
+    after: { releases: releasesAfter, ...(artifact ? { ref: request.ref, artifact: artifact.id } : {}) },
+    result: ok ? 'ok' : `failed: ${failureSummary(results)}`,
   });
+  const state =
+    ok && group === 'canary'
+      ? await endRollout(config.projectDir, ctx, 'rollback', { message: `canary rolled back (${request.speed}) by ${ctx.user}` })
+      : undefined;
+  return {
+    ok,
+    speed: request.speed,
+    results,
+    releasesBefore,
+    releasesAfter,
+    artifact: artifact ? { id: artifact.id, version: artifact.version, commit: artifact.commit } : undefined,
+    state,
+    ...recoveredField(recovered),
+  };
 }
 
 /**

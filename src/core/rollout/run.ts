@@ -20,14 +20,13 @@ import type { NotifyEvent } from '../analysis/notify';
 import type { PlanStep } from '../analysis/plan';
 import { delay } from '../delay';
 import { CancelledError, describeError, noLoadBalancerError, throwIfAborted } from '../errors';
-import { readSplits } from '../traffic/apply';
 import { formatSplit, toBasisPoints } from '../traffic/render';
 import { withContext, withLock } from './context';
 import type { OpContext, RolloutOptions } from './context';
 import { appendHistory } from './history';
 import { promote } from './promote';
 import { ramp } from './ramp';
-import { currentSplit, setSplitRecorded, stepIndexOf } from './shared';
+import { currentSplit, servedSplits, setSplitRecorded, stepIndexOf } from './shared';
 import { applyEvent, readState, updateState } from './state';
 import * as os from 'node:os';
 import type { RolloutState, RunnerInfo } from './types';
@@ -97,7 +96,7 @@ export async function runRollout(config: RolloutConfig, options: RunOptions = {}
     if (onDisk?.status === 'paused') {
       return { result: 'paused', reason: onDisk.message ?? 'the rollout is paused: resume it first', steps, state: onDisk };
     }
-    const live = await readSplits(config, (lb) => ctx.pool.get(lb), { signal: ctx.signal });
+    const live = await servedSplits(config, ctx);
     const start = currentSplit(live, ctx.log) ?? 0;
     // A pause item already passed (resumed) is recorded in the state as the plan position.
     const resumedAt = onDisk?.status === 'running' && onDisk.planIndex !== undefined ? onDisk.planIndex : -1;

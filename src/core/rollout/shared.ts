@@ -1,9 +1,13 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { ROLLOUT_DIR } from '../phar/artifact';
 import { backendStatus } from '../backends/status';
 import { readCurrentRelease } from '../backends/releases';
 import type { BackendConfig, RolloutConfig } from '../config/rolloutConfig';
 import { CancelledError, describeError } from '../errors';
 import { applySplit } from '../traffic/apply';
 import type { AppliedLb, LbSplit } from '../traffic/apply';
+import { readLives, servedSplit } from '../traffic/live';
 import { formatSplit, toBasisPoints } from '../traffic/render';
 import { backendOptions } from './context';
 import type { OpContext } from './context';
@@ -24,6 +28,19 @@ export function currentSplit(live: readonly LbSplit[], log?: { warn(m: string): 
       `load balancers disagree: ${live.map((l) => `${l.name} ${l.split === undefined ? '?' : formatSplit(l.split) + ' %'}`).join(', ')}`,
     );
   return first;
+}
+
+/** What every LB serves (nginx's answer, see servedSplit), the split a ramp or a run starts from (a file nginx does not serve is no split). */
+export async function servedSplits(config: RolloutConfig, ctx: OpContext): Promise<LbSplit[]> {
+  const lives = await readLives(config, (lb) => ctx.pool.get(lb), { signal: ctx.signal });
+  return lives.map((l) => ({
+    name: l.name,
+    host: l.host,
+    file: l.file,
+    split: servedSplit(l),
+    mode: l.mode,
+    error: l.error ?? l.liveError,
+  }));
 }
 
 /** The first plan step above `current` (the first step when the split is unknown). */
@@ -67,7 +84,12 @@ export async function setSplitRecorded(
   const started = await startHistory(config.projectDir, { user: ctx.user, action, target, after: { split } });
   let applied: AppliedLb[];
   try {
-    applied = await applySplit(config, split, (lb) => ctx.pool.get(lb), { log: ctx.log, signal: ctx.signal, onProgress: ctx.onProgress });
+    applied = await applySplit(config, split, (lb) => ctx.pool.get(lb), {
+      log: ctx.log,
+      signal: ctx.signal,
+      onProgress: ctx.onProgress,
+      owner: ctx.user,
+    });
   } catch (err) {
     await started.done({ result: err instanceof CancelledError ? 'cancelled' : `failed: ${describeError(err)}` });
     throw err;
@@ -79,7 +101,22 @@ export async function setSplitRecorded(
     before: allSame ? { split: first } : { split: first, loadBalancers: befores },
     result: note ? `ok (${note})` : 'ok',
   });
+  await rememberLoadBalancers(config).catch((err) => ctx.log.debug(`keeping the load balancer list failed: ${describeError(err)}`));
   return applied;
+}
+
+/** `<project>/.rollout/loadBalancers.json`: where the LBs are, for the emergency path when rollout.json is broken. */
+export function loadBalancersCachePath(projectDir: string): string {
+  return path.join(projectDir, ROLLOUT_DIR, 'loadBalancers.json');
+}
+
+/** Keeps the LB entries of the last applied split locally (temp file + rename). */
+async function rememberLoadBalancers(config: RolloutConfig): Promise<void> {
+  const file = loadBalancersCachePath(config.projectDir);
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(tmp, JSON.stringify({ version: 1, time: new Date().toISOString(), loadBalancers: config.loadBalancers }, null, 2));
+  await fs.rename(tmp, file);
 }
 
 /** Versions per backend (`name` → artifact id) of a group, read from current/release.json. */

@@ -2,8 +2,9 @@ import type { RolloutConfig } from '../config/rolloutConfig';
 import { CancelledError, describeError } from '../errors';
 import type { Logger } from '../log';
 import { safeText } from '../safeText';
-import { readSplits } from '../traffic/apply';
-import type { LbSplit } from '../traffic/apply';
+import { readLives, servedSplit } from '../traffic/live';
+import type { LiveSplit } from '../traffic/live';
+import { formatSplit } from '../traffic/render';
 import { withContext } from './context';
 import type { RolloutOptions } from './context';
 import { readHistory } from './history';
@@ -17,10 +18,42 @@ export interface RolloutStatusView {
   state?: RolloutState;
   /** state.json exists but is corrupt: which file, and what to do (then `state` is undefined). */
   stateError?: string;
-  /** What every LB's live file carries. */
-  loadBalancers: Array<Omit<LbSplit, 'text'>>;
+  /** What every LB serves (`split`: nginx's answer, see LbStatus), next to what its file says. */
+  loadBalancers: LbStatus[];
   lock?: LockHolder;
   lockError?: string;
+}
+
+/**
+ * One LB in the status: `split` is what nginx SERVES (the generation its status endpoint answers;
+ * for a file older than generations, the file's header), `fileSplit` what the file says. When they
+ * differ, `drift` says so in words with the command that fixes it.
+ */
+export interface LbStatus extends Omit<LiveSplit, 'text' | 'split'> {
+  split?: number;
+  fileSplit?: number;
+}
+
+const pct = (s: number | null | undefined) => (s === null || s === undefined ? 'no managed split' : `${formatSplit(s)} %`);
+
+/** The status of one LB from readLive: the served split first, and the disagreement explained. */
+export function lbStatus(l: LiveSplit): LbStatus {
+  const { text: _text, split: fileSplit, ...rest } = l;
+  const split = servedSplit(l);
+  const out: LbStatus = { ...rest, split, fileSplit };
+  if (l.interrupted) {
+    const i = l.interrupted;
+    const who = `${safeText(i.owner)} (pid ${i.pid} on ${safeText(i.host)}, started ${safeText(i.time)})`;
+    const served = l.live ? pct(l.live.split) : 'an unknown split';
+    out.drift =
+      l.live && l.live.generation === l.generation
+        ? `a change to ${pct(i.split)} by ${who} did not finish; nginx serves ${served}`
+        : `file says ${pct(fileSplit)}, nginx serves ${served}: a change to ${pct(i.split)} by ${who} did not finish`;
+    out.drift += `; if that process is gone, run "phar-rollout recover" (any ramp, rollback or promote also recovers first) to put every load balancer back on its last confirmed split and record it`;
+  } else if (l.drift) {
+    out.drift = `${l.drift.replace(/^file /, 'file says ')}: run "phar-rollout recover" to put the file back to what nginx serves (traffic unchanged)`;
+  }
+  return out;
 }
 
 /** Everything the rollout view shows (state, live splits, lock), read in parallel; never locks. */
@@ -35,7 +68,7 @@ export async function rolloutStatus(config: RolloutConfig, options: RolloutOptio
           return { s: undefined, error: describeError(err) };
         },
       ),
-      readSplits(config, transportOf, { signal: ctx.signal }),
+      readLives(config, transportOf, { signal: ctx.signal }),
       readLock(config, transportOf, { staleMs: options.staleMs }).then(
         (l) => ({ l, error: undefined as string | undefined }),
         (err) => {
@@ -47,7 +80,7 @@ export async function rolloutStatus(config: RolloutConfig, options: RolloutOptio
     return {
       state: state.s,
       ...(state.error ? { stateError: state.error } : {}),
-      loadBalancers: live.map(({ text: _text, ...rest }) => rest),
+      loadBalancers: live.map(lbStatus),
       lock: lock.l,
       lockError: lock.error,
     };

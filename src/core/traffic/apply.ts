@@ -1,5 +1,9 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { accessLogOf } from '../config/rolloutConfig';
-import type { LoadBalancerConfig, RolloutConfig } from '../config/rolloutConfig';
+import type { CommandSpec, LoadBalancerConfig, RolloutConfig } from '../config/rolloutConfig';
 import { accessLogDirective, LOG_FORMAT_DIRECTIVE } from '../analysis/accessLog';
 import { CancelledError, InputError, OperationError, noLoadBalancerError, throwIfAborted } from '../errors';
 import type { RunResult } from '../exec/process';
@@ -8,6 +12,9 @@ import type { Logger } from '../log';
 import { nullLogger } from '../log';
 import { hostFilesFor } from '../exec/hostFiles';
 import type { HostFiles } from '../exec/hostFiles';
+import { safeText } from '../safeText';
+import { statusAddress, statusAddressIn } from './generation';
+import { RELOAD_SCRIPT, STAGE_SCRIPT, commandArgs, markers, runScript } from './lbScripts';
 import { formatSplit, parseHeader, renderUpstream } from './render';
 import type { FileHeader } from './render';
 
@@ -19,12 +26,19 @@ export interface Progress {
 
 export interface ApplyOptions {
   log?: Logger;
-  /** Honoured until the first LB's file is swapped; after that the change completes or is reverted. */
+  /**
+   * Cancels before the first call; after that the running scripts finish and the change is reverted
+   * (reloaded and confirmed on the previous generation), then CancelledError is thrown.
+   */
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
   /** Per nginx command (test, reload). Default 30 s. */
   commandTimeoutMs?: number;
-  /** Replaces hostFilesFor (tests). */
+  /** How long a reload may take to become live (new generation answered, old workers not accepting). Default 10 s. */
+  confirmDeadlineMs?: number;
+  /** Who changes the split (the intent's owner, e.g. git's user.email). Default user@host of this process. */
+  owner?: string;
+  /** Replaces hostFilesFor in readSplit (tests). applyFiles runs scripts through the transport. */
   filesFor?: (lb: LoadBalancerConfig, transport: Transport) => HostFiles;
 }
 
@@ -33,6 +47,8 @@ export interface LbFileChange {
   lb: LoadBalancerConfig;
   transport: Transport;
   text: string;
+  /** Extra fields kept in `<file>.applied.json` once the change is live (the configuration it was applied with). */
+  applied?: Record<string, unknown>;
 }
 
 /** What one LB carried before and carries after a change. */
@@ -44,6 +60,10 @@ export interface AppliedLb {
   beforeText?: string;
   before?: FileHeader;
   after?: FileHeader;
+  /** The generation now served (confirmed live). */
+  generation?: string;
+  /** ms from the reload to confirmed live. */
+  liveMs?: number;
 }
 
 /** The split a load balancer's live file carries. */
@@ -55,45 +75,10 @@ export interface LbSplit {
   split?: number;
   mode?: FileHeader['mode'];
   time?: string;
+  /** The file's generation (absent in files older than generations). */
+  generation?: string;
   text?: string;
   error?: string;
-}
-
-interface LbState extends LbFileChange {
-  files: HostFiles;
-  beforeText?: string;
-  wroteNew: boolean;
-  swapped: boolean;
-  hadPrevious: boolean;
-  reloadTried: boolean;
-  reloaded: boolean;
-}
-
-function outputOf(r: RunResult): string {
-  return (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-12).join('\n');
-}
-
-/** Runs the LB's test or reload command; throws OperationError naming the LB with nginx's own output. */
-async function runNginx(s: LbState, step: 'test' | 'reload', timeoutMs: number): Promise<void> {
-  const spec = s.lb[step];
-  const shown = typeof spec === 'string' ? spec : spec.join(' ');
-  let r: RunResult;
-  try {
-    r = await s.transport.command(spec, { allowFailure: true, timeoutMs });
-  } catch (err) {
-    throw new OperationError(`load balancer "${s.lb.name}": ${step} (${shown}) could not run: ${(err as Error).message}`, {
-      step,
-      lb: s.lb.name,
-      cause: err,
-    });
-  }
-  if (r.code !== 0) {
-    const what = step === 'test' ? 'rejected the new file' : 'failed to reload';
-    throw new OperationError(`load balancer "${s.lb.name}" ${what} (${shown} exited with ${r.code ?? r.signal}):\n${outputOf(r)}`, {
-      step,
-      lb: s.lb.name,
-    });
-  }
 }
 
 function failures(results: PromiseSettledResult<unknown>[]): Error[] {
@@ -102,108 +87,352 @@ function failures(results: PromiseSettledResult<unknown>[]): Error[] {
     .map((r) => (r.reason instanceof Error ? r.reason : new Error(String(r.reason))));
 }
 
+function combine(errors: Error[], tail: string): Error {
+  if (errors.length === 1 && errors[0] instanceof OperationError) {
+    const e = errors[0];
+    return new OperationError(`${e.message}\n${tail}`, { ...e.subject, step: e.step ?? 'apply', cause: e });
+  }
+  const first = errors[0] as OperationError | undefined;
+  return new OperationError(`${errors.map((e) => e.message).join('\n')}\n${tail}`, {
+    ...first?.subject,
+    step: first?.step ?? 'apply',
+    cause: first,
+  });
+}
+
+interface LbState extends LbFileChange {
+  /** Generation of the new file (undefined: not a managed file, e.g. a test's hand-written text). */
+  generation?: string;
+  status: string;
+  pidFile: string;
+  errorLog: string;
+  staged: boolean;
+  swapped: boolean;
+  hadFile: boolean;
+  beforeText?: string;
+  reloadTried: boolean;
+  liveMs?: number;
+  /** The applied configuration (JSON), kept on the LB once live. */
+  appliedText?: string;
+}
+
+/** The one place this module builds an OperationError (keeps constructor changes in one spot). */
+function lbError(message: string, step: string, lb: string, cause?: unknown): OperationError {
+  return new OperationError(message, cause === undefined ? { step, lb } : { step, lb, cause });
+}
+
+const DEFAULT_PID_FILE = '/run/nginx.pid';
+const DEFAULT_ERROR_LOG = '/var/log/nginx/error.log';
+
+/** `nginx -T` in place of the LB's `nginx -t` (tests and dumps the config: its pid and error_log), when it has one. */
+export function dumpSpec(spec: CommandSpec): CommandSpec | undefined {
+  if (Array.isArray(spec)) {
+    const i = spec.indexOf('-t');
+    return i < 0 ? undefined : spec.map((a, k) => (k === i ? '-T' : a));
+  }
+  return /(^|\s)-t(?=\s|$)/.test(spec) ? spec.replace(/(^|\s)-t(?=\s|$)/, '$1-T') : undefined;
+}
+
+/** The `-p PREFIX` of an nginx command (relative paths in nginx.conf are relative to it). */
+function prefixOf(spec: CommandSpec): string | undefined {
+  if (Array.isArray(spec)) {
+    const i = spec.indexOf('-p');
+    return i >= 0 ? spec[i + 1] : undefined;
+  }
+  return /(?:^|\s)-p\s+(\S+)/.exec(spec)?.[1];
+}
+
+/** A path nginx -T printed, made absolute against the command's prefix; undefined when unusable. */
+export function nginxPath(value: string | undefined, spec: CommandSpec): string | undefined {
+  if (!value || value === 'stderr' || value.startsWith('syslog:') || value === 'off') return undefined;
+  if (value.startsWith('/')) return value;
+  const prefix = prefixOf(spec);
+  return prefix ? path.posix.join(prefix, value) : undefined;
+}
+
+/** The start time of `pid` (field 22 of /proc/<pid>/stat): a pid reused by another process differs. */
+export function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function splitWords(s: number | undefined): string {
+  return s === undefined ? 'its previous file' : `${formatSplit(s)} %`;
+}
+
+/** "back on 25 %" or, when the LBs differ, "back on its previous split (lb-1 25 %, lb-2 0 %)". */
+function backOn(states: readonly LbState[]): string {
+  const befores = states.map((s) => (s.beforeText === undefined ? undefined : parseHeader(s.beforeText)?.split));
+  if (befores.every((b) => b === befores[0])) return `every load balancer is back on ${splitWords(befores[0])}`;
+  return `every load balancer is back on its previous split (${states.map((s, i) => `${s.lb.name} ${splitWords(befores[i])}`).join(', ')})`;
+}
+
+function quoteLines(lines: readonly string[]): string {
+  return lines.length ? lines.map((l) => `  ${safeText(l)}`).join('\n') : '  (nothing)';
+}
+
+/** Stage, write the intent, swap and test on one LB: one transport call. */
+async function stage(s: LbState, intent: string, timeoutMs: number): Promise<void> {
+  const derive = s.lb.pidFile === undefined || s.lb.errorLog === undefined;
+  const dump = derive ? dumpSpec(s.lb.test) : undefined;
+  // The byte count lets the script refuse a file cut short: if this process dies while sending it,
+  // the script (its own process group) sees end of input and must not swap a partial file in.
+  const args = [s.lb.file, intent, dump ? '1' : '0', String(Buffer.byteLength(s.text)), ...commandArgs(dump ?? s.lb.test)];
+  let r: RunResult;
+  try {
+    r = await runScript(s.transport, STAGE_SCRIPT, args, { input: s.text, timeoutMs });
+  } catch (err) {
+    throw lbError(
+      `load balancer "${s.lb.name}" (${s.transport.host}): staging the new file failed: ${(err as Error).message}`,
+      'write',
+      s.lb.name,
+      err,
+    );
+  }
+  const cut = r.stdout.indexOf('\n@before\n');
+  const head = cut < 0 ? r.stdout : r.stdout.slice(0, cut);
+  const { marks, quoted } = markers(head);
+  s.staged = true;
+  if (r.code !== 0 || !marks.has('swapped')) {
+    throw lbError(
+      `load balancer "${s.lb.name}" (${s.transport.host}): staging the new file failed: ${safeText(r.stderr.trim() || `exit ${r.code}`)}`,
+      'write',
+      s.lb.name,
+    );
+  }
+  s.swapped = true;
+  s.hadFile = marks.get('swapped') === 'had';
+  if (s.hadFile && cut >= 0) s.beforeText = r.stdout.slice(cut + '\n@before\n'.length);
+  s.pidFile = s.lb.pidFile ?? nginxPath(marks.get('pid'), s.lb.test) ?? DEFAULT_PID_FILE;
+  s.errorLog = s.lb.errorLog ?? nginxPath(marks.get('errlog'), s.lb.test) ?? DEFAULT_ERROR_LOG;
+  const code = marks.get('test');
+  if (code !== '0') {
+    const shown = typeof s.lb.test === 'string' ? s.lb.test : s.lb.test.join(' ');
+    throw lbError(
+      `load balancer "${s.lb.name}" rejected the new file (${safeText(shown)} exited with ${code}):\n${quoteLines(quoted)}`,
+      'test',
+      s.lb.name,
+    );
+  }
+}
+
+/** What the reload+confirm script reported. */
+export interface ReloadOutcome {
+  ok: boolean;
+  /** ms from the reload to confirmed live. */
+  liveMs?: number;
+  message?: string;
+}
+
 /**
- * Changes the managed file of one or many LBs together.
- * 1. reads every live file (kept for the history and for a revert) and writes `<file>.new` beside it;
- * 2. on every LB: the live file is copied to `<file>.prev`, `<file>.new` renamed over it, and the LB's
- *    `test` (nginx -t) run;
- * 3. when every test passed, `reload` on every LB.
- * On ANY failure every LB whose file was swapped gets its previous file back, and those that had been
- * reloaded (or tried to) are reloaded again. The error names the LB and carries nginx's own message.
+ * Puts a file in place (see RELOAD_SCRIPT modes), reloads and confirms `generation` live on one LB:
+ * one transport call. Never throws for nginx's answers (see `ok`), only when the host cannot be reached.
+ */
+export async function reloadConfirmed(
+  lb: LoadBalancerConfig,
+  transport: Transport,
+  o: {
+    mode: 'apply' | 'restore' | 'remove' | 'keep' | 'prev' | 'confirmed';
+    reload: boolean;
+    generation?: string;
+    pidFile?: string;
+    errorLog?: string;
+    deadlineMs?: number;
+    op?: string;
+    timeoutMs?: number;
+    /** Where the file being confirmed answers (default: the LB's configured address). */
+    status?: string;
+    /** Mode apply: the configuration the split is applied with (kept once live). */
+    applied?: string;
+  },
+): Promise<ReloadOutcome> {
+  const deadline = o.deadlineMs ?? 10000;
+  const args = [
+    lb.file,
+    o.mode,
+    o.reload ? 'reload' : 'none',
+    o.generation ?? '',
+    o.pidFile ?? lb.pidFile ?? DEFAULT_PID_FILE,
+    o.errorLog ?? lb.errorLog ?? DEFAULT_ERROR_LOG,
+    String(deadline),
+    o.status ?? statusAddress(lb),
+    o.op ?? '-',
+    ...commandArgs(lb.reload),
+  ];
+  const r = await runScript(transport, RELOAD_SCRIPT, args, { input: o.applied ?? '', timeoutMs: (o.timeoutMs ?? 30000) + deadline });
+  const { marks, quoted } = markers(r.stdout);
+  const shown = typeof lb.reload === 'string' ? lb.reload : lb.reload.join(' ');
+  if (r.code !== 0 || !marks.has('placed'))
+    return { ok: false, message: `putting the file in place failed: ${safeText(r.stderr.trim() || `exit ${r.code}`)}` };
+  if (marks.has('done')) return { ok: true };
+  if (marks.has('live')) return { ok: true, liveMs: Number(marks.get('live')) };
+  if (marks.has('reload'))
+    return { ok: false, message: `failed to reload (${safeText(shown)} exited with ${marks.get('reload')}):\n${quoteLines(quoted)}` };
+  const log = o.errorLog ?? lb.errorLog ?? DEFAULT_ERROR_LOG;
+  if (marks.has('emerg'))
+    return {
+      ok: false,
+      message: `nginx did not take the new configuration at reload; its error log (${safeText(log)}) says:\n${quoteLines(quoted)}`,
+    };
+  const why = marks.has('nopid')
+    ? `no nginx master pid in ${safeText(marks.get('nopid') ?? '')} (set "pidFile" of this load balancer)`
+    : /seen=0/.test(marks.get('timeout') ?? '')
+      ? `the status endpoint (${o.status ?? statusAddress(lb)}) never answered generation ${o.generation}`
+      : `workers of the previous configuration still accept connections`;
+  return {
+    ok: false,
+    message: `the reload did not take effect within ${deadline} ms (${why}); nginx's error log (${safeText(log)}) says:\n${quoteLines(quoted)}`,
+  };
+}
+
+/**
+ * Changes the managed file of one or many LBs together, and returns once nginx SERVES it.
+ * 1. on every LB, one call: write the intent (owner, pid, host, before/after generation, time) beside
+ *    the file, stage `<file>.new`, copy the live file to `<file>.prev`,
+ *    rename `.new` over it and run the LB's `test` (as `nginx -T` when pidFile/errorLog are not set,
+ *    to learn them);
+ * 2. when every test passed, on every LB, one call: stage the applied configuration, reload and
+ *    confirm live: the status endpoint
+ *    answers the new generation and no worker of the previous configuration still accepts
+ *    connections (read from /proc), within `confirmDeadlineMs`. A reload nginx ignores (exit 0 but its
+ *    error log says why) is a failure quoting the error log.
+ * On ANY failure every swapped LB gets its previous file back, and those reloaded (or tried) are
+ * reloaded and confirmed on the previous generation; the error names the LB with nginx's own words.
+ * A signal that fires after the first call started lets the running scripts finish, then reverts the
+ * same way and throws CancelledError "Cancelled, every load balancer is back on N %".
+ * The intent is marked done (`<file>.intent.done`) once the change is live or fully reverted; an
+ * unfinished one is what `reconcile` repairs after a crash.
  */
 export async function applyFiles(changes: readonly LbFileChange[], options: ApplyOptions = {}): Promise<AppliedLb[]> {
   const log = options.log ?? nullLogger;
   const timeoutMs = options.commandTimeoutMs ?? 30000;
-  const filesFor = options.filesFor ?? ((lb, t) => hostFilesFor(lb, t));
+  const deadlineMs = options.confirmDeadlineMs ?? 10000;
   if (changes.length === 0) throw noLoadBalancerError();
   throwIfAborted(options.signal);
   const states: LbState[] = changes.map((c) => ({
     ...c,
-    files: filesFor(c.lb, c.transport),
-    wroteNew: false,
+    generation: parseHeader(c.text)?.generation,
+    status: statusAddress(c.lb),
+    pidFile: c.lb.pidFile ?? DEFAULT_PID_FILE,
+    errorLog: c.lb.errorLog ?? DEFAULT_ERROR_LOG,
+    staged: false,
     swapped: false,
-    hadPrevious: false,
+    hadFile: false,
     reloadTried: false,
-    reloaded: false,
   }));
+  const op = randomBytes(8).toString('hex');
+  const time = new Date().toISOString();
+  const lbs = states.map((s) => ({ name: s.lb.name, ssh: s.lb.ssh, file: s.lb.file }));
+  const owner = options.owner ?? defaultOwner();
 
-  // 1. Read and stage. Nothing live has changed yet: a failure or a cancel only cleans up .new files.
-  options.onProgress?.({ message: `writing ${states.length === 1 ? states[0].lb.name : `${states.length} load balancers`}` });
-  const staged = await Promise.allSettled(
-    states.map(async (s) => {
-      try {
-        s.beforeText = await s.files.read(s.lb.file, options.signal);
-        s.wroteNew = true;
-        await s.files.writeNew(s.lb.file, s.text, options.signal);
-      } catch (err) {
-        if (err instanceof CancelledError) throw err;
-        throw new OperationError(`load balancer "${s.lb.name}" (${s.files.host}): ${(err as Error).message}`, {
-          step: 'write',
-          lb: s.lb.name,
-          cause: err,
-        });
-      }
-    }),
-  );
-  const stageErrors = failures(staged);
-  if (stageErrors.length > 0 || options.signal?.aborted) {
-    await Promise.all(states.filter((s) => s.wroteNew).map((s) => s.files.discardNew(s.lb.file)));
-    if (options.signal?.aborted) throw new CancelledError();
-    throw combine(stageErrors, 'Nothing was changed on any load balancer.');
-  }
-
-  // 2. Swap and test everywhere. From here on the change finishes or is undone: no cancel in between.
-  options.onProgress?.({ message: 'testing the new configuration' });
+  // 1. Stage, intent, swap, test: one call per LB, all in parallel.
+  options.onProgress?.({
+    message: `testing the new configuration on ${states.length === 1 ? states[0].lb.name : `${states.length} load balancers`}`,
+  });
   const tested = await Promise.allSettled(
-    states.map(async (s) => {
-      try {
-        const r = await s.files.swapIn(s.lb.file);
-        s.swapped = true;
-        s.hadPrevious = r.hadPrevious;
-      } catch (err) {
-        throw new OperationError(`load balancer "${s.lb.name}" (${s.files.host}): ${(err as Error).message}`, {
-          step: 'swap',
-          lb: s.lb.name,
-          cause: err,
-        });
-      }
-      await runNginx(s, 'test', timeoutMs);
+    states.map((s) => {
+      const after = parseHeader(s.text);
+      const intent = JSON.stringify({
+        version: 1,
+        op,
+        owner,
+        pid: process.pid,
+        pidStart: processStart(process.pid),
+        host: os.hostname(),
+        time,
+        lb: s.lb.name,
+        file: s.lb.file,
+        generation: s.generation ?? null,
+        split: after?.split ?? null,
+        lbs,
+      });
+      const applied = JSON.stringify({
+        version: 1,
+        generation: s.generation ?? null,
+        split: after?.split ?? null,
+        time,
+        lb: s.lb.name,
+        ...(s.applied ?? {}),
+        file: s.text,
+      });
+      s.appliedText = applied;
+      return stage(s, intent, timeoutMs);
     }),
   );
   const testErrors = failures(tested);
   if (testErrors.length > 0 || options.signal?.aborted) {
-    const revertErrors = await revert(states, timeoutMs, log);
-    await Promise.all(states.filter((s) => !s.swapped && s.wroteNew).map((s) => s.files.discardNew(s.lb.file)));
-    if (testErrors.length === 0) {
-      if (revertErrors.length > 0) throw combine(revertErrors, 'Cancelled, but restoring the previous files failed: check them by hand.');
-      throw new CancelledError();
-    }
+    const revertErrors = await revert(states, op, deadlineMs, timeoutMs, log);
+    if (testErrors.length === 0) throw cancelled(states, revertErrors);
     throw combine([...testErrors, ...revertErrors], revertMessage(revertErrors));
   }
 
-  // 3. Reload everywhere.
-  options.onProgress?.({ message: 'reloading' });
+  // 2. Reload and confirm live everywhere.
+  options.onProgress?.({ message: 'reloading and confirming live' });
   const reloaded = await Promise.allSettled(
     states.map(async (s) => {
       s.reloadTried = true;
-      await runNginx(s, 'reload', timeoutMs);
-      s.reloaded = true;
+      let r: ReloadOutcome;
+      try {
+        r = await reloadConfirmed(s.lb, s.transport, {
+          mode: 'apply',
+          reload: true,
+          applied: s.appliedText,
+          generation: s.generation,
+          pidFile: s.pidFile,
+          errorLog: s.errorLog,
+          deadlineMs,
+          op,
+          timeoutMs,
+        });
+      } catch (err) {
+        throw lbError(
+          `load balancer "${s.lb.name}" (${s.transport.host}): reload could not run: ${(err as Error).message}`,
+          'reload',
+          s.lb.name,
+          err,
+        );
+      }
+      if (!r.ok) throw lbError(`load balancer "${s.lb.name}" ${r.message}`, 'reload', s.lb.name);
+      s.liveMs = r.liveMs;
+      log.debug(`${s.lb.name}: generation ${s.generation ?? '?'} live ${r.liveMs} ms after the reload`);
     }),
   );
   const reloadErrors = failures(reloaded);
-  if (reloadErrors.length > 0) {
-    const revertErrors = await revert(states, timeoutMs, log);
+  if (reloadErrors.length > 0 || options.signal?.aborted) {
+    const revertErrors = await revert(states, op, deadlineMs, timeoutMs, log);
+    if (reloadErrors.length === 0) throw cancelled(states, revertErrors);
     throw combine([...reloadErrors, ...revertErrors], revertMessage(revertErrors));
   }
 
   return states.map((s) => ({
     name: s.lb.name,
-    host: s.files.host,
+    host: s.transport.host,
     file: s.lb.file,
     beforeText: s.beforeText,
     before: s.beforeText === undefined ? undefined : parseHeader(s.beforeText),
     after: parseHeader(s.text),
+    generation: s.generation,
+    liveMs: s.liveMs,
   }));
+}
+
+function cancelled(states: readonly LbState[], revertErrors: Error[]): Error {
+  if (revertErrors.length > 0)
+    return combine(revertErrors, 'Cancelled, but restoring the previous files failed (above): check them by hand.');
+  return new CancelledError(`Cancelled, ${backOn(states)}`);
+}
+
+/** `user@host` of this process: the intent's owner when the caller names none. */
+function defaultOwner(): string {
+  try {
+    return `${os.userInfo().username}@${os.hostname()}`;
+  } catch {
+    return `pid ${process.pid}@${os.hostname()}`;
+  }
 }
 
 function revertMessage(revertErrors: Error[]): string {
@@ -212,45 +441,45 @@ function revertMessage(revertErrors: Error[]): string {
     : 'Restoring the previous files failed on some load balancers (above): check them by hand; the previous file is <file>.prev.';
 }
 
-/** Puts every swapped LB back on its previous file and reloads those that had been reloaded. */
-async function revert(states: LbState[], timeoutMs: number, log: Logger): Promise<Error[]> {
+/**
+ * Puts every swapped LB back on its previous file, reloads and confirms those that had been reloaded
+ * (or tried), and marks every staged LB's intent done: one call per LB.
+ */
+async function revert(states: LbState[], op: string, deadlineMs: number, timeoutMs: number, log: Logger): Promise<Error[]> {
   const results = await Promise.allSettled(
     states
-      .filter((s) => s.swapped)
+      .filter((s) => s.staged)
       .map(async (s) => {
+        const before = s.beforeText === undefined ? undefined : parseHeader(s.beforeText);
+        let r: ReloadOutcome;
         try {
-          await s.files.restore(s.lb.file, s.hadPrevious);
+          r = await reloadConfirmed(s.lb, s.transport, {
+            mode: !s.swapped ? 'keep' : s.hadFile ? 'restore' : 'remove',
+            reload: s.reloadTried,
+            generation: before?.generation,
+            // The previous file answers where IT listens (a change of address may be what failed).
+            status: (s.beforeText && statusAddressIn(s.beforeText)) || s.status,
+            pidFile: s.pidFile,
+            errorLog: s.errorLog,
+            deadlineMs,
+            op,
+            timeoutMs,
+          });
         } catch (err) {
-          throw new OperationError(`load balancer "${s.lb.name}": restoring the previous file failed: ${(err as Error).message}`, {
-            step: 'revert',
-            lb: s.lb.name,
-            cause: err,
-          });
+          throw lbError(
+            `load balancer "${s.lb.name}": restoring the previous file failed: ${(err as Error).message}`,
+            'revert',
+            s.lb.name,
+            err,
+          );
         }
+        if (!r.ok) throw lbError(`load balancer "${s.lb.name}": going back to the previous file: ${r.message}`, 'revert', s.lb.name);
+        if (s.swapped) log.info(`${s.lb.name}: previous file restored${s.reloadTried ? ', reloaded and confirmed live' : ''}`);
         s.swapped = false;
-        log.info(`${s.lb.name}: previous file restored`);
-        if (s.reloadTried) {
-          await runNginx(s, 'reload', timeoutMs).catch((err: Error) => {
-            // A reload that failed before may fail again; the file is restored either way.
-            if (s.reloaded) throw err;
-            log.warn(`${s.lb.name}: reload after restoring failed again: ${err.message}`);
-          });
-          log.info(`${s.lb.name}: reloaded on the previous file`);
-        }
       }),
   );
   return failures(results);
 }
-
-function combine(errors: Error[], tail: string): Error {
-  if (errors.length === 1 && errors[0] instanceof OperationError) {
-    const e = errors[0];
-    return new OperationError(`${e.message}\n${tail}`, { ...e.subject, step: e.step, cause: e });
-  }
-  const first = errors[0] as OperationError | undefined;
-  return new OperationError(`${errors.map((e) => e.message).join('\n')}\n${tail}`, { ...first?.subject, step: first?.step, cause: first });
-}
-
 /** The managed file for `lb` at `split`, with the project's traffic settings. */
 export function renderFor(config: Pick<RolloutConfig, 'backends' | 'traffic'>, lb: LoadBalancerConfig, split: number, time: Date): string {
   const upstream = renderUpstream({
@@ -297,13 +526,26 @@ export async function applySplit(
   options: ApplyOptions & { time?: Date } = {},
 ): Promise<AppliedLb[]> {
   const time = options.time ?? new Date();
-  const changes = config.loadBalancers.map((lb) => ({ lb, transport: transportOf(lb), text: renderFor(config, lb, split, time) }));
-  const applied = await applyFiles(changes, options);
-  for (const a of applied)
+  // Kept beside the intent on the LB: with rollout.json broken later, status and a traffic rollback
+  // work from this (readAppliedConfig).
+  const full = config as Partial<RolloutConfig>;
+  const rolloutJson = full.file ? readRolloutText(full.file) : undefined;
+  const applied = { config, ...(rolloutJson !== undefined ? { rolloutJson } : {}) };
+  const changes = config.loadBalancers.map((lb) => ({ lb, transport: transportOf(lb), text: renderFor(config, lb, split, time), applied }));
+  const result = await applyFiles(changes, options);
+  for (const a of result)
     (options.log ?? nullLogger).info(
-      `${a.name}: ${a.before ? `${formatSplit(a.before.split)} %` : 'unmanaged'} → ${formatSplit(split)} % canary`,
+      `${a.name}: ${a.before ? `${formatSplit(a.before.split)} %` : 'unmanaged'} → ${formatSplit(split)} % canary (live)`,
     );
-  return applied;
+  return result;
+}
+
+function readRolloutText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 /** Reads the split back from the header line of `lb`'s live file: what the LB really carries. */

@@ -1,5 +1,6 @@
 import type { BackendConfig, LoadBalancerConfig } from '../config/rolloutConfig';
 import { InputError, emptyGroupError } from '../errors';
+import { isGeneration, newGeneration, renderStatusServer, statusAddress } from './generation';
 
 /**
  * The largest weight written for one server AND for the sum of an upstream's weights.
@@ -15,7 +16,7 @@ export const MAX_TOTAL_WEIGHT = 2 ** 31 - 1;
 export type BasisPoints = number;
 
 export interface RenderInput {
-  lb: Pick<LoadBalancerConfig, 'name' | 'upstream'>;
+  lb: Pick<LoadBalancerConfig, 'name' | 'upstream'> & Partial<Pick<LoadBalancerConfig, 'file' | 'status'>>;
   backends: ReadonlyArray<Pick<BackendConfig, 'name' | 'group' | 'upstream' | 'weight'>>;
   /** Canary share in percent, 0–100 with at most two decimals. */
   split: number;
@@ -27,6 +28,8 @@ export interface RenderInput {
   /** Cookie that forces a side like forceHeader (sticky mode). */
   forceCookie: string;
   time: Date;
+  /** The file's generation id (default: a new one from split and time). */
+  generation?: string;
 }
 
 /** One `server` line of a rendered upstream. */
@@ -188,6 +191,7 @@ function assertSafe(input: RenderInput): void {
     if (!COOKIE.test(input.forceCookie)) bad('the cookie', input.forceCookie);
   }
   if (!(input.time instanceof Date) || Number.isNaN(input.time.getTime())) bad('the time', input.time);
+  if (input.generation !== undefined && !isGeneration(input.generation)) bad('the generation', input.generation);
 }
 
 // max_fails=0: nginx never marks a server down. A backend restarting for a deploy refuses connections
@@ -216,8 +220,15 @@ export function renderUpstream(input: RenderInput): string {
   const bp = toBasisPoints(input.split);
   const name = input.lb.upstream;
   const pct = (bp / 100).toFixed(2);
+  const generation = input.generation ?? newGeneration(bp / 100, input.time);
+  const status = renderStatusServer(statusAddress({ name: input.lb.name, file: input.lb.file ?? '', status: input.lb.status }), {
+    generation,
+    split: bp / 100,
+    lb: input.lb.name,
+    mode: input.mode,
+  });
   const head = [
-    `${HEADER_PREFIX}${pct} mode=${input.mode} time=${input.time.toISOString()}`,
+    `${HEADER_PREFIX}${pct} mode=${input.mode} time=${input.time.toISOString()} generation=${generation}`,
     `# Managed by Phar Rollout for load balancer "${input.lb.name}": ${formatSplit(bp / 100)} % of requests to the canary group.`,
     '# Written whole on every split change; edits here are overwritten. Servers are never marked down',
     '# (max_fails=0) so that restarts during a deploy lose no request. Proxy with:',
@@ -236,9 +247,11 @@ export function renderUpstream(input: RenderInput): string {
       `    default ${name};`,
       '}',
       '',
+      ...status,
+      '',
     ].join('\n');
   }
-  return [...head, ...renderSticky(input, bp), ''].join('\n');
+  return [...head, ...renderSticky(input, bp), '', ...status, ''].join('\n');
 }
 
 function renderSticky(input: RenderInput, bp: BasisPoints): string[] {
@@ -298,16 +311,19 @@ export interface FileHeader {
   split: number;
   mode: 'weighted' | 'sticky';
   time: string;
+  /** Absent in files written before generations existed. */
+  generation?: string;
 }
 
 /** Parses the header line of a managed file; undefined when the file is not one of ours. */
 export function parseHeader(text: string): FileHeader | undefined {
   const first = text.split('\n', 1)[0] ?? '';
-  const m = /^# phar-rollout split=(\d{1,3}\.\d{2}) mode=(weighted|sticky) time=(\S+)$/.exec(first.trimEnd());
+  const m = /^# phar-rollout split=(\d{1,3}\.\d{2}) mode=(weighted|sticky) time=(\S+?)(?: generation=(\S+))?$/.exec(first.trimEnd());
   if (!m) return undefined;
   const split = Number(m[1]);
   if (!(split >= 0 && split <= 100)) return undefined;
-  return { split, mode: m[2] as FileHeader['mode'], time: m[3] };
+  if (m[4] !== undefined && !isGeneration(m[4])) return undefined;
+  return { split, mode: m[2] as FileHeader['mode'], time: m[3], ...(m[4] ? { generation: m[4] } : {}) };
 }
 
 /** Parses the `server` lines of every upstream in a rendered file (tests, UI previews). */

@@ -1,0 +1,224 @@
+/**
+ * The shell scripts a split change runs on a load balancer's host, local or over ssh alike: one
+ * transport call each, so a split change costs two round trips (stage+swap+test, reload+confirm).
+ * Every path and value reaches a script as an argument ("$1" …), quoted by the transport's
+ * shellCommand, never spliced into the script text. POSIX sh plus coreutils (head -c, tail -c, stat -c,
+ * date +%s%3N) and curl or wget for the status endpoint.
+ */
+import type { CommandSpec } from '../config/rolloutConfig';
+import type { RunResult } from '../exec/process';
+import type { Transport } from '../exec/transport';
+
+/** Fetches the status endpoint of "$addr" (curl, else wget); prints the body, nothing on failure. */
+const FETCH = `fetch() {
+  if command -v curl >/dev/null 2>&1; then curl -sg --noproxy '*' -m 1 "http://$addr/" 2>/dev/null
+  elif command -v wget >/dev/null 2>&1; then wget -q --no-proxy -T 1 -O - "http://$addr/" 2>/dev/null
+  else echo '@nohttp'; fi
+}`;
+
+/**
+ * Stage, intent, swap and test. Args: file, intent JSON, derive (1: the test prints nginx -T, report
+ * its pid and error_log), byte count of the new file (a shorter stdin is refused before any swap), test
+ * kind (sh|argv), test command…; stdin: the new file. Writes the intent
+ * (with the live file's generation added) BEFORE anything else moves, then <file>.new, copies the live
+ * file to <file>.prev, renames .new over it and runs the test. Few processes: on a small LB host each
+ * fork costs milliseconds, so the shell's builtins do the parsing.
+ */
+export const STAGE_SCRIPT = `# phar-rollout:stage
+f=$1; j=$2; derive=$3; n=$4; kind=$5; shift 5
+fail() { echo "$1" >&2; exit 1; }
+bg=; bs=; had=none
+if [ -e "$f" ]; then
+  had=had; h=
+  read -r h 2>/dev/null < "$f"
+  case $h in
+    "# phar-rollout split="*)
+      bs=\${h#"# phar-rollout split="}; bs=\${bs%% *}
+      case $h in *" generation="*) bg=\${h##*" generation="} ;; esac ;;
+  esac
+  case $bs in *[!0-9.]*) bs= ;; esac
+  case $bg in *[!0-9A-Za-z.-]*) bg= ;; esac
+fi
+printf '%s,"beforeGeneration":"%s","beforeSplit":"%s","hadFile":"%s"}\\n' "\${j%\\}}" "$bg" "$bs" "$had" > "$f.intent" || fail "cannot write $f.intent"
+rm -f -- "$f.intent.done"
+if [ "$had" = had ]; then cp -p -- "$f" "$f.new" || fail "cannot write $f.new"; fi
+cat > "$f.new" || fail "cannot write $f.new"
+[ "$(($(wc -c < "$f.new")))" -eq "$n" ] || { rm -f -- "$f.new"; fail "the new file arrived incomplete (the sender stopped): nothing swapped"; }
+if [ "$had" = had ]; then cp -p -- "$f" "$f.prev" || fail "cannot copy $f to $f.prev"; fi
+mv -f -- "$f.new" "$f" || fail "cannot move $f.new over $f"
+echo "@swapped $had"
+o="$f.test.$$"
+if [ "$kind" = sh ]; then sh -c "$1" > "$o.out" 2> "$o.err"; else "$@" > "$o.out" 2> "$o.err"; fi
+code=$?
+echo "@test $code"
+if [ "$derive" = 1 ]; then
+  # Kept for reconcile, which has no nginx -T of its own.
+  sed -n -e 's/^[[:space:]]*pid[[:space:]][[:space:]]*\\([^;[:space:]]*\\).*/@pid \\1/p' \\
+    -e 's/^[[:space:]]*error_log[[:space:]][[:space:]]*\\([^;[:space:]]*\\).*/@errlog \\1/p' "$o.out" > "$f.nginx-paths"
+  while read -r l; do echo "$l"; done < "$f.nginx-paths"
+fi
+if [ "$code" -ne 0 ]; then
+  if [ -s "$o.err" ]; then tail -n 12 "$o.err"; else tail -n 12 "$o.out"; fi | sed 's/^/| /'
+fi
+rm -f -- "$o.out" "$o.err"
+echo "@before"
+if [ "$had" = had ]; then cat -- "$f.prev"; fi
+exit 0`;
+
+/**
+ * Put a file in place (mode), reload, and confirm. Args: file, mode (apply: the file is in place;
+ * restore: <file>.prev back over it; remove: the file did not exist before; keep: leave it; prev /
+ * confirmed: copy that file over it), act (reload|none), generation to confirm ('' = only old workers),
+ * pid file, error log, deadline ms, status address, op id, reload kind (sh|argv), reload command…;
+ * stdin (mode apply): the applied configuration, kept as <file>.applied.json once live.
+ * Live = no worker that ran before the reload still accepts (each is gone or "shutting down", read
+ * from /proc) AND the status endpoint answered the generation (polled in a background subshell). An [emerg] line in the error log
+ * after the reload of a new file, or the deadline, is a failure; the error log's new lines are printed.
+ * On success the file is copied to <file>.confirmed and the intent of this op is marked done
+ * (<file>.intent.done). The poll loop uses builtins only (read) plus one sleep per turn.
+ */
+export const RELOAD_SCRIPT = `# phar-rollout:reload
+f=$1; mode=$2; act=$3; gen=$4; pidf=$5; elog=$6; dl=$7; addr=$8; op=$9; shift 9; kind=$1; shift
+${FETCH}
+ms() { date +%s%3N; }
+# Children of pid $1: /proc/<pid>/task/*/children where the kernel has it, else every /proc/*/stat's ppid
+# (read with the builtin: no process per entry).
+kids_of() {
+  if [ -r "/proc/$1/task/$1/children" ]; then cat /proc/"$1"/task/*/children 2>/dev/null; return; fi
+  want=$1
+  for s in /proc/[0-9]*/stat; do
+    l=; read -r l 2>/dev/null < "$s"
+    set -- \${l##*) }
+    [ "$2" = "$want" ] && { p=\${s#/proc/}; echo "\${p%/stat}"; }
+  done
+}
+# st=up when pid $1 is a worker that still accepts, down when shutting down, '' when gone (a variable,
+# not $(...): a command substitution forks).
+state_of() {
+  c=; st=; read -r c 2>/dev/null < /proc/"$1"/cmdline
+  case $c in *"shutting down"*) st=down ;; *"worker process"*) st=up ;; esac
+}
+has_op() { l=; read -r l 2>/dev/null < "$1"; case $l in *"\\"op\\":\\"$op\\""*) return 0 ;; esac; return 1; }
+done_intent() { if [ -e "$f.intent" ] && has_op "$f.intent"; then mv -f -- "$f.intent" "$f.intent.done"; fi; }
+if [ "$mode" = apply ]; then cat > "$f.applied.json.new"; fi
+if [ "$mode" != apply ] && [ -e "$f.intent.done" ] && has_op "$f.intent.done"; then mv -f -- "$f.intent.done" "$f.intent"; fi
+case $mode in
+  restore) mv -f -- "$f.prev" "$f" || { echo "cannot move $f.prev back over $f" >&2; exit 1; } ;;
+  remove) rm -f -- "$f" || exit 1 ;;
+  prev|confirmed) cp -p -- "$f.$mode" "$f.tmp.$$" && mv -f -- "$f.tmp.$$" "$f" || { echo "cannot copy $f.$mode over $f" >&2; exit 1; } ;;
+esac
+if [ "$mode" != apply ]; then rm -f -- "$f.applied.json.new" "$f.new"; fi
+echo "@placed"
+if [ "$act" != reload ]; then done_intent; echo "@done"; exit 0; fi
+master=; read -r master 2>/dev/null < "$pidf"
+case $master in ''|*[!0-9]*) master=; echo "@nopid $pidf" ;; esac
+before=
+if [ -n "$master" ]; then
+  for p in $(kids_of "$master"); do state_of "$p"; [ "$st" = up ] && before="$before $p"; done
+fi
+es=0
+if [ -r "$elog" ]; then es=$(stat -c %s -- "$elog" 2>/dev/null || echo 0); fi
+t0=$(ms)
+rl="$f.reload.$$"
+if [ "$kind" = sh ]; then sh -c "$1" > "$rl" 2>&1; else "$@" > "$rl" 2>&1; fi
+code=$?
+if [ "$code" -ne 0 ]; then echo "@reload $code"; tail -n 12 "$rl" | sed 's/^/| /'; rm -f -- "$rl"; exit 0; fi
+rm -f -- "$rl"
+newlog() { if [ -r "$elog" ]; then tail -c +"$((es + 1))" -- "$elog" | tail -n 12 | sed 's/^/| /'; fi; }
+emerg() { [ "$mode" = apply ] && [ -r "$elog" ] && tail -c +"$((es + 1))" -- "$elog" | grep -q '\\[emerg\\]'; }
+n=0; seen=0; sm="$f.seen.$$"
+rm -f -- "$sm"
+if [ -z "$gen" ]; then seen=1
+else
+  # The status endpoint is polled beside the worker check, so neither waits for the other; the poller
+  # stops once it saw the generation, or when this script ends.
+  ( i=0; while [ $i -lt $((dl / 10 + 1)) ]; do
+      case $(fetch) in *"\\"generation\\":\\"$gen\\""*) : > "$sm"; exit 0 ;; esac
+      i=$((i + 1)); sleep 0.01
+    done ) > /dev/null 2>&1 &
+  poller=$!
+  trap 'kill "$poller" 2>/dev/null; rm -f -- "$sm"' EXIT
+fi
+while :; do
+  still=
+  for p in $before; do state_of "$p"; [ "$st" = up ] && still="$still $p"; done
+  [ "$seen" = 0 ] && [ -e "$sm" ] && seen=1
+  if [ -z "$still" ] && [ -n "$master" ]; then
+    # Old workers no longer accept: new connections reach the new ones, which answered the generation.
+    if [ "$seen" = 1 ]; then
+      ln -f -- "$f" "$f.confirmed" 2>/dev/null || cp -p -- "$f" "$f.confirmed"
+      if [ "$mode" = apply ] && [ -e "$f.applied.json.new" ]; then mv -f -- "$f.applied.json.new" "$f.applied.json"; fi
+      done_intent
+      echo "@live $(($(ms) - t0))"; exit 0
+    fi
+  fi
+  n=$((n + 1))
+  # Every 8th turn (some 50 ms): nginx's own word on a failed reload (only for a new file: after a
+  # failed reload the master may still log its bind retries while a revert's reload waits its turn),
+  # and the deadline.
+  if [ $((n % 8)) -eq 0 ]; then
+    if emerg; then echo "@emerg"; newlog; exit 0; fi
+    el=$(($(ms) - t0))
+    if [ "$el" -gt "$dl" ]; then echo "@timeout $el seen=$seen old=$still"; newlog; exit 0; fi
+  fi
+  sleep 0.005
+done`;
+
+/**
+ * What one LB holds and serves, in one call. Args: file, status address. Prints the header line of the
+ * file, of .prev and .confirmed, the pid file and error log nginx -T named, the intents with their age in seconds by the LB host's clock, and the
+ * status endpoint's answer.
+ */
+export const INSPECT_SCRIPT = `# phar-rollout:inspect
+f=$1; addr=$2
+${FETCH}
+now=$(date +%s)
+for k in '' .prev .confirmed; do
+  if [ -r "$f$k" ]; then echo "@head$k $(head -n 1 -- "$f$k")"; fi
+done
+if [ -r "$f.nginx-paths" ]; then cat -- "$f.nginx-paths"; fi
+for k in intent intent.done; do
+  if [ -r "$f.$k" ]; then m=$(stat -c %Y -- "$f.$k" 2>/dev/null || echo "$now"); echo "@$k $((now - m)) $(head -n 1 -- "$f.$k")"; fi
+done
+echo "@status $(fetch | head -c 4096 | tr -d '\\n')"
+exit 0`;
+
+/** Reads one sidecar file (`<file>.applied.json`). Args: path. Exit 3: missing. */
+export const READ_SCRIPT = `# phar-rollout:read
+if [ -e "$1" ]; then exec cat -- "$1"; else exit 3; fi`;
+
+/** Writes stdin over <file> (a repair: nginx already serves that text, so no reload). Args: file. */
+export const PUT_SCRIPT = `# phar-rollout:put
+f=$1
+if [ -e "$f" ]; then cp -p -- "$f" "$f.tmp.$$" || exit 1; fi
+cat > "$f.tmp.$$" && mv -f -- "$f.tmp.$$" "$f"`;
+
+/** Runs `script` on the transport's host with `args` as $1…; never throws on a non-zero exit. */
+export function runScript(
+  transport: Transport,
+  script: string,
+  args: readonly string[],
+  options: { input?: string; timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<RunResult> {
+  return transport.exec(['sh', '-c', script, 'sh', ...args], { ...options, allowFailure: true, timeoutMs: options.timeoutMs ?? 60000 });
+}
+
+/** A command spec as script arguments: kind then the words. */
+export function commandArgs(spec: CommandSpec): string[] {
+  return typeof spec === 'string' ? ['sh', spec] : ['argv', ...spec];
+}
+
+/** Lines of a script's output: `@key value` markers and `| `-prefixed foreign text. */
+export function markers(stdout: string): { marks: Map<string, string>; quoted: string[] } {
+  const marks = new Map<string, string>();
+  const quoted: string[] = [];
+  for (const line of stdout.split('\n')) {
+    if (line.startsWith('| ')) quoted.push(line.slice(2));
+    else if (line.startsWith('@')) {
+      const sp = line.indexOf(' ');
+      const key = sp < 0 ? line.slice(1) : line.slice(1, sp);
+      if (!marks.has(key)) marks.set(key, sp < 0 ? '' : line.slice(sp + 1));
+    }
+  }
+  return { marks, quoted };
+}

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { Views, TASK_TYPE } from './vscode/constants';
+import { Views, TASK_TYPE } from './vscode/contributions';
 import { createLogger } from './vscode/logger';
 import { ConfigDiagnostics } from './vscode/diagnostics';
 import { ProjectModel } from './vscode/projectModel';

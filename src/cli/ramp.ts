@@ -13,7 +13,7 @@ export function parsePercent(text: string): number {
   return Number(m[1]);
 }
 
-const RAMP_USAGE = 'phar-rollout ramp --project DIR (PERCENT | --next [--all]) [--no-gate] [--dry-run] [--json]';
+const RAMP_USAGE = 'phar-rollout ramp --project DIR (PERCENT | --next [--all]) [--no-gate] [--skip-preflight] [--dry-run] [--json]';
 
 /** `phar-rollout ramp`: set the canary split (a percentage, or the next plan step), then run the gate. */
 export const rampCommand = defineCommand({
@@ -26,6 +26,7 @@ export const rampCommand = defineCommand({
     next: { type: 'boolean' },
     all: { type: 'boolean' },
     'no-gate': { type: 'boolean' },
+    'skip-preflight': { type: 'boolean' },
     'dry-run': { type: 'boolean' },
     ...jsonOption,
   },
@@ -46,7 +47,11 @@ export const rampCommand = defineCommand({
           );
       return EXIT_OK;
     }
-    const result = await ramp(config, target, { ...cliOptions(ctx), gate: values['no-gate'] !== true });
+    const result = await ramp(config, target, {
+      ...cliOptions(ctx),
+      gate: values['no-gate'] !== true,
+      skipPreflight: values['skip-preflight'] === true,
+    });
     if (values.json) ctx.stdout(JSON.stringify(result, null, 2));
     else {
       for (const s of result.steps) {

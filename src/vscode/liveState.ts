@@ -33,6 +33,8 @@ export interface RolloutView {
   steps?: number[];
   canaryArtifact?: string;
   message?: string;
+  /** How a done rollout ended (rollback: the row says "rolled back"). */
+  endedBy?: 'promote' | 'rollback';
 }
 
 export interface LockView {
@@ -94,6 +96,7 @@ export async function loadLiveState(
             steps: state?.steps,
             canaryArtifact: state?.canaryArtifact,
             message: state?.message,
+            endedBy: state?.status === 'done' ? state.endedBy : undefined,
           }
         : undefined,
     lock: rollout?.lock

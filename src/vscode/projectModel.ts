@@ -10,7 +10,7 @@ import type { InputError } from '../core/errors';
 import type { Logger } from '../core/log';
 import type { Artifact } from '../core/phar/artifact';
 import { listArtifacts } from '../core/phar/artifactStore';
-import { ContextKeys } from './constants';
+import { ContextKeys } from './contributions';
 import type { ConfigDiagnostics } from './diagnostics';
 import type { LiveState } from './liveState';
 import { emptyLiveState, loadLiveState } from './liveState';
@@ -39,6 +39,8 @@ export class ProjectModel implements vscode.Disposable {
   lastBuildUpToDate = false;
   live: LiveState = emptyLiveState();
   private liveAbort: AbortController | undefined;
+  /** Bumped by every reload: a reload that finishes after a newer one started drops its result. */
+  private reloadGeneration = 0;
   private pool: TransportPool | undefined;
   private poolKey = '';
 
@@ -69,6 +71,7 @@ export class ProjectModel implements vscode.Disposable {
 
   /** Re-reads composer.json, rollout.json and the artifact store; updates diagnostics and context keys. */
   async reload(): Promise<void> {
+    const generation = ++this.reloadGeneration;
     const root = this.findRoot();
     const errors: InputError[] = [];
     let composer: ComposerInfo | undefined;
@@ -97,6 +100,8 @@ export class ProjectModel implements vscode.Disposable {
       compiler = (await chooseCompiler(root, { builder, boxPath, rolloutBox: cfg?.build.box })).mode;
       await readBoxConfig(root, { strict: compiler === 'builtin', explicit: cfg?.build.config }).catch((err) => this.collect(err, errors));
     }
+    // Overlapping reloads can finish out of order: only the newest one's reading is kept.
+    if (generation !== this.reloadGeneration) return;
     Object.assign(this, { root, composer, config, artifacts, hasRolloutJson, errors, compiler });
     this.diagnostics.set(errors);
     await Promise.all([
@@ -147,6 +152,7 @@ export class ProjectModel implements vscode.Disposable {
       this.live = { ...this.live, refreshing: false, error: describeError(err) };
     }
     await vscode.commands.executeCommand('setContext', ContextKeys.rolloutStatus, this.live.rollout?.status ?? 'none');
+    await vscode.commands.executeCommand('setContext', ContextKeys.canaryTraffic, (this.live.rollout?.split ?? 0) > 0);
     this.changed.fire();
   }
 

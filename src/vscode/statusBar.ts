@@ -1,7 +1,9 @@
 import * as vscode from 'vscode';
 import type { ProjectModel } from './projectModel';
-import { Commands } from './constants';
-import { formatAge, formatBytes, formatPercent } from './format';
+import { Commands } from './contributions';
+import { formatAge, formatBytes, formatLatency, formatPercent, md } from './format';
+import { foreignMarkdown } from './markdown';
+import { safeText } from '../core/safeText';
 
 /**
  * Two items: the local build (`$(package) app 1.2.0`) and, with rollout.json, what is live
@@ -31,10 +33,11 @@ export class StatusBar implements vscode.Disposable {
     }
     const a = m.artifacts[0];
     const version = a?.version ?? m.composer?.version;
-    this.build.text = `$(package) ${m.appName ?? ''}${version ? ` ${version}` : ''}`;
+    // Status bar text renders $(icons): foreign parts are made plain (safeText) and their "$(" broken.
+    this.build.text = `$(package) ${plain(m.appName ?? '')}${version ? ` ${plain(version)}` : ''}`;
     this.build.tooltip = a
-      ? new vscode.MarkdownString(
-          `**${a.app} ${a.version}** built ${formatAge(a.builtAt)} by ${a.builder}\n\n${formatBytes(a.size)} · sha256 \`${a.sha256.slice(0, 16)}…\``,
+      ? foreignMarkdown(
+          md`**${a.app} ${a.version}** built ${formatAge(a.builtAt)} by ${a.builder}\n\n${formatBytes(a.size)} · sha256 ${a.sha256.slice(0, 16)}…`,
         )
       : 'Not built yet: run Phar Rollout: Build Phar';
     this.show(this.build);
@@ -45,34 +48,29 @@ export class StatusBar implements vscode.Disposable {
       return;
     }
     const versionsOf = (group: string) =>
-      [...new Set(m.live.backends.filter((b) => b.group === group).map((b) => b.served ?? b.deployed ?? '?'))].join('/');
+      [...new Set(m.live.backends.filter((b) => b.group === group).map((b) => plain(b.served ?? b.deployed ?? '?')))].join('/');
     const stable = versionsOf('stable');
     const canary = versionsOf('canary');
     const split = m.live.rollout?.split;
     const down = m.live.backends.filter((b) => !b.healthy);
     const drifting = m.live.backends.filter((b) => b.drift);
     const gateFailed = m.live.rollout?.status === 'failed';
+    const paused = m.live.rollout?.status === 'paused';
     this.live.text =
-      split !== undefined && split > 0 && canary
+      (split !== undefined && split > 0 && canary
         ? `$(versions) ${stable} ⇄ ${canary} ${formatPercent(split).replace(' ', '')}`
-        : `$(versions) ${stable}${canary ? ` | canary ${canary}` : ''}`;
+        : `$(versions) ${stable}${canary ? ` | canary ${canary}` : ''}`) + (paused ? ' $(debug-pause) paused' : '');
     const warn = down.length > 0 || drifting.length > 0 || gateFailed;
     this.live.backgroundColor = warn ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
-    const md = new vscode.MarkdownString();
-    md.appendMarkdown(
-      `**Live versions**${split !== undefined ? ` · canary ${formatPercent(split)}` : ''}\n\n| backend | group | served | deployed | |\n|---|---|---|---|---|\n`,
-    );
+    // No theme icons in this tooltip: it carries servers' text (errors, versions), all escaped.
+    let tooltip = `**Live versions**${split !== undefined ? md` · canary ${formatPercent(split)}` : ''}\n\n| backend | group | served | deployed | |\n|---|---|---|---|---|\n`;
     for (const b of m.live.backends) {
-      const state = !b.healthy
-        ? `$(error) ${b.error ?? 'down'}`
-        : b.drift
-          ? '$(warning) drift'
-          : `$(pass) ${b.latencyMs !== undefined ? `${Math.round(b.latencyMs)} ms` : ''}`;
-      md.appendMarkdown(`| ${b.name} | ${b.group} | ${b.served ?? '—'} | ${b.deployed ?? '—'} | ${state} |\n`);
+      const state = !b.healthy ? md`down: ${b.error ?? 'no answer'}` : b.drift ? 'drift' : md`ok, ${formatLatency(b.latencyMs)}`;
+      tooltip += md`| ${b.name} | ${b.group} | ${b.served ?? '—'} | ${b.deployed ?? '—'} | ` + `${state} |\n`;
     }
-    if (gateFailed) md.appendMarkdown(`\n$(error) ${m.live.rollout?.message ?? 'A gate failed'}\n`);
-    md.supportThemeIcons = true;
-    this.live.tooltip = md;
+    if (paused) tooltip += '\n**Paused:** ramps are refused until you run Resume Rollout.\n';
+    if (gateFailed) tooltip += md`\n**Gate failed:** ${m.live.rollout?.message ?? 'no detail'}\n`;
+    this.live.tooltip = foreignMarkdown(tooltip);
     this.show(this.live);
   }
 
@@ -96,4 +94,9 @@ export class StatusBar implements vscode.Disposable {
     this.build.dispose();
     this.live.dispose();
   }
+}
+
+/** Foreign text for a status bar item's text, where `$(name)` would render as an icon. */
+function plain(text: string): string {
+  return safeText(text, 40).replace(/\$\(/g, '$\u200b(');
 }

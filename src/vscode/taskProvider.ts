@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { TASK_TYPE } from './constants';
+import { TASK_TYPE } from './contributions';
 import type { ProjectModel } from './projectModel';
 
 interface BuildTaskDefinition extends vscode.TaskDefinition {

@@ -38,10 +38,15 @@ describe('Build Phar (extension host)', function () {
   });
 
   it('a second build with unchanged inputs is up to date (same artifact)', async () => {
-    const first = await vscode.commands.executeCommand<Artifact>('pharRollout.build');
-    const second = await vscode.commands.executeCommand<Artifact>('pharRollout.build');
-    assert.equal(second?.id, first?.id);
-    assert.equal(second?.sha256, first?.sha256);
+    const { model } = await api();
+    const first = await vscode.commands.executeCommand<Artifact | undefined>('pharRollout.build');
+    // Both undefined (two failed builds) must not pass as "the same artifact".
+    assert.ok(first, 'the first build returns an artifact');
+    const second = await vscode.commands.executeCommand<Artifact | undefined>('pharRollout.build');
+    assert.ok(second, 'the second build returns an artifact');
+    assert.equal(second.id, first.id);
+    assert.equal(second.sha256, first.sha256);
+    assert.equal(model.lastBuildUpToDate, true, 'the second build found nothing changed');
   });
 });
 

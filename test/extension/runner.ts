@@ -8,25 +8,24 @@
  *   the tests see it as vscode.workspace.workspaceFolders[0] and $PHAR_ROLLOUT_TEST_WORKSPACE;
  * - exits with the tests' exit code; on failure saves test-results/extension-host.png.
  *
+ * The suites (workspaces, environment, the CLI sandbox) are in suites.ts, shared with
+ * electronRunner.ts (`npm run test:electron`, desktop VS Code): one set of suite files, two launchers.
+ *
  * Environment: PHAR_ROLLOUT_EXT_TIMEOUT_MS (overall deadline, default 6 min),
  * PHAR_ROLLOUT_TEST_GREP (mocha grep), PHAR_ROLLOUT_KEEP_TMP=1 (keep the temp folder),
  * PHAR_ROLLOUT_EXTENSION_PATH / PHAR_ROLLOUT_FIXTURE (try the harness on another extension or folder).
  */
 import * as fs from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { copyFixture } from '../helpers/fixture';
 import type { Page } from 'playwright-core';
 import type { BrowserSession } from '../helpers/browser';
 import { launchBrowser } from '../helpers/browser';
 import type { CodeServer } from '../helpers/codeServer';
-import { remoteUri, repoRoot, startCodeServer, workbenchUrl } from '../helpers/codeServer';
+import { remoteUri, startCodeServer, workbenchUrl } from '../helpers/codeServer';
+import type { ExtensionSuiteName, PreparedSuite } from './suites';
+import { checkPrerequisites, extensionPath, extensionSuites, prepareSuite, readResults, root, suitePassed, testsIndex } from './suites';
 
-const root = repoRoot();
-const extensionPath = path.resolve(process.env.PHAR_ROLLOUT_EXTENSION_PATH || root);
-const fixture = path.resolve(process.env.PHAR_ROLLOUT_FIXTURE || path.join(root, 'test', 'fixtures', 'sample-app'));
-const testsIndex = path.join(root, 'out', 'test', 'extension', 'index.js');
 const resultsDir = path.join(root, 'test-results');
 const deadlineMs = Number(process.env.PHAR_ROLLOUT_EXT_TIMEOUT_MS || 6 * 60 * 1000);
 
@@ -82,36 +81,12 @@ async function screenshot(page: Page | undefined, file: string): Promise<void> {
 /** Totals over the suites; the closing line is printed after everything is stopped. */
 const totals = { passed: 0, failed: 0, skipped: 0, broken: false };
 
-interface Suite {
-  name: 'project' | 'sandbox' | 'untrusted';
-}
-
-/** Programs the extension may start; in Restricted Mode none of them may run. */
-const SPIED = ['php', 'composer', 'git', 'ssh', 'nginx', 'box'];
-
-/**
- * A PATH folder whose php, composer, git, ssh, nginx and box note each call in `log` and then run
- * the real program: the untrusted suite asserts that the log stays empty.
- */
-function spyBin(dir: string, log: string): string {
-  fs.mkdirSync(dir, { recursive: true });
-  const realPath = (process.env.PATH ?? '')
-    .split(path.delimiter)
-    .filter((p) => path.resolve(p) !== dir)
-    .join(path.delimiter);
-  for (const name of SPIED) {
-    const file = path.join(dir, name);
-    fs.writeFileSync(file, `#!/bin/sh\nprintf '%s\\n' "${name} $*" >> '${log}'\nPATH='${realPath}' exec ${name} "$@"\n`, { mode: 0o755 });
-  }
-  return dir;
-}
-
 async function main(): Promise<number> {
   let code = 0;
-  for (const suite of [{ name: 'project' }, { name: 'sandbox' }, { name: 'untrusted' }] as Suite[]) {
-    say(`suite ${suite.name}`);
+  for (const suite of extensionSuites) {
+    say(`suite ${suite}`);
     const c = await runSuite(suite).catch((err) => {
-      console.error(`[extension-tests] suite ${suite.name}: ${(err as Error)?.stack ?? err}`);
+      console.error(`[extension-tests] suite ${suite}: ${(err as Error)?.stack ?? err}`);
       totals.broken = true;
       return 1;
     });
@@ -120,57 +95,10 @@ async function main(): Promise<number> {
   return code;
 }
 
-/** `sandbox up` (the CLI's own): a project with 2 stable + 1 canary php backends and an nginx LB. */
-function sandboxUp(dir: string): { project: string } & Record<string, unknown> {
-  const out = execFileSync(process.execPath, [path.join(root, 'dist', 'cli.js'), 'sandbox', 'up', '--dir', dir, '--json'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    timeout: 180000,
-  });
-  return JSON.parse(out) as { project: string };
-}
-
-function sandboxDown(dir: string): void {
-  try {
-    execFileSync(process.execPath, [path.join(root, 'dist', 'cli.js'), 'sandbox', 'down', '--dir', dir], {
-      stdio: 'inherit',
-      timeout: 60000,
-    });
-  } catch (err) {
-    say(`sandbox down failed: ${(err as Error).message}`);
-  }
-}
-
-async function runSuite(suite: Suite): Promise<number> {
-  for (const [what, p] of [
-    ['extension manifest', path.join(extensionPath, 'package.json')],
-    ['test index (npm run build-tests)', testsIndex],
-    ['fixture workspace', path.join(fixture, 'composer.json')],
-  ]) {
-    if (!fs.existsSync(p)) throw new Error(`missing ${what}: ${p}`);
-  }
-  const entryMain = JSON.parse(fs.readFileSync(path.join(extensionPath, 'package.json'), 'utf8')).main as string | undefined;
-  if (
-    entryMain &&
-    !fs.existsSync(path.resolve(extensionPath, entryMain)) &&
-    !fs.existsSync(path.resolve(extensionPath, `${entryMain}.js`))
-  ) {
-    throw new Error(`the extension's main ${entryMain} does not exist: run npm run compile`);
-  }
-
+async function runSuite(name: ExtensionSuiteName): Promise<number> {
+  checkPrerequisites();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'phar-rollout-ext-'));
-  let workspace = path.join(tmp, 'sample-app');
-  let sandboxJson = '';
-  const sandboxDir = path.join(tmp, 'sandbox');
-  if (suite.name === 'sandbox') {
-    const sandbox = sandboxUp(sandboxDir);
-    workspace = sandbox.project;
-    sandboxJson = JSON.stringify(sandbox);
-  } else copyFixture(fixture, workspace);
-  const reportFile = path.join(tmp, 'report.txt');
-  const spyLog = path.join(tmp, 'spy.log');
-  const resultsFile = path.join(tmp, 'results.json');
-
+  let suite: PreparedSuite | undefined;
   let server: CodeServer | undefined;
   let session: BrowserSession | undefined;
   let tail: ReportTail | undefined;
@@ -179,7 +107,7 @@ async function runSuite(suite: Suite): Promise<number> {
     tail?.stop();
     await session?.close().catch(() => undefined);
     await server?.stop().catch(() => undefined);
-    if (suite.name === 'sandbox') sandboxDown(sandboxDir);
+    await suite?.dispose();
     if (process.env.PHAR_ROLLOUT_KEEP_TMP === '1') say(`kept ${tmp}`);
     else fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });
   };
@@ -193,28 +121,17 @@ async function runSuite(suite: Suite): Promise<number> {
   const started = Date.now();
   let exitCode: number;
   try {
+    suite = await prepareSuite(name, tmp, say);
     server = await startCodeServer({
       userDataDir: path.join(tmp, 'data'),
       extensionDir: path.join(tmp, 'extensions'),
-      workspace,
-      trust: suite.name !== 'untrusted',
-      // The built-in git extension runs git on its own; off, so the spy sees only this extension.
-      settings: suite.name === 'untrusted' ? { 'git.enabled': false, 'git.autoRepositoryDetection': false } : undefined,
-      env: {
-        // The extension host resolves PATH from the login shell, so the test puts this folder first itself.
-        ...(suite.name === 'untrusted'
-          ? { PHAR_ROLLOUT_SPY_BIN: spyBin(path.join(tmp, 'spy-bin'), spyLog), PHAR_ROLLOUT_SPY_LOG: spyLog }
-          : {}),
-        PHAR_ROLLOUT_TEST_WORKSPACE: workspace,
-        PHAR_ROLLOUT_TEST_REPORT: reportFile,
-        PHAR_ROLLOUT_TEST_RESULTS: resultsFile,
-        PHAR_ROLLOUT_REPO_ROOT: root,
-        PHAR_ROLLOUT_EXT_SUITE: suite.name,
-        PHAR_ROLLOUT_SANDBOX: sandboxJson,
-      },
+      workspace: suite.workspace,
+      trust: suite.trust,
+      settings: suite.settings,
+      env: suite.env,
     });
     say(`code-server ${server.url} (log ${server.logFile}) after ${Date.now() - started} ms`);
-    tail = new ReportTail(reportFile);
+    tail = new ReportTail(suite.reportFile);
 
     session = await launchBrowser();
     const page = session.page;
@@ -234,7 +151,7 @@ async function runSuite(suite: Suite): Promise<number> {
     page.on('pageerror', (err) => say(`page error: ${err.message}`));
     page.on('crash', () => resolveExit(1));
 
-    const url = workbenchUrl(server, workspace, [
+    const url = workbenchUrl(server, suite.workspace, [
       ['extensionDevelopmentPath', remoteUri(server, extensionPath)],
       ['extensionTestsPath', remoteUri(server, testsIndex)],
       ['skipWelcome', 'true'],
@@ -260,16 +177,11 @@ async function runSuite(suite: Suite): Promise<number> {
     finished = true;
     tail.flush();
 
-    let results: { passed: number; failed: number; skipped: number } | undefined;
-    try {
-      results = JSON.parse(fs.readFileSync(resultsFile, 'utf8'));
-    } catch {
-      /* the tests never got to the end */
-    }
-    if (exitCode === 0 && results && (results.failed > 0 || (results.passed === 0 && !process.env.PHAR_ROLLOUT_TEST_GREP))) exitCode = 1;
-    await screenshot(page, path.join(resultsDir, `extension-host-${suite.name}-end.png`));
+    const results = readResults(suite.resultsFile);
+    if (!suitePassed(exitCode, results)) exitCode = exitCode || 1;
+    await screenshot(page, path.join(resultsDir, `extension-host-${name}-end.png`));
     if (exitCode !== 0) {
-      await screenshot(page, path.join(resultsDir, `extension-host-${suite.name}.png`));
+      await screenshot(page, path.join(resultsDir, `extension-host-${name}.png`));
       if (!results) say(`the tests wrote no results; code-server log: ${server.logFile}`);
     }
     say(`finished with exit code ${exitCode} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -280,7 +192,7 @@ async function runSuite(suite: Suite): Promise<number> {
     } else totals.broken = true;
     return exitCode;
   } catch (err) {
-    await screenshot(session?.page, path.join(resultsDir, `extension-host-${suite.name}.png`));
+    await screenshot(session?.page, path.join(resultsDir, `extension-host-${name}.png`));
     if (server) {
       try {
         const log = fs.readFileSync(server.logFile, 'utf8').split('\n').slice(-30).join('\n');

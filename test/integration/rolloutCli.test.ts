@@ -112,4 +112,23 @@ describe('rollout CLI verbs against a real lab', function () {
     assert.equal(paused.code, 2, 'nothing is running after the rollback');
     assert.match(paused.stderr, /The rollout is done, not running/); // a rollback someone chose ends it
   });
+
+  it('pre-flight: a ramp with the canary backend down is refused before any LB changes, naming it; --skip-preflight overrides', async () => {
+    const canary = lab.backends.get('canary-1')!;
+    await canary.stop();
+    try {
+      const r = await cli('ramp', '--project', lab.projectDir, '10');
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /Not ramping: canary backend canary-1 is not healthy/);
+      assert.match(r.stderr, /nothing was changed/);
+      assert.equal((await readSplit(lab.config.loadBalancers[0], local)).split, 0);
+      const forced = await cli('ramp', '--project', lab.projectDir, '10', '--skip-preflight', '--no-gate');
+      assert.equal(forced.code, 0, forced.stderr);
+      assert.match(forced.stderr, /pre-flight skipped/);
+      assert.equal((await readSplit(lab.config.loadBalancers[0], local)).split, 10);
+    } finally {
+      await canary.start();
+      await cli('rollback', '--project', lab.projectDir, '--traffic');
+    }
+  });
 });

@@ -20,11 +20,6 @@ async function rowTexts(ctx: UiContext): Promise<string[]> {
   return rows.map((t) => t.replace(/\s+/g, ' ').trim()).filter(Boolean);
 }
 
-async function statusTexts(ctx: UiContext): Promise<string[]> {
-  const items = await ctx.page.locator('.part.statusbar .statusbar-item').allTextContents();
-  return items.map((t) => t.replace(/\s+/g, ' ').trim()).filter(Boolean);
-}
-
 export const tests: UiTest[] = [
   {
     name: 'the Phar Rollout container opens from the activity bar',
@@ -78,7 +73,7 @@ export const tests: UiTest[] = [
       const item = await ctx.waitFor(
         `a status bar item with "${ctx.app}" and "${ctx.version}"`,
         async () => {
-          const items = await statusTexts(ctx);
+          const items = await ctx.statusTexts();
           return items.find((t) => t.includes(ctx.app) && t.includes(ctx.version));
         },
         60000,

@@ -7,6 +7,9 @@
  *   nginx LB on loopback, all serving the fixture's version); runs out/test/ui/sandbox/*.ui.js.
  *   `sandbox down` runs on every path (failures and SIGINT/SIGTERM included).
  *
+ * The page objects (palette, views, rows, menus, dialogs, notifications) are in workbench.ts;
+ * the sandbox comes from test/helpers/sandbox.ts, shared with the extension-host runners.
+ *
  * Each suite runs its files in name order, sequentially, in one workbench page; each file exports
  * `tests: UiTest[]`. A test with `dependsOnPrevious` is not run after an earlier test of its
  * suite failed (it counts as failed), and a grep that selects it brings the tests it builds on.
@@ -20,43 +23,23 @@
  * test-results/trace-<suite>.zip), PHAR_ROLLOUT_KEEP_TMP=1, PHAR_ROLLOUT_EXTENSION_PATH /
  * PHAR_ROLLOUT_FIXTURE (try the harness on another extension or folder).
  */
-import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { copyFixture } from '../helpers/fixture';
-import { waitFor } from '../helpers/wait';
-import type { Locator, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { BrowserSession } from '../helpers/browser';
 import { launchBrowser } from '../helpers/browser';
 import type { CodeServer } from '../helpers/codeServer';
 import { repoRoot, startCodeServer, workbenchUrl } from '../helpers/codeServer';
+import type { SandboxInfo } from '../helpers/sandbox';
+import { CliSandbox } from '../helpers/sandbox';
+import { Workbench } from './workbench';
 
 export type SuiteName = 'project' | 'sandbox';
 
-/** What `sandbox up --json` prints (the part the tests use). */
-export interface SandboxInfo {
-  project: string;
-  lbUrl: string;
-  backends: Array<{ name: string; group: 'stable' | 'canary'; url: string; pid?: number | null }>;
-  artifact?: string;
-}
-
-/** One visible row of a side-bar tree, as a person reads it. */
-export interface TreeRow {
-  label: string;
-  description: string;
-  /** 1 for top-level rows. */
-  level: number;
-  /** undefined for a row without children. */
-  expanded?: boolean;
-  /** The codicon of the row's icon ("pass", "error", …), if it has one. */
-  icon?: string;
-}
-
-export interface UiContext {
-  page: Page;
+/** What a UI test gets: the workbench's page objects (workbench.ts) and the suite it runs in. */
+export interface UiContext extends Workbench {
   server: CodeServer;
   suite: SuiteName;
   /** The folder the workbench has open (a copy of the fixture, or the sandbox's project). */
@@ -67,30 +50,6 @@ export interface UiContext {
   version: string;
   /** The sandbox suite's `sandbox up --json` output. */
   sandbox?: SandboxInfo;
-  /** Saves test-results/<name> (a full-page screenshot, or of `target` when given). */
-  screenshot(name: string, target?: Locator): Promise<string>;
-  /** Polls `check` until it returns something truthy; throws `what` with the last state at the deadline. */
-  waitFor<T>(what: string, check: () => Promise<T | undefined | false | null>, timeoutMs?: number): Promise<T>;
-  /** F1, types the command's full title ("Category: Title"), picks exactly that entry, Enter. */
-  runCommand(title: string): Promise<void>;
-  /** Clicks the activity-bar icon whose label contains `title` unless its side bar is already open. */
-  openContainer(title: string): Promise<void>;
-  /** The side-bar pane of a view by its name ("Rollout"), expanded if it was collapsed. */
-  view(name: string): Promise<Locator>;
-  /** The rendered rows of a view, in screen order. */
-  treeRows(view: string): Promise<TreeRow[]>;
-  /** The row of `view` whose label is exactly `label`. */
-  treeRow(view: string, label: string): Promise<Locator>;
-  /** Texts of the status bar items (codicons render as no text). */
-  statusTexts(): Promise<string[]>;
-  /** Right-clicks `target` and chooses the context-menu entry titled exactly `item`. */
-  contextMenu(target: Locator, item: string): Promise<void>;
-  /** Waits for the open quick pick to list an item labelled exactly `label` (icons aside) and clicks it. */
-  pickQuickItem(label: string, timeoutMs?: number): Promise<void>;
-  /** Waits for a modal dialog with a button `button` and clicks it; returns the dialog's message. */
-  dialogButton(button: string, timeoutMs?: number): Promise<string>;
-  /** Waits for a notification toast whose message matches `text`; returns the message. */
-  notification(text: string | RegExp, timeoutMs?: number): Promise<string>;
   log(line: string): void;
 }
 
@@ -106,7 +65,6 @@ const root = repoRoot();
 const extensionPath = path.resolve(process.env.PHAR_ROLLOUT_EXTENSION_PATH || root);
 const fixture = path.resolve(process.env.PHAR_ROLLOUT_FIXTURE || path.join(root, 'test', 'fixtures', 'sample-app'));
 const resultsDir = path.join(root, 'test-results');
-const cliPath = path.join(root, 'dist', 'cli.js');
 const tracing = process.env.PHAR_ROLLOUT_UI_TRACE === '1';
 const deadlineMs = Number(process.env.PHAR_ROLLOUT_UI_TIMEOUT_MS || 6 * 60 * 1000);
 
@@ -186,10 +144,6 @@ function slug(text: string): string {
     .slice(0, 60);
 }
 
-function exactText(text: string): RegExp {
-  return new RegExp(`^\\s*${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`);
-}
-
 async function withTimeout<T>(what: string, ms: number, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -213,269 +167,7 @@ function makeContext(
   version: string,
   sandbox?: SandboxInfo,
 ): UiContext {
-  const sidebar = page.locator('.part.sidebar');
-  const ctx: UiContext = {
-    page,
-    server,
-    suite,
-    workspace,
-    repoRoot: root,
-    app,
-    version,
-    sandbox,
-    log: say,
-    async screenshot(name, target) {
-      fs.mkdirSync(resultsDir, { recursive: true });
-      const file = path.join(resultsDir, name);
-      if (target) await target.screenshot({ path: file, timeout: 10000 });
-      else await page.screenshot({ path: file, timeout: 10000 });
-      say(`screenshot: ${path.relative(root, file)}`);
-      return file;
-    },
-    waitFor(what, check, timeoutMs = 60000) {
-      return waitFor(what, check, timeoutMs, 100);
-    },
-
-    async runCommand(title) {
-      const input = page.locator('.quick-input-widget input');
-      await ctx.waitFor(
-        'the command palette',
-        async () => {
-          if (!(await input.isVisible())) await page.keyboard.press('F1');
-          return (await input.isVisible()) && ((await input.inputValue()).startsWith('>') || undefined);
-        },
-        20000,
-      );
-      await input.fill('>');
-      await input.pressSequentially(title);
-      const exact = page.locator('.quick-input-widget .monaco-list-row', { has: page.locator('.label-name', { hasText: title }) });
-      const row = await ctx.waitFor(
-        `"${title}" in the command palette`,
-        async () => {
-          const rows = await exact.all();
-          for (const r of rows) {
-            const label = ((await r.locator('.label-name').first().textContent()) ?? '').replace(/\s+/g, ' ').trim();
-            if (label === title) return r;
-          }
-          return undefined;
-        },
-        20000,
-      );
-      // Enter on the focused entry as a person would; click the exact one if the list put another first.
-      if ((await row.getAttribute('class'))?.split(/\s+/).includes('focused')) await page.keyboard.press('Enter');
-      else await row.click();
-      // The command may open its own quick pick in the same widget at once: the palette is gone when
-      // the widget is hidden or no longer holds a ">" command query.
-      await ctx.waitFor(
-        'the command palette to close',
-        async () => !(await input.isVisible()) || !(await input.inputValue()).startsWith('>') || undefined,
-        10000,
-      );
-    },
-    async openContainer(title) {
-      const icon = page.locator(`.activitybar .action-item a[aria-label*="${title}"]`).first();
-      await icon.waitFor({ state: 'visible', timeout: 60000 });
-      const sidebarTitle = async () =>
-        (await sidebar
-          .locator('.composite.title')
-          .first()
-          .textContent()
-          .catch(() => '')) ?? '';
-      if (!(await sidebar.isVisible()) || !(await sidebarTitle()).toLowerCase().includes(title.toLowerCase())) await icon.click();
-      await ctx.waitFor(
-        `the ${title} side bar`,
-        async () => (await sidebarTitle()).toLowerCase().includes(title.toLowerCase()) || undefined,
-        30000,
-      );
-    },
-    async view(name) {
-      const pane = sidebar
-        .locator('.pane')
-        .filter({ has: page.locator('.pane-header h3.title', { hasText: exactText(name) }) })
-        .first();
-      await pane.waitFor({ state: 'visible', timeout: 30000 });
-      const header = pane.locator('.pane-header').first();
-      if ((await header.getAttribute('aria-expanded')) === 'false') await header.click();
-      await ctx.waitFor(
-        `the ${name} view expanded`,
-        async () => (await header.getAttribute('aria-expanded')) !== 'false' || undefined,
-        10000,
-      );
-      return pane;
-    },
-    async treeRows(viewName) {
-      const pane = await ctx.view(viewName);
-      // No DOM lib in this tsconfig: the little of the DOM used in the page, typed by hand.
-      type El = {
-        textContent: string | null;
-        className: string;
-        getAttribute(name: string): string | null;
-        querySelector(selector: string): El | null;
-      };
-      const rows = await pane.locator('.monaco-list-row').evaluateAll((elements: unknown[]) =>
-        (elements as El[]).map((row) => ({
-          index: Number(row.getAttribute('data-index') ?? '0'),
-          label: row.querySelector('.label-name')?.textContent ?? row.textContent ?? '',
-          description: row.querySelector('.label-description')?.textContent ?? '',
-          level: Number(row.getAttribute('aria-level') ?? '1'),
-          expanded: row.getAttribute('aria-expanded'),
-          icon: /(?:^|\s)codicon-([\w-]+)/.exec(row.querySelector('.custom-view-tree-node-item-icon')?.className ?? '')?.[1],
-        })),
-      );
-      // The list reuses row elements: DOM order is not screen order, data-index is.
-      return rows
-        .sort((a, b) => a.index - b.index)
-        .map((r) => ({
-          label: r.label.replace(/\s+/g, ' ').trim(),
-          description: r.description.replace(/\s+/g, ' ').trim(),
-          level: r.level,
-          expanded: r.expanded === null ? undefined : r.expanded === 'true',
-          icon: r.icon,
-        }));
-    },
-    async treeRow(viewName, label) {
-      const pane = await ctx.view(viewName);
-      const row = pane
-        .locator('.monaco-list-row')
-        .filter({ has: page.locator('.label-name', { hasText: exactText(label) }) })
-        .first();
-      await row.waitFor({ state: 'visible', timeout: 30000 });
-      return row;
-    },
-    async statusTexts() {
-      const items = await page.locator('.part.statusbar .statusbar-item').allTextContents();
-      return items.map((t) => t.replace(/\s+/g, ' ').trim()).filter(Boolean);
-    },
-    async contextMenu(target, item) {
-      const menu = page.locator('.context-view .monaco-menu');
-      const entry = menu.locator('.action-item:not(.disabled) .action-label', { hasText: exactText(item) }).first();
-      await ctx.waitFor(
-        `"${item}" in the context menu`,
-        async () => {
-          if (!(await menu.first().isVisible())) await target.click({ button: 'right', timeout: 10000 });
-          return (await entry.isVisible()) || undefined;
-        },
-        20000,
-      );
-      // VS Code arms a menu item's mouse-up 100 ms after the menu renders (so the right button's
-      // release cannot pick an item): a click before that does nothing and the menu stays. The menu
-      // closes before the action runs, so clicking again while it is still open cannot run it twice.
-      const deadline = Date.now() + 10000;
-      for (;;) {
-        await entry.click({ timeout: 5000 });
-        const closed = await ctx
-          .waitFor('the context menu to close', async () => !(await menu.first().isVisible()) || undefined, 1000)
-          .catch(() => false);
-        if (closed) break;
-        if (Date.now() > deadline) throw new Error(`the context menu stayed open after clicking "${item}"`);
-      }
-    },
-    async pickQuickItem(label, timeoutMs = 30000) {
-      const widget = page.locator('.quick-input-widget');
-      const row = widget
-        .locator('.monaco-list-row')
-        .filter({ has: page.locator('.label-name', { hasText: exactText(label) }) })
-        .first();
-      await ctx
-        .waitFor(`"${label}" in the quick pick`, async () => (await row.isVisible()) || undefined, timeoutMs)
-        .catch(async (err: Error) => {
-          const shown = (await widget.isVisible())
-            ? (await widget.locator('.monaco-list-row .label-name').allTextContents()).map((t) => t.trim())
-            : 'no quick pick open';
-          throw new Error(`${err.message}; quick pick: ${JSON.stringify(shown)}`);
-        });
-      await row.click();
-      await ctx.waitFor(`the quick pick to take "${label}"`, async () => !(await row.isVisible()) || undefined, 10000);
-    },
-    async notification(text, timeoutMs = 60000) {
-      const messages = page.locator('.notifications-toasts .notification-toast .notification-list-item-message');
-      let seen: string[] = [];
-      try {
-        return await ctx.waitFor(
-          `a notification ${text}`,
-          async () => {
-            seen = (await messages.allTextContents()).map((t) => t.replace(/\s+/g, ' ').trim());
-            return seen.find((m) => (typeof text === 'string' ? m.includes(text) : text.test(m)));
-          },
-          timeoutMs,
-        );
-      } catch (err) {
-        throw new Error(`${(err as Error).message}; notifications: ${JSON.stringify(seen)}`, { cause: err });
-      }
-    },
-    async dialogButton(button, timeoutMs = 30000) {
-      const dialog = page.locator('.monaco-dialog-box');
-      const btn = dialog.locator('.monaco-button', { hasText: exactText(button) }).first();
-      await ctx.waitFor(`a dialog with the button "${button}"`, async () => (await btn.isVisible()) || undefined, timeoutMs);
-      const message = (
-        (await dialog
-          .locator('.dialog-message-text')
-          .first()
-          .textContent()
-          .catch(() => '')) ?? ''
-      ).trim();
-      await btn.click();
-      await ctx.waitFor('the dialog to close', async () => !(await dialog.first().isVisible()) || undefined, 10000);
-      return message;
-    },
-  };
-  return ctx;
-}
-
-// ---- the sandbox -------------------------------------------------------------------------
-
-/** Runs the CLI (dist/cli.js); resolves with its stdout, its stderr goes to ours line by line. */
-function cli(args: string[], timeoutMs: number, track?: (child: ChildProcess) => void): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    track?.(child);
-    let out = '';
-    let errTail = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => {
-      errTail = (errTail + c).slice(-4000);
-      for (const line of c.split('\n')) if (line.trim()) say(`  ${line}`);
-    });
-    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`phar-rollout ${args.join(' ')} ended with ${code ?? signal}${errTail ? `:\n${errTail}` : ''}`));
-    });
-  });
-}
-
-let sandboxUpChild: ChildProcess | undefined;
-
-async function sandboxUp(dir: string): Promise<SandboxInfo> {
-  if (!fs.existsSync(cliPath)) throw new Error(`${cliPath} is missing: run npm run compile`);
-  const out = await cli(['sandbox', 'up', '--dir', dir, '--json'], 180000, (c) => (sandboxUpChild = c));
-  sandboxUpChild = undefined;
-  return JSON.parse(out) as SandboxInfo;
-}
-
-async function sandboxDown(dir: string): Promise<void> {
-  const up = sandboxUpChild;
-  if (up && up.exitCode === null && up.signalCode === null) {
-    // Interrupted while coming up: let `sandbox up` stop first, so `down` sees all it started.
-    const ended = new Promise<void>((resolve) => up.once('close', () => resolve()));
-    up.kill('SIGTERM');
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, 15000)))]);
-    if (timer) clearTimeout(timer);
-    if (up.exitCode === null && up.signalCode === null) up.kill('SIGKILL');
-  }
-  if (!fs.existsSync(dir)) return;
-  try {
-    const out = await cli(['sandbox', 'down', '--dir', dir], 60000);
-    if (out.trim()) say(`sandbox down: ${out.trim()}`);
-  } catch (err) {
-    say(`sandbox down failed: ${(err as Error).message}`);
-  }
+  return Object.assign(new Workbench(page, resultsDir, say), { server, suite, workspace, repoRoot: root, app, version, sandbox, log: say });
 }
 
 // ---- suites ------------------------------------------------------------------------------
@@ -500,23 +192,6 @@ const totals = { passed: 0, failed: 0 };
 let stopCurrent: (() => Promise<void>) | undefined;
 /** Set by SIGINT/SIGTERM: no further test starts, and what fails meanwhile is not reported. */
 let aborting = false;
-
-/** Every notification of the session (toasts vanish after a while; the notification center keeps them). */
-async function notificationHistory(ctx: UiContext): Promise<string[]> {
-  const { page } = ctx;
-  if (await page.locator('.monaco-dialog-box').isVisible()) return ['(a modal dialog is open)'];
-  await page.keyboard.press('Escape'); // whatever quick input or menu is open
-  await ctx.runCommand('Notifications: Show Notifications');
-  const center = page.locator('.notifications-center');
-  await center.waitFor({ state: 'visible', timeout: 5000 });
-  const messages = (
-    await center
-      .locator('.notification-list-item')
-      .evaluateAll((items: unknown[]) => (items as Array<{ textContent: string | null }>).map((i) => i.textContent ?? ''))
-  ).map((t) => t.replace(/\s+/g, ' ').trim());
-  await page.keyboard.press('Escape');
-  return messages;
-}
 
 /** The end of the "Phar Rollout" output channel as code-server wrote it under the user data dir. */
 function extensionLogTail(userDataDir: string, lines: number): string | undefined {
@@ -554,7 +229,7 @@ function readComposer(dir: string): { app: string; version: string } {
 async function runSuite(suite: Suite, tests: LoadedTest[]): Promise<void> {
   const started = Date.now();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `phar-rollout-ui-${suite.name}-`));
-  const sandboxDir = path.join(tmp, 'sandbox');
+  const cliSandbox = suite.name === 'sandbox' ? new CliSandbox(path.join(tmp, 'sandbox'), say) : undefined;
   let server: CodeServer | undefined;
   let session: BrowserSession | undefined;
   let cleaned: Promise<void> | undefined;
@@ -577,7 +252,7 @@ async function runSuite(suite: Suite, tests: LoadedTest[]): Promise<void> {
         const log = extensionLogTail(path.join(tmp, 'data'), 40);
         if (log) say(`the extension's log (last lines):\n${log}`);
       }
-      if (suite.name === 'sandbox') await sandboxDown(sandboxDir);
+      await cliSandbox?.down();
       if (process.env.PHAR_ROLLOUT_KEEP_TMP === '1') say(`kept ${tmp}`);
       else fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });
     })();
@@ -588,9 +263,9 @@ async function runSuite(suite: Suite, tests: LoadedTest[]): Promise<void> {
   try {
     let workspace: string;
     let sandbox: SandboxInfo | undefined;
-    if (suite.name === 'sandbox') {
+    if (cliSandbox) {
       const t0 = Date.now();
-      sandbox = await sandboxUp(sandboxDir);
+      sandbox = await cliSandbox.up();
       workspace = sandbox.project;
       say(
         `sandbox up in ${Date.now() - t0} ms: LB ${sandbox.lbUrl}, ${sandbox.backends.map((b) => `${b.name} (${b.group}) ${b.url}`).join(', ')}`,
@@ -641,7 +316,7 @@ async function runSuite(suite: Suite, tests: LoadedTest[]): Promise<void> {
         );
         if (!notRun) {
           await ctx.screenshot(`failure-${suite.name}-${slug(test.name)}.png`).catch((e) => say(`no screenshot: ${(e as Error).message}`));
-          const notes = await notificationHistory(ctx).catch((e: Error) => [`(could not read the notifications: ${e.message})`]);
+          const notes = await ctx.notificationHistory().catch((e: Error) => [`(could not read the notifications: ${e.message})`]);
           say(`notifications so far: ${JSON.stringify(notes)}`);
         }
       }

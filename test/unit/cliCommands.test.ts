@@ -14,7 +14,7 @@ describe('CLI verbs', () => {
       build: '--project=string/-p --json --force --builtin --box=string',
       deploy: '--project=string/-p --artifact=string/-a --group=string/-g --backend=string*/-b --json',
       status: '--project=string/-p --json',
-      ramp: '--project=string/-p --next --all --no-gate --dry-run --json',
+      ramp: '--project=string/-p --next --all --no-gate --skip-preflight --dry-run --json',
       promote: '--project=string/-p --json',
       rollback: '--project=string/-p --traffic --release --rebuild=string --group=string --json',
       run: '--project=string/-p --no-precheck --json',

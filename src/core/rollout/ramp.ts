@@ -5,7 +5,9 @@ import type { LbSplit } from '../traffic/apply';
 import type { Recovered } from './recovery';
 import { recoveredField } from './recovery';
 import { formatSplit, toBasisPoints } from '../traffic/render';
-import { withContext, withLock } from './context';
+import { backendOptions, withContext, withLock } from './context';
+import { backendStatus } from '../backends/status';
+import { safeText } from '../safeText';
 import type { OpContext, RolloutOptions } from './context';
 import { runGate } from './gates';
 import { appendHistory } from './history';
@@ -48,6 +50,38 @@ export interface RampOptions extends RolloutOptions {
    * `before` of the preview the user confirmed; otherwise SplitChangedError and nothing changes.
    */
   expectBefore?: number | null;
+  /** Skip the pre-flight (canary backends serve the canary release, a stable backend is healthy). Logged. */
+  skipPreflight?: boolean;
+}
+
+/** The backends are not ready for canary traffic: nothing was changed. */
+export class PreflightError extends OperationError {
+  constructor(readonly problems: readonly string[]) {
+    super(`Not ramping: ${problems.join('; ')}; nothing was changed`, { step: 'preflight' });
+  }
+}
+
+/**
+ * Before any LB changes: every canary backend is healthy and serves the release deployed on it (no
+ * drift), and at least one stable backend is healthy, so a ramp never sends users to a backend that
+ * is down or still serving the old build, and a rollback always has somewhere to go.
+ */
+export async function preflight(config: RolloutConfig, ctx: OpContext): Promise<void> {
+  const { transports, signal, log } = backendOptions(ctx);
+  const status = await backendStatus(config, { transports, signal, log });
+  const problems: string[] = [];
+  const canary = status.filter((b) => b.group === 'canary');
+  for (const b of canary) {
+    if (!b.healthy) problems.push(`canary backend ${b.name} is not healthy (${safeText(b.error ?? 'no answer', 120)})`);
+    else if (b.drift)
+      problems.push(
+        `canary backend ${b.name} serves ${safeText(b.served, 60)}, not its deployed ${safeText(b.deployed ?? '?', 60)} (restart it or deploy again)`,
+      );
+    else if (!b.deployedArtifact) problems.push(`canary backend ${b.name} has no release: deploy to the canary group first`);
+  }
+  const stable = status.filter((b) => b.group === 'stable');
+  if (!stable.some((b) => b.healthy)) problems.push(`no stable backend is healthy (${stable.map((b) => b.name).join(', ')})`);
+  if (problems.length > 0) throw new PreflightError(problems);
 }
 
 /** The live split is not the one a confirmed change was computed from: someone ramped meanwhile. */
@@ -99,6 +133,12 @@ export async function ramp(config: RolloutConfig, target: RampTarget, options: R
     const live = await servedSplits(config, ctx);
     checkExpected(live, options.expectBefore);
     const before = currentSplit(live, ctx.log);
+    const goingUp = 'percent' in target ? target.percent > 0 : true;
+    if (goingUp && options.skipPreflight) ctx.log.warn('pre-flight skipped: backends were not checked before this ramp');
+    else if (goingUp) {
+      ctx.progress('pre-flight: checking every backend');
+      await preflight(config, ctx);
+    }
     let state = fresh || !onDisk ? freshState(config, before) : onDisk;
     let current = before;
     const steps: RampStep[] = [];

@@ -152,7 +152,7 @@ export async function endRollout(
   patch: Partial<RolloutState>,
 ): Promise<RolloutState | undefined> {
   try {
-    return await applyEvent(projectDir, event, (current) => ({ ...current!, ...patch }));
+    return await applyEvent(projectDir, event, (current) => ({ ...current!, ...patch, endedBy: event }));
   } catch (err) {
     if (!(err instanceof StateFileError)) throw err;
     ctx.log.warn(`${describeError(err)} (the ${event} itself is done)`);

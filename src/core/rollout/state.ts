@@ -156,6 +156,7 @@ function shapeProblem(s: unknown): string | undefined {
   for (const k of ['canaryArtifact', 'canaryVersion', 'message'] as const)
     if (o[k] !== undefined && typeof o[k] !== 'string') return `"${k}" is not a string`;
   if (o.planIndex !== undefined && !isNumber(o.planIndex)) return '"planIndex" is not a number';
+  if (o.endedBy !== undefined && o.endedBy !== 'promote' && o.endedBy !== 'rollback') return '"endedBy" is not promote or rollback';
   if (o.runner !== undefined) {
     const r = o.runner as Record<string, unknown> | null;
     if (typeof r !== 'object' || r === null || Array.isArray(r)) return '"runner" is not an object';

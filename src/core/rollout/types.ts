@@ -30,6 +30,8 @@ export interface RolloutState {
   message?: string;
   /** The last gate's measurement. */
   gate?: GateResult;
+  /** How a `done` rollout ended: promoted, or rolled back by someone (the views say "rolled back", not "done"). */
+  endedBy?: 'promote' | 'rollback';
   /** The runner's position in traffic.plan: the item observed, or the one after a passed pause. */
   planIndex?: number;
   /** The `run` that walks the plan, while it runs (a runner that died leaves it behind, no longer seen). */

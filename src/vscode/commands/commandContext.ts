@@ -2,6 +2,7 @@ import type * as vscode from 'vscode';
 import type { Logger } from '../../core/log';
 import type { ProjectModel } from '../projectModel';
 import type { Settings } from '../settings';
+import type { CommandId } from '../contributions';
 
 /** What every command handler gets: the model, the log and a progress runner. */
 export interface CommandContext {
@@ -20,8 +21,9 @@ export interface CommandContext {
 }
 
 export interface CommandSpec {
-  id: string;
+  id: CommandId;
   /** Starts a process or touches a server: refused in an untrusted workspace. */
   needsTrust: boolean;
-  handler: (ctx: CommandContext, ...args: unknown[]) => Promise<unknown> | unknown;
+  /** `node` is what a tree menu passes (or undefined), `args` a script's options (or a menu's selection). */
+  handler: (ctx: CommandContext, node: unknown, args: unknown) => unknown;
 }

@@ -1,5 +1,8 @@
-import { Commands } from '../constants';
-import type { CommandSpec } from './commandContext';
+import { Commands, commandMeta } from '../contributions';
+import type { CommandId } from '../contributions';
+import { isNodeOf } from '../tree/viewNode';
+import type { CommandContext, CommandSpec } from './commandContext';
+import { commandArgs, is } from './commandArgs';
 import { buildPhar } from './build/buildPhar';
 import { rebuildPhar } from './build/rebuildPhar';
 import { createRolloutJson } from './project/createRolloutJson';
@@ -8,6 +11,7 @@ import { copyValue } from './view/copyValue';
 import { refresh } from './view/refresh';
 import { showLog } from './view/showLog';
 import { showPanel } from './view/showPanel';
+import { openHistory } from './view/openHistory';
 import { deploy } from './backends/deploy';
 import { ramp } from './traffic/ramp';
 import { promote } from './traffic/promote';
@@ -17,22 +21,46 @@ import { resume } from './traffic/resume';
 import { verifySplit } from './traffic/verifySplit';
 import { unlock } from './traffic/unlock';
 
-/** Every command of the extension; registerCommands wraps each with logging and error reporting. */
-export const commandTable: CommandSpec[] = [
-  { id: Commands.build, needsTrust: true, handler: (ctx) => buildPhar(ctx) },
-  { id: Commands.rebuild, needsTrust: true, handler: (ctx) => rebuildPhar(ctx) },
-  { id: Commands.refresh, needsTrust: false, handler: (ctx) => refresh(ctx) },
-  { id: Commands.showPanel, needsTrust: false, handler: () => showPanel() },
-  { id: Commands.showLog, needsTrust: false, handler: (ctx) => showLog(ctx) },
-  { id: Commands.createRolloutJson, needsTrust: false, handler: (ctx) => createRolloutJson(ctx) },
-  { id: Commands.openConfig, needsTrust: false, handler: (ctx) => openConfig(ctx) },
-  { id: Commands.deploy, needsTrust: true, handler: (ctx, node, args) => deploy(ctx, node as never, args as never) },
-  { id: Commands.ramp, needsTrust: true, handler: (ctx, node, args) => ramp(ctx, node, args as never) },
-  { id: Commands.promote, needsTrust: true, handler: (ctx, node, args) => promote(ctx, node, args as never) },
-  { id: Commands.rollback, needsTrust: true, handler: (ctx, node, args) => rollback(ctx, node as never, args as never) },
-  { id: Commands.pause, needsTrust: true, handler: (ctx) => pause(ctx) },
-  { id: Commands.resume, needsTrust: true, handler: (ctx) => resume(ctx) },
-  { id: Commands.verifySplit, needsTrust: true, handler: (ctx, node, args) => verifySplit(ctx, node, args as never) },
-  { id: Commands.unlock, needsTrust: true, handler: (ctx, node, args) => unlock(ctx, node, args as never) },
-  { id: Commands.copyValue, needsTrust: false, handler: (ctx, node) => copyValue(ctx, node as never) },
-];
+/** VS Code calls a command with (node, selection) from a tree menu and with scripted (undefined, args) from code. */
+type Handler = (ctx: CommandContext, node: unknown, args: unknown) => unknown;
+
+/**
+ * Every command's handler, keyed by its typed id (a missing or extra command is a compile error).
+ * Nodes are narrowed with isNodeOf, scripted arguments with commandArgs: nothing is cast.
+ */
+const handlers: Record<CommandId, Handler> = {
+  [Commands.build]: (ctx) => buildPhar(ctx),
+  [Commands.rebuild]: (ctx) => rebuildPhar(ctx),
+  [Commands.refresh]: (ctx) => refresh(ctx),
+  [Commands.showPanel]: () => showPanel(),
+  [Commands.showLog]: (ctx) => showLog(ctx),
+  [Commands.createRolloutJson]: (ctx) => createRolloutJson(ctx),
+  [Commands.openConfig]: (ctx) => openConfig(ctx),
+  [Commands.deploy]: (ctx, node, args) =>
+    deploy(ctx, isNodeOf(node, 'backend', 'group') ? node : undefined, {
+      artifactId: isNodeOf(node, 'artifact') ? node.target.artifactId : undefined,
+      ...commandArgs(Commands.deploy, args, { artifactId: is.string, backends: is.strings }),
+    }),
+  [Commands.ramp]: (ctx, _node, args) =>
+    ramp(ctx, commandArgs(Commands.ramp, args, { percent: is.number, next: is.boolean, confirm: is.boolean })),
+  [Commands.promote]: (ctx, _node, args) => promote(ctx, commandArgs(Commands.promote, args, { confirm: is.boolean })),
+  [Commands.rollback]: (ctx, node, args) =>
+    rollback(
+      ctx,
+      isNodeOf(node, 'group') ? node : undefined,
+      commandArgs(Commands.rollback, args, { speed: is.oneOf('traffic', 'release', 'rebuild'), ref: is.string, confirm: is.boolean }),
+    ),
+  [Commands.pause]: (ctx) => pause(ctx),
+  [Commands.resume]: (ctx) => resume(ctx),
+  [Commands.verifySplit]: (ctx, _node, args) => verifySplit(ctx, commandArgs(Commands.verifySplit, args, { requests: is.number })),
+  [Commands.unlock]: (ctx, _node, args) => unlock(ctx, commandArgs(Commands.unlock, args, { confirm: is.boolean })),
+  [Commands.copyValue]: (ctx, node) => copyValue(ctx, isNodeOf(node, 'artifact') ? node : undefined),
+  [Commands.openHistory]: (ctx, _node, args) => openHistory(ctx, commandArgs(Commands.openHistory, args, { action: is.string })),
+};
+
+/** Every command of the extension; registerCommands wraps each with logging, trust and error reporting. */
+export const commandTable: CommandSpec[] = (Object.keys(commandMeta) as CommandId[]).map((id) => ({
+  id,
+  needsTrust: commandMeta[id].needsTrust,
+  handler: (ctx, node, args) => handlers[id](ctx, node, args),
+}));

@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import type { RolloutConfig, BackendConfig, Group } from '../../core/config/rolloutConfig';
 import type { Artifact } from '../../core/phar/artifact';
 import { InputError } from '../../core/errors';
-import type { RolloutNode } from '../tree/rolloutTree';
+import type { NodeOf } from '../tree/viewNode';
 import { formatAge, formatBytes } from '../format';
 import type { CommandContext } from './commandContext';
 
@@ -40,7 +40,7 @@ type BackendTarget = { backends: BackendConfig[]; label: string };
 
 export async function pickBackends(
   config: RolloutConfig,
-  node: RolloutNode | undefined,
+  node: NodeOf<'backend' | 'group'> | undefined,
   title: string,
 ): Promise<{ backends: BackendConfig[]; label: string } | undefined> {
   const target = node?.target;

@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { CancelledError, describeError, inputErrorsOf } from '../../core/errors';
 import { toAbortSignal } from '../abort';
 import { LockedError } from '../../core/exec/hostLock';
-import { Commands } from '../constants';
+import { Commands } from '../contributions';
 import type { CommandContext, CommandSpec } from './commandContext';
 
 /**
@@ -26,7 +26,7 @@ export function registerCommands(table: CommandSpec[], ctx: CommandContext): vsc
       const started = Date.now();
       ctx.log.debug(`${spec.id} started`);
       try {
-        const result = await spec.handler(ctx, ...args);
+        const result = await spec.handler(ctx, args[0], args[1]);
         ctx.log.debug(`${spec.id} finished in ${Date.now() - started} ms`);
         return result;
       } catch (err) {
@@ -38,8 +38,13 @@ export function registerCommands(table: CommandSpec[], ctx: CommandContext): vsc
         if (located.length > 0) {
           for (const e of located) ctx.log.error(e.format());
           const first = located[0];
+          // "Show Problems" only when Problems has them: an error without a file location is not there.
+          const inProblems = located.some((e) => e.location);
           void vscode.window
-            .showErrorMessage(`${first.format()}${located.length > 1 ? ` (+${located.length - 1} more)` : ''}`, 'Show Problems')
+            .showErrorMessage(
+              `${first.format()}${located.length > 1 ? ` (+${located.length - 1} more)` : ''}`,
+              ...(inProblems ? ['Show Problems'] : []),
+            )
             .then((a) => {
               if (a) void vscode.commands.executeCommand('workbench.actions.view.problems');
             });

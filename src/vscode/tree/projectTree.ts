@@ -1,12 +1,17 @@
 import * as vscode from 'vscode';
-import { SignedTreeProvider } from './treeSignature';
+import { SignedTreeProvider } from './signedTreeProvider';
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
 import type { ProjectModel } from '../projectModel';
 import type { Artifact } from '../../core/phar/artifact';
-import { formatAge, formatBytes } from '../format';
+import { formatAge, formatBytes, md } from '../format';
+import { Commands, ContextValues } from '../contributions';
+import type { ContextValue } from '../contributions';
+import { safeText } from '../../core/safeText';
+import { foreignMarkdown } from '../markdown';
+import type { ViewNode } from './viewNode';
 
-type Node = { item: vscode.TreeItem; children?: () => Node[]; artifactId?: string };
+type Node = ViewNode;
 
 /** The "Project" view: composer.json, box.json, rollout.json, the last build and the artifacts. */
 export class ProjectTreeProvider extends SignedTreeProvider<Node> {
@@ -23,18 +28,25 @@ export class ProjectTreeProvider extends SignedTreeProvider<Node> {
       item.iconPath = new vscode.ThemeIcon('error', new vscode.ThemeColor('problemsErrorIcon.foreground'));
       item.description = e.location ? `${path.basename(e.location.file)}:${e.location.line}:${e.location.column}` : undefined;
       item.tooltip = e.hint ? `${e.format()}` : e.message;
-      item.contextValue = 'configError';
+      item.contextValue = ContextValues.configError satisfies ContextValue;
       if (e.location) item.command = openAt(e.location.file, e.location.line, e.location.column);
       nodes.push({ item });
     }
     const latest = m.artifacts[0];
-    nodes.push(latest ? { item: buildItem(latest, m.lastBuildUpToDate), artifactId: latest.id } : { item: noBuildItem(m.trusted) });
+    nodes.push(
+      latest
+        ? { item: buildItem(latest, m.lastBuildUpToDate), target: { kind: 'artifact', artifactId: latest.id } }
+        : { item: noBuildItem(m.trusted) },
+    );
     if (m.artifacts.length > 0) {
       const item = new vscode.TreeItem(`Artifacts`, vscode.TreeItemCollapsibleState.Collapsed);
       item.description = String(m.artifacts.length);
       item.iconPath = new vscode.ThemeIcon('archive');
-      item.contextValue = 'artifacts';
-      nodes.push({ item, children: () => m.artifacts.map((a) => ({ item: artifactItem(a), artifactId: a.id })) });
+      item.contextValue = ContextValues.artifacts satisfies ContextValue;
+      nodes.push({
+        item,
+        children: () => m.artifacts.map((a): Node => ({ item: artifactItem(a), target: { kind: 'artifact', artifactId: a.id } })),
+      });
     }
     return nodes;
   }
@@ -45,7 +57,7 @@ function projectNode(m: ProjectModel): Node {
   item.id = 'project';
   item.description = [m.composer?.version, m.composer?.name].filter(Boolean).join(' · ') || undefined;
   item.iconPath = new vscode.ThemeIcon('package');
-  item.contextValue = 'project';
+  item.contextValue = ContextValues.project satisfies ContextValue;
   item.tooltip = m.root;
   const root = m.root!;
   return {
@@ -72,7 +84,7 @@ function projectNode(m: ProjectModel): Node {
           : new vscode.ThemeIcon('json');
         fi.resourceUri = vscode.Uri.file(path.join(root, file));
         fi.command = { command: 'vscode.open', title: 'Open', arguments: [fi.resourceUri] };
-        fi.contextValue = 'configFile';
+        fi.contextValue = ContextValues.configFile satisfies ContextValue;
         files.push({ item: fi });
       }
       return files;
@@ -81,12 +93,12 @@ function projectNode(m: ProjectModel): Node {
 }
 
 function buildItem(a: Artifact, upToDate: boolean): vscode.TreeItem {
-  const item = new vscode.TreeItem(`Last build ${a.version}`, vscode.TreeItemCollapsibleState.None);
+  const item = new vscode.TreeItem(`Last build ${safeText(a.version)}`, vscode.TreeItemCollapsibleState.None);
   item.id = 'build';
   item.description = `${upToDate ? 'up to date · ' : ''}${formatBytes(a.size)} · sha256 ${a.sha256.slice(0, 8)} · ${a.builder} · ${formatAge(a.builtAt)}`;
   item.iconPath = new vscode.ThemeIcon('check', new vscode.ThemeColor('testing.iconPassed'));
   item.tooltip = artifactTooltip(a);
-  item.contextValue = 'build copyable';
+  item.contextValue = ContextValues.lastBuild satisfies ContextValue;
   return item;
 }
 
@@ -95,30 +107,27 @@ function noBuildItem(trusted: boolean): vscode.TreeItem {
   item.id = 'build';
   item.description = trusted ? 'Build Phar to make one' : 'trust the workspace to build';
   item.iconPath = new vscode.ThemeIcon('circle-outline');
-  item.contextValue = 'build';
-  if (trusted) item.command = { command: 'pharRollout.build', title: 'Build Phar' };
+  item.contextValue = ContextValues.noBuild satisfies ContextValue;
+  if (trusted) item.command = { command: Commands.build, title: 'Build Phar' };
   return item;
 }
 
 function artifactItem(a: Artifact): vscode.TreeItem {
-  const item = new vscode.TreeItem(a.version, vscode.TreeItemCollapsibleState.None);
+  const item = new vscode.TreeItem(safeText(a.version), vscode.TreeItemCollapsibleState.None);
   item.id = `artifact:${a.id}`;
   item.description = `${a.commit.slice(0, 7)} · ${formatAge(a.builtAt)} · ${a.builder}`;
   item.iconPath = new vscode.ThemeIcon('file-zip');
   item.tooltip = artifactTooltip(a);
-  item.contextValue = 'artifact copyable';
+  item.contextValue = ContextValues.artifact satisfies ContextValue;
   return item;
 }
 
+/** A build's details; every value from the manifest is escaped (it comes from project files). */
 export function artifactTooltip(a: Artifact): vscode.MarkdownString {
-  const md = new vscode.MarkdownString();
-  md.appendMarkdown(`**${a.app} ${a.version}**\n\n`);
-  md.appendMarkdown(`| | |\n|---|---|\n`);
-  md.appendMarkdown(`| id | \`${a.id}\` |\n| commit | \`${a.commit.slice(0, 12)}\` (${a.commitTime}) |\n`);
-  md.appendMarkdown(
-    `| sha256 | \`${a.sha256}\` |\n| size | ${formatBytes(a.size)} |\n| builder | ${a.builder} |\n| built | ${a.builtAt} |\n`,
+  return foreignMarkdown(
+    md`**${a.app} ${a.version}**\n\n| | |\n|---|---|\n| id | ${a.id} |\n| commit | ${a.commit.slice(0, 12)} (${a.commitTime}) |\n` +
+      md`| sha256 | ${a.sha256} |\n| size | ${formatBytes(a.size)} |\n| builder | ${a.builder} |\n| built | ${a.builtAt} |\n`,
   );
-  return md;
 }
 
 function openAt(file: string, line: number, column: number): vscode.Command {

@@ -1,22 +1,19 @@
 import * as vscode from 'vscode';
-import { SignedTreeProvider } from './treeSignature';
+import { SignedTreeProvider } from './signedTreeProvider';
 import type { ProjectModel } from '../projectModel';
 import type { BackendView, HistoryView, LoadBalancerView } from '../liveState';
-import { formatAge, formatPercent, percentBar } from '../format';
+import { formatAge, formatLatency, formatPercent, md, percentBar } from '../format';
 import type { Group } from '../../core/config/rolloutConfig';
-import { versionOfArtifactId } from '../../core/phar/artifactStore';
+import { eventCount, historyChange, historyKind, historyResult, historyTime } from '../historyText';
+import type { HistoryKind } from '../historyText';
+import { safeText } from '../../core/safeText';
+import { ContextValues, rolloutStateContextValue } from '../contributions';
+import type { ContextValue, RolloutRowStatus } from '../contributions';
+import { foreignMarkdown } from '../markdown';
+import type { ViewNode } from './viewNode';
 
 /** A node in the Rollout view; `target` is what a context-menu command receives. */
-export interface RolloutNode {
-  item: vscode.TreeItem;
-  target?:
-    | { kind: 'backend'; name: string; group: Group }
-    | { kind: 'group'; group: Group }
-    | { kind: 'loadBalancer'; name: string }
-    | { kind: 'rollout' }
-    | { kind: 'lock' };
-  children?: () => RolloutNode[];
-}
+export type RolloutNode = ViewNode;
 
 /** The "Rollout" view: the rollout in progress, load balancers, stable and canary backends, history. */
 export class RolloutTreeProvider extends SignedTreeProvider<RolloutNode> {
@@ -46,11 +43,13 @@ export class RolloutTreeProvider extends SignedTreeProvider<RolloutNode> {
       nodes.push({ item });
     }
     if (live.lock) {
-      const item = new vscode.TreeItem(`Locked by ${live.lock.owner}`, vscode.TreeItemCollapsibleState.None);
-      item.description = `since ${formatAge(live.lock.since)}${live.lock.operation ? ` · ${live.lock.operation}` : ''}`;
+      const owner = safeText(live.lock.owner);
+      const item = new vscode.TreeItem(`Locked by ${owner}`, vscode.TreeItemCollapsibleState.None);
+      item.description = `since ${formatAge(live.lock.since)}${live.lock.operation ? ` · ${safeText(live.lock.operation)}` : ''}`;
       item.iconPath = new vscode.ThemeIcon('lock', new vscode.ThemeColor('list.warningForeground'));
-      item.contextValue = 'lock';
-      item.tooltip = `${live.lock.owner} holds the rollout lock since ${live.lock.since}. Force Unlock is logged in the history.`;
+      item.contextValue = ContextValues.lock satisfies ContextValue;
+      // A plain-string tooltip is shown as text, never rendered as markdown.
+      item.tooltip = `${owner} holds the rollout lock since ${safeText(live.lock.since)}. Force Unlock is logged in the history.`;
       nodes.push({ item, target: { kind: 'lock' } });
     }
     if (config.loadBalancers.length > 0)
@@ -70,10 +69,10 @@ export class RolloutTreeProvider extends SignedTreeProvider<RolloutNode> {
       const views = backends.map((b) => live.backends.find((v) => v.name === b.name));
       const item = new vscode.TreeItem(group === 'stable' ? 'Stable' : 'Canary', vscode.TreeItemCollapsibleState.Expanded);
       item.id = `group:${group}`;
-      const versions = [...new Set(views.map((v) => v?.served ?? v?.deployed).filter(Boolean))];
+      const versions = [...new Set(views.map((v) => v?.served ?? v?.deployed).filter(Boolean))].map((v) => safeText(v, 40));
       item.description = `${backends.length} backend${backends.length === 1 ? '' : 's'}${versions.length ? ` · ${versions.join(', ')}` : ''}`;
       item.iconPath = new vscode.ThemeIcon(group === 'stable' ? 'server-environment' : 'beaker');
-      item.contextValue = `group.${group}`;
+      item.contextValue = (group === 'stable' ? ContextValues.stableGroup : ContextValues.canaryGroup) satisfies ContextValue;
       nodes.push({
         item,
         target: { kind: 'group', group },
@@ -83,8 +82,8 @@ export class RolloutTreeProvider extends SignedTreeProvider<RolloutNode> {
     const history = new vscode.TreeItem('History', vscode.TreeItemCollapsibleState.Collapsed);
     history.id = 'history';
     history.iconPath = new vscode.ThemeIcon('history');
-    history.description = live.history.length ? `${live.history.length} events` : 'empty';
-    history.contextValue = 'history';
+    history.description = live.history.length ? eventCount(live.history.length) : 'empty';
+    history.contextValue = ContextValues.history satisfies ContextValue;
     nodes.push({ item: history, children: () => [...live.history].reverse().map(historyNode) });
     return nodes;
   }
@@ -96,14 +95,14 @@ function rolloutNode(m: ProjectModel): RolloutNode {
   const item = new vscode.TreeItem(`Canary ${formatPercent(split)}`, vscode.TreeItemCollapsibleState.None);
   item.id = 'rollout';
   const stepText = r?.steps && r.step !== undefined ? ` · step ${r.step + 1}/${r.steps.length}` : '';
-  item.description = `${percentBar(split)} ${r?.status ?? 'idle'}${stepText}`;
+  item.description = `${percentBar(split)} ${r?.endedBy === 'rollback' ? 'rolled back' : rowStatus(r?.status)}${stepText}`;
   const failed = r?.status === 'failed';
   item.iconPath = new vscode.ThemeIcon(
     failed ? 'error' : r?.status === 'paused' ? 'debug-pause' : 'arrow-swap',
     failed ? new vscode.ThemeColor('problemsErrorIcon.foreground') : undefined,
   );
-  item.tooltip = r?.message ?? `Canary traffic ${formatPercent(split)}`;
-  item.contextValue = `rolloutState.${r?.status ?? 'idle'}`;
+  item.tooltip = r?.message !== undefined ? safeText(r.message, 1000) : `Canary traffic ${formatPercent(split)}`;
+  item.contextValue = rolloutStateContextValue(rowStatus(r?.status)) satisfies ContextValue;
   return { item, target: { kind: 'rollout' } };
 }
 
@@ -120,9 +119,9 @@ function lbNode(name: string, view: LoadBalancerView | undefined, refreshing: bo
       view?.error ? 'warning' : 'globe',
       view?.error ? new vscode.ThemeColor('list.warningForeground') : undefined,
     );
-    item.tooltip = view?.error;
+    item.tooltip = view?.error !== undefined ? safeText(view.error, 1000) : undefined;
   }
-  item.contextValue = 'loadBalancer';
+  item.contextValue = ContextValues.loadBalancer satisfies ContextValue;
   return { item, target: { kind: 'loadBalancer', name } };
 }
 
@@ -132,22 +131,21 @@ const SLOW_MS = 500;
 function backendNode(name: string, group: Group, v: BackendView | undefined, refreshing: boolean): RolloutNode {
   const item = new vscode.TreeItem(name, vscode.TreeItemCollapsibleState.None);
   item.id = `backend:${name}`;
-  const md = new vscode.MarkdownString();
-  md.appendMarkdown(`**${name}** (${group})\n\n`);
+  let tooltip = md`**${name}** (${group})\n\n`;
   if (!v) {
     item.description = refreshing ? 'probing…' : 'not probed';
     item.iconPath = new vscode.ThemeIcon('circle-outline');
   } else if (!v.healthy) {
-    item.description = `unreachable${v.error ? `: ${shortError(v.error)}` : ''}`;
+    item.description = `unreachable${v.error ? `: ${safeText(v.error, 60)}` : ''}`;
     item.iconPath = new vscode.ThemeIcon('error', new vscode.ThemeColor('testing.iconFailed'));
-    md.appendMarkdown(`Unreachable: ${v.error ?? 'no answer'}\n\n`);
+    tooltip += md`Unreachable: ${v.error ?? 'no answer'}\n\n`;
   } else if (v.drift) {
-    item.description = `deployed ${v.deployed}, still serving ${v.served}`;
+    item.description = `deployed ${safeText(v.deployed, 40)}, still serving ${safeText(v.served, 40)}`;
     item.iconPath = new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground'));
   } else {
     // Latency only when it matters: a row that changed with every probe would rebuild the tree each refresh.
     const slow = v.latencyMs !== undefined && v.latencyMs >= SLOW_MS ? ` · slow (${Math.round(v.latencyMs)} ms)` : '';
-    item.description = `${v.served ?? v.deployed ?? '?'}${slow}`;
+    item.description = `${safeText(v.served ?? v.deployed ?? '?', 40)}${slow}`;
     item.iconPath = new vscode.ThemeIcon(
       slow ? 'watch' : 'pass',
       new vscode.ThemeColor(slow ? 'list.warningForeground' : 'testing.iconPassed'),
@@ -155,47 +153,49 @@ function backendNode(name: string, group: Group, v: BackendView | undefined, ref
   }
 
   if (v) {
-    md.appendMarkdown(
-      `| | |\n|---|---|\n| served | ${v.served ?? '—'} |\n| deployed | ${v.deployed ?? '—'} |\n| latency | ${v.latencyMs !== undefined ? `${Math.round(v.latencyMs)} ms` : '—'} |\n`,
-    );
+    tooltip += md`| | |\n|---|---|\n| served | ${v.served ?? '—'} |\n| deployed | ${v.deployed ?? '—'} |\n| latency | ${formatLatency(v.latencyMs)} |\n`;
   }
-  item.tooltip = md;
-  item.contextValue = `backend.${group}`;
+  item.tooltip = foreignMarkdown(tooltip);
+  item.contextValue = (group === 'stable' ? ContextValues.stableBackend : ContextValues.canaryBackend) satisfies ContextValue;
   return { item, target: { kind: 'backend', name, group } };
 }
 
 function historyNode(h: HistoryView): RolloutNode {
-  const item = new vscode.TreeItem(`${h.action}${h.target ? ` ${h.target}` : ''}`, vscode.TreeItemCollapsibleState.None);
-  const change = h.before !== undefined || h.after !== undefined ? `${short(h.before)} → ${short(h.after)}` : '';
-  item.description = [change, h.user, formatAge(h.time)].filter(Boolean).join(' · ');
-  item.tooltip = `${h.time}\n${h.user}\n${h.action} ${h.target ?? ''}\nbefore: ${JSON.stringify(h.before)}\nafter: ${JSON.stringify(h.after)}\nresult: ${h.result ?? ''}`;
-  const ok = !h.result || /^(ok|pass)\b/.test(h.result); // 'ok', 'ok (forced)', a gate's 'pass'
-  item.iconPath = new vscode.ThemeIcon(
-    ok ? 'circle-small-filled' : 'error',
-    ok ? undefined : new vscode.ThemeColor('problemsErrorIcon.foreground'),
+  // Time first, then action, result and versions; who only in the tooltip (the rows are narrow).
+  const item = new vscode.TreeItem(
+    safeText(`${historyTime(h.time)} ${h.action}${h.target ? ` ${h.target}` : ''}`, 80),
+    vscode.TreeItemCollapsibleState.None,
   );
-  item.contextValue = 'historyEvent';
+  const change = historyChange(h);
+  item.description = safeText([historyResult(h), change].filter(Boolean).join(' · '), 120);
+  item.tooltip = foreignMarkdown(
+    md`**${h.action}${h.target ? ` ${h.target}` : ''}** · ${historyResult(h)}\n\n| | |\n|---|---|\n| time | ${h.time} (${formatAge(h.time)}) |\n| by | ${h.user} |\n` +
+      md`| change | ${change || '—'} |\n`,
+  );
+  const kind = historyKind(h);
+  item.iconPath = HISTORY_ICONS[kind];
+  item.contextValue = ContextValues.historyEvent satisfies ContextValue;
   return { item };
 }
 
-function short(v: unknown): string {
-  if (v === undefined || v === null) return '—';
-  if (typeof v === 'number') return formatPercent(v);
-  if (typeof v === 'string') return v;
-  const o = v as Record<string, unknown>;
-  if (typeof o.split === 'number') return formatPercent(o.split);
-  if (typeof o.version === 'string') return o.version;
-  if (o.releases && typeof o.releases === 'object') {
-    const versions = [
-      ...new Set(Object.values(o.releases as Record<string, string | null>).map((id) => (id ? versionOfArtifactId(id) : 'none'))),
-    ];
-    return versions.join(', ');
-  }
-  if (typeof o.artifact === 'string') return versionOfArtifactId(o.artifact);
-  if (typeof o.status === 'string') return o.status;
-  return JSON.stringify(v).slice(0, 40);
-}
+/** Icons and colours by result (a Record: a new kind fails to compile until it has one). */
+const HISTORY_ICONS: Record<HistoryKind, vscode.ThemeIcon> = {
+  pass: new vscode.ThemeIcon('pass', new vscode.ThemeColor('testing.iconPassed')),
+  fail: new vscode.ThemeIcon('error', new vscode.ThemeColor('problemsErrorIcon.foreground')),
+  rollback: new vscode.ThemeIcon('discard', new vscode.ThemeColor('problemsWarningIcon.foreground')),
+  started: new vscode.ThemeIcon('circle-outline'),
+  cancelled: new vscode.ThemeIcon('circle-slash'),
+};
 
-function shortError(e: string): string {
-  return e.length > 60 ? `${e.slice(0, 57)}…` : e;
+/** The rollout row's status word; the core's statuses plus "idle" when no rollout state exists. */
+function rowStatus(status: string | undefined): RolloutRowStatus {
+  switch (status) {
+    case 'running':
+    case 'paused':
+    case 'failed':
+    case 'done':
+      return status;
+    default:
+      return 'idle';
+  }
 }

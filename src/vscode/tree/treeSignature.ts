@@ -1,15 +1,22 @@
-import * as vscode from 'vscode';
+import type * as vscode from 'vscode';
 
 export interface SignedNode {
   item: vscode.TreeItem;
   children?: () => SignedNode[];
 }
 
+/** A tooltip as text (a MarkdownString's source), for comparing two readings. */
+export function tooltipText(tooltip: vscode.TreeItem['tooltip']): string {
+  return typeof tooltip === 'string' ? tooltip : (tooltip?.value ?? '');
+}
+
 /**
  * What a tree shows, as one string: every row's id, label, description, context value and icon,
- * children included. Providers fire a change only when it differs, so a periodic refresh that
- * finds nothing new does not rebuild the tree: a rebuild briefly detaches the nodes that context
- * menus pass to commands, and a right-click in that moment would reach the command with no node.
+ * children included, and the tooltip of rows without an id. Providers rebuild the tree only when
+ * it differs, so a periodic refresh that finds nothing new does not: a rebuild briefly detaches
+ * the nodes that context menus pass to commands, and a right-click in that moment would reach the
+ * command with no node. Tooltips of rows with an id are compared apart (tooltipsById) and updated
+ * row by row, so a backend's latency in its tooltip stays current without a rebuild.
  */
 export function treeSignature(roots: SignedNode[]): string {
   const parts: string[] = [];
@@ -20,8 +27,9 @@ export function treeSignature(roots: SignedNode[]): string {
         i.iconPath && typeof i.iconPath === 'object' && 'id' in i.iconPath
           ? `${i.iconPath.id}/${(i.iconPath as vscode.ThemeIcon).color?.id ?? ''}`
           : '';
+      const tooltip = i.id ? '' : JSON.stringify(tooltipText(i.tooltip));
       parts.push(
-        `${depth}|${i.id ?? ''}|${typeof i.label === 'string' ? i.label : (i.label?.label ?? '')}|${String(i.description ?? '')}|${i.contextValue ?? ''}|${icon}|${i.collapsibleState ?? ''}`,
+        `${depth}|${i.id ?? ''}|${typeof i.label === 'string' ? i.label : (i.label?.label ?? '')}|${String(i.description ?? '')}|${i.contextValue ?? ''}|${icon}|${i.collapsibleState ?? ''}|${tooltip}`,
       );
       if (n.children) walk(n.children(), depth + 1);
     }
@@ -30,32 +38,15 @@ export function treeSignature(roots: SignedNode[]): string {
   return parts.join('\n');
 }
 
-/**
- * The common part of the extension's tree providers: nodes carry their TreeItem, children are
- * functions, and a model change refreshes the view only when the rows differ (see treeSignature).
- */
-export abstract class SignedTreeProvider<N extends SignedNode> implements vscode.TreeDataProvider<N> {
-  private readonly changed = new vscode.EventEmitter<void>();
-  readonly onDidChangeTreeData = this.changed.event;
-  private shown = '';
-
-  constructor(onModelChange: vscode.Event<void>) {
-    onModelChange(() => {
-      const signature = treeSignature(this.getChildren());
-      if (signature === this.shown) return;
-      this.shown = signature;
-      this.changed.fire();
-    });
-  }
-
-  getTreeItem(node: N): vscode.TreeItem {
-    return node.item;
-  }
-
-  getChildren(node?: N): N[] {
-    return node ? ((node.children?.() as N[] | undefined) ?? []) : this.roots();
-  }
-
-  /** The top-level rows. */
-  protected abstract roots(): N[];
+/** Every row with an id, children included, with its tooltip: what a row-by-row update compares. */
+export function tooltipsById<N extends SignedNode>(roots: N[]): Map<string, { node: N; tooltip: string }> {
+  const out = new Map<string, { node: N; tooltip: string }>();
+  const walk = (nodes: N[]) => {
+    for (const n of nodes) {
+      if (n.item.id) out.set(n.item.id, { node: n, tooltip: tooltipText(n.item.tooltip) });
+      if (n.children) walk(n.children() as N[]);
+    }
+  };
+  walk(roots);
+  return out;
 }

@@ -2,13 +2,9 @@ import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { PharRolloutApi } from '../../../src/extension';
 
-/** What `sandbox up --json` printed; the runner passes it in PHAR_ROLLOUT_SANDBOX. */
-export interface SandboxInfo {
-  project: string;
-  lbUrl: string;
-  backends: Array<{ name: string; group: 'stable' | 'canary'; url: string; pid?: number }>;
-}
+import type { SandboxInfo } from '../../helpers/sandbox';
 
+/** What `sandbox up --json` printed; the runner passes it in PHAR_ROLLOUT_SANDBOX. */
 export function sandbox(): SandboxInfo {
   const raw = process.env.PHAR_ROLLOUT_SANDBOX;
   assert.ok(raw, 'PHAR_ROLLOUT_SANDBOX is set by the runner');

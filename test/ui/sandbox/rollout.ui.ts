@@ -11,7 +11,10 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { run } from '../../../src/core/exec/process';
 import { readRolloutConfig } from '../../../src/core/config/rolloutConfig';
-import type { TreeRow, UiContext, UiTest } from '../runner';
+import { LocalTransport } from '../../../src/core/exec/localTransport';
+import { acquireLock } from '../../../src/core/rollout/lock';
+import type { UiContext, UiTest } from '../runner';
+import type { TreeRow } from '../workbench';
 
 const ROLLOUT = 'Rollout';
 const PROJECT = 'Project';
@@ -219,6 +222,10 @@ export const tests: UiTest[] = [
       );
       ctx.log(`${canary}: ${description}`);
       ctx.log(`notification: ${await ctx.notification(`Deployed ${NEW_VERSION} to ${canary}`)}`);
+      const deployNext = await ctx.notificationButtons(`Deployed ${NEW_VERSION} to ${canary}`);
+      ctx.log(`next steps: ${JSON.stringify(deployNext)}`);
+      if (!deployNext.includes('Ramp Canary…') || !deployNext.includes('Verify Split'))
+        throw new Error(`the deploy result offers Ramp Canary… and Verify Split: ${JSON.stringify(deployNext)}`);
       for (const name of backendsOf(ctx, 'stable'))
         await waitForRow(ctx, name, `still serving ${ctx.version}`, (d) => servesVersion(d, ctx.version), 10000);
       const status = await waitForStatus(ctx, `canary ${NEW_VERSION}`, (t) => t === `${ctx.version} | canary ${NEW_VERSION}`);
@@ -253,10 +260,48 @@ export const tests: UiTest[] = [
       const done = await ctx.notification(/^Canary at 25 %|^Canary gate failed/);
       ctx.log(`notification: ${done}`);
       if (!done.startsWith('Canary at 25 %')) throw new Error(`the ramp did not hold: ${done}`);
+      if (!/gate passed \(canary [\d.]+ % errors, p95 \d+ ms; stable [\d.]+ %, \d+ ms\)/.test(done))
+        throw new Error(`"gate passed" carries both sides' numbers: ${done}`);
+      const rampNext = await ctx.notificationButtons(/^Canary at 25 %/);
+      ctx.log(`next steps: ${JSON.stringify(rampNext)}`);
+      if (!rampNext.some((b) => b.startsWith('Next Step')) || !rampNext.includes('Roll Back…'))
+        throw new Error(`the ramp result offers Next Step and Roll Back…: ${JSON.stringify(rampNext)}`);
       const status = await waitForStatus(ctx, '⇄ and 25%', (t) => t.includes('⇄') && t.includes('25%'));
       ctx.log(`status bar: ${status}`);
       if (status !== `${ctx.version} ⇄ ${NEW_VERSION} 25%`) throw new Error(`status bar during the ramp: ${status}`);
       await ctx.screenshot('13-ramped.png');
+    },
+  },
+  {
+    name: 'sandbox: a ramp while paused is refused before any picker or dialog, and "Resume Rollout" on the refusal resumes',
+    dependsOnPrevious: true,
+    timeoutMs: 120000,
+    async run(ctx) {
+      // The ramp's diff tab may still be open: close editors so a new diff would be seen.
+      await ctx.runCommand('View: Close All Editors');
+      // Pause from the rollout row's context menu: it confirms, and the status bar shows it.
+      await ctx.contextMenu(await ctx.treeRow(ROLLOUT, 'Canary 25 %'), 'Pause Rollout');
+      await waitForRow(ctx, 'Canary 25 %', 'paused', (d) => d.includes('paused'), 30000);
+      ctx.log(`notification: ${await ctx.notification('Rollout paused at 25 %')}`);
+      const pausedStatus = await waitForStatus(ctx, 'paused', (t) => t.includes('paused'));
+      ctx.log(`status bar: ${pausedStatus}`);
+      await ctx.screenshot('13a-paused.png');
+      await ctx.runCommand('Phar Rollout: Ramp Canary…');
+      let asked: string | undefined;
+      const refusal = await ctx.waitFor(
+        'the refusal of a ramp while paused',
+        async () => {
+          asked ??= await ctx.askingSomething();
+          return asked ?? (await ctx.notification('The rollout is paused', 200).catch(() => undefined));
+        },
+        30000,
+      );
+      if (asked) throw new Error(`the ramp showed ${asked} before refusing`);
+      ctx.log(`refusal: ${refusal}`);
+      await ctx.screenshot('13b-ramp-refused-paused.png');
+      await ctx.notificationButton('The rollout is paused', 'Resume Rollout');
+      const description = await waitForRow(ctx, 'Canary 25 %', 'running again', (d) => d.includes('running'), 30000);
+      ctx.log(`rollout row: ${description}`);
     },
   },
   {
@@ -277,10 +322,7 @@ export const tests: UiTest[] = [
       await waitForStatus(ctx, `${ctx.version} | canary ${NEW_VERSION}`, (t) => t === `${ctx.version} | canary ${NEW_VERSION}`);
 
       // Expand History with a click on its row, as a person would.
-      const history = await ctx.treeRow(ROLLOUT, 'History');
-      const historyRow = async () => (await ctx.treeRows(ROLLOUT)).find((r) => r.level === 1 && r.label === 'History');
-      if ((await historyRow())?.expanded === false) await history.click();
-      await ctx.waitFor('History to expand', async () => (await historyRow())?.expanded === true || undefined, 10000);
+      await ctx.expandRow(ROLLOUT, 'History');
       let rows: TreeRow[] = [];
       try {
         await ctx.waitFor(
@@ -288,8 +330,13 @@ export const tests: UiTest[] = [
           async () => {
             rows = await ctx.treeRows(ROLLOUT);
             const events = childrenOf(rows, 'History');
-            const ramp = events.find((e) => e.label === `ramp ${lb}` && e.description.includes('→ 25 %'));
-            const back = events.find((e) => e.label === `rollback ${lb}` && e.description.startsWith('25 % → 0 %'));
+            // Time first ("13:04 ramp edge"), then result and change in the description.
+            const ramp = events.find(
+              (e) => /^\d\d:\d\d ramp /.test(e.label) && e.label.endsWith(lb) && e.description === 'ok · 0 % → 25 %',
+            );
+            const back = events.find(
+              (e) => /^\d\d:\d\d rollback /.test(e.label) && e.label.endsWith(lb) && e.description === 'rolled back · 25 % → 0 %',
+            );
             return Boolean(ramp && back);
           },
           30000,
@@ -297,11 +344,84 @@ export const tests: UiTest[] = [
       } catch (err) {
         throw new Error(`${(err as Error).message}; rows: ${show(rows)}`, { cause: err });
       }
+      const history = await ctx.treeRows(ROLLOUT);
+      const jsonLooking = childrenOf(history, 'History').filter((e) => /[{}]/.test(e.label + e.description));
+      if (jsonLooking.length) throw new Error(`History rows show raw JSON: ${show(jsonLooking)}`);
+      const gate = childrenOf(history, 'History').find((e) => / gate /.test(e.label));
+      if (!gate || !/^passed · at 25 %: canary errors [\d.]+ %, p95 \d+ ms/.test(gate.description))
+        throw new Error(`the gate row says passed with its numbers: ${gate ? show([gate]) : 'none'}`);
       // Everything here succeeded (the gate passed): no event shows the error icon.
       const failedLooking = childrenOf(rows, 'History').filter((e) => e.icon === 'error');
       if (failedLooking.length) throw new Error(`History marks successful events as failed: ${show(failedLooking)}`);
       ctx.log(`history: ${show(childrenOf(rows, 'History'))}`);
       await ctx.screenshot('14-rolled-back.png');
+    },
+  },
+  {
+    name: 'sandbox: at 0 % Roll Back… offers no Traffic; with a live lock it is refused before the picker and "Force Unlock…" on the refusal unlocks',
+    dependsOnPrevious: true,
+    timeoutMs: 120000,
+    async run(ctx) {
+      await ctx.runCommand('Phar Rollout: Roll Back…');
+      const rows = ctx.page.locator('.quick-input-widget .monaco-list-row');
+      const labels = await ctx.waitFor(
+        'the Roll Back picker',
+        async () => {
+          // The palette's own rows linger for a moment: read only once the picker's title is Roll Back.
+          const title = ctx.page.locator('.quick-input-widget .quick-input-title');
+          if (!(await title.isVisible()) || ((await title.textContent()) ?? '').trim() !== 'Roll Back') return undefined;
+          const texts = (await rows.allTextContents()).map((t) => t.replace(/\s+/g, ' ').trim());
+          return texts.length > 0 && texts.every((t) => !t.startsWith('Phar Rollout:')) ? texts : undefined;
+        },
+        30000,
+      );
+      ctx.log(`roll back picker at 0 %: ${JSON.stringify(labels)}`);
+      await ctx.page.keyboard.press('Escape');
+      if (labels.some((l) => l.startsWith('Traffic'))) throw new Error(`Traffic is offered at 0 %: ${JSON.stringify(labels)}`);
+      if (!labels.some((l) => l.startsWith('Release'))) throw new Error(`no Release in the picker: ${JSON.stringify(labels)}`);
+
+      // A teammate's live lock (this process holds it: alive, so never stale).
+      const cfg = await config(ctx);
+      const local = new LocalTransport();
+      const held = await acquireLock(cfg, () => local, { operation: 'ramp to 50 %', user: 'carol@example.com' });
+      try {
+        await ctx.runCommand('Phar Rollout: Roll Back…');
+        let asked: string | undefined;
+        const refusal = await ctx.waitFor(
+          'the refusal of a rollback while locked',
+          async () => {
+            asked ??= await ctx.askingSomething();
+            return asked ?? (await ctx.notification('The rollout is locked by', 200).catch(() => undefined));
+          },
+          30000,
+        );
+        if (asked) throw new Error(`the rollback showed ${asked} before refusing`);
+        ctx.log(`refusal: ${refusal}`);
+        await ctx.screenshot('14b-rollback-refused-locked.png');
+        await ctx.notificationButton('The rollout is locked by', 'Force Unlock…');
+        ctx.log(`dialog: ${await ctx.dialogButton('Force Unlock')}`);
+        ctx.log(`notification: ${await ctx.notification('Unlocked (was held by')}`);
+      } finally {
+        await held.release().catch(() => undefined);
+      }
+    },
+  },
+  {
+    name: 'sandbox: Force Unlock… with no lock says so before any confirmation',
+    timeoutMs: 60000,
+    async run(ctx) {
+      await ctx.runCommand('Phar Rollout: Force Unlock…');
+      let asked: string | undefined;
+      const said = await ctx.waitFor(
+        'the answer that nothing is locked',
+        async () => {
+          asked ??= await ctx.askingSomething();
+          return asked ?? (await ctx.notification('The rollout is not locked', 200).catch(() => undefined));
+        },
+        30000,
+      );
+      if (asked) throw new Error(`Force Unlock showed ${asked} although nothing was locked`);
+      ctx.log(`notification: ${said}`);
     },
   },
 ];

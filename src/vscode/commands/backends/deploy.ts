@@ -1,10 +1,13 @@
-import * as vscode from 'vscode';
 import { deployRecorded } from '../../../core/rollout/recordedDeploy';
 import { rolloutOptions } from '../traffic/rolloutOptions';
 import type { BackendResult } from '../../../core/backends/deployBackends';
 import { OperationError } from '../../../core/errors';
+import { quoted } from '../../../core/safeText';
+import { deployProgress } from '../../deployProgress';
+import { Commands } from '../../contributions';
+import { notify } from '../../notify';
 import type { Artifact } from '../../../core/phar/artifact';
-import type { RolloutNode } from '../../tree/rolloutTree';
+import type { NodeOf } from '../../tree/viewNode';
 import type { CommandContext } from '../commandContext';
 import { confirm, pickArtifact, pickBackends, requireConfig } from '../pick';
 
@@ -14,18 +17,18 @@ import { confirm, pickArtifact, pickBackends, requireConfig } from '../pick';
  */
 export async function deploy(
   ctx: CommandContext,
-  node?: RolloutNode | { artifactId?: string },
+  node?: NodeOf<'backend' | 'group'>,
   options: { artifactId?: string; backends?: string[] } = {},
 ): Promise<BackendResult[] | undefined> {
   const config = requireConfig(ctx);
-  const artifactId = options.artifactId ?? (node && 'artifactId' in node ? node.artifactId : undefined);
+  const artifactId = options.artifactId;
   const artifact: Artifact | undefined = artifactId
-    ? ctx.model.artifacts.find((a) => a.id === artifactId)
+    ? await findArtifact(ctx, artifactId)
     : await pickArtifact(ctx, 'Deploy: choose a build');
   if (!artifact) return undefined;
   const target = options.backends
     ? { backends: config.backends.filter((b) => options.backends!.includes(b.name)), label: options.backends.join(', ') }
-    : await pickBackends(config, node && 'item' in node ? node : undefined, `Deploy ${artifact.version}`);
+    : await pickBackends(config, node, `Deploy ${artifact.version}`);
   if (!target || target.backends.length === 0) return undefined;
   if (target.backends.some((b) => b.group === 'stable') && !options.backends) {
     const ok = await confirm(
@@ -36,7 +39,7 @@ export async function deploy(
     );
     if (!ok) return undefined;
   }
-  const steps = 9; // lock … done, per backend: the progress bar moves evenly across backends
+  const progress = deployProgress(target.backends.length);
   const results = await ctx.withProgress(`Phar Rollout: Deploying ${artifact.version} to ${target.label}`, async (signal, report) => {
     const { results } = await deployRecorded(config, artifact, target.backends, {
       ...rolloutOptions(ctx, signal, report),
@@ -45,7 +48,7 @@ export async function deploy(
         if (!backend || !step) return;
         const pct = detail && detail.total > 0 ? ` ${Math.round((detail.done / detail.total) * 100)} %` : '';
         const who = target.backends.length > 1 ? `${backend}: ` : ''; // the title already names a single backend
-        report(`${who}${step}${pct}`, detail ? undefined : 100 / (steps * target.backends.length));
+        report(`${who}${step}${pct}`, detail ? undefined : progress(backend, step));
       },
     });
     return results;
@@ -59,8 +62,26 @@ export async function deploy(
       `Deploy of ${artifact.version} failed on ${failed.map((r) => `${r.backend} (${r.step}: ${r.error})`).join('; ')}${failed.length < results.length ? `; ${results.length - failed.length} other backend(s) succeeded` : ''}`,
     );
   }
-  void vscode.window.showInformationMessage(
+  // Next steps: a canary deploy is followed by a ramp; Verify Split checks where requests land.
+  const toCanary = target.backends.some((b) => b.group === 'canary') && config.loadBalancers.length > 0;
+  notify(
+    'info',
     `Deployed ${artifact.version} to ${target.label} (${results.length} backend${results.length === 1 ? '' : 's'}).`,
+    toCanary
+      ? [
+          { title: 'Ramp Canary…', command: Commands.ramp },
+          { title: 'Verify Split', command: Commands.verifySplit },
+        ]
+      : [],
   );
   return results;
+}
+
+/** The build with this id; the store is re-read once if the model does not know it yet. */
+async function findArtifact(ctx: CommandContext, id: string): Promise<Artifact> {
+  const known = () => ctx.model.artifacts.find((a) => a.id === id);
+  if (!known()) await ctx.model.reload();
+  const found = known();
+  if (!found) throw new Error(`There is no build ${quoted(id)} in .rollout/artifacts: build it first (Phar Rollout: Build Phar).`);
+  return found;
 }

@@ -5,10 +5,13 @@ import type { PromoteResult } from '../../../core/rollout/promote';
 import type { CommandContext } from '../commandContext';
 import { confirm, requireConfig } from '../pick';
 import { rolloutOptions } from './rolloutOptions';
+import { checkPromotePreconditions } from './preconditions';
 
 /** Promote Canary: the canary's release goes to the stable group, then the split returns to 0 %. */
-export async function promote(ctx: CommandContext, _node?: unknown, args: { confirm?: boolean } = {}): Promise<PromoteResult | undefined> {
+export async function promote(ctx: CommandContext, args: { confirm?: boolean } = {}): Promise<PromoteResult | undefined> {
   const config = requireConfig(ctx);
+  // Interactive: refusals come before the modal. Scripted (confirm: false): the core decides.
+  if (args.confirm !== false && !(await checkPromotePreconditions(ctx, config))) return undefined;
   const canary = [...new Set(ctx.model.live.backends.filter((b) => b.group === 'canary').map((b) => b.deployed ?? '?'))].join(', ');
   const stable = config.backends.filter((b) => b.group === 'stable').map((b) => b.name);
   if (

@@ -3,12 +3,16 @@ import * as path from 'node:path';
 import { previewRamp, ramp as coreRamp } from '../../../core/rollout/ramp';
 import { nextStep } from '../../../core/rollout/shared';
 import type { RampResult, RampTarget } from '../../../core/rollout/ramp';
+import type { GateResult } from '../../../core/rollout/types';
+import { Commands } from '../../contributions';
+import { notify } from '../../notify';
 import { noLoadBalancerError } from '../../../core/errors';
 import { previewDocuments } from '../../previewDocuments';
-import { formatPercent } from '../../format';
+import { formatPercent, parsePercent } from '../../format';
 import type { CommandContext } from '../commandContext';
 import { confirm, requireConfig } from '../pick';
 import { rolloutOptions } from './rolloutOptions';
+import { checkRampPreconditions, refuseNoChange } from './preconditions';
 
 /** Arguments for scripted use (tests, keybindings): skip the pickers and the confirmation. */
 export interface RampArgs {
@@ -21,16 +25,24 @@ export interface RampArgs {
  * Ramp Canary…: the next step of the plan or a chosen percentage. The confirmation shows the nginx
  * change of every LB as a diff; then the split is applied to all LBs together and the gate runs.
  */
-export async function ramp(ctx: CommandContext, _node?: unknown, args: RampArgs = {}): Promise<RampResult | undefined> {
+export async function ramp(ctx: CommandContext, args: RampArgs = {}): Promise<RampResult | undefined> {
   const config = requireConfig(ctx);
   if (config.loadBalancers.length === 0) throw noLoadBalancerError();
+  // Interactive: every refusal comes before any picker, diff or modal. Scripted (confirm: false): the core decides.
+  const interactive = args.confirm !== false;
+  const start = interactive ? await checkRampPreconditions(ctx, config) : undefined;
+  if (interactive && !start) return undefined;
   const target =
     args.percent !== undefined
       ? { percent: args.percent }
       : args.next
         ? ({ next: true } as const)
-        : await pickTarget(ctx, config.traffic.steps);
+        : await pickTarget(start?.steps ?? config.traffic.steps, start?.split ?? ctx.model.live.rollout?.split);
   if (!target) return undefined;
+  if (start) {
+    const after = 'percent' in target ? target.percent : nextStep(start.steps, start.split);
+    if (after === undefined || after === start.split) return refuseNoChange(start.split, after === undefined);
+  }
 
   if (args.confirm !== false) {
     const preview = await ctx.withProgress('Phar Rollout: Preparing the nginx change', (signal, report) =>
@@ -67,15 +79,19 @@ export async function ramp(ctx: CommandContext, _node?: unknown, args: RampArgs 
       .showWarningMessage(`Canary gate failed: ${why}.${result.rolledBack ? ' Traffic was rolled back to 0 %.' : ''}`, 'Show Log')
       .then((a) => a && ctx.channel.show(true));
   } else {
-    void vscode.window.showInformationMessage(
-      `Canary at ${formatPercent(result.after)}${result.steps.some((s) => s.gate) ? ' — gate passed' : ''}.`,
-    );
+    const gate = [...result.steps].reverse().find((s) => s.gate)?.gate;
+    const next = nextStep(start?.steps ?? config.traffic.steps, result.after);
+    notify('info', `Canary at ${formatPercent(result.after)}${gate ? ` — gate passed (${gateNumbers(gate)})` : ''}.`, [
+      next !== undefined
+        ? { title: `Next Step (${formatPercent(next)})`, command: Commands.ramp, args: [undefined, { next: true }] }
+        : { title: 'Promote Canary', command: Commands.promote },
+      { title: 'Roll Back…', command: Commands.rollback },
+    ]);
   }
   return result;
 }
 
-async function pickTarget(ctx: CommandContext, steps: number[]): Promise<RampTarget | undefined> {
-  const current = ctx.model.live.rollout?.split;
+async function pickTarget(steps: readonly number[], current: number | undefined): Promise<RampTarget | undefined> {
   const next = nextStep(steps, current);
   type Item = vscode.QuickPickItem & { target?: RampTarget; custom?: boolean };
   const items: Item[] = [
@@ -101,9 +117,15 @@ async function pickTarget(ctx: CommandContext, steps: number[]): Promise<RampTar
   if (!picked.custom) return picked.target;
   const value = await vscode.window.showInputBox({
     title: 'Ramp Canary',
-    prompt: 'Canary share in percent (0–100, up to two decimals)',
-    validateInput: (v) =>
-      /^\d{1,3}(\.\d{1,2})?$/.test(v.trim()) && Number(v) <= 100 ? undefined : 'A number from 0 to 100 with at most two decimals',
+    prompt: 'Canary share in percent (0–100, up to two decimals; "25" or "25%")',
+    validateInput: (v) => (parsePercent(v) !== undefined ? undefined : 'A number from 0 to 100 with at most two decimals, e.g. 25 or 25%'),
   });
-  return value === undefined ? undefined : { percent: Number(value) };
+  return value === undefined ? undefined : { percent: parsePercent(value)! };
+}
+
+/** "canary 0.4 % errors, p95 42 ms; stable 0.0 %, 40 ms". */
+function gateNumbers(gate: GateResult): string {
+  const pct = (r: number) => `${(r * 100).toFixed(1)} %`;
+  const stable = gate.stable ? `; stable ${pct(gate.stable.errorRate)}, ${Math.round(gate.stable.p95Ms)} ms` : '';
+  return `canary ${pct(gate.canary.errorRate)} errors, p95 ${Math.round(gate.canary.p95Ms)} ms${stable}`;
 }

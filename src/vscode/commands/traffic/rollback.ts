@@ -2,12 +2,16 @@ import * as vscode from 'vscode';
 import { rollback as coreRollback } from '../../../core/rollout/rollback';
 import type { RollbackRequest, RollbackResult, RollbackSpeed } from '../../../core/rollout/rollback';
 import { listTags } from '../../../core/git/git';
-import { OperationError } from '../../../core/errors';
 import { formatPercent } from '../../format';
-import type { RolloutNode } from '../../tree/rolloutTree';
+import type { NodeOf } from '../../tree/viewNode';
 import type { CommandContext } from '../commandContext';
 import { confirm, requireConfig } from '../pick';
 import { rolloutOptions } from './rolloutOptions';
+import { notify } from '../../notify';
+import { safeText } from '../../../core/safeText';
+import { versionOfArtifactId } from '../../../core/phar/artifactStore';
+import { checkRollbackPreconditions, refuse } from './preconditions';
+import { Commands } from '../../contributions';
 
 export interface RollbackArgs {
   speed?: RollbackSpeed;
@@ -16,14 +20,24 @@ export interface RollbackArgs {
 }
 
 /** Roll Back…: traffic (0 % now), release (previous release, no rebuild) or rebuild (a git ref in a worktree). */
-export async function rollback(ctx: CommandContext, node?: RolloutNode, args: RollbackArgs = {}): Promise<RollbackResult | undefined> {
+export async function rollback(ctx: CommandContext, node?: NodeOf<'group'>, args: RollbackArgs = {}): Promise<RollbackResult | undefined> {
   const config = requireConfig(ctx);
-  const group = node?.target?.kind === 'group' ? node.target.group : undefined;
-  const split = ctx.model.live.rollout?.split ?? 0;
+  const group = node?.target.group;
+  // Interactive: refusals before the picker and the modal; the live split decides whether Traffic is offered.
+  const interactive = args.confirm !== false;
+  const start = interactive ? await checkRollbackPreconditions(ctx, config) : undefined;
+  if (interactive && !start) return undefined;
+  const split = start?.split ?? ctx.model.live.rollout?.split ?? 0;
   let speed = args.speed;
+  if (speed === 'traffic' && interactive && split === 0)
+    return refuse('Canary traffic is already 0 %: there is no traffic to roll back.', {
+      title: 'Roll Back a Release…',
+      command: Commands.rollback,
+      args: [undefined, { speed: 'release' }],
+    });
   if (!speed) {
     const items: Array<vscode.QuickPickItem & { speed: RollbackSpeed }> = [
-      ...(config.loadBalancers.length > 0 && !group
+      ...(config.loadBalancers.length > 0 && !group && split > 0
         ? [
             {
               speed: 'traffic' as const,
@@ -88,13 +102,17 @@ export async function rollback(ctx: CommandContext, node?: RolloutNode, args: Ro
   );
   await ctx.model.reload();
   await ctx.model.refreshLive();
-  const failed = result.results?.filter((r) => !r.ok) ?? [];
-  if (failed.length)
-    throw new OperationError(`Rollback (${speed}) failed on ${failed.map((r) => `${r.backend} (${r.step}: ${r.error})`).join('; ')}`);
-  void vscode.window.showInformationMessage(
+  // A backend that failed made the core throw (registerCommands reports it): here every one succeeded.
+  // Say what each backend went back to (release, rebuild), not only that it happened.
+  const perBackend = Object.entries(result.releasesAfter ?? {})
+    .map(([backend, id]) => `${backend} → ${id ? safeText(versionOfArtifactId(id), 40) : 'none'}`)
+    .join(', ');
+  notify(
+    'info',
     speed === 'traffic'
       ? `Rolled back: canary traffic 0 % (was ${formatPercent(result.splitBefore ?? 0)}).`
-      : `Rolled back (${speed})${result.artifact ? ` to ${result.artifact.version}` : ''}.`,
+      : `Rolled back (${speed})${result.artifact ? ` to ${safeText(result.artifact.version, 40)}` : ''}${perBackend ? `: ${perBackend}` : ''}.`,
+    [{ title: 'Deploy…', command: Commands.deploy }],
   );
   return result;
 }

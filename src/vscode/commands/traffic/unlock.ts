@@ -2,19 +2,18 @@ import * as vscode from 'vscode';
 import { unlock as coreUnlock } from '../../../core/rollout/unlock';
 import { describeHolder } from '../../../core/exec/hostLock';
 import type { LockHolder } from '../../../core/exec/hostLock';
-import { safeText } from '../../../core/safeText';
 import type { CommandContext } from '../commandContext';
 import { confirm, requireConfig } from '../pick';
 import { rolloutOptions } from './rolloutOptions';
+import { checkUnlockPreconditions } from './preconditions';
 
 /** Force Unlock…: removes a teammate's (or a crashed window's) rollout lock; logged in the history. */
-export async function unlock(ctx: CommandContext, _node?: unknown, args: { confirm?: boolean } = {}): Promise<LockHolder | undefined> {
+export async function unlock(ctx: CommandContext, args: { confirm?: boolean } = {}): Promise<LockHolder | undefined> {
   const config = requireConfig(ctx);
-  const lock = ctx.model.live.lock;
   if (args.confirm !== false) {
-    const who = lock
-      ? `${safeText(lock.owner)} since ${safeText(lock.since)}${lock.operation ? ` (${safeText(lock.operation)})` : ''}`
-      : 'whoever holds it';
+    const lock = await checkUnlockPreconditions(ctx, config);
+    if (!lock) return undefined;
+    const who = describeHolder(lock);
     if (
       !(await confirm(
         ctx,

@@ -7,11 +7,7 @@ import { requireConfig } from '../pick';
 import { rolloutOptions } from './rolloutOptions';
 
 /** Verify Split: N requests through each LB; the share each version got against the configured split. */
-export async function verifySplit(
-  ctx: CommandContext,
-  _node?: unknown,
-  args: { requests?: number } = {},
-): Promise<VerifyResult | undefined> {
+export async function verifySplit(ctx: CommandContext, args: { requests?: number } = {}): Promise<VerifyResult | undefined> {
   const config = requireConfig(ctx);
   let requests = args.requests;
   if (requests === undefined) {

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { Views } from '../../constants';
+import { Views } from '../../contributions';
 
 /** Show Panel (also the status bar items' click): reveals the Phar Rollout container. */
 export async function showPanel(): Promise<void> {

@@ -9,7 +9,7 @@ const root = path.resolve(__dirname, '..', '..', '..');
 describe('package (.vsix)', function () {
   this.timeout(240000);
 
-  it('is under 1 MB and holds only what runs: the bundle, the PHP compiler, media and the schema', async () => {
+  it('is under 1 MB and holds only what runs: the bundle, the PHP compiler and fpm reset script, media and the schema', async () => {
     const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'phar-rollout-vsix-'));
     try {
       const vsix = path.join(tmp, 'phar-rollout.vsix');
@@ -36,7 +36,7 @@ describe('package (.vsix)', function () {
         .map((f) => f.slice('extension/'.length))
         .sort();
       const allowed =
-        /^(dist\/(extension|cli)\.js|php\/compile\.php|media\/[^/]+|schema\/rollout\.schema\.json|package\.json|readme\.md|changelog\.md|LICENSE\.txt)$/;
+        /^(dist\/(extension|cli)\.js|php\/(compile|fpmReset)\.php|media\/[^/]+|schema\/rollout\.schema\.json|package\.json|readme\.md|changelog\.md|LICENSE\.txt)$/;
       assert.deepEqual(
         files.filter((f) => !allowed.test(f)),
         [],

@@ -385,6 +385,8 @@ export const tests: UiTest[] = [
       const local = new LocalTransport();
       const held = await acquireLock(cfg, () => local, { operation: 'ramp to 50 %', user: 'carol@example.com' });
       try {
+        // Earlier steps' toasts (with buttons, so they stay) would otherwise hide the ones this step waits for.
+        await ctx.runCommand('Notifications: Clear All Notifications');
         await ctx.runCommand('Phar Rollout: Roll Back…');
         let asked: string | undefined;
         const refusal = await ctx.waitFor(

@@ -378,7 +378,17 @@ async function main(): Promise<number> {
     for (const { suite, tests } of plan) {
       if (aborting) break;
       say(`suite ${suite.name}: ${tests.length} test${tests.length === 1 ? '' : 's'}`);
+      const before = { ...totals };
       await runSuite(suite, tests);
+      // One retry of a failed suite, said loudly: context-menu steps race the tree's rebuild after a
+      // refresh now and then (VS Code passes no node for a row it is re-fetching). A second failure fails.
+      if (!aborting && totals.failed > before.failed && process.env.PHAR_ROLLOUT_UI_RETRY !== '0') {
+        say(
+          `suite ${suite.name}: ${totals.failed - before.failed} failed; RETRYING the suite once (first attempt's screenshots stay in test-results/)`,
+        );
+        Object.assign(totals, before);
+        await runSuite(suite, tests);
+      }
     }
   } finally {
     process.removeListener('SIGINT', onSignal);

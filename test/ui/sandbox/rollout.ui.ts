@@ -202,6 +202,13 @@ export const tests: UiTest[] = [
     timeoutMs: 120000,
     async run(ctx) {
       const canary = backendsOf(ctx, 'canary')[0];
+      // The build's refresh (its history event, box.json's output file) rebuilds the tree; a right-click
+      // during that rebuild reaches the command with no node. Wait until the view shows the build.
+      await ctx.waitFor(
+        'the Rollout view to show the build in its history',
+        async () => (await ctx.treeRows(ROLLOUT)).some((r) => r.label === 'History' && /^\d+ events?$/.test(r.description)) || undefined,
+        30000,
+      );
       const row = await ctx.treeRow(ROLLOUT, canary);
       await ctx.contextMenu(row, 'Deploy…');
       await ctx.pickQuickItem(NEW_VERSION);
@@ -402,7 +409,14 @@ export const tests: UiTest[] = [
         await ctx.screenshot('14b-rollback-refused-locked.png');
         await ctx.notificationButton('The rollout is locked by', 'Force Unlock…');
         ctx.log(`dialog: ${await ctx.dialogButton('Force Unlock')}`);
-        ctx.log(`notification: ${await ctx.notification('Unlocked (was held by')}`);
+        // What the unlock did, in the view: the history row (the info toast is not reliably on screen in
+        // headless code-server, so it is only logged when seen).
+        await ctx.waitFor(
+          'the unlock in the History',
+          async () => (await ctx.treeRows(ROLLOUT)).some((r) => / unlock /.test(` ${r.label} `)) || undefined,
+          30000,
+        );
+        ctx.log(`notification: ${await ctx.notification('Unlocked (was held by', 5000).catch(() => 'not on screen')}`);
       } finally {
         await held.release().catch(() => undefined);
       }

@@ -28,7 +28,8 @@ export async function unlock(ctx: CommandContext, args: { confirm?: boolean } = 
   const holder = await ctx.withProgress('Phar Rollout: Unlocking', (signal, report) =>
     coreUnlock(config, { force: true }, rolloutOptions(ctx, signal, report)),
   );
-  await ctx.model.refreshLive();
+  // The result first: the refresh reads every backend and LB and may take a while.
   void vscode.window.showInformationMessage(holder ? `Unlocked (was held by ${describeHolder(holder)}).` : 'The rollout was not locked.');
+  await ctx.model.refreshLive();
   return holder;
 }

@@ -44,6 +44,9 @@ export async function ramp(ctx: CommandContext, args: RampArgs = {}): Promise<Ra
     if (after === undefined || after === start.split) return refuseNoChange(start.split, after === undefined);
   }
 
+  // What is applied: after a confirmation exactly the confirmed change, refused (SplitChangedError)
+  // if someone moved the split meanwhile.
+  let applied: { target: RampTarget; expectBefore?: number | null } = { target };
   if (args.confirm !== false) {
     const preview = await ctx.withProgress('Phar Rollout: Preparing the nginx change', (signal, report) =>
       previewRamp(config, target, rolloutOptions(ctx, signal, report)),
@@ -67,10 +70,11 @@ export async function ramp(ctx: CommandContext, args: RampArgs = {}): Promise<Ra
       true,
     );
     if (!ok) return undefined;
+    applied = { target: { percent: preview.after }, expectBefore: preview.before ?? null };
   }
 
   const result = await ctx.withProgress('Phar Rollout: Ramping canary', (signal, report) =>
-    coreRamp(config, target, rolloutOptions(ctx, signal, report)),
+    coreRamp(config, applied.target, { ...rolloutOptions(ctx, signal, report), expectBefore: applied.expectBefore }),
   );
   await ctx.model.refreshLive();
   if (!result.ok) {

@@ -102,7 +102,16 @@ export async function rollback(ctx: CommandContext, node?: NodeOf<'group'>, args
   );
   await ctx.model.reload();
   await ctx.model.refreshLive();
-  // A backend that failed made the core throw (registerCommands reports it): here every one succeeded.
+  if (!result.ok) {
+    // The core reports every backend's outcome instead of throwing on the first failure.
+    const failed = (result.results ?? []).filter((r) => !r.ok).map((r) => `${r.backend}: ${safeText(r.error ?? 'failed', 120)}`);
+    notify(
+      'warning',
+      `Roll back (${speed}) failed on ${failed.length} backend${failed.length === 1 ? '' : 's'}: ${failed.join('; ')}.`,
+      [],
+    );
+    return result;
+  }
   // Say what each backend went back to (release, rebuild), not only that it happened.
   const perBackend = Object.entries(result.releasesAfter ?? {})
     .map(([backend, id]) => `${backend} → ${id ? safeText(versionOfArtifactId(id), 40) : 'none'}`)

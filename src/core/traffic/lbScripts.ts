@@ -87,7 +87,7 @@ exit 0`;
  * pid file, error log, deadline ms, status address, op id, reload kind (sh|argv), reload command…;
  * stdin (mode apply): the applied configuration, kept as <file>.applied.json once live.
  * Live = no worker that ran before the reload still accepts (each is gone or "shutting down", read
- * from /proc) AND the status endpoint answered the generation (polled in a background subshell). An [emerg] line in the error log
+ * from /proc) AND then the status endpoint answers the generation. An [emerg] line in the error log
  * after the reload of a new file, or the deadline, is a failure; the error log's new lines are printed.
  * On success the file is copied to <file>.confirmed and the intent of this op is marked done
  * (<file>.intent.done). The poll loop uses builtins only (read) plus one sleep per turn. A script
@@ -145,26 +145,16 @@ rm -f -- "$rl"
 mine || superseded
 newlog() { if [ -r "$elog" ]; then tail -c +"$((es + 1))" -- "$elog" | tail -n 12 | sed 's/^/| /'; fi; }
 emerg() { [ "$mode" = apply ] && [ -r "$elog" ] && tail -c +"$((es + 1))" -- "$elog" | grep -q '\\[emerg\\]'; }
-n=0; seen=0; sm="$f.seen.$$"
-rm -f -- "$sm"
-if [ -z "$gen" ]; then seen=1
-else
-  # The status endpoint is polled beside the worker check, so neither waits for the other; the poller
-  # stops once it saw the generation, when this script ends or is taken over. It writes the generation
-  # it saw: a marker left by an orphan of the same pid never passes for this script's own.
-  ( i=0; while [ $i -lt $((dl / 10 + 1)) ] && kill -0 $$ 2>/dev/null && mine; do
-      case $(fetch) in *"\\"generation\\":\\"$gen\\""*) echo "$gen" > "$sm"; exit 0 ;; esac
-      i=$((i + 1)); sleep 0.01
-    done ) > /dev/null 2>&1 &
-  poller=$!
-  trap 'kill "$poller" 2>/dev/null; rm -f -- "$sm"' EXIT
-fi
+n=0; seen=0
+[ -z "$gen" ] && seen=1
 while :; do
   still=
   for p in $before; do state_of "$p"; [ "$st" = up ] && still="$still $p"; done
-  if [ "$seen" = 0 ] && [ -e "$sm" ]; then s=; read -r s 2>/dev/null < "$sm"; [ "$s" = "$gen" ] && seen=1; fi
   if [ -z "$still" ] && [ -n "$master" ]; then
-    # Old workers no longer accept: new connections reach the new ones, which answered the generation.
+    # Old workers no longer accept: a new connection reaches a new worker, so one answer of the
+    # generation proves it live. Asked only now (not polled from the reload on): each fetch is a
+    # process, and on a small LB host they would slow down the very workers being started.
+    if [ "$seen" = 0 ]; then case $(fetch) in *"\\"generation\\":\\"$gen\\""*) seen=1 ;; esac; fi
     if [ "$seen" = 1 ]; then
       mine || superseded
       ln -f -- "$f" "$f.confirmed" 2>/dev/null || cp -p -- "$f" "$f.confirmed"

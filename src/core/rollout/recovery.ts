@@ -38,7 +38,7 @@ export async function recoverTraffic(
   for (const r of result.recovered) {
     ctx.log.warn(r.description);
     const same = r.loadBalancers.every((l) => l.split === r.loadBalancers[0]?.split);
-    await appendHistory(config.projectDir, {
+    await appendHistory(ctx.store, {
       user: ctx.user,
       action: 'recovered',
       target: r.loadBalancers.map((l) => l.name).join(', '),

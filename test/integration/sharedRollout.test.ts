@@ -20,7 +20,14 @@ import { StateFileError, applyEvent, stateText } from '../../src/core/rollout/st
 import type { HistoryEvent, RolloutState } from '../../src/core/rollout/types';
 import { readSplit } from '../../src/core/traffic/apply';
 import { readRolloutConfig } from '../../src/core/config/rolloutConfig';
-import { startLab } from '../../bench/trafficLab';
+import { loggingSsh, startLab } from '../../bench/trafficLab';
+import { TransportPool } from '../../src/core/exec/transportFor';
+import { pause } from '../../src/core/rollout/pause';
+import { ramp } from '../../src/core/rollout/ramp';
+import { rolloutStatus } from '../../src/core/rollout/status';
+import { storeFor } from '../../src/core/rollout/sharedStore';
+import { sshdAvailable, startSshd } from '../helpers/sshd';
+import { skipUnlessCi } from '../helpers/skip';
 import type { Lab } from '../../bench/trafficLab';
 import { startLoad } from '../helpers/loadClient';
 import type { LoadRun } from '../helpers/loadClient';
@@ -322,5 +329,53 @@ describe('one rollout for the team (shared state and history on the first LB hos
     const r = await cli(['resume', '--project', b]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal((await json<StatusJson>(['status', '--project', lab.projectDir])).rollout?.status, 'running');
+  });
+
+  it('over ssh: the store lives on the LB host; a read is 1 ssh round trip, a state write 1, a pause from a fresh process 2', async function () {
+    if (!sshdAvailable()) skipUnlessCi(this, '/usr/sbin/sshd or ssh-keygen is not installed');
+    const sshd = await startSshd();
+    const pools: TransportPool[] = [];
+    try {
+      lab = await startLab({ artifacts: { stable: artifact, canary: artifact }, lbOverrides: { 0: { ssh: sshd.destination } } });
+      const logged = await loggingSsh(path.join(lab.tmp, 'ssh-log'));
+      const pool = () => {
+        const p = new TransportPool({ sshArgs: sshd.sshArgs, sshPath: logged.sshPath });
+        pools.push(p);
+        return p;
+      };
+      const lb = lab.config.loadBalancers[0];
+      const p1 = pool();
+      await ramp(lab.config, { percent: 10 }, { gate: false, user: 'ssh@example.com', transports: p1 });
+      const dir = sharedStoreDir(lb.file);
+      assert.equal(JSON.parse(await fs.readFile(path.join(dir, 'state.json'), 'utf8')).split, 10, 'the state is on the LB host');
+      const store = storeFor(lab.config, (t) => p1.get(t), p1);
+      await logged.reset();
+      const read = await store.read({ lock: true });
+      assert.equal(read.state?.split, 10);
+      assert.equal(await logged.count(), 1, 'state + lock + new history: 1 ssh round trip');
+      await logged.reset();
+      const message = `it's "quoted" $(touch /tmp/no) \`no\` \\ ;|& and\nmultiline`;
+      await store.update(
+        (st) => ({ ...st!, message }),
+        () => [{ action: 'note', result: message }],
+      );
+      assert.equal(await logged.count(), 1, 'a state write with its history event: 1 ssh round trip');
+      assert.equal((await store.read()).state?.message, message, 'the text went through ssh exactly');
+      // A pause from another process (a fresh pool: nothing known yet): a read and a write.
+      const p2 = pool();
+      await p2.get(lb).exec(['true']); // opens its master: a handshake, not a round trip of the pause
+      await logged.reset();
+      await pause(lab.config, { user: 'bob@example.com', transports: p2 });
+      assert.equal(await logged.count(), 2, 'pause: read + compare-and-swap write');
+      await logged.reset();
+      const status = await rolloutStatus(lab.config, { transports: p2, history: 10 });
+      assert.equal(status.state?.status, 'paused');
+      assert.equal(status.store?.where, `lb-1:${dir}`);
+      assert.ok(status.history?.some((e) => e.action === 'pause'));
+      assert.equal(await logged.count(), 2, 'status: the store (state, lock, history) + the LB’s live split');
+    } finally {
+      await Promise.all(pools.map((p) => p.dispose()));
+      await sshd.stop();
+    }
   });
 });

@@ -219,4 +219,20 @@ describe('shared rollout store (state and history on the first LB host)', () => 
     assert.equal((host.files.get(`${DIR}/history.jsonl`) ?? '').match(/"unlock"/g)?.length, 1);
     await assert.rejects(fs.stat(path.join(project, '.rollout', 'history.pending.jsonl')));
   });
+
+  it('a shared history replaced on the host (shorter than the copy) starts the copy over and keeps the old one beside', async () => {
+    const two = [event('build'), event('ramp')].map((e) => JSON.stringify(e) + '\n').join('');
+    host.files.set(`${DIR}/history.jsonl`, two);
+    await store().read();
+    assert.equal((await readHistory(project)).length, 2);
+    host.files.set(`${DIR}/history.jsonl`, JSON.stringify(event('pause')) + '\n');
+    await store().read();
+    assert.deepEqual(
+      (await readHistory(project)).map((e) => e.action),
+      ['pause'],
+    );
+    const kept = (await fs.readdir(path.join(project, '.rollout'))).filter((f) => f.startsWith('history.jsonl.replaced-'));
+    assert.equal(kept.length, 1);
+    assert.equal(await fs.readFile(path.join(project, '.rollout', kept[0]), 'utf8'), two);
+  });
 });

@@ -143,8 +143,8 @@ export async function canaryRelease(config: RolloutConfig, ctx: OpContext): Prom
 
 /**
  * Ends the rollout after a promote or a rollback someone chose (`patch`: the fields to change). Its
- * change is already live, so a corrupt state.json does not fail it: the problem is logged and the
- * file left for the user to repair.
+ * change is already live, so a corrupt state.json or a shared store that cannot be written does not
+ * fail it: the problem is logged (the file left for the user to repair).
  */
 export async function endRollout(
   _projectDir: string,
@@ -155,8 +155,10 @@ export async function endRollout(
   try {
     return await applyEvent(ctx.store, event, (current) => ({ ...current!, ...patch, endedBy: event }));
   } catch (err) {
-    if (!(err instanceof StateFileError)) throw err;
-    ctx.log.warn(`${describeError(err)} (the ${event} itself is done)`);
+    if (err instanceof CancelledError) throw err;
+    ctx.log.warn(
+      `${describeError(err)} (the ${event} itself is done${err instanceof StateFileError ? '' : '; the rollout state was not updated'})`,
+    );
     return undefined;
   }
 }

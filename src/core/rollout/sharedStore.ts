@@ -375,6 +375,8 @@ export class SharedStore implements RolloutStore {
       const file = historyPath(this.projectDir);
       const bytes = Buffer.from(chunk.text, 'utf8');
       if (chunk.from === 0 && (asked > 0 || have === 0)) {
+        // The shared history is shorter than the copy (replaced on the host): the copy is kept beside, never lost.
+        if (have > 0) await fs.rename(file, `${file}.replaced-${Date.now()}`).catch(() => undefined);
         have = 0;
         await fs.mkdir(path.dirname(file), { recursive: true });
         await fs.writeFile(file, '');

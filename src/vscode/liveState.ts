@@ -35,6 +35,8 @@ export interface RolloutView {
   message?: string;
   /** How a done rollout ended (rollback: the row says "rolled back"). */
   endedBy?: 'promote' | 'rollback';
+  /** The shared store (first LB's host) could not be read: this is the checkout's copy; why, and from when. */
+  cached?: string;
 }
 
 export interface LockView {
@@ -98,6 +100,7 @@ export async function loadLiveState(
             canaryArtifact: state?.canaryArtifact,
             message: state?.message,
             endedBy: state?.status === 'done' ? state.endedBy : undefined,
+            ...(rollout.store?.cached ? { cached: rollout.store.cached } : {}),
           }
         : undefined,
     lock: rollout?.lock

@@ -257,17 +257,32 @@ describe('one rollout for the team (shared state and history on the first LB hos
     // B, which never ran anything, picks the rollout up (its rollout.json observes 4 s).
     const config = await readRolloutConfig(b);
     assert.ok(config);
-    const seen: number[] = [];
-    const result = await runRollout(config, {
-      user: 'bob@example.invalid',
-      precheck: false,
-      onWindow: (_s, w) => seen.push(w.canary.requests),
-    });
+    const pool = new TransportPool();
+    const store = storeFor(config, (t) => pool.get(t), pool);
+    const tripsAt: number[] = [];
+    let result;
+    try {
+      result = await runRollout(config, {
+        user: 'bob@example.invalid',
+        precheck: false,
+        transports: pool,
+        onWindow: () => tripsAt.push(store.roundTrips),
+      });
+    } finally {
+      await pool.dispose();
+    }
+    // Each window after the first: one round trip to the store (event + heartbeat + window, compare-and-swapped).
+    assert.deepEqual(
+      tripsAt.slice(1).map((t, i) => t - tripsAt[i]),
+      tripsAt.slice(1).map(() => 1),
+    );
     assert.equal(result.result, 'completed', JSON.stringify(result, null, 2));
     assert.equal(result.steps.length, 1);
     assert.equal(result.steps[0].weight, 50, 'the same step');
     assert.equal(result.steps[0].resumed, 'live', 'the step was re-confirmed live on every LB');
-    assert.ok(result.steps[0].windows.length >= 4, `observed again from its start: ${result.steps[0].windows.length} windows`);
+    const ws = result.steps[0].windows;
+    assert.ok(ws.length >= 3, `observed again from its start: ${ws.length} windows`);
+    assert.ok(ws[ws.length - 1].toMs - ws[0].fromMs >= 4000, 'for the whole observe time of the step (4 s), after the pick-up');
     for (const w of result.steps[0].windows) {
       assert.ok(w.canary.requests > 0, 'no window without canary data');
       if (w.verdict === 'pass') assert.ok(w.canary.requests >= 5);
@@ -329,6 +344,11 @@ describe('one rollout for the team (shared state and history on the first LB hos
     const r = await cli(['resume', '--project', b]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal((await json<StatusJson>(['status', '--project', lab.projectDir])).rollout?.status, 'running');
+    // And an abort from B ends the rollout A sees.
+    const rb = await cli(['rollback', '--traffic', '--project', b]);
+    assert.equal(rb.code, 0, rb.stderr);
+    const ended = (await json<StatusJson>(['status', '--project', lab.projectDir])).rollout;
+    assert.deepEqual([ended?.status, ended?.endedBy], ['done', 'rollback']);
   });
 
   it('over ssh: the store lives on the LB host; a read is 1 ssh round trip, a state write 1, a pause from a fresh process 2', async function () {

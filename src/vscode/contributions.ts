@@ -95,6 +95,7 @@ export const Commands = {
   unlock: 'pharRollout.unlock',
   copyValue: 'pharRollout.copyValue',
   openHistory: 'pharRollout.openHistory',
+  recover: 'pharRollout.recover',
 } as const;
 
 export type CommandId = (typeof Commands)[keyof typeof Commands];
@@ -118,4 +119,5 @@ export const commandMeta: Record<CommandId, CommandMeta> = {
   [Commands.unlock]: { needsTrust: true, context: [V.lock] },
   [Commands.copyValue]: { needsTrust: false, context: [V.lastBuild, V.artifact] },
   [Commands.openHistory]: { needsTrust: false, context: [V.history] },
+  [Commands.recover]: { needsTrust: true, context: [V.loadBalancer, ...rolloutStates] },
 };

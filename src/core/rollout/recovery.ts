@@ -80,7 +80,7 @@ async function recoverDrains(config: RolloutConfig, ctx: OpContext, mode: 'requi
   }
   for (const r of restored) {
     ctx.log.warn(r.description);
-    await appendHistory(config.projectDir, {
+    await appendHistory(ctx.store, {
       user: ctx.user,
       action: 'recovered',
       target: config.loadBalancers.map((l) => l.name).join(', '),

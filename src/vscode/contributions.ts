@@ -95,6 +95,8 @@ export const Commands = {
   unlock: 'pharRollout.unlock',
   copyValue: 'pharRollout.copyValue',
   openHistory: 'pharRollout.openHistory',
+  startRollout: 'pharRollout.startRollout',
+  openTimeline: 'pharRollout.openTimeline',
 } as const;
 
 export type CommandId = (typeof Commands)[keyof typeof Commands];
@@ -118,4 +120,6 @@ export const commandMeta: Record<CommandId, CommandMeta> = {
   [Commands.unlock]: { needsTrust: true, context: [V.lock] },
   [Commands.copyValue]: { needsTrust: false, context: [V.lastBuild, V.artifact] },
   [Commands.openHistory]: { needsTrust: false, context: [V.history] },
+  [Commands.startRollout]: { needsTrust: true, context: [...rolloutStates] },
+  [Commands.openTimeline]: { needsTrust: false, context: [...rolloutStates] },
 };

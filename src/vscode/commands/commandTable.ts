@@ -20,6 +20,8 @@ import { pause } from './traffic/pause';
 import { resume } from './traffic/resume';
 import { verifySplit } from './traffic/verifySplit';
 import { unlock } from './traffic/unlock';
+import { startRollout } from './traffic/startRollout';
+import { openTimeline } from './view/openTimeline';
 
 /** VS Code calls a command with (node, selection) from a tree menu and with scripted (undefined, args) from code. */
 type Handler = (ctx: CommandContext, node: unknown, args: unknown) => unknown;
@@ -56,6 +58,9 @@ const handlers: Record<CommandId, Handler> = {
   [Commands.unlock]: (ctx, _node, args) => unlock(ctx, commandArgs(Commands.unlock, args, { confirm: is.boolean })),
   [Commands.copyValue]: (ctx, node) => copyValue(ctx, isNodeOf(node, 'artifact') ? node : undefined),
   [Commands.openHistory]: (ctx, _node, args) => openHistory(ctx, commandArgs(Commands.openHistory, args, { action: is.string })),
+  [Commands.startRollout]: (ctx, _node, args) =>
+    startRollout(ctx, commandArgs(Commands.startRollout, args, { confirm: is.boolean, resume: is.boolean })),
+  [Commands.openTimeline]: (ctx) => openTimeline(ctx),
 };
 
 /** Every command of the extension; registerCommands wraps each with logging, trust and error reporting. */

@@ -62,7 +62,10 @@ export async function startRollout(ctx: CommandContext, args: StartRolloutArgs =
   const config = ctx.model.config;
   if (!config) {
     return ctx.model.hasRolloutJson
-      ? refuse('rollout.json has errors: fix them before starting a rollout.', { title: 'Show Problems', command: Commands.openConfig })
+      ? refuse('rollout.json has errors: fix them (see Problems) before starting a rollout.', {
+          title: 'Open rollout.json',
+          command: Commands.openConfig,
+        })
       : refuse('This project has no rollout.json: create one to describe the backends, load balancers and plan.', {
           title: 'Create rollout.json',
           command: Commands.createRolloutJson,
@@ -79,26 +82,28 @@ export async function startRollout(ctx: CommandContext, args: StartRolloutArgs =
       command: Commands.pause,
     });
   if (noCanaryBackend(config)) return undefined;
-  const resumed = await checkStartPreconditions(ctx, config, args);
-  if (!resumed) return undefined;
-  const plan = planOf(config);
-  if (args.confirm !== false) {
-    const ok = await confirm(
-      ctx,
-      `Start the rollout from ${formatPercent(resumed.split)}?`,
-      `Plan: ${planText(plan)}. Each step is set on every load balancer, confirmed live and observed on real traffic (a window every ${durationText((config.analysis ?? DEFAULT_ANALYSIS).intervalMs)}); a failed window rolls back${config.gates.autoRollback ? ' to 0 % at once' : ''}. Cancel on the progress pauses or rolls back.`,
-      'Start Rollout',
-    );
-    if (!ok) return undefined;
-  }
-  running = true;
+  running = true; // from here: a second start while this one checks or asks is refused too
+  let ran = false;
   try {
-    if (resumed.paused)
+    const start = await checkStartPreconditions(ctx, config, args);
+    if (!start) return undefined;
+    const plan = planOf(config);
+    if (args.confirm !== false) {
+      const ok = await confirm(
+        ctx,
+        `Start the rollout from ${formatPercent(start.split)}?`,
+        `Plan: ${planText(plan)}. Each step is set on every load balancer, confirmed live and observed on real traffic (a window every ${durationText((config.analysis ?? DEFAULT_ANALYSIS).intervalMs)}); a failed window rolls back${config.gates.autoRollback ? ' to 0 % at once' : ''}. Cancel on the progress pauses or rolls back.`,
+        'Start Rollout',
+      );
+      if (!ok) return undefined;
+    }
+    ran = true;
+    if (start.paused)
       await ctx.withProgress('Phar Rollout: Resuming', (signal, report) => coreResume(config, rolloutOptions(ctx, signal, report)));
     return await drive(ctx, config, plan);
   } finally {
     running = false;
-    await ctx.model.refreshLive();
+    if (ran) await ctx.model.refreshLive();
   }
 }
 

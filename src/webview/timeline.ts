@@ -53,7 +53,9 @@ function translucent(color: string): string {
 }
 
 function axis(p: Palette, extra: uPlot.Axis = {}): uPlot.Axis {
+  // Room for "100 %" and "1000 ms" in the editor's font (uPlot's default cuts them).
   return {
+    size: 64,
     stroke: p.text,
     font: p.font,
     labelFont: p.font,

@@ -8,6 +8,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { startLoad } from '../../helpers/loadClient';
 import type { LoadRun } from '../../helpers/loadClient';
+import { readRolloutConfig } from '../../../src/core/config/rolloutConfig';
 import type { UiContext, UiTest } from '../runner';
 
 /** The chart canvases inside the webview (an iframe in an iframe in code-server). */
@@ -15,11 +16,11 @@ function chartCanvas(ctx: UiContext, chart: string) {
   return ctx.page.frameLocator('iframe.webview').frameLocator('iframe#active-frame').locator(`#${chart} canvas`).first();
 }
 
-async function shortPlan(ctx: UiContext): Promise<string> {
+async function shortPlan(ctx: UiContext, observe = '4s'): Promise<string> {
   const file = path.join(ctx.workspace, 'rollout.json');
   const original = await fs.readFile(file, 'utf8');
   const json = JSON.parse(original) as Record<string, unknown>;
-  json.traffic = { mode: 'weighted', steps: [{ weight: 25, observe: '4s' }] };
+  json.traffic = { mode: 'weighted', steps: [{ weight: 25, observe }] };
   json.analysis = { interval: '1s', minRequests: 5, limits: { maxP95Ms: 5000, maxP95Ratio: 10, p95ToleranceMs: 1000 } };
   await fs.writeFile(file, JSON.stringify(json, null, 2) + '\n');
   return original;
@@ -93,6 +94,39 @@ export const tests: UiTest[] = [
         await ctx.screenshot('21-timeline.png');
       } finally {
         await load?.stop();
+        await fs.writeFile(file, original);
+      }
+    },
+  },
+  {
+    name: 'sandbox: Cancel on the Start Rollout progress asks Pause Here or Roll Back; Roll Back sets the canary to 0 %',
+    timeoutMs: 150000,
+    dependsOnPrevious: true,
+    async run(ctx) {
+      const file = path.join(ctx.workspace, 'rollout.json');
+      // A step long enough to be cancelled in (the previous test left the canary at 25 %: it is observed again).
+      const original = await shortPlan(ctx, '60s');
+      try {
+        await ctx.runCommand('Phar Rollout: Refresh');
+        await ctx.runCommand('Notifications: Clear All Notifications');
+        await ctx.runCommand('Phar Rollout: Start Rollout');
+        await ctx.dialogButton('Start Rollout');
+        await ctx.notificationButton(/Step 1\/1 · 25 % · /, 'Cancel', 60000);
+        const asked = await ctx.dialogButton('Roll Back');
+        ctx.log(`dialog: ${asked}`);
+        if (!/Stop the rollout at step 1\/1 \(25 %\)\?/.test(asked)) throw new Error(`unexpected question: ${asked}`);
+        const lb = (await readRolloutConfig(ctx.workspace))!.loadBalancers[0].name;
+        const description = await ctx.waitFor(
+          `${lb} back at canary 0 %`,
+          async () => (await ctx.treeRows('Rollout')).find((r) => r.label === lb && r.description.startsWith('canary 0 %'))?.description,
+          60000,
+        );
+        ctx.log(`${lb}: ${description}`);
+        ctx.log(
+          `notification: ${await ctx.notification('Rolled back: canary traffic 0 % (was 25 %)', 10000).catch(() => 'not on screen')}`,
+        );
+        await ctx.screenshot('22-start-rollout-cancelled-rolled-back.png');
+      } finally {
         await fs.writeFile(file, original);
       }
     },

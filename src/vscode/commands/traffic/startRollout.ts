@@ -195,7 +195,7 @@ async function drive(ctx: CommandContext, config: RolloutConfig, plan: PlanStep[
   let choice: StopChoice | undefined;
   for (;;) {
     const cancelled = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: 'Phar Rollout: Rollout', cancellable: true },
+      { location: vscode.ProgressLocation.Notification, title: 'Phar Rollout', cancellable: true },
       async (p, token) => {
         report = (message) => p.report({ message });
         render();

@@ -95,6 +95,7 @@ export const Commands = {
   unlock: 'pharRollout.unlock',
   copyValue: 'pharRollout.copyValue',
   openHistory: 'pharRollout.openHistory',
+  recover: 'pharRollout.recover',
   startRollout: 'pharRollout.startRollout',
   openTimeline: 'pharRollout.openTimeline',
 } as const;
@@ -120,6 +121,7 @@ export const commandMeta: Record<CommandId, CommandMeta> = {
   [Commands.unlock]: { needsTrust: true, context: [V.lock] },
   [Commands.copyValue]: { needsTrust: false, context: [V.lastBuild, V.artifact] },
   [Commands.openHistory]: { needsTrust: false, context: [V.history] },
+  [Commands.recover]: { needsTrust: true, context: [V.loadBalancer, ...rolloutStates] },
   [Commands.startRollout]: { needsTrust: true, context: [...rolloutStates] },
   [Commands.openTimeline]: { needsTrust: false, context: [...rolloutStates] },
 };

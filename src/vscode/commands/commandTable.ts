@@ -20,6 +20,7 @@ import { pause } from './traffic/pause';
 import { resume } from './traffic/resume';
 import { verifySplit } from './traffic/verifySplit';
 import { unlock } from './traffic/unlock';
+import { recover } from './traffic/recover';
 import { startRollout } from './traffic/startRollout';
 import { openTimeline } from './view/openTimeline';
 
@@ -58,6 +59,7 @@ const handlers: Record<CommandId, Handler> = {
   [Commands.unlock]: (ctx, _node, args) => unlock(ctx, commandArgs(Commands.unlock, args, { confirm: is.boolean })),
   [Commands.copyValue]: (ctx, node) => copyValue(ctx, isNodeOf(node, 'artifact') ? node : undefined),
   [Commands.openHistory]: (ctx, _node, args) => openHistory(ctx, commandArgs(Commands.openHistory, args, { action: is.string })),
+  [Commands.recover]: (ctx) => recover(ctx),
   [Commands.startRollout]: (ctx, _node, args) =>
     startRollout(ctx, commandArgs(Commands.startRollout, args, { confirm: is.boolean, resume: is.boolean })),
   [Commands.openTimeline]: (ctx) => openTimeline(ctx),

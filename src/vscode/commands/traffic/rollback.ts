@@ -5,7 +5,8 @@ import { listTags } from '../../../core/git/git';
 import { formatPercent } from '../../format';
 import type { NodeOf } from '../../tree/viewNode';
 import type { CommandContext } from '../commandContext';
-import { confirm, requireConfig } from '../pick';
+import { configOrApplied, confirm, requireConfig } from '../pick';
+import type { Group, RolloutConfig } from '../../../core/config/rolloutConfig';
 import { rolloutOptions } from './rolloutOptions';
 import { notify } from '../../notify';
 import { safeText } from '../../../core/safeText';
@@ -21,8 +22,12 @@ export interface RollbackArgs {
 
 /** Roll Back…: traffic (0 % now), release (previous release, no rebuild) or rebuild (a git ref in a worktree). */
 export async function rollback(ctx: CommandContext, node?: NodeOf<'group'>, args: RollbackArgs = {}): Promise<RollbackResult | undefined> {
-  const config = requireConfig(ctx);
   const group = node?.target.group;
+  // rollout.json with errors: a traffic rollback (the emergency exit) runs from the last applied
+  // configuration; a release or rebuild rollback needs rollout.json and is refused.
+  const { config, source } =
+    args.speed === 'traffic' || (!args.speed && !group) ? await configOrApplied(ctx) : { config: requireConfig(ctx) };
+  const emergency = source !== undefined;
   // Interactive: refusals before the picker and the modal; the live split decides whether Traffic is offered.
   const interactive = args.confirm !== false;
   const start = interactive ? await checkRollbackPreconditions(ctx, config) : undefined;
@@ -30,11 +35,12 @@ export async function rollback(ctx: CommandContext, node?: NodeOf<'group'>, args
   const split = start?.split ?? ctx.model.live.rollout?.split ?? 0;
   let speed = args.speed;
   if (speed === 'traffic' && interactive && split === 0)
-    return refuse('Canary traffic is already 0 %: there is no traffic to roll back.', {
-      title: 'Roll Back a Release…',
-      command: Commands.rollback,
-      args: [undefined, { speed: 'release' }],
-    });
+    return refuse(
+      'Canary traffic is already 0 %: there is no traffic to roll back.',
+      emergency ? undefined : { title: 'Roll Back a Release…', command: Commands.rollback, args: [undefined, { speed: 'release' }] },
+    );
+  if (emergency && !speed && split === 0)
+    return refuse('Canary traffic is already 0 %, and rollout.json has errors: fix it to roll back a release.');
   if (!speed) {
     const items: Array<vscode.QuickPickItem & { speed: RollbackSpeed }> = [
       ...(config.loadBalancers.length > 0 && !group && split > 0
@@ -47,23 +53,39 @@ export async function rollback(ctx: CommandContext, node?: NodeOf<'group'>, args
             },
           ]
         : []),
-      {
-        speed: 'release',
-        label: '$(history) Release',
-        description: 'seconds: no rebuild',
-        detail: `Every ${group ?? 'canary'} backend switches current back to its previous release.`,
-      },
-      {
-        speed: 'rebuild',
-        label: '$(git-commit) Rebuild from git',
-        description: 'minutes',
-        detail: 'Build a tag, branch or commit in a separate worktree (your working tree is untouched), then deploy it.',
-      },
+      ...(emergency ? [] : releaseItems(group)),
     ];
     speed = (await vscode.window.showQuickPick(items, { title: 'Roll Back', placeHolder: 'How far back?' }))?.speed;
   }
   if (!speed) return undefined;
-  let ref = args.ref;
+  if (emergency && speed !== 'traffic') requireConfig(ctx);
+  return rollbackTo(ctx, config, { speed, group, ref: args.ref, confirm: args.confirm, split, source });
+}
+
+function releaseItems(group: string | undefined): Array<vscode.QuickPickItem & { speed: RollbackSpeed }> {
+  return [
+    {
+      speed: 'release',
+      label: '$(history) Release',
+      description: 'seconds: no rebuild',
+      detail: `Every ${group ?? 'canary'} backend switches current back to its previous release.`,
+    },
+    {
+      speed: 'rebuild',
+      label: '$(git-commit) Rebuild from git',
+      description: 'minutes',
+      detail: 'Build a tag, branch or commit in a separate worktree (your working tree is untouched), then deploy it.',
+    },
+  ];
+}
+
+async function rollbackTo(
+  ctx: CommandContext,
+  config: RolloutConfig,
+  o: { speed: RollbackSpeed; group?: Group; ref?: string; confirm?: boolean; split: number; source?: string },
+): Promise<RollbackResult | undefined> {
+  const { speed, group, split } = o;
+  let ref = o.ref;
   if (speed === 'rebuild' && !ref) {
     const root = ctx.model.root!;
     const tags = await listTags(root).catch(() => [] as string[]);
@@ -82,7 +104,7 @@ export async function rollback(ctx: CommandContext, node?: NodeOf<'group'>, args
     if (!ref) return undefined;
   }
   const request: RollbackRequest = { speed, ref, group };
-  if (args.confirm !== false) {
+  if (o.confirm !== false) {
     const what =
       speed === 'traffic'
         ? `set canary traffic to 0 % (now ${formatPercent(split)})`
@@ -119,7 +141,7 @@ export async function rollback(ctx: CommandContext, node?: NodeOf<'group'>, args
   notify(
     'info',
     speed === 'traffic'
-      ? `Rolled back: canary traffic 0 % (was ${formatPercent(result.splitBefore ?? 0)}).`
+      ? `Rolled back: canary traffic 0 % (was ${formatPercent(result.splitBefore ?? 0)}).${o.source ? ` rollout.json has errors: used the last applied configuration, from ${o.source}.` : ''}`
       : `Rolled back (${speed})${result.artifact ? ` to ${safeText(result.artifact.version, 40)}` : ''}${perBackend ? `: ${perBackend}` : ''}.`,
     [{ title: 'Deploy…', command: Commands.deploy }],
   );

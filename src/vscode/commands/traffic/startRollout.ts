@@ -18,7 +18,7 @@ import type { NextStep } from '../../notify';
 import { durationText, planPosition, planText, progressText } from '../../timelineSeries';
 import type { RunProgress } from '../../timelineSeries';
 import type { CommandContext } from '../commandContext';
-import { confirm } from '../pick';
+import { confirm, requireConfig } from '../pick';
 import { rolloutOptions } from './rolloutOptions';
 import { locked, noCanaryBackend, nothingOnCanary, readFacts, refuse } from './preconditions';
 import * as os from 'node:os';
@@ -61,15 +61,11 @@ const NEXT = {
 export async function startRollout(ctx: CommandContext, args: StartRolloutArgs = {}): Promise<StartRolloutResult | undefined> {
   const config = ctx.model.config;
   if (!config) {
-    return ctx.model.hasRolloutJson
-      ? refuse('rollout.json has errors: fix them (see Problems) before starting a rollout.', {
-          title: 'Open rollout.json',
-          command: Commands.openConfig,
-        })
-      : refuse('This project has no rollout.json: create one to describe the backends, load balancers and plan.', {
-          title: 'Create rollout.json',
-          command: Commands.createRolloutJson,
-        });
+    if (ctx.model.hasRolloutJson) requireConfig(ctx); // refuses with "Fix rollout.json"
+    return refuse('This project has no rollout.json: create one to describe the backends, load balancers and plan.', {
+      title: 'Create rollout.json',
+      command: Commands.createRolloutJson,
+    });
   }
   if (config.loadBalancers.length === 0)
     return refuse('rollout.json has no load balancer: a rollout moves traffic through nginx.', {

@@ -139,6 +139,7 @@ function planOf(config: RolloutConfig): PlanStep[] {
 
 /** The run, its progress notification (reopened when a Cancel was taken back), and the result. */
 async function drive(ctx: CommandContext, config: RolloutConfig, plan: PlanStep[]): Promise<StartRolloutResult> {
+  // Not the notification's token: its Cancel asks first, and only the answer aborts the runner.
   const abort = new AbortController();
   let report: (message: string) => void = () => undefined;
   let coreMessage: string | undefined;

@@ -96,6 +96,8 @@ export const Commands = {
   copyValue: 'pharRollout.copyValue',
   openHistory: 'pharRollout.openHistory',
   recover: 'pharRollout.recover',
+  startRollout: 'pharRollout.startRollout',
+  openTimeline: 'pharRollout.openTimeline',
 } as const;
 
 export type CommandId = (typeof Commands)[keyof typeof Commands];
@@ -120,4 +122,6 @@ export const commandMeta: Record<CommandId, CommandMeta> = {
   [Commands.copyValue]: { needsTrust: false, context: [V.lastBuild, V.artifact] },
   [Commands.openHistory]: { needsTrust: false, context: [V.history] },
   [Commands.recover]: { needsTrust: true, context: [V.loadBalancer, ...rolloutStates] },
+  [Commands.startRollout]: { needsTrust: true, context: [...rolloutStates] },
+  [Commands.openTimeline]: { needsTrust: false, context: [...rolloutStates] },
 };

@@ -19,6 +19,8 @@ export const ContextKeys = {
   rolloutStatus: 'pharRollout.rolloutStatus',
   /** The canary carries traffic (> 0 %): a traffic rollback has something to do. */
   canaryTraffic: 'pharRollout.canaryTraffic',
+  /** A traffic change is open for review in the diff editor (its Apply/Cancel show in the editor title). */
+  reviewPending: 'pharRollout.reviewPending',
 } as const;
 
 export const TASK_TYPE = 'phar-rollout';
@@ -95,6 +97,8 @@ export const Commands = {
   unlock: 'pharRollout.unlock',
   copyValue: 'pharRollout.copyValue',
   openHistory: 'pharRollout.openHistory',
+  applyChange: 'pharRollout.applyChange',
+  cancelChange: 'pharRollout.cancelChange',
 } as const;
 
 export type CommandId = (typeof Commands)[keyof typeof Commands];
@@ -118,4 +122,6 @@ export const commandMeta: Record<CommandId, CommandMeta> = {
   [Commands.unlock]: { needsTrust: true, context: [V.lock] },
   [Commands.copyValue]: { needsTrust: false, context: [V.lastBuild, V.artifact] },
   [Commands.openHistory]: { needsTrust: false, context: [V.history] },
+  [Commands.applyChange]: { needsTrust: true },
+  [Commands.cancelChange]: { needsTrust: false },
 };

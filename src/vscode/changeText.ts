@@ -65,10 +65,10 @@ export function reviewHeader(change: SplitChange, backends: readonly BackendVers
     ...splitSummary(change.after, backends)
       .split('; ')
       .map((part) => `#   ${part}`),
-    '# Apply (✓ in the editor title): nginx -t on every',
-    '#   load balancer, then all reload; any failure',
-    '#   restores every previous file.',
-    '# Cancel (✕) or closing this tab: nothing changes.',
+    '# Apply Change (editor title, top right): nginx -t',
+    '#   on every load balancer, then all reload; any',
+    '#   failure restores every previous file.',
+    '# Cancel Change or closing this tab: nothing changes.',
     '',
     '',
   ].join('\n');

@@ -93,7 +93,7 @@ export class ChangeReviews {
     void vscode.window.withProgress(
       {
         location: vscode.ProgressLocation.Notification,
-        title: `Review — ${info}. Apply (✓) or Cancel (✕) in the editor title.`,
+        title: `Review — ${info}. Apply Change or Cancel Change in the editor title.`,
         cancellable: true,
       },
       (_progress, token) => {

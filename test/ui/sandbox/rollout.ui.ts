@@ -458,6 +458,22 @@ export const tests: UiTest[] = [
       const canary = backendsOf(ctx, 'canary')[0];
       const confirmation = await ctx.waitFor('the release rollback confirmation', () => ctx.dialogText(), 30000);
       ctx.log(`confirmation: ${JSON.stringify(confirmation)}`);
+      // The progress of reading the releases has closed by the time the confirmation asks.
+      let progress: string[] = [];
+      await ctx
+        .waitFor(
+          'no progress notification beside the confirmation',
+          async () => {
+            progress = (await ctx.page.locator('.notifications-toasts .notification-list-item-message').allTextContents())
+              .map((t) => t.trim())
+              .filter((t) => /^Phar Rollout: (Checking the rollout|Reading the previous releases)/.test(t));
+            return progress.length === 0 || undefined;
+          },
+          2000,
+        )
+        .catch(() => {
+          throw new Error(`progress notifications stay open beside the confirmation: ${JSON.stringify(progress)}`);
+        });
       await ctx.screenshot('14c-release-rollback-confirm.png');
       await ctx.dialogButton('Cancel');
       if (!confirmation.includes(`${canary}: ${NEW_VERSION} → ${ctx.version}`) || !confirmation.includes(`to ${ctx.version}?`))

@@ -5,6 +5,7 @@ import { ConfigDiagnostics } from './vscode/diagnostics';
 import { ProjectModel } from './vscode/projectModel';
 import { ProjectTreeProvider } from './vscode/tree/projectTree';
 import { RolloutTreeProvider } from './vscode/tree/rolloutTree';
+import { driftWarnings } from './vscode/commands/traffic/recover';
 import { StatusBar } from './vscode/statusBar';
 import { registerCommands, runWithProgress } from './vscode/commands/registerCommands';
 import { commandTable } from './vscode/commands/commandTable';
@@ -18,6 +19,8 @@ export interface PharRolloutApi {
   model: ProjectModel;
   /** Texts of the visible status bar items. */
   statusTexts(): string[];
+  /** Labels and descriptions of the Rollout view's top-level rows (the extension-host tests read them). */
+  rolloutRows(): Array<{ label: string; description: string }>;
 }
 
 /** Composition root: builds the services and wires them to VS Code. No logic lives here. */
@@ -37,16 +40,18 @@ export async function activate(context: vscode.ExtensionContext): Promise<PharRo
   };
 
   const statusBar = new StatusBar(model);
+  const rolloutTree = new RolloutTreeProvider(model);
   context.subscriptions.push(
     channel,
     diagnostics,
     model,
     vscode.window.createTreeView(Views.project, { treeDataProvider: new ProjectTreeProvider(model), showCollapseAll: false }),
-    vscode.window.createTreeView(Views.rollout, { treeDataProvider: new RolloutTreeProvider(model), showCollapseAll: true }),
+    vscode.window.createTreeView(Views.rollout, { treeDataProvider: rolloutTree, showCollapseAll: true }),
     statusBar,
     ...registerCommands(commandTable, ctx),
     vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, previewDocuments),
     vscode.tasks.registerTaskProvider(TASK_TYPE, new BuildTaskProvider(model, context.asAbsolutePath('dist/cli.js'))),
+    driftWarnings(model),
   );
 
   // Project files (and new artifacts) are re-read; the rollout's own state and history only change
@@ -90,7 +95,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<PharRo
   log.info(
     `Phar Rollout active in ${model.root ?? '(no PHP project)'}${vscode.workspace.isTrusted ? '' : ' (restricted mode: no processes)'}`,
   );
-  return { model, statusTexts: () => statusBar.texts() };
+  return {
+    model,
+    statusTexts: () => statusBar.texts(),
+    rolloutRows: () =>
+      rolloutTree.getChildren().map((n) => ({ label: String(n.item.label ?? ''), description: String(n.item.description ?? '') })),
+  };
 }
 
 export function deactivate(): void {}

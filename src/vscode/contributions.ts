@@ -97,6 +97,7 @@ export const Commands = {
   unlock: 'pharRollout.unlock',
   copyValue: 'pharRollout.copyValue',
   openHistory: 'pharRollout.openHistory',
+  recover: 'pharRollout.recover',
   applyChange: 'pharRollout.applyChange',
   cancelChange: 'pharRollout.cancelChange',
 } as const;
@@ -122,6 +123,7 @@ export const commandMeta: Record<CommandId, CommandMeta> = {
   [Commands.unlock]: { needsTrust: true, context: [V.lock] },
   [Commands.copyValue]: { needsTrust: false, context: [V.lastBuild, V.artifact] },
   [Commands.openHistory]: { needsTrust: false, context: [V.history] },
+  [Commands.recover]: { needsTrust: true, context: [V.loadBalancer, ...rolloutStates] },
   [Commands.applyChange]: { needsTrust: true },
   [Commands.cancelChange]: { needsTrust: false },
 };

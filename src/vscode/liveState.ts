@@ -1,10 +1,15 @@
 import type { RolloutConfig } from '../core/config/rolloutConfig';
+import { CancelledError, InputErrors, describeError } from '../core/errors';
+import type { InputError } from '../core/errors';
 import type { Logger } from '../core/log';
+import { appliedProject } from '../core/rollout/appliedProject';
+import type { AppliedProject } from '../core/rollout/appliedProject';
 import type { TransportPool } from '../core/exec/transportFor';
 import type { HistoryEvent } from '../core/rollout/types';
 import { backendStatus } from '../core/backends/status';
 import { history, rolloutStatus } from '../core/rollout/status';
 import { currentSplit } from '../core/rollout/shared';
+import { formatPercent } from './format';
 
 /** One backend as the views show it; `drift` comes from the core. */
 export interface BackendView {
@@ -20,9 +25,23 @@ export interface BackendView {
 
 export interface LoadBalancerView {
   name: string;
-  /** Canary share the LB's live file carries, or undefined when unreadable. */
+  /** Canary share nginx SERVES (its status endpoint's answer), or undefined when unknown. */
   split?: number;
+  /** What the LB's file says (differs from `split` when `drift` is set). */
+  fileSplit?: number;
+  /** The file and nginx disagree, in words with the fix ("file says 50 %, nginx serves 0 %: …"). */
+  drift?: string;
+  /** A change that did not finish (its owner may be gone): Recover puts the LBs back. */
+  interrupted?: boolean;
   error?: string;
+}
+
+/** "file 50 %, nginx serves 0 %" when an LB's file and nginx disagree (or a change did not finish); else undefined. */
+export function disagreement(l: LoadBalancerView): string | undefined {
+  if (!l.drift && !l.interrupted) return undefined;
+  const served = l.split === undefined ? 'an unknown split' : formatPercent(l.split);
+  if (l.interrupted) return `a change did not finish, nginx serves ${served}`;
+  return `file ${l.fileSplit === undefined ? 'unreadable' : formatPercent(l.fileSplit)}, nginx serves ${served}`;
 }
 
 export interface RolloutView {
@@ -55,6 +74,11 @@ export interface LiveState {
   refreshing: boolean;
   refreshedAt?: Date;
   error?: string;
+  /**
+   * rollout.json has errors and this state was read with the configuration the live split was last
+   * applied with: where that came from, in words ("lb-1:/etc/nginx/app.conf.applied.json (applied …)").
+   */
+  appliedSource?: string;
 }
 
 export function emptyLiveState(): LiveState {
@@ -86,7 +110,14 @@ export async function loadLiveState(
       error: b.error,
       drift: b.drift,
     })),
-    loadBalancers: (rollout?.loadBalancers ?? []).map((l) => ({ name: l.name, split: l.split, error: l.error })),
+    loadBalancers: (rollout?.loadBalancers ?? []).map((l) => ({
+      name: l.name,
+      split: l.split,
+      fileSplit: l.fileSplit,
+      drift: l.drift,
+      interrupted: l.interrupted ? true : undefined,
+      error: l.error ?? (l.split === undefined ? l.liveError : undefined),
+    })),
     rollout:
       rollout && (state || liveSplit !== undefined)
         ? {
@@ -110,4 +141,34 @@ export async function loadLiveState(
     refreshing: false,
     refreshedAt: new Date(),
   };
+}
+
+/** What the views show while rollout.json has errors: the live state read with the last applied configuration. */
+export interface EmergencyState {
+  /** undefined: no applied configuration could be found (`live.error` says why). */
+  applied?: AppliedProject;
+  live: LiveState;
+}
+
+/**
+ * The emergency path of the views: rollout.json has `errors`, so the LBs and the configuration
+ * their live split was applied with are found as the CLI finds them (appliedProject: a lenient parse
+ * of rollout.json, else `.rollout/loadBalancers.json`; then `<file>.applied.json` on the LB), through
+ * the extension's transports (its ssh settings), and the live state is read with that configuration.
+ */
+export async function loadEmergencyState(
+  root: string,
+  errors: readonly InputError[],
+  options: { log: Logger; signal: AbortSignal; transports: TransportPool },
+): Promise<EmergencyState> {
+  let applied: AppliedProject;
+  try {
+    applied = await appliedProject(root, new InputErrors([...errors]), options);
+  } catch (err) {
+    if (err instanceof CancelledError) throw err;
+    const why = err instanceof InputErrors ? err.errors[err.errors.length - 1].message : describeError(err);
+    return { live: { ...emptyLiveState(), refreshedAt: new Date(), error: why } };
+  }
+  const live = await loadLiveState(applied.config, options);
+  return { applied, live: { ...live, appliedSource: applied.source } };
 }

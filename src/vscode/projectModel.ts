@@ -13,7 +13,8 @@ import { listArtifacts } from '../core/phar/artifactStore';
 import { ContextKeys } from './contributions';
 import type { ConfigDiagnostics } from './diagnostics';
 import type { LiveState } from './liveState';
-import { emptyLiveState, loadLiveState } from './liveState';
+import { emptyLiveState, loadEmergencyState, loadLiveState } from './liveState';
+import type { AppliedProject } from '../core/rollout/appliedProject';
 import type { Settings } from './settings';
 import { TransportPool } from '../core/exec/transportFor';
 import { readBoxConfig } from '../core/config/boxConfig';
@@ -38,6 +39,11 @@ export class ProjectModel implements vscode.Disposable {
   /** The last Build Phar found nothing changed (the tree says "up to date"). */
   lastBuildUpToDate = false;
   live: LiveState = emptyLiveState();
+  /**
+   * rollout.json has errors: the configuration the live split was last applied with (read from the
+   * LBs by refreshLive), so the views keep showing live state and a traffic rollback can run.
+   */
+  applied: AppliedProject | undefined;
   private liveAbort: AbortController | undefined;
   /** Bumped by every reload: a reload that finishes after a newer one started drops its result. */
   private reloadGeneration = 0;
@@ -49,6 +55,11 @@ export class ProjectModel implements vscode.Disposable {
     private readonly diagnostics: ConfigDiagnostics,
     private readonly settings: () => Settings,
   ) {}
+
+  /** The configuration live state is read with: rollout.json's, else (it has errors) the last applied one. */
+  get liveConfig(): RolloutConfig | undefined {
+    return this.config ?? this.applied?.config;
+  }
 
   /** The app name shown everywhere: rollout.json's app, else composer.json's package name. */
   get appName(): string | undefined {
@@ -103,6 +114,7 @@ export class ProjectModel implements vscode.Disposable {
     // Overlapping reloads can finish out of order: only the newest one's reading is kept.
     if (generation !== this.reloadGeneration) return;
     Object.assign(this, { root, composer, config, artifacts, hasRolloutJson, errors, compiler });
+    if (config || !hasRolloutJson) this.applied = undefined;
     this.diagnostics.set(errors);
     await Promise.all([
       vscode.commands.executeCommand(
@@ -132,8 +144,11 @@ export class ProjectModel implements vscode.Disposable {
    * Untrusted workspaces start no process and send no probe.
    */
   async refreshLive(): Promise<void> {
-    if (!this.root || !this.config || !this.trusted) {
+    // rollout.json with errors: the emergency path (the last applied configuration, read from the LBs).
+    const emergency = !this.config && this.hasRolloutJson && this.errors.length > 0;
+    if (!this.root || (!this.config && !emergency) || !this.trusted) {
       this.live = emptyLiveState();
+      this.applied = undefined;
       this.changed.fire();
       return;
     }
@@ -143,7 +158,17 @@ export class ProjectModel implements vscode.Disposable {
     this.live = { ...this.live, refreshing: true };
     this.changed.fire();
     try {
-      const next = await loadLiveState(this.config, { log: this.log, signal: abort.signal, transports: this.transports() });
+      const options = { log: this.log, signal: abort.signal, transports: this.transports() };
+      let next: LiveState;
+      if (this.config) next = await loadLiveState(this.config, options);
+      else {
+        const e = await loadEmergencyState(this.root, this.errors, options);
+        // rollout.json may have been fixed meanwhile: the refresh after that reload shows it.
+        if (abort.signal.aborted || this.config) return;
+        this.applied = e.applied;
+        next = e.live;
+        await vscode.commands.executeCommand('setContext', ContextKeys.hasLoadBalancers, (e.applied?.config.loadBalancers.length ?? 0) > 0);
+      }
       if (abort.signal.aborted) return;
       this.live = next;
     } catch (err) {

@@ -4,6 +4,7 @@ import { Commands } from './contributions';
 import { formatAge, formatBytes, formatLatency, formatPercent, md } from './format';
 import { foreignMarkdown } from './markdown';
 import { safeText } from '../core/safeText';
+import { disagreement } from './liveState';
 
 /**
  * Two items: the local build (`$(package) app 1.2.0`) and, with rollout.json, what is live
@@ -42,7 +43,8 @@ export class StatusBar implements vscode.Disposable {
       : 'Not built yet: run Phar Rollout: Build Phar';
     this.show(this.build);
 
-    const config = m.config;
+    // rollout.json with errors: live state from the last applied configuration, and the status bar says so.
+    const config = m.liveConfig;
     if (!config || m.live.backends.length === 0) {
       this.hide(this.live);
       return;
@@ -56,14 +58,26 @@ export class StatusBar implements vscode.Disposable {
     const drifting = m.live.backends.filter((b) => b.drift);
     const gateFailed = m.live.rollout?.status === 'failed';
     const paused = m.live.rollout?.status === 'paused';
+    const emergency = !m.config;
+    // Load balancers whose file and nginx disagree: "file 50 %, nginx serves 0 %".
+    const disagreeing = m.live.loadBalancers.map((l) => ({ name: l.name, text: disagreement(l) })).filter((d) => d.text);
     this.live.text =
       (split !== undefined && split > 0 && canary
         ? `$(versions) ${stable} ⇄ ${canary} ${formatPercent(split).replace(' ', '')}`
-        : `$(versions) ${stable}${canary ? ` | canary ${canary}` : ''}`) + (paused ? ' $(debug-pause) paused' : '');
-    const warn = down.length > 0 || drifting.length > 0 || gateFailed;
+        : `$(versions) ${stable}${canary ? ` | canary ${canary}` : ''}`) +
+      (paused ? ' $(debug-pause) paused' : '') +
+      (disagreeing.length
+        ? ` $(warning) ${disagreeing.length === 1 ? disagreeing[0].text : `${disagreeing.length} load balancers disagree with nginx`}`
+        : '') +
+      (emergency ? ' $(error) rollout.json has errors' : '');
+    const warn = down.length > 0 || drifting.length > 0 || gateFailed || disagreeing.length > 0 || emergency;
     this.live.backgroundColor = warn ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     // No theme icons in this tooltip: it carries servers' text (errors, versions), all escaped.
-    let tooltip = `**Live versions**${split !== undefined ? md` · canary ${formatPercent(split)}` : ''}\n\n| backend | group | served | deployed | |\n|---|---|---|---|---|\n`;
+    let tooltip = emergency
+      ? md`**rollout.json has errors — showing the last applied configuration** (${m.live.appliedSource ?? ''}). Roll Back → Traffic works from it; ramps and deploys wait until rollout.json is fixed.\n\n`
+      : '';
+    for (const d of disagreeing) tooltip += md`**${d.name}:** ${d.text ?? ''}. Run Recover to repair.\n\n`;
+    tooltip += `**Live versions**${split !== undefined ? md` · canary ${formatPercent(split)}` : ''}\n\n| backend | group | served | deployed | |\n|---|---|---|---|---|\n`;
     for (const b of m.live.backends) {
       const state = !b.healthy ? md`down: ${b.error ?? 'no answer'}` : b.drift ? 'drift' : md`ok, ${formatLatency(b.latencyMs)}`;
       tooltip += md`| ${b.name} | ${b.group} | ${b.served ?? '—'} | ${b.deployed ?? '—'} | ` + `${state} |\n`;

@@ -191,6 +191,24 @@ export function startLoad(o: LoadOptions): LoadRun {
   };
 }
 
+/** GET and POST (with a body), fast and slow (300 ms): the mix of the zero-loss deploy tests (nginx never resends a POST it has sent). */
+export const MIXED_REQUESTS: readonly LoadRequest[] = [
+  { method: 'GET', path: '/' },
+  { method: 'POST', path: '/', body: 'order=42&note=' + 'x'.repeat(2000) },
+  { method: 'GET', path: '/slow' },
+  { method: 'POST', path: '/slow', body: 'order=43' },
+];
+
+/** The mixed load of the deploy tests through `url`: 8 clients, bounded at 60 s, 10 s per request. */
+export function startMixedLoad(url: string): LoadRun {
+  return startLoad({ url, requests: [...MIXED_REQUESTS], concurrency: 8, maxDurationMs: 60000, timeoutMs: 10000 });
+}
+
+/** One line of figures for a test's output (requests sent, failed, in flight, latency, builds). */
+export function describeLoad(r: LoadResult): string {
+  return `${r.total} requests (${JSON.stringify(r.byRequest)}), ${r.failures.length} failed, max ${r.maxInFlight} in flight, p50 ${Math.round(r.p50Ms)} ms, p95 ${Math.round(r.p95Ms)} ms, builds ${JSON.stringify(r.builds)}`;
+}
+
 /** Runs a bounded load to the end. */
 export function runLoad(o: LoadOptions): Promise<LoadResult> {
   return startLoad(o).done;

@@ -123,6 +123,8 @@ export interface PhpBackend {
   restart: string[];
   /** fpm only: a graceful reload (USR2), the fallback hook of the fpm runtime. */
   reload: string[];
+  /** Stops php (as a hook step: a restart hook that fails after stopping). */
+  stopCommand: string[];
   /** Starts php on the current release (also what the first deploy's restart hook does). */
   start(): Promise<void>;
   /** Stops php (the whole process group) and waits until it is gone; safe to call twice. */
@@ -151,6 +153,7 @@ export async function preparePhpBackend(o: { dir: string; port?: number; phar?: 
     mode,
     restart: cmd('restart'),
     reload: cmd('reload'),
+    stopCommand: cmd('stop'),
     start: () => exec('start'),
     stop: async () => {
       const pid = await readPid(path.join(dir, 'php.pid'));

@@ -12,25 +12,15 @@ import type { RolloutConfig } from '../../src/core/config/rolloutConfig';
 import { LocalTransport } from '../../src/core/exec/localTransport';
 import { freePort } from '../../src/core/net/freePort';
 import { initialUpstreamConf, nginxMainConf, startNginx, stopNginx } from '../../src/core/sandbox/nginxSandbox';
-import { startLoad } from '../helpers/loadClient';
-import type { LoadRequest, LoadResult } from '../helpers/loadClient';
+import { describeLoad, startMixedLoad } from '../helpers/loadClient';
+import { promote } from '../../src/core/rollout/promote';
+import { artifactsDir } from '../../src/core/phar/artifactStore';
+import { stopAll } from '../helpers/teardown';
 import { buildTestPhar, preparePhpBackend } from '../helpers/phpBackend';
 import type { PhpBackend } from '../helpers/phpBackend';
 import { waitFor } from '../helpers/wait';
 
-/** GET and POST (with a body), fast and slow (300 ms): nginx never resends a POST it has sent. */
-const MIX: LoadRequest[] = [
-  { method: 'GET', path: '/' },
-  { method: 'POST', path: '/', body: 'order=42&note=' + 'x'.repeat(2000) },
-  { method: 'GET', path: '/slow' },
-  { method: 'POST', path: '/slow', body: 'order=43' },
-];
-
 const fpmInstalled = ['/usr/sbin/php-fpm8.2', '/usr/sbin/php-fpm', '/usr/bin/php-fpm'].some((f) => existsSync(f));
-
-function summary(r: LoadResult): string {
-  return `${r.total} requests (${JSON.stringify(r.byRequest)}), ${r.failures.length} failed, max ${r.maxInFlight} in flight, p50 ${Math.round(r.p50Ms)} ms, p95 ${Math.round(r.p95Ms)} ms, builds ${JSON.stringify(r.builds)}`;
-}
 
 describe('php-fpm backends: served release = deployed release (real nginx + php-fpm)', function () {
   this.timeout(120000);
@@ -51,7 +41,8 @@ describe('php-fpm backends: served release = deployed release (real nginx + php-
       this.skip();
     }
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'rollout-fpm-'));
-    const artifacts = path.join(tmp, 'artifacts');
+    // In the project's artifact store: promote reads the canary's artifact from there.
+    const artifacts = artifactsDir(tmp);
     // One version, three builds: only commit and sha256 tell them apart.
     [v1, v2, v3] = await Promise.all(['1', '2', '3'].map((c) => buildTestPhar({ dir: artifacts, version: '1.3.0', commit: c.repeat(40) })));
     for (const name of names) {
@@ -100,13 +91,13 @@ describe('php-fpm backends: served release = deployed release (real nginx + php-
     );
   });
 
-  after(async () => {
-    const errors: unknown[] = [];
-    if (prefix) await stopNginx(prefix).catch((e) => errors.push(e));
-    for (const b of backends) await b.stop().catch((e) => errors.push(e));
-    if (tmp) await fs.rm(tmp, { recursive: true, force: true });
-    if (errors.length) throw errors[0];
-  });
+  after(() =>
+    stopAll([
+      () => (prefix ? stopNginx(prefix) : undefined),
+      ...backends.map((b) => () => b.stop()),
+      () => (tmp ? fs.rm(tmp, { recursive: true, force: true }) : undefined),
+    ]),
+  );
 
   /** What each of `n` fresh requests straight to backend `i`'s pool answers (n > workers: every worker is asked). */
   async function servedBy(i: number, n = 12): Promise<Set<string>> {
@@ -121,13 +112,13 @@ describe('php-fpm backends: served release = deployed release (real nginx + php-
   const id = (a: Artifact) => `${a.commit} ${a.sha256}`;
 
   it('a rolling deploy of the stable group under mixed GET/POST load with 300 ms requests in flight: 0 failed, every worker serves the new build', async () => {
-    const load = startLoad({ url: lbUrl, requests: MIX, concurrency: 8, maxDurationMs: 60000, timeoutMs: 10000 });
+    const load = startMixedLoad(lbUrl);
     await waitFor('load running', () => load.count() > 20, 10000);
     const t0 = Date.now();
     const { results } = await deployArtifact({ config: cfg, artifact: v2, backends: cfg.backends.filter((b) => b.group === 'stable') });
     const deployMs = Date.now() - t0;
     const r = await load.stop();
-    console.log(`      rolling deploy (${deployMs} ms): ${summary(r)}`);
+    console.log(`      rolling deploy (${deployMs} ms): ${describeLoad(r)}`);
     assert.deepEqual(
       results.map((x) => [x.backend, x.ok, x.error]),
       [
@@ -181,13 +172,13 @@ describe('php-fpm backends: served release = deployed release (real nginx + php-
   });
 
   it('release rollback of the stable group under the same load: 0 failed, every worker serves the previous build', async () => {
-    const load = startLoad({ url: lbUrl, requests: MIX, concurrency: 8, maxDurationMs: 60000, timeoutMs: 10000 });
+    const load = startMixedLoad(lbUrl);
     await waitFor('load running', () => load.count() > 20, 10000);
     const t0 = Date.now();
     const { results } = await rollbackToPrevious({ config: cfg, backends: cfg.backends.filter((b) => b.group === 'stable') });
     const rollbackMs = Date.now() - t0;
     const r = await load.stop();
-    console.log(`      release rollback (${rollbackMs} ms): ${summary(r)}`);
+    console.log(`      release rollback (${rollbackMs} ms): ${describeLoad(r)}`);
     assert.deepEqual(
       results.map((x) => [x.backend, x.ok, x.error]),
       [
@@ -197,5 +188,27 @@ describe('php-fpm backends: served release = deployed release (real nginx + php-
     );
     assert.deepEqual(r.failures, []);
     for (const i of [0, 1]) assert.deepEqual([...(await servedBy(i))], [id(v1)]);
+  });
+
+  it('promote under the same load: the canary build (v3) goes to the stable group, 0 failed, every worker serves it', async () => {
+    const load = startMixedLoad(lbUrl);
+    await waitFor('load running', () => load.count() > 20, 10000);
+    const t0 = Date.now();
+    const promoted = await promote(cfg, { user: 'tester@example.invalid' });
+    const promoteMs = Date.now() - t0;
+    const r = await load.stop();
+    console.log(`      promote (${promoteMs} ms): ${describeLoad(r)}`);
+    assert.equal(promoted.ok, true, JSON.stringify(promoted.results));
+    assert.equal(promoted.artifact.id, v3.id);
+    assert.deepEqual(
+      promoted.results.map((x) => [x.backend, x.ok, x.error]),
+      [
+        ['stable-1', true, undefined],
+        ['stable-2', true, undefined],
+      ],
+    );
+    assert.deepEqual(r.failures, []);
+    assert.ok((r.builds[`1.3.0 ${v3.sha256.slice(0, 8)}`] ?? 0) > 0, 'the promoted build answered through the LB');
+    for (const i of [0, 1, 2]) assert.deepEqual([...(await servedBy(i))], [id(v3)], `${names[i]} serves v3`);
   });
 });

@@ -10,7 +10,16 @@ import { describeBuild, probeVersion, servesBuild } from './probe';
 import { resetFpmPool } from './fpmReset';
 import type { ProbeResult } from './probe';
 import type { OnProgress } from '../progress';
-import { acquireLock, activatePrevious, discardRelease, placeRelease, pruneReleases, setLinks, switchCurrent } from './releases';
+import {
+  acquireLock,
+  activatePrevious,
+  discardRelease,
+  placeRelease,
+  pruneReleases,
+  readCurrentRelease,
+  setLinks,
+  switchCurrent,
+} from './releases';
 import type { ReleaseLinks } from './releases';
 import { Drainer, drains } from './drain';
 import { delay } from '../delay';
@@ -85,37 +94,66 @@ interface BackendRun {
   log: Logger;
   signal?: AbortSignal;
   step: (s: DeployStep) => void;
+  /** A progress line about this backend at its current step (how the drain waited). */
+  note: (message: string) => void;
   /** Takes the backend out of rotation before its restart hook (absent: no LB or drain off). */
   drainer?: Drainer;
+}
+
+/** What a failed switch left: whether the backend serves its previous release again (only then it goes back in rotation). */
+interface Restore {
+  servesPrevious: boolean;
+  /** Why not (probe, restart or switch-back failure). */
+  why?: string;
 }
 
 /**
  * After `current` changed: run the restart hook and probe until `build` is served. On any
  * failure (or cancel) put the links back as they were, run the hook again so the old release
- * serves, and rethrow with a note saying so.
+ * serves, and rethrow with a note saying so. A drained backend goes back in rotation on the new
+ * build, or on its previous release once its probe shows that build again; otherwise it stays out
+ * of rotation and the error says so and what to do.
  */
 async function confirmSwitch(run: BackendRun, before: ReleaseLinks, build: BuildIdentity): Promise<void> {
   let failure: unknown;
+  const restore: Restore = { servesPrevious: true };
   try {
-    await switchAndProbe(run, before, build);
+    await switchAndProbe(run, before, build, restore);
   } catch (err) {
     failure = err;
   }
-  // Back in rotation only now: on the new build after the probe, or on the previous release after a failure.
-  if (run.drainer?.current.has(run.backend.name)) {
+  const name = run.backend.name;
+  if (run.drainer?.current.has(name)) {
+    if (failure !== undefined && !restore.servesPrevious) {
+      const msg = `${name} stays out of rotation on every load balancer: it does not serve its previous release either (${restore.why}). Fix ${name}, then run \`phar-rollout recover\` (it puts ${name} back in rotation once its probe answers) or deploy again.`;
+      run.log.error(msg);
+      if (failure instanceof CancelledError) throw failure;
+      throw new OperationError(`${describeError(failure)}; ${msg}`, { step: stepOf(failure), backend: name, cause: failure });
+    }
     run.step('undrain');
     try {
       await run.drainer.undrain(run.backend);
     } catch (e) {
-      const msg = `${run.backend.name} is still out of rotation: putting it back failed: ${describeError(e)}. The next split change (\`ramp\`, \`rollback --traffic\`) writes the file without it down.`;
-      if (failure === undefined) throw new OperationError(msg, { step: 'undrain', backend: run.backend.name, cause: e });
+      const msg = `${name} is still out of rotation: putting it back failed: ${describeError(e)}. Run \`phar-rollout recover\`, or the next split change (\`ramp\`, \`rollback --traffic\`) writes the file without it down.`;
+      if (failure === undefined) throw new OperationError(msg, { step: 'undrain', backend: name, cause: e });
       run.log.error(msg);
+      if (failure instanceof CancelledError) throw failure;
+      throw new OperationError(`${describeError(failure)}; ${msg}`, { step: stepOf(failure), backend: name, cause: failure });
     }
+    if (failure !== undefined && !(failure instanceof CancelledError))
+      throw new OperationError(
+        `${describeError(failure)}; back in rotation on every load balancer on its previous release. Fix what failed, then deploy again.`,
+        { step: stepOf(failure), backend: name, cause: failure },
+      );
   }
   if (failure !== undefined) throw failure;
 }
 
-async function switchAndProbe(run: BackendRun, before: ReleaseLinks, build: BuildIdentity): Promise<void> {
+function stepOf(err: unknown): string {
+  return (err as OperationError).step ?? 'restart';
+}
+
+async function switchAndProbe(run: BackendRun, before: ReleaseLinks, build: BuildIdentity, restore: Restore): Promise<void> {
   const { t, backend, config, signal } = run;
   try {
     throwIfAborted(signal);
@@ -137,13 +175,32 @@ async function switchAndProbe(run: BackendRun, before: ReleaseLinks, build: Buil
       note = before.current ? `current switched back to ${before.current}` : 'current removed again';
       if (backend.restart || backend.runtime === 'fpm') {
         try {
-          await serveCurrent({ ...run, signal: undefined, step: () => undefined });
+          await serveCurrent({ ...run, signal: undefined, step: () => undefined, note: () => undefined });
+          const previous = before.current ? await readCurrentRelease(t, backend.dir) : undefined;
+          if (backend.probe && previous) {
+            try {
+              await waitForBuild(backend.probe, previous, {
+                deadlineMs: config.probe.deployDeadlineMs,
+                timeoutMs: config.probe.timeoutMs,
+                target: backend.name,
+              });
+              note += `, which it serves again`;
+            } catch (e) {
+              restore.servesPrevious = false;
+              restore.why = describeError(e);
+              note += `, but ${restore.why}`;
+            }
+          }
         } catch (e) {
-          note += `, but making it serve again failed: ${describeError(e)}`;
+          restore.servesPrevious = false;
+          restore.why = `making it serve again failed: ${describeError(e)}`;
+          note += `, but ${restore.why}`;
         }
       }
     } catch (e) {
       note = `switching current back FAILED: ${describeError(e)}`;
+      restore.servesPrevious = false;
+      restore.why = note;
     }
     run.log.warn(`${backend.name}: ${note}`);
     if (err instanceof CancelledError) throw err;
@@ -185,7 +242,9 @@ async function serveCurrent(run: BackendRun): Promise<void> {
       if (now && !now.ok) run.log.debug(`${backend.name}: not serving (${now.error?.message ?? 'probe failed'}), so no drain`);
       else {
         run.step('drain');
-        await run.drainer.drain(backend, signal);
+        const report = await run.drainer.drain(backend, signal);
+        run.log.info(report.message);
+        run.note(report.message);
       }
     }
     run.step('restart');
@@ -328,6 +387,7 @@ async function forEachBackend(
         log.debug(`${backend.name}: ${s}`);
         report(backend.name, s);
       },
+      note: (message) => options.onProgress?.({ message, backend: backend.name, step: current }),
     };
     try {
       await work(run, (done, total) =>

@@ -1,4 +1,5 @@
 import type { RolloutConfig } from '../config/rolloutConfig';
+import { restoreDrained } from '../backends/drain';
 import { OperationError, describeError } from '../errors';
 import { safeText } from '../safeText';
 import { ownerAlive, reconcile } from '../traffic/intent';
@@ -15,12 +16,9 @@ export type { Recovered } from '../traffic/intent';
  * leftover too (the extension host outlives its operations). An intent whose owner is alive
  * elsewhere (a change made without the lock) is refused with `required`, skipped with a warning
  * with `bestEffort` (an emergency traffic rollback must not be blocked by it).
+ * Then backends a killed deploy left drained go back in rotation (restoreDrained), each recorded.
  */
-export async function recoverTraffic(
-  config: Pick<RolloutConfig, 'loadBalancers' | 'projectDir'>,
-  ctx: OpContext,
-  mode: 'required' | 'bestEffort',
-): Promise<Recovered[]> {
+export async function recoverTraffic(config: RolloutConfig, ctx: OpContext, mode: 'required' | 'bestEffort'): Promise<Recovered[]> {
   if (config.loadBalancers.length === 0) return [];
   let result;
   try {
@@ -49,6 +47,7 @@ export async function recoverTraffic(
       result: `ok (${r.description})`,
     });
   }
+  await recoverDrains(config, ctx, mode);
   if (result.busy.length > 0) {
     const who = result.busy
       .map((b) => `${safeText(b.owner)} (pid ${b.pid} on ${safeText(b.host)}, ${Math.round(b.ageS)} s ago)`)
@@ -62,6 +61,34 @@ export async function recoverTraffic(
     ctx.log.warn(`${message} (going on)`);
   }
   return result.recovered;
+}
+
+/** Backends a killed deploy or rollback left `down` (its drain journal on the LBs): back in rotation, recorded. */
+async function recoverDrains(config: RolloutConfig, ctx: OpContext, mode: 'required' | 'bestEffort'): Promise<void> {
+  let restored;
+  try {
+    // Under the lock, a journal of this very process is a leftover too (see above).
+    restored = await restoreDrained(config, ctx.pool, {
+      log: ctx.log,
+      signal: ctx.signal,
+      isAlive: (j) => j.pid !== process.pid && ownerAlive({ pid: j.pid, pidStart: j.pidStart } as Parameters<typeof ownerAlive>[0]),
+    });
+  } catch (err) {
+    if (mode === 'required') throw err;
+    ctx.log.warn(`putting back backends a killed deploy left out of rotation failed (going on): ${describeError(err)}`);
+    return;
+  }
+  for (const r of restored) {
+    ctx.log.warn(r.description);
+    await appendHistory(config.projectDir, {
+      user: ctx.user,
+      action: 'recovered',
+      target: config.loadBalancers.map((l) => l.name).join(', '),
+      before: { drained: [...r.restored, ...r.kept.map((k) => k.backend)], owner: r.owner, pid: r.pid, host: r.host, startedAt: r.time },
+      after: { inRotation: r.restored, down: r.kept.map((k) => k.backend) },
+      result: `${r.kept.length ? 'partly' : 'ok'} (${r.description})`,
+    });
+  }
 }
 
 /** `{ recovered }` when an interrupted change was recovered first, else nothing (keeps --json as it was). */

@@ -176,12 +176,12 @@ function quoteLines(lines: readonly string[]): string {
 }
 
 /** Stage, write the intent, swap and test on one LB: one transport call. */
-async function stage(s: LbState, intent: string, timeoutMs: number): Promise<void> {
+async function stage(s: LbState, intent: string, op: string, timeoutMs: number): Promise<void> {
   const derive = s.lb.pidFile === undefined || s.lb.errorLog === undefined;
   const dump = derive ? dumpSpec(s.lb.test) : undefined;
   // The byte count lets the script refuse a file cut short: if this process dies while sending it,
   // the script (its own process group) sees end of input and must not swap a partial file in.
-  const args = [s.lb.file, intent, dump ? '1' : '0', String(Buffer.byteLength(s.text)), ...commandArgs(dump ?? s.lb.test)];
+  const args = [s.lb.file, intent, dump ? '1' : '0', String(Buffer.byteLength(s.text)), op, ...commandArgs(dump ?? s.lb.test)];
   let r: RunResult;
   try {
     r = await runScript(s.transport, STAGE_SCRIPT, args, { input: s.text, timeoutMs });
@@ -197,6 +197,8 @@ async function stage(s: LbState, intent: string, timeoutMs: number): Promise<voi
   const head = cut < 0 ? r.stdout : r.stdout.slice(0, cut);
   const { marks, quoted } = markers(head);
   s.staged = true;
+  if (marks.has('superseded'))
+    throw lbError(`load balancer "${s.lb.name}": ${superseded(s.lb, marks.get('superseded'))}`, 'write', s.lb.name);
   if (r.code !== 0 || !marks.has('swapped')) {
     throw lbError(
       `load balancer "${s.lb.name}" (${s.transport.host}): staging the new file failed: ${safeText(r.stderr.trim() || `exit ${r.code}`)}`,
@@ -250,43 +252,53 @@ export async function reloadConfirmed(
     applied?: string;
   },
 ): Promise<ReloadOutcome> {
+  // Each option resolved once: the script's arguments and the messages use the same values.
   const deadline = o.deadlineMs ?? 10000;
+  const pidFile = o.pidFile ?? lb.pidFile ?? DEFAULT_PID_FILE;
+  const errorLog = o.errorLog ?? lb.errorLog ?? DEFAULT_ERROR_LOG;
+  const status = o.status ?? statusAddress(lb);
   const args = [
     lb.file,
     o.mode,
     o.reload ? 'reload' : 'none',
     o.generation ?? '',
-    o.pidFile ?? lb.pidFile ?? DEFAULT_PID_FILE,
-    o.errorLog ?? lb.errorLog ?? DEFAULT_ERROR_LOG,
+    pidFile,
+    errorLog,
     String(deadline),
-    o.status ?? statusAddress(lb),
+    status,
     o.op ?? '-',
     ...commandArgs(lb.reload),
   ];
   const r = await runScript(transport, RELOAD_SCRIPT, args, { input: o.applied ?? '', timeoutMs: (o.timeoutMs ?? 30000) + deadline });
   const { marks, quoted } = markers(r.stdout);
-  const shown = typeof lb.reload === 'string' ? lb.reload : lb.reload.join(' ');
   if (r.code !== 0 || !marks.has('placed'))
     return { ok: false, message: `putting the file in place failed: ${safeText(r.stderr.trim() || `exit ${r.code}`)}` };
+  if (marks.has('superseded')) return { ok: false, message: superseded(lb, marks.get('superseded')) };
   if (marks.has('done')) return { ok: true };
   if (marks.has('live')) return { ok: true, liveMs: Number(marks.get('live')) };
-  if (marks.has('reload'))
+  if (marks.has('reload')) {
+    const shown = typeof lb.reload === 'string' ? lb.reload : lb.reload.join(' ');
     return { ok: false, message: `failed to reload (${safeText(shown)} exited with ${marks.get('reload')}):\n${quoteLines(quoted)}` };
-  const log = o.errorLog ?? lb.errorLog ?? DEFAULT_ERROR_LOG;
+  }
   if (marks.has('emerg'))
     return {
       ok: false,
-      message: `nginx did not take the new configuration at reload; its error log (${safeText(log)}) says:\n${quoteLines(quoted)}`,
+      message: `nginx did not take the new configuration at reload; its error log (${safeText(errorLog)}) says:\n${quoteLines(quoted)}`,
     };
   const why = marks.has('nopid')
     ? `no nginx master pid in ${safeText(marks.get('nopid') ?? '')} (set "pidFile" of this load balancer)`
     : /seen=0/.test(marks.get('timeout') ?? '')
-      ? `the status endpoint (${o.status ?? statusAddress(lb)}) never answered generation ${o.generation}`
+      ? `the status endpoint (${status}) never answered generation ${o.generation}`
       : `workers of the previous configuration still accept connections`;
   return {
     ok: false,
-    message: `the reload did not take effect within ${deadline} ms (${why}); nginx's error log (${safeText(log)}) says:\n${quoteLines(quoted)}`,
+    message: `the reload did not take effect within ${deadline} ms (${why}); nginx's error log (${safeText(errorLog)}) says:\n${quoteLines(quoted)}`,
   };
+}
+
+/** A script that found its LB file taken over by a later command (this one was killed, its script ran on). */
+function superseded(lb: LoadBalancerConfig, by: string | undefined): string {
+  return `another Phar Rollout command took over ${lb.file} (script ${safeText(by ?? '?')}) while this one ran: nothing more was changed by this one; run "phar-rollout status" to see what nginx serves`;
 }
 
 /**
@@ -360,7 +372,7 @@ export async function applyFiles(changes: readonly LbFileChange[], options: Appl
         file: s.text,
       });
       s.appliedText = applied;
-      return stage(s, intent, timeoutMs);
+      return stage(s, intent, op, timeoutMs);
     }),
   );
   const testErrors = failures(tested);

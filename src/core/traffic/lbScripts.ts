@@ -17,16 +17,29 @@ const FETCH = `fetch() {
 }`;
 
 /**
+ * Who runs on an LB file now: every stage and reload script writes "<pid> <op>" to <file>.run first,
+ * and checks it is still its own before each step that moves a file (`mine`). A script whose command
+ * was killed goes on running on the LB host (its own process group, or an ssh session nobody reads);
+ * once a later command's script has taken the file over, the orphan stops instead of confirming,
+ * swapping or marking an intent done that is no longer its own.
+ */
+const RUN_RECORD = `run_record() { echo "$$ $op" > "$f.run" || { echo "cannot write $f.run" >&2; exit 1; }; }
+mine() { r=; read -r r 2>/dev/null < "$f.run"; [ "$r" = "$$ $op" ]; }
+superseded() { echo "@superseded $r"; exit 0; }`;
+
+/**
  * Stage, intent, swap and test. Args: file, intent JSON, derive (1: the test prints nginx -T, report
- * its pid and error_log), byte count of the new file (a shorter stdin is refused before any swap), test
- * kind (sh|argv), test command…; stdin: the new file. Writes the intent
+ * its pid and error_log), byte count of the new file (a shorter stdin is refused before any swap), op
+ * id, test kind (sh|argv), test command…; stdin: the new file. Writes the intent
  * (with the live file's generation added) BEFORE anything else moves, then <file>.new, copies the live
  * file to <file>.prev, renames .new over it and runs the test. Few processes: on a small LB host each
  * fork costs milliseconds, so the shell's builtins do the parsing.
  */
 export const STAGE_SCRIPT = `# phar-rollout:stage
-f=$1; j=$2; derive=$3; n=$4; kind=$5; shift 5
+f=$1; j=$2; derive=$3; n=$4; op=$5; kind=$6; shift 6
 fail() { echo "$1" >&2; exit 1; }
+${RUN_RECORD}
+run_record
 bg=; bs=; had=none
 if [ -e "$f" ]; then
   had=had; h=
@@ -45,6 +58,8 @@ if [ "$had" = had ]; then cp -p -- "$f" "$f.new" || fail "cannot write $f.new"; 
 cat > "$f.new" || fail "cannot write $f.new"
 [ "$(($(wc -c < "$f.new")))" -eq "$n" ] || { rm -f -- "$f.new"; fail "the new file arrived incomplete (the sender stopped): nothing swapped"; }
 if [ "$had" = had ]; then cp -p -- "$f" "$f.prev" || fail "cannot copy $f to $f.prev"; fi
+# A later command took the file over (this command was killed): its .new is not ours to swap.
+mine || superseded
 mv -f -- "$f.new" "$f" || fail "cannot move $f.new over $f"
 echo "@swapped $had"
 o="$f.test.$$"
@@ -72,14 +87,17 @@ exit 0`;
  * pid file, error log, deadline ms, status address, op id, reload kind (sh|argv), reload command…;
  * stdin (mode apply): the applied configuration, kept as <file>.applied.json once live.
  * Live = no worker that ran before the reload still accepts (each is gone or "shutting down", read
- * from /proc) AND the status endpoint answered the generation (polled in a background subshell). An [emerg] line in the error log
+ * from /proc) AND then the status endpoint answers the generation. An [emerg] line in the error log
  * after the reload of a new file, or the deadline, is a failure; the error log's new lines are printed.
  * On success the file is copied to <file>.confirmed and the intent of this op is marked done
- * (<file>.intent.done). The poll loop uses builtins only (read) plus one sleep per turn.
+ * (<file>.intent.done). The poll loop uses builtins only (read) plus one sleep per turn. A script
+ * taken over by a later one (see RUN_RECORD) prints `@superseded` and stops before its next file move.
  */
 export const RELOAD_SCRIPT = `# phar-rollout:reload
 f=$1; mode=$2; act=$3; gen=$4; pidf=$5; elog=$6; dl=$7; addr=$8; op=$9; shift 9; kind=$1; shift
 ${FETCH}
+${RUN_RECORD}
+run_record
 ms() { date +%s%3N; }
 # Children of pid $1: /proc/<pid>/task/*/children where the kernel has it, else every /proc/*/stat's ppid
 # (read with the builtin: no process per entry).
@@ -124,28 +142,21 @@ if [ "$kind" = sh ]; then sh -c "$1" > "$rl" 2>&1; else "$@" > "$rl" 2>&1; fi
 code=$?
 if [ "$code" -ne 0 ]; then echo "@reload $code"; tail -n 12 "$rl" | sed 's/^/| /'; rm -f -- "$rl"; exit 0; fi
 rm -f -- "$rl"
+mine || superseded
 newlog() { if [ -r "$elog" ]; then tail -c +"$((es + 1))" -- "$elog" | tail -n 12 | sed 's/^/| /'; fi; }
 emerg() { [ "$mode" = apply ] && [ -r "$elog" ] && tail -c +"$((es + 1))" -- "$elog" | grep -q '\\[emerg\\]'; }
-n=0; seen=0; sm="$f.seen.$$"
-rm -f -- "$sm"
-if [ -z "$gen" ]; then seen=1
-else
-  # The status endpoint is polled beside the worker check, so neither waits for the other; the poller
-  # stops once it saw the generation, or when this script ends.
-  ( i=0; while [ $i -lt $((dl / 10 + 1)) ]; do
-      case $(fetch) in *"\\"generation\\":\\"$gen\\""*) : > "$sm"; exit 0 ;; esac
-      i=$((i + 1)); sleep 0.01
-    done ) > /dev/null 2>&1 &
-  poller=$!
-  trap 'kill "$poller" 2>/dev/null; rm -f -- "$sm"' EXIT
-fi
+n=0; seen=0
+[ -z "$gen" ] && seen=1
 while :; do
   still=
   for p in $before; do state_of "$p"; [ "$st" = up ] && still="$still $p"; done
-  [ "$seen" = 0 ] && [ -e "$sm" ] && seen=1
   if [ -z "$still" ] && [ -n "$master" ]; then
-    # Old workers no longer accept: new connections reach the new ones, which answered the generation.
+    # Old workers no longer accept: a new connection reaches a new worker, so one answer of the
+    # generation proves it live. Asked only now (not polled from the reload on): each fetch is a
+    # process, and on a small LB host they would slow down the very workers being started.
+    if [ "$seen" = 0 ]; then case $(fetch) in *"\\"generation\\":\\"$gen\\""*) seen=1 ;; esac; fi
     if [ "$seen" = 1 ]; then
+      mine || superseded
       ln -f -- "$f" "$f.confirmed" 2>/dev/null || cp -p -- "$f" "$f.confirmed"
       if [ "$mode" = apply ] && [ -e "$f.applied.json.new" ]; then mv -f -- "$f.applied.json.new" "$f.applied.json"; fi
       done_intent
@@ -157,6 +168,7 @@ while :; do
   # failed reload the master may still log its bind retries while a revert's reload waits its turn),
   # and the deadline.
   if [ $((n % 8)) -eq 0 ]; then
+    mine || superseded
     if emerg; then echo "@emerg"; newlog; exit 0; fi
     el=$(($(ms) - t0))
     if [ "$el" -gt "$dl" ]; then echo "@timeout $el seen=$seen old=$still"; newlog; exit 0; fi

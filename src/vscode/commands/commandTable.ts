@@ -20,6 +20,7 @@ import { pause } from './traffic/pause';
 import { resume } from './traffic/resume';
 import { verifySplit } from './traffic/verifySplit';
 import { unlock } from './traffic/unlock';
+import { recover } from './traffic/recover';
 import { changeReviews } from '../previewDocuments';
 
 /** VS Code calls a command with (node, selection) from a tree menu and with scripted (undefined, args) from code. */
@@ -57,6 +58,7 @@ const handlers: Record<CommandId, Handler> = {
   [Commands.unlock]: (ctx, _node, args) => unlock(ctx, commandArgs(Commands.unlock, args, { confirm: is.boolean })),
   [Commands.copyValue]: (ctx, node) => copyValue(ctx, isNodeOf(node, 'artifact') ? node : undefined),
   [Commands.openHistory]: (ctx, _node, args) => openHistory(ctx, commandArgs(Commands.openHistory, args, { action: is.string })),
+  [Commands.recover]: (ctx) => recover(ctx),
   [Commands.applyChange]: () => changeReviews.settle('apply'),
   [Commands.cancelChange]: () => changeReviews.settle('cancel'),
 };

@@ -1,7 +1,11 @@
 import * as vscode from 'vscode';
 import type { RolloutConfig, BackendConfig, Group } from '../../core/config/rolloutConfig';
 import type { Artifact } from '../../core/phar/artifact';
-import { InputError } from '../../core/errors';
+import * as path from 'node:path';
+import { CancelledError, InputError, InputErrors, describeError } from '../../core/errors';
+import { ROLLOUT_FILE } from '../../core/config/rolloutConfig';
+import { appliedProject } from '../../core/rollout/appliedProject';
+import { safeText } from '../../core/safeText';
 import type { NodeOf } from '../tree/viewNode';
 import { formatAge, formatBytes } from '../format';
 import type { CommandContext } from './commandContext';
@@ -27,13 +31,63 @@ async function liveArtifacts(ctx: CommandContext): Promise<BackendArtifact[]> {
   );
 }
 
-/** rollout.json parsed, or a clear error that says what to do. */
+/**
+ * rollout.json parsed, or a clear error that says what to do. With rollout.json broken the command
+ * is refused before any dialog, with "Fix rollout.json" as the button (only a traffic rollback and
+ * Recover run from the last applied configuration: see configOrApplied).
+ */
 export function requireConfig(ctx: CommandContext): RolloutConfig {
   const config = ctx.model.config;
   if (config) return config;
+  if (ctx.model.hasRolloutJson && ctx.model.errors.length > 0) {
+    refuseBrokenConfig(ctx);
+    throw new CancelledError('rollout.json has errors: refused');
+  }
   throw new InputError(ctx.model.hasRolloutJson ? 'rollout.json has errors' : 'This project has no rollout.json', {
     hint: ctx.model.hasRolloutJson ? 'Fix the problems listed in the Problems panel.' : 'Run "Phar Rollout: Create rollout.json" first.',
   });
+}
+
+/** "rollout.json has errors …" with the button that opens it at the first error. */
+function refuseBrokenConfig(ctx: CommandContext): void {
+  const first = ctx.model.errors.find((e) => e.location) ?? ctx.model.errors[0];
+  const where = first?.location ? ` (line ${first.location.line}: ${safeText(first.message, 200)})` : '';
+  void vscode.window
+    .showWarningMessage(
+      `rollout.json has errors${where}: fix it first. Until then only Roll Back → Traffic and Recover run, from the last applied configuration.`,
+      'Fix rollout.json',
+    )
+    .then(async (picked) => {
+      if (!picked || !ctx.model.root) return;
+      const doc = await vscode.workspace.openTextDocument(path.join(ctx.model.root, ROLLOUT_FILE));
+      const at = first?.location ? new vscode.Position(first.location.line - 1, first.location.column - 1) : undefined;
+      await vscode.window.showTextDocument(doc, at ? { selection: new vscode.Range(at, at) } : {});
+    });
+}
+
+/**
+ * rollout.json's configuration, or — when it has errors — the one the live split was last applied
+ * with (read from the LBs, through the extension's transports and so its ssh settings): the
+ * emergency path of a traffic rollback and Recover. `source` says where the applied one came from.
+ * Refuses like requireConfig when neither can be had.
+ */
+export async function configOrApplied(ctx: CommandContext): Promise<{ config: RolloutConfig; source?: string }> {
+  const m = ctx.model;
+  if (m.config) return { config: m.config };
+  if (m.applied) return { config: m.applied.config, source: m.applied.source };
+  if (!m.root || !m.hasRolloutJson || m.errors.length === 0) return { config: requireConfig(ctx) };
+  const root = m.root;
+  const found = await ctx
+    .withProgress('Phar Rollout: Reading the last applied configuration', (signal) =>
+      appliedProject(root, new InputErrors([...m.errors]), { log: ctx.log, signal, transports: m.transports() }),
+    )
+    .catch((err) => {
+      if (err instanceof CancelledError) throw err;
+      ctx.log.warn(`rollout.json has errors, and ${describeError(err)}`);
+      return undefined;
+    });
+  if (!found) return { config: requireConfig(ctx) };
+  return { config: found.config, source: found.source };
 }
 
 /** Quick pick of a built artifact: version, where it is live ("canary 25 %", "stable"), commit, age, builder. */

@@ -2,12 +2,13 @@ import * as vscode from 'vscode';
 import { SignedTreeProvider } from './signedTreeProvider';
 import type { ProjectModel } from '../projectModel';
 import type { BackendView, HistoryView, LoadBalancerView } from '../liveState';
+import { disagreement } from '../liveState';
 import { formatAge, formatLatency, formatPercent, md, percentBar } from '../format';
 import type { Group } from '../../core/config/rolloutConfig';
 import { eventCount, historyChange, historyKind, historyResult, historyTime } from '../historyText';
 import type { HistoryKind } from '../historyText';
 import { safeText } from '../../core/safeText';
-import { ContextValues, rolloutStateContextValue } from '../contributions';
+import { Commands, ContextValues, rolloutStateContextValue } from '../contributions';
 import type { ContextValue, RolloutRowStatus } from '../contributions';
 import { foreignMarkdown } from '../markdown';
 import type { ViewNode } from './viewNode';
@@ -25,16 +26,11 @@ export class RolloutTreeProvider extends SignedTreeProvider<RolloutNode> {
     const m = this.model;
     // Empty without rollout.json, so the welcome view (Create rollout.json) shows.
     if (!m.root || !m.hasRolloutJson) return [];
-    const config = m.config;
-    if (!config) {
-      const item = new vscode.TreeItem('rollout.json has errors', vscode.TreeItemCollapsibleState.None);
-      item.iconPath = new vscode.ThemeIcon('error', new vscode.ThemeColor('problemsErrorIcon.foreground'));
-      item.description = 'see Problems';
-      item.command = { command: 'workbench.actions.view.problems', title: 'Show Problems' };
-      return [{ item }];
-    }
+    // rollout.json with errors: the live state read with the last applied configuration (emergency path).
+    const config = m.liveConfig;
+    if (!config) return [configErrorNode(m)];
     const live = m.live;
-    const nodes: RolloutNode[] = [];
+    const nodes: RolloutNode[] = m.config ? [] : [configErrorNode(m)];
     if (!m.trusted) {
       const item = new vscode.TreeItem('Restricted mode', vscode.TreeItemCollapsibleState.None);
       item.description = 'trust the workspace to probe, deploy and ramp';
@@ -52,6 +48,7 @@ export class RolloutTreeProvider extends SignedTreeProvider<RolloutNode> {
       item.tooltip = `${owner} holds the rollout lock since ${safeText(live.lock.since)}. Force Unlock is logged in the history.`;
       nodes.push({ item, target: { kind: 'lock' } });
     }
+    nodes.push(...live.loadBalancers.filter((l) => disagreement(l) && (l.split !== undefined || l.interrupted)).map(driftNode));
     if (config.loadBalancers.length > 0)
       nodes.push(
         rolloutNode(m),
@@ -106,10 +103,47 @@ function rolloutNode(m: ProjectModel): RolloutNode {
   return { item, target: { kind: 'rollout' } };
 }
 
+/** The error row; with the applied configuration in use it says so (the rows below are live state). */
+function configErrorNode(m: ProjectModel): RolloutNode {
+  const applied = m.applied && !m.config;
+  const item = new vscode.TreeItem(
+    applied ? 'rollout.json has errors — showing the last applied configuration' : 'rollout.json has errors',
+    vscode.TreeItemCollapsibleState.None,
+  );
+  item.id = 'configError';
+  item.iconPath = new vscode.ThemeIcon('error', new vscode.ThemeColor('problemsErrorIcon.foreground'));
+  item.description = 'see Problems';
+  item.command = { command: 'workbench.actions.view.problems', title: 'Show Problems' };
+  item.tooltip = applied
+    ? `Live state read with the configuration the live split was applied with (${safeText(m.live.appliedSource ?? m.applied?.source ?? '')}). Roll Back → Traffic works from it; ramps and deploys wait until rollout.json is fixed.`
+    : m.live.error
+      ? `Fix rollout.json (see Problems). The last applied configuration could not be read either: ${safeText(m.live.error, 500)}`
+      : undefined;
+  return { item };
+}
+
+/** One load balancer whose file and nginx disagree: one click runs Recover. */
+function driftNode(l: LoadBalancerView): RolloutNode {
+  const item = new vscode.TreeItem(`${l.name}: ${disagreement(l)}`, vscode.TreeItemCollapsibleState.None);
+  item.id = `drift:${l.name}`;
+  item.iconPath = new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground'));
+  item.description = 'click to Recover';
+  item.tooltip = l.interrupted
+    ? 'A change to this load balancer did not finish. Recover puts every load balancer back on its last confirmed split and records it in the history (a change whose process still runs is left alone).'
+    : 'The file on the load balancer is not what nginx serves (a killed process can leave it so; the next reload by anyone would make it live, ungated). Recover puts the file back to what nginx serves; traffic stays as it is.';
+  item.command = { command: Commands.recover, title: 'Recover', arguments: [{ item, target: { kind: 'loadBalancer', name: l.name } }] };
+  return { item };
+}
+
 function lbNode(name: string, view: LoadBalancerView | undefined, refreshing: boolean): RolloutNode {
   const item = new vscode.TreeItem(name, vscode.TreeItemCollapsibleState.None);
   item.id = `lb:${name}`;
-  if (view?.split !== undefined) {
+  const differs = view && disagreement(view);
+  if (differs) {
+    item.description = `${view.split !== undefined ? `canary ${formatPercent(view.split)} ${percentBar(view.split)} · ` : ''}${differs}`;
+    item.iconPath = new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground'));
+    item.tooltip = `nginx load balancer ${name}: ${differs}. Run Recover (context menu) to repair.`;
+  } else if (view?.split !== undefined) {
     item.description = `canary ${formatPercent(view.split)} ${percentBar(view.split)}`;
     item.iconPath = new vscode.ThemeIcon('globe');
     item.tooltip = `nginx load balancer ${name}: ${formatPercent(view.split)} of requests go to the canary group.`;

@@ -3,13 +3,13 @@ import { releaseRollbackTargets, rollback as coreRollback } from '../../../core/
 import type { RollbackRequest, RollbackResult, RollbackSpeed } from '../../../core/rollout/rollback';
 import { listRefs } from '../../../core/git/git';
 import { previewRamp } from '../../../core/rollout/ramp';
-import type { Group, RolloutConfig } from '../../../core/config/rolloutConfig';
 import { reviewSplitChange } from '../../previewDocuments';
 import { refItem, releaseTargetsText } from '../../changeText';
 import { formatPercent } from '../../format';
 import type { NodeOf } from '../../tree/viewNode';
 import type { CommandContext } from '../commandContext';
-import { confirm, requireConfig } from '../pick';
+import { configOrApplied, confirm, requireConfig } from '../pick';
+import type { Group, RolloutConfig } from '../../../core/config/rolloutConfig';
 import { rolloutOptions } from './rolloutOptions';
 import { notify } from '../../notify';
 import { safeText } from '../../../core/safeText';
@@ -25,8 +25,12 @@ export interface RollbackArgs {
 
 /** Roll Back…: traffic (0 % now), release (previous release, no rebuild) or rebuild (a git ref in a worktree). */
 export async function rollback(ctx: CommandContext, node?: NodeOf<'group'>, args: RollbackArgs = {}): Promise<RollbackResult | undefined> {
-  const config = requireConfig(ctx);
   const group = node?.target.group;
+  // rollout.json with errors: a traffic rollback (the emergency exit) runs from the last applied
+  // configuration; a release or rebuild rollback needs rollout.json and is refused.
+  const { config, source } =
+    args.speed === 'traffic' || (!args.speed && !group) ? await configOrApplied(ctx) : { config: requireConfig(ctx) };
+  const emergency = source !== undefined;
   // Interactive: refusals before the picker and the modal; the live split decides whether Traffic is offered.
   const interactive = args.confirm !== false;
   const start = interactive ? await checkRollbackPreconditions(ctx, config) : undefined;
@@ -34,11 +38,12 @@ export async function rollback(ctx: CommandContext, node?: NodeOf<'group'>, args
   const split = start?.split ?? ctx.model.live.rollout?.split ?? 0;
   let speed = args.speed;
   if (speed === 'traffic' && interactive && split === 0)
-    return refuse('Canary traffic is already 0 %: there is no traffic to roll back.', {
-      title: 'Roll Back a Release…',
-      command: Commands.rollback,
-      args: [undefined, { speed: 'release' }],
-    });
+    return refuse(
+      'Canary traffic is already 0 %: there is no traffic to roll back.',
+      emergency ? undefined : { title: 'Roll Back a Release…', command: Commands.rollback, args: [undefined, { speed: 'release' }] },
+    );
+  if (emergency && !speed && split === 0)
+    return refuse('Canary traffic is already 0 %, and rollout.json has errors: fix it to roll back a release.');
   if (!speed) {
     const items: Array<vscode.QuickPickItem & { speed: RollbackSpeed }> = [
       ...(config.loadBalancers.length > 0 && !group && split > 0
@@ -51,25 +56,41 @@ export async function rollback(ctx: CommandContext, node?: NodeOf<'group'>, args
             },
           ]
         : []),
-      {
-        speed: 'release',
-        label: '$(history) Release',
-        description: 'seconds: no rebuild',
-        detail: `Every ${group ?? 'canary'} backend switches current back to its previous release.`,
-      },
-      {
-        speed: 'rebuild',
-        label: '$(git-commit) Rebuild from git',
-        description: 'minutes',
-        detail: 'Build a tag, branch or commit in a separate worktree (your working tree is untouched), then deploy it.',
-      },
+      ...(emergency ? [] : releaseItems(group)),
     ];
     speed = (await vscode.window.showQuickPick(items, { title: 'Roll Back', placeHolder: 'How far back?' }))?.speed;
   }
   if (!speed) return undefined;
-  let ref = args.ref;
+  if (emergency && speed !== 'traffic') requireConfig(ctx);
+  return rollbackTo(ctx, config, { speed, group, ref: args.ref, confirm: args.confirm, split, source });
+}
+
+function releaseItems(group: string | undefined): Array<vscode.QuickPickItem & { speed: RollbackSpeed }> {
+  return [
+    {
+      speed: 'release',
+      label: '$(history) Release',
+      description: 'seconds: no rebuild',
+      detail: `Every ${group ?? 'canary'} backend switches current back to its previous release.`,
+    },
+    {
+      speed: 'rebuild',
+      label: '$(git-commit) Rebuild from git',
+      description: 'minutes',
+      detail: 'Build a tag, branch or commit in a separate worktree (your working tree is untouched), then deploy it.',
+    },
+  ];
+}
+
+async function rollbackTo(
+  ctx: CommandContext,
+  config: RolloutConfig,
+  o: { speed: RollbackSpeed; group?: Group; ref?: string; confirm?: boolean; split: number; source?: string },
+): Promise<RollbackResult | undefined> {
+  const { speed, group } = o;
+  let ref = o.ref;
   let target = group;
-  if (speed === 'rebuild' && !target && interactive) {
+  if (speed === 'rebuild' && !target && o.confirm !== false) {
     target = await pickGroup(config);
     if (!target) return undefined;
   }
@@ -78,7 +99,7 @@ export async function rollback(ctx: CommandContext, node?: NodeOf<'group'>, args
     if (!ref) return undefined;
   }
   const request: RollbackRequest = { speed, ref, group: target };
-  if (args.confirm !== false) {
+  if (o.confirm !== false) {
     if (speed === 'traffic') {
       // The diff is the review (when production changes are confirmed): Apply or Cancel in its title.
       if (ctx.settings().confirmProductionChanges) {
@@ -160,7 +181,7 @@ export async function rollback(ctx: CommandContext, node?: NodeOf<'group'>, args
   notify(
     'info',
     speed === 'traffic'
-      ? `Rolled back: canary traffic 0 % (was ${formatPercent(result.splitBefore ?? 0)}).`
+      ? `Rolled back: canary traffic 0 % (was ${formatPercent(result.splitBefore ?? 0)}).${o.source ? ` rollout.json has errors: used the last applied configuration, from ${o.source}.` : ''}`
       : `Rolled back (${speed})${result.artifact ? ` to ${safeText(result.artifact.version, 40)}` : ''}${perBackend ? `: ${perBackend}` : ''}.`,
     [{ title: 'Deploy…', command: Commands.deploy }],
   );

@@ -236,6 +236,20 @@ export class Workbench {
     await this.waitFor(`the quick pick to take "${label}"`, async () => !(await row.isVisible()) || undefined, 10000);
   }
 
+  /** The rows of the open quick pick: label, description and the whole row's text (detail included). */
+  async quickPickRows(): Promise<Array<{ label: string; description: string; text: string }>> {
+    type El = { textContent: string | null; querySelector(selector: string): El | null };
+    const rows = await this.page.locator('.quick-input-widget .monaco-list-row').evaluateAll((elements: unknown[]) =>
+      (elements as El[]).map((row) => ({
+        label: row.querySelector('.label-name')?.textContent ?? '',
+        description: row.querySelector('.label-description')?.textContent ?? '',
+        text: row.textContent ?? '',
+      })),
+    );
+    const clean = (t: string) => t.replace(/\s+/g, ' ').trim();
+    return rows.map((r) => ({ label: clean(r.label), description: clean(r.description), text: clean(r.text) }));
+  }
+
   /** Waits for a notification toast whose message matches `text`; returns the message. */
   async notification(text: string | RegExp, timeoutMs = 60000): Promise<string> {
     const messages = this.page.locator('.notifications-toasts .notification-toast .notification-list-item-message');

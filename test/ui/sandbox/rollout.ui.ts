@@ -14,6 +14,8 @@ import { run } from '../../../src/core/exec/process';
 import { readRolloutConfig } from '../../../src/core/config/rolloutConfig';
 import { LocalTransport } from '../../../src/core/exec/localTransport';
 import { acquireLock } from '../../../src/core/rollout/lock';
+import { ramp as coreRamp } from '../../../src/core/rollout/ramp';
+import { rollback as coreRollback } from '../../../src/core/rollout/rollback';
 import type { UiContext, UiTest } from '../runner';
 import type { TreeRow } from '../workbench';
 
@@ -252,6 +254,22 @@ export const tests: UiTest[] = [
       );
       const row = await ctx.treeRow(ROLLOUT, canary);
       await ctx.contextMenu(row, 'Deploy…');
+      // The build picker says where each build is live: the sandbox's own build is on every backend, at 0 %.
+      const builds = await ctx.waitFor(
+        `the build picker with ${ctx.version} and ${NEW_VERSION}`,
+        async () => {
+          const rows = await ctx.quickPickRows();
+          return [ctx.version, NEW_VERSION].every((v) => rows.some((r) => r.label === v)) ? rows : undefined;
+        },
+        30000,
+      );
+      ctx.log(`build picker: ${JSON.stringify(builds.map((b) => `${b.label} — ${b.description}`))}`);
+      const live = builds.find((b) => b.label === ctx.version)?.description ?? '';
+      if (!live.startsWith('stable · canary 0 %'))
+        throw new Error(`the picker says ${ctx.version} is live on stable and canary 0 %: ${live}`);
+      if (/stable|canary/.test(builds.find((b) => b.label === NEW_VERSION)?.description ?? ''))
+        throw new Error(`${NEW_VERSION} is live nowhere yet: ${JSON.stringify(builds)}`);
+      await ctx.screenshot('11a-build-picker.png');
       await ctx.pickQuickItem(NEW_VERSION);
       // Run on a backend row, Deploy… targets that backend: a "Deploy to…" pick means the command got no tree node.
       const description = await waitForRow(
@@ -307,6 +325,28 @@ export const tests: UiTest[] = [
       if ((await events()) !== eventsBefore) throw new Error('Cancel wrote a history event');
       await waitForRow(ctx, lb, 'still at canary 0 %', (d) => d.startsWith('canary 0 %'), 10000);
       await ctx.screenshot('12a-ramp-cancelled.png');
+    },
+  },
+  {
+    name: 'sandbox: a teammate moving the split while the review is open overtakes it: the tab closes, nothing is applied, a new review is offered',
+    dependsOnPrevious: true,
+    timeoutMs: 120000,
+    async run(ctx) {
+      const cfg = await config(ctx);
+      const lb = cfg.loadBalancers[0].name;
+      await ctx.runCommand('Phar Rollout: Ramp Canary…');
+      await ctx.pickQuickItem('25 %');
+      const tab = await openReview(ctx, lb, '25 %');
+      // Carol ramps to 5 % from her terminal while the review is open.
+      await coreRamp(cfg, { percent: 5 }, { gate: false, user: 'carol@example.com' });
+      await reviewClosed(ctx, tab);
+      ctx.log(`notification: ${await ctx.notification('The canary split changed while you reviewed')}`);
+      await waitForRow(ctx, lb, "at Carol's 5 %, not 25 %", (d) => d.startsWith('canary 5 %'), 20000);
+      await ctx.screenshot('12b-review-overtaken.png');
+      // Back to 0 % (Carol again) for the steps that follow; her toasts would hide theirs.
+      await coreRollback(cfg, { speed: 'traffic' }, { user: 'carol@example.com' });
+      await waitForRow(ctx, lb, 'back at canary 0 %', (d) => d.startsWith('canary 0 %'), 20000);
+      await ctx.runCommand('Notifications: Clear All Notifications');
     },
   },
   {
@@ -513,6 +553,40 @@ export const tests: UiTest[] = [
       } finally {
         await held.release().catch(() => undefined);
       }
+    },
+  },
+  {
+    name: 'sandbox: Roll Back… → Rebuild from git asks the group (canary first) and lists branches with commit, date and subject',
+    timeoutMs: 60000,
+    async run(ctx) {
+      await ctx.runCommand('Phar Rollout: Roll Back…');
+      await ctx.pickQuickItem('Rebuild from git');
+      const groups = await ctx.waitFor(
+        'the group picker',
+        async () => {
+          const rows = await ctx.quickPickRows();
+          return rows.some((r) => r.label === 'stable') ? rows : undefined;
+        },
+        30000,
+      );
+      ctx.log(`group picker: ${JSON.stringify(groups.map((g) => `${g.label} — ${g.description}`))}`);
+      if (groups[0]?.label !== 'canary' || groups[0].description !== 'default')
+        throw new Error(`canary comes first, as the default: ${JSON.stringify(groups)}`);
+      await ctx.pickQuickItem('canary');
+      const refs = await ctx.waitFor(
+        'the ref picker with the release commit',
+        async () => {
+          const rows = await ctx.quickPickRows();
+          return rows.some((r) => r.text.includes(`Release ${NEW_VERSION}`)) ? rows : undefined;
+        },
+        30000,
+      );
+      ctx.log(`ref picker: ${JSON.stringify(refs.map((r) => r.text))}`);
+      const branch = refs.find((r) => r.text.includes(`Release ${NEW_VERSION}`))!;
+      if (!/^[0-9a-f]{7,12} · \d{4}-\d\d-\d\d · /.test(branch.description))
+        throw new Error(`a ref row shows its commit, date and age: ${JSON.stringify(branch)}`);
+      await ctx.screenshot('15-rebuild-refs.png');
+      await ctx.page.keyboard.press('Escape');
     },
   },
   {

@@ -98,6 +98,8 @@ export const Commands = {
   copyValue: 'pharRollout.copyValue',
   openHistory: 'pharRollout.openHistory',
   recover: 'pharRollout.recover',
+  startRollout: 'pharRollout.startRollout',
+  openTimeline: 'pharRollout.openTimeline',
   applyChange: 'pharRollout.applyChange',
   cancelChange: 'pharRollout.cancelChange',
 } as const;
@@ -124,6 +126,8 @@ export const commandMeta: Record<CommandId, CommandMeta> = {
   [Commands.copyValue]: { needsTrust: false, context: [V.lastBuild, V.artifact] },
   [Commands.openHistory]: { needsTrust: false, context: [V.history] },
   [Commands.recover]: { needsTrust: true, context: [V.loadBalancer, ...rolloutStates] },
+  [Commands.startRollout]: { needsTrust: true, context: [...rolloutStates] },
+  [Commands.openTimeline]: { needsTrust: false, context: [...rolloutStates] },
   [Commands.applyChange]: { needsTrust: true },
   [Commands.cancelChange]: { needsTrust: false },
 };

@@ -17,6 +17,7 @@ import { startNginx } from '../helpers/nginx';
 import type { NginxServer } from '../helpers/nginx';
 import { buildTestPhar, preparePhpBackend } from '../helpers/phpBackend';
 import type { PhpBackend } from '../helpers/phpBackend';
+import { stopAll } from '../helpers/teardown';
 
 const local = new LocalTransport();
 
@@ -70,14 +71,7 @@ describe('deploy over the local transport (real php backends)', function () {
     ]);
   });
 
-  after(async () => {
-    // Stop everything, even if a test failed midway; report (not hide) a process that stays.
-    const errors: unknown[] = [];
-    for (const b of backends) await b.stop().catch((e) => errors.push(e));
-    await lb?.stop().catch((e) => errors.push(e));
-    await fs.rm(tmp, { recursive: true, force: true });
-    if (errors.length) throw errors[0];
-  });
+  after(() => stopAll([...backends.map((b) => () => b.stop()), () => lb?.stop(), () => fs.rm(tmp, { recursive: true, force: true })]));
 
   it('deploys v1 to every backend: release complete, current switched, php restarted and serving v1', async () => {
     const steps: Array<[string, DeployStep]> = [];

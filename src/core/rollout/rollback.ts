@@ -97,7 +97,7 @@ async function rollbackBody(
   let artifact: Artifact | undefined;
   const action = `rollback-${request.speed}`;
   if (request.speed === 'release') {
-    const started = await startHistory(config.projectDir, {
+    const started = await startHistory(ctx.store, {
       user: ctx.user,
       action,
       target: group,
@@ -112,7 +112,7 @@ async function rollbackBody(
     }));
   } else {
     artifact = await rebuildInWorktree(config, ctx, request.ref!, options);
-    const started = await startHistory(config.projectDir, {
+    const started = await startHistory(ctx.store, {
       user: ctx.user,
       action,
       target: group,

@@ -5,6 +5,7 @@ import { formatAge, formatBytes, formatLatency, formatPercent, md } from './form
 import { foreignMarkdown } from './markdown';
 import { safeText } from '../core/safeText';
 import { disagreement } from './liveState';
+import { packageStatusText } from './buildText';
 
 /**
  * Two items: the local build (`$(package) app 1.2.0`) and, with rollout.json, what is live
@@ -33,9 +34,14 @@ export class StatusBar implements vscode.Disposable {
       return;
     }
     const a = m.artifacts[0];
-    const version = a?.version ?? m.composer?.version;
     // Status bar text renders $(icons): foreign parts are made plain (safeText) and their "$(" broken.
-    this.build.text = `$(package) ${plain(m.appName ?? '')}${version ? ` ${plain(version)}` : ''}`;
+    // A project never built says so (composer.json's version is not a build).
+    const composerVersion = m.composer?.version;
+    this.build.text = `$(package) ${packageStatusText(
+      plain(m.appName ?? ''),
+      a && { version: plain(a.version) },
+      composerVersion === undefined ? undefined : plain(composerVersion),
+    )}`;
     this.build.tooltip = a
       ? foreignMarkdown(
           md`**${a.app} ${a.version}** built ${formatAge(a.builtAt)} by ${a.builder}\n\n${formatBytes(a.size)} · sha256 ${a.sha256.slice(0, 16)}…`,

@@ -9,6 +9,7 @@ import { Commands, ContextValues } from '../contributions';
 import type { ContextValue } from '../contributions';
 import { safeText } from '../../core/safeText';
 import { foreignMarkdown } from '../markdown';
+import { lastBuildRow } from '../buildText';
 import type { ViewNode } from './viewNode';
 
 type Node = ViewNode;
@@ -35,7 +36,7 @@ export class ProjectTreeProvider extends SignedTreeProvider<Node> {
     const latest = m.artifacts[0];
     nodes.push(
       latest
-        ? { item: buildItem(latest, m.lastBuildUpToDate), target: { kind: 'artifact', artifactId: latest.id } }
+        ? { item: buildItem(latest, m.lastBuildUpToDate, m.composer?.version), target: { kind: 'artifact', artifactId: latest.id } }
         : { item: noBuildItem(m.trusted) },
     );
     if (m.artifacts.length > 0) {
@@ -92,13 +93,18 @@ function projectNode(m: ProjectModel): Node {
   };
 }
 
-function buildItem(a: Artifact, upToDate: boolean): vscode.TreeItem {
-  const item = new vscode.TreeItem(`Last build ${safeText(a.version)}`, vscode.TreeItemCollapsibleState.None);
+function buildItem(a: Artifact, upToDate: boolean, composerVersion: string | undefined): vscode.TreeItem {
+  const row = lastBuildRow(a, { upToDate, composerVersion });
+  const item = new vscode.TreeItem(row.label, vscode.TreeItemCollapsibleState.None);
   item.id = 'build';
-  item.description = `${upToDate ? 'up to date · ' : ''}${formatBytes(a.size)} · sha256 ${a.sha256.slice(0, 8)} · ${a.builder} · ${formatAge(a.builtAt)}`;
-  item.iconPath = new vscode.ThemeIcon('check', new vscode.ThemeColor('testing.iconPassed'));
+  item.description = row.description;
+  item.iconPath = row.outOfDate
+    ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground'))
+    : new vscode.ThemeIcon('check', new vscode.ThemeColor('testing.iconPassed'));
   item.tooltip = artifactTooltip(a);
   item.contextValue = ContextValues.lastBuild satisfies ContextValue;
+  // Out of date: Enter (or a click) runs the fix.
+  if (row.outOfDate) item.command = { command: Commands.build, title: 'Build Phar' };
   return item;
 }
 

@@ -1,4 +1,4 @@
-// Bundles the extension and the CLI. `vscode` stays external: the host provides it.
+// Bundles the extension, the CLI and the timeline webview. `vscode` stays external: the host provides it.
 import * as esbuild from 'esbuild';
 
 const production = process.argv.includes('--production');
@@ -19,6 +19,16 @@ const common = {
 const contexts = await Promise.all([
   esbuild.context({ ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] }),
   esbuild.context({ ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } }),
+  // The webview runs in the editor's browser frame: its own bundle (uPlot and its CSS inside), served from dist/webview only.
+  esbuild.context({
+    ...common,
+    platform: 'browser',
+    target: 'es2022',
+    format: 'iife',
+    mainFields: ['browser', 'module', 'main'],
+    entryPoints: { timeline: 'src/webview/timeline.ts' },
+    outdir: 'dist/webview',
+  }),
 ]);
 
 if (watch) {

@@ -19,6 +19,8 @@ export const ContextKeys = {
   rolloutStatus: 'pharRollout.rolloutStatus',
   /** The canary carries traffic (> 0 %): a traffic rollback has something to do. */
   canaryTraffic: 'pharRollout.canaryTraffic',
+  /** A traffic change is open for review in the diff editor (its Apply/Cancel show in the editor title). */
+  reviewPending: 'pharRollout.reviewPending',
 } as const;
 
 export const TASK_TYPE = 'phar-rollout';
@@ -96,6 +98,10 @@ export const Commands = {
   copyValue: 'pharRollout.copyValue',
   openHistory: 'pharRollout.openHistory',
   recover: 'pharRollout.recover',
+  startRollout: 'pharRollout.startRollout',
+  openTimeline: 'pharRollout.openTimeline',
+  applyChange: 'pharRollout.applyChange',
+  cancelChange: 'pharRollout.cancelChange',
 } as const;
 
 export type CommandId = (typeof Commands)[keyof typeof Commands];
@@ -120,4 +126,8 @@ export const commandMeta: Record<CommandId, CommandMeta> = {
   [Commands.copyValue]: { needsTrust: false, context: [V.lastBuild, V.artifact] },
   [Commands.openHistory]: { needsTrust: false, context: [V.history] },
   [Commands.recover]: { needsTrust: true, context: [V.loadBalancer, ...rolloutStates] },
+  [Commands.startRollout]: { needsTrust: true, context: [...rolloutStates] },
+  [Commands.openTimeline]: { needsTrust: false, context: [...rolloutStates] },
+  [Commands.applyChange]: { needsTrust: true },
+  [Commands.cancelChange]: { needsTrust: false },
 };

@@ -7,6 +7,7 @@ import type { HistoryEvent } from '../core/rollout/types';
 import { versionOfArtifactId } from '../core/phar/artifactStore';
 import { safeText } from '../core/safeText';
 import { formatPercent } from './format';
+import { figuresText, windowFigures } from './timelineSeries';
 
 /** How a row looks: by its result (a rollback someone chose is its own kind). */
 export type HistoryKind = 'pass' | 'fail' | 'rollback' | 'started' | 'cancelled';
@@ -15,6 +16,7 @@ export function historyKind(h: HistoryEvent): HistoryKind {
   const r = h.result ?? 'ok';
   if (r === 'started') return 'started';
   if (r === 'cancelled') return 'cancelled';
+  if (r === 'inconclusive') return 'started'; // neither pass nor fail: the neutral icon
   if (!/^(ok|pass)\b/.test(r)) return 'fail';
   return /rollback/.test(h.action) ? 'rollback' : 'pass';
 }
@@ -31,6 +33,8 @@ export function historyResult(h: HistoryEvent): string {
 /** "0 % → 25 %", "1.2.0 → 1.3.0", a gate's numbers; empty when the event carries neither side. */
 export function historyChange(h: HistoryEvent): string {
   if (h.action === 'gate' && isRecord(h.after)) return gateText(h.after);
+  const w = windowFigures(h);
+  if (w) return `at ${formatPercent(w.split)}${w.window ? `, window ${w.window}` : ''}: ${figuresText(w)}`;
   if (h.before === undefined && h.after === undefined) return '';
   return `${valueText(h.before)} → ${valueText(h.after)}`;
 }

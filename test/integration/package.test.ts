@@ -9,7 +9,7 @@ const root = path.resolve(__dirname, '..', '..', '..');
 describe('package (.vsix)', function () {
   this.timeout(240000);
 
-  it('is under 1 MB and holds only what runs: the bundle, the PHP compiler and fpm reset script, media and the schema', async () => {
+  it('is under 1 MB and holds only what runs: the bundles (timeline webview with uPlot and its CSS), the PHP compiler and fpm reset script, media and the schema', async () => {
     const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'phar-rollout-vsix-'));
     try {
       const vsix = path.join(tmp, 'phar-rollout.vsix');
@@ -36,13 +36,21 @@ describe('package (.vsix)', function () {
         .map((f) => f.slice('extension/'.length))
         .sort();
       const allowed =
-        /^(dist\/(extension|cli)\.js|php\/(compile|fpmReset)\.php|media\/[^/]+|schema\/rollout\.schema\.json|package\.json|readme\.md|changelog\.md|LICENSE\.txt)$/;
+        /^(dist\/(extension|cli)\.js|dist\/webview\/timeline\.(js|css)|php\/(compile|fpmReset)\.php|media\/[^/]+|schema\/rollout\.schema\.json|package\.json|readme\.md|changelog\.md|LICENSE\.txt)$/;
       assert.deepEqual(
         files.filter((f) => !allowed.test(f)),
         [],
         'nothing else is shipped',
       );
-      for (const needed of ['dist/extension.js', 'dist/cli.js', 'php/compile.php', 'schema/rollout.schema.json', 'media/rollout.svg'])
+      for (const needed of [
+        'dist/extension.js',
+        'dist/cli.js',
+        'dist/webview/timeline.js',
+        'dist/webview/timeline.css',
+        'php/compile.php',
+        'schema/rollout.schema.json',
+        'media/rollout.svg',
+      ])
         assert.ok(files.includes(needed), `${needed} is shipped`);
     } finally {
       await fs.rm(tmp, { recursive: true, force: true });

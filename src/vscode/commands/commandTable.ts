@@ -21,6 +21,9 @@ import { resume } from './traffic/resume';
 import { verifySplit } from './traffic/verifySplit';
 import { unlock } from './traffic/unlock';
 import { recover } from './traffic/recover';
+import { startRollout } from './traffic/startRollout';
+import { openTimeline } from './view/openTimeline';
+import { changeReviews } from '../previewDocuments';
 
 /** VS Code calls a command with (node, selection) from a tree menu and with scripted (undefined, args) from code. */
 type Handler = (ctx: CommandContext, node: unknown, args: unknown) => unknown;
@@ -58,6 +61,11 @@ const handlers: Record<CommandId, Handler> = {
   [Commands.copyValue]: (ctx, node) => copyValue(ctx, isNodeOf(node, 'artifact') ? node : undefined),
   [Commands.openHistory]: (ctx, _node, args) => openHistory(ctx, commandArgs(Commands.openHistory, args, { action: is.string })),
   [Commands.recover]: (ctx) => recover(ctx),
+  [Commands.startRollout]: (ctx, _node, args) =>
+    startRollout(ctx, commandArgs(Commands.startRollout, args, { confirm: is.boolean, resume: is.boolean })),
+  [Commands.openTimeline]: (ctx) => openTimeline(ctx),
+  [Commands.applyChange]: () => changeReviews.settle('apply'),
+  [Commands.cancelChange]: () => changeReviews.settle('cancel'),
 };
 
 /** Every command of the extension; registerCommands wraps each with logging, trust and error reporting. */

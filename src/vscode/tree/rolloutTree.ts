@@ -11,6 +11,7 @@ import { safeText } from '../../core/safeText';
 import { Commands, ContextValues, rolloutStateContextValue } from '../contributions';
 import type { ContextValue, RolloutRowStatus } from '../contributions';
 import { foreignMarkdown } from '../markdown';
+import { errorPct, lastWindow, p95Text } from '../timelineSeries';
 import type { ViewNode } from './viewNode';
 
 /** A node in the Rollout view; `target` is what a context-menu command receives. */
@@ -100,6 +101,7 @@ function rolloutNode(m: ProjectModel): RolloutNode {
   );
   item.tooltip = r?.message !== undefined ? safeText(r.message, 1000) : `Canary traffic ${formatPercent(split)}`;
   item.contextValue = rolloutStateContextValue(rowStatus(r?.status)) satisfies ContextValue;
+  addWindowFigures(item, m);
   return { item, target: { kind: 'rollout' } };
 }
 
@@ -234,4 +236,23 @@ function rowStatus(status: string | undefined): RolloutRowStatus {
     default:
       return 'idle';
   }
+}
+
+/**
+ * The rollout row with the latest analysis window (issue 9 item 9): its canary figures on the row,
+ * both sides in the tooltip. Read from the history, so a run in a terminal or a teammate's shows too.
+ */
+function addWindowFigures(item: vscode.TreeItem, m: ProjectModel): void {
+  const w = lastWindow(m.live.history);
+  if (!w) return;
+  item.description = `${String(item.description ?? '')} · canary ${errorPct(w.canary.errorRate)} p95 ${p95Text(w.canary.p95Ms)}`;
+  const row = (name: string, s: typeof w.canary) =>
+    md`| ${name} | ${s.requests} | ${s.errors} (${errorPct(s.errorRate)}) | ${p95Text(s.p95Ms)} |\n`;
+  const message = typeof item.tooltip === 'string' ? item.tooltip : '';
+  const where = `${historyTime(new Date(w.atMs).toISOString())}, at ${formatPercent(w.split)}${w.window ? `, window ${w.window} of the step` : ''}`;
+  item.tooltip = foreignMarkdown(
+    md`${message}\n\nLast window (${where}): **${w.verdict}**\n\n| | requests | errors | p95 |\n|---|---|---|---|\n` +
+      row('canary', w.canary) +
+      row('stable', w.stable),
+  );
 }

@@ -26,7 +26,7 @@ export interface RampStart {
   steps: readonly number[];
 }
 
-interface Facts {
+export interface Facts {
   status: RolloutStatusView;
   canary: BackendStatus[];
 }
@@ -40,7 +40,7 @@ export function refuse(message: string, fix?: { title: string; command: CommandI
 }
 
 /** The rollout state, the LBs, the lock and the canary backends' releases, all at once. */
-async function readFacts(ctx: CommandContext, config: RolloutConfig): Promise<Facts> {
+export async function readFacts(ctx: CommandContext, config: RolloutConfig): Promise<Facts> {
   const canaryBackends = config.backends.filter((b) => b.group === 'canary');
   return ctx.withProgress('Phar Rollout: Checking the rollout', async (signal, report) => {
     const options = rolloutOptions(ctx, signal, report);
@@ -54,14 +54,14 @@ async function readFacts(ctx: CommandContext, config: RolloutConfig): Promise<Fa
 
 const canaryGroup = (): NodeOf<'group'> => ({ item: new vscode.TreeItem('Canary'), target: { kind: 'group', group: 'canary' } });
 
-function noCanaryBackend(config: RolloutConfig): boolean {
+export function noCanaryBackend(config: RolloutConfig): boolean {
   if (config.backends.some((b) => b.group === 'canary')) return false;
   refuse('rollout.json has no backend in the "canary" group.', { title: 'Open rollout.json', command: Commands.openConfig });
   return true;
 }
 
 /** A live lock (a stale one is taken over by the operation itself). */
-function locked(facts: Facts): boolean {
+export function locked(facts: Facts): boolean {
   const lock = facts.status.lock;
   if (!lock || lock.stale) return false;
   const since = lock.since ? ` since ${formatAge(lock.since)}` : '';
@@ -72,7 +72,7 @@ function locked(facts: Facts): boolean {
   return true;
 }
 
-function nothingOnCanary(facts: Facts, what: string): boolean {
+export function nothingOnCanary(facts: Facts, what: string): boolean {
   if (facts.canary.some((b) => b.deployed)) return false;
   refuse(`Nothing is deployed to the canary group yet: deploy a build to it before ${what}.`, {
     title: 'Deploy…',

@@ -10,6 +10,9 @@ import { backendStatus } from '../core/backends/status';
 import { history, rolloutStatus } from '../core/rollout/status';
 import { currentSplit } from '../core/rollout/shared';
 import { formatPercent } from './format';
+import * as os from 'node:os';
+import { ownerAlive } from '../core/traffic/intent';
+import type { Intent } from '../core/traffic/live';
 
 /** One backend as the views show it; `drift` comes from the core. */
 export interface BackendView {
@@ -31,9 +34,19 @@ export interface LoadBalancerView {
   fileSplit?: number;
   /** The file and nginx disagree, in words with the fix ("file says 50 %, nginx serves 0 %: …"). */
   drift?: string;
-  /** A change that did not finish (its owner may be gone): Recover puts the LBs back. */
+  /** A change that did not finish (its owner is gone): Recover puts the LBs back. */
   interrupted?: boolean;
+  /** A change in progress (its owner runs): who; file and nginx may differ until it is confirmed. */
+  changing?: string;
   error?: string;
+}
+
+/** How long a change on another host may run before the views call it interrupted (reconcile's default staleness). */
+const REMOTE_CHANGE_S = 5 * 60;
+
+/** True while the process that started `intent` runs: alive on this host, or young from another host. */
+export function changeRunning(intent: Intent, ageS: number): boolean {
+  return intent.host === os.hostname() ? ownerAlive(intent) : ageS < REMOTE_CHANGE_S;
 }
 
 /** "file 50 %, nginx serves 0 %" when an LB's file and nginx disagree (or a change did not finish); else undefined. */
@@ -113,14 +126,19 @@ export async function loadLiveState(
       error: b.error,
       drift: b.drift,
     })),
-    loadBalancers: (rollout?.loadBalancers ?? []).map((l) => ({
-      name: l.name,
-      split: l.split,
-      fileSplit: l.fileSplit,
-      drift: l.drift,
-      interrupted: l.interrupted ? true : undefined,
-      error: l.error ?? (l.split === undefined ? l.liveError : undefined),
-    })),
+    loadBalancers: (rollout?.loadBalancers ?? []).map((l) => {
+      // A change still running (this window's own ramp, a teammate's) is not a disagreement to repair.
+      const running = l.interrupted && changeRunning(l.interrupted, l.interruptedAgeS ?? 0);
+      return {
+        name: l.name,
+        split: l.split,
+        fileSplit: l.fileSplit,
+        drift: running ? undefined : l.drift,
+        interrupted: l.interrupted && !running ? true : undefined,
+        changing: running ? l.interrupted!.owner : undefined,
+        error: l.error ?? (l.split === undefined ? l.liveError : undefined),
+      };
+    }),
     rollout:
       rollout && (state || liveSplit !== undefined)
         ? {

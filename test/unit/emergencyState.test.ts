@@ -7,7 +7,8 @@ import { inputErrorsOf } from '../../src/core/errors';
 import type { InputError } from '../../src/core/errors';
 import { TransportPool } from '../../src/core/exec/transportFor';
 import { nullLogger } from '../../src/core/log';
-import { disagreement, loadEmergencyState } from '../../src/vscode/liveState';
+import type { Intent } from '../../src/core/traffic/live';
+import { changeRunning, disagreement, loadEmergencyState } from '../../src/vscode/liveState';
 
 /**
  * The views' emergency path (rollout.json broken) reaches an ssh LB through the transports it is
@@ -105,5 +106,13 @@ describe('emergency state: rollout.json broken, the last applied configuration o
     assert.equal(disagreement({ name: 'edge', split: 0, fileSplit: 50, drift: 'x' }), 'file 50 %, nginx serves 0 %');
     assert.equal(disagreement({ name: 'edge', split: 0, interrupted: true }), 'a change did not finish, nginx serves 0 %');
     assert.equal(disagreement({ name: 'edge', split: 25, fileSplit: 25 }), undefined);
+  });
+
+  it('a change whose process runs is in progress, not interrupted: alive here, or young from another host', () => {
+    const intent = (o: Partial<Intent>) => ({ op: 'x', owner: 'dev@example.com', pid: process.pid, host: os.hostname(), ...o }) as Intent;
+    assert.equal(changeRunning(intent({}), 0), true, 'this process');
+    assert.equal(changeRunning(intent({ pid: 2 ** 22 + 7 }), 0), false, 'a dead pid on this host');
+    assert.equal(changeRunning(intent({ host: 'elsewhere.invalid' }), 30), true, 'young, from another host');
+    assert.equal(changeRunning(intent({ host: 'elsewhere.invalid' }), 600), false, 'ten minutes old, from another host');
   });
 });

@@ -30,9 +30,23 @@ class FakeLbHost implements Transport {
     assert.equal(args[0], 'sh');
     const script = /^# phar-rollout:(\w+)/.exec(args[2])?.[1] ?? '?';
     this.calls.push(script);
-    this.during?.(script);
     const a = args.slice(4);
-    const input = typeof options.input === 'string' ? options.input : '';
+    let input = typeof options.input === 'string' ? options.input : '';
+    // Mode wait (the reload call started beside the stage): it acts once told on stdin, as the script does.
+    let wait: { mode: string; act: string } | undefined;
+    if (script === 'reload' && a[1] === 'wait') {
+      const text = await new Promise<string>((resolve) => {
+        let t = '';
+        (options.input as NodeJS.ReadableStream).on('data', (c) => (t += c)).on('end', () => resolve(t));
+      });
+      const [word, pid, elog] = text.split('\n', 3);
+      if (word === 'go') {
+        wait = { mode: 'apply', act: 'reload' };
+        input = text.slice(word.length + pid.length + elog.length + 3);
+      } else if (['restore', 'remove', 'keep'].includes(word)) wait = { mode: word, act: 'none' };
+      else return { command: 'sh', args: [...args], code: 0, signal: null, stdout: '@stopped\n', stderr: '', durationMs: 1 };
+    }
+    this.during?.(script);
     const out = (stdout: string, code = 0): RunResult => ({
       command: 'sh',
       args: [...args],
@@ -62,7 +76,8 @@ class FakeLbHost implements Transport {
         );
       }
       case 'reload': {
-        const [mode, act, want, , , , , op] = a.slice(1);
+        const [mode0, act0, want, , , , , op] = a.slice(1);
+        const { mode, act } = wait ?? { mode: mode0, act: act0 };
         const intentOf = (k: string) => this.files.get(`${f}.${k}`)?.includes(`"op":"${op}"`);
         if (mode === 'apply') this.files.set(`${f}.applied.json.new`, input);
         if (mode !== 'apply' && intentOf('intent.done')) {

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -237,40 +239,58 @@ export interface ReloadOutcome {
 export async function reloadConfirmed(
   lb: LoadBalancerConfig,
   transport: Transport,
-  o: {
+  o: ReloadOptions & {
     mode: 'apply' | 'restore' | 'remove' | 'keep' | 'prev' | 'confirmed';
-    reload: boolean;
-    generation?: string;
-    pidFile?: string;
-    errorLog?: string;
-    deadlineMs?: number;
-    op?: string;
-    timeoutMs?: number;
-    /** Where the file being confirmed answers (default: the LB's configured address). */
-    status?: string;
     /** Mode apply: the configuration the split is applied with (kept once live). */
     applied?: string;
   },
 ): Promise<ReloadOutcome> {
-  // Each option resolved once: the script's arguments and the messages use the same values.
+  const r = await runReload(lb, transport, { ...o, input: o.applied ?? '' });
+  return reloadOutcome(lb, r, o);
+}
+
+interface ReloadOptions {
+  reload: boolean;
+  generation?: string;
+  pidFile?: string;
+  errorLog?: string;
+  deadlineMs?: number;
+  op?: string;
+  timeoutMs?: number;
+  /** Where the file being confirmed answers (default: the LB's configured address). */
+  status?: string;
+}
+
+/** Runs RELOAD_SCRIPT (see its modes); `input` is its stdin (mode wait: the instruction, written later). */
+function runReload(
+  lb: LoadBalancerConfig,
+  transport: Transport,
+  o: ReloadOptions & { mode: string; input: string | Readable },
+): Promise<RunResult> {
   const deadline = o.deadlineMs ?? 10000;
-  const pidFile = o.pidFile ?? lb.pidFile ?? DEFAULT_PID_FILE;
-  const errorLog = o.errorLog ?? lb.errorLog ?? DEFAULT_ERROR_LOG;
-  const status = o.status ?? statusAddress(lb);
   const args = [
     lb.file,
     o.mode,
     o.reload ? 'reload' : 'none',
     o.generation ?? '',
-    pidFile,
-    errorLog,
+    o.pidFile ?? lb.pidFile ?? DEFAULT_PID_FILE,
+    o.errorLog ?? lb.errorLog ?? DEFAULT_ERROR_LOG,
     String(deadline),
-    status,
+    o.status ?? statusAddress(lb),
     o.op ?? '-',
     ...commandArgs(lb.reload),
   ];
-  const r = await runScript(transport, RELOAD_SCRIPT, args, { input: o.applied ?? '', timeoutMs: (o.timeoutMs ?? 30000) + deadline });
+  return runScript(transport, RELOAD_SCRIPT, args, { input: o.input, timeoutMs: (o.timeoutMs ?? 30000) + deadline });
+}
+
+/** What RELOAD_SCRIPT's output says, in words that quote nginx (never throws). */
+function reloadOutcome(lb: LoadBalancerConfig, r: RunResult, o: ReloadOptions): ReloadOutcome {
+  // Each option resolved once: the messages use the values the script was given.
+  const deadline = o.deadlineMs ?? 10000;
+  const errorLog = o.errorLog ?? lb.errorLog ?? DEFAULT_ERROR_LOG;
+  const status = o.status ?? statusAddress(lb);
   const { marks, quoted } = markers(r.stdout);
+  if (marks.has('stopped')) return { ok: false, message: 'nothing was done (no instruction arrived)' };
   if (r.code !== 0 || !marks.has('placed'))
     return { ok: false, message: `putting the file in place failed: ${safeText(r.stderr.trim() || `exit ${r.code}`)}` };
   if (marks.has('superseded')) return { ok: false, message: superseded(lb, marks.get('superseded')) };
@@ -293,6 +313,37 @@ export async function reloadConfirmed(
   return {
     ok: false,
     message: `the reload did not take effect within ${deadline} ms (${why}); nginx's error log (${safeText(errorLog)}) says:\n${quoteLines(quoted)}`,
+  };
+}
+
+/**
+ * The reload call of one LB, started beside its stage call (mode wait) so that its ssh session is
+ * up by the time every LB was tested: `go` lets it reload and confirm, `putBack` has it restore the
+ * previous file without a reload (what revert does for an LB not reloaded). Still one call per phase.
+ */
+function startReload(s: LbState, op: string, deadlineMs: number, timeoutMs: number) {
+  const input = new PassThrough();
+  const opts = { reload: true, generation: s.generation, deadlineMs, op, timeoutMs: 2 * timeoutMs };
+  const result = runReload(s.lb, s.transport, { ...opts, mode: 'wait', input }).then(
+    (r) => ({ r }),
+    (err: unknown) => ({ err: err instanceof Error ? err : new Error(String(err)) }),
+  );
+  let told = false;
+  const tell = (text: string) => {
+    if (!told) input.end(text);
+    told = true;
+  };
+  return {
+    go(): void {
+      tell(`go\n${s.pidFile}\n${s.errorLog}\n${s.appliedText ?? ''}`);
+    },
+    putBack(mode: 'restore' | 'remove' | 'keep' | 'stop'): void {
+      tell(`${mode}\n`);
+    },
+    async outcome(): Promise<{ outcome?: ReloadOutcome; err?: Error }> {
+      const x = await result;
+      return 'err' in x ? { err: x.err } : { outcome: reloadOutcome(s.lb, x.r, { ...opts, pidFile: s.pidFile, errorLog: s.errorLog }) };
+    },
   };
 }
 
@@ -345,7 +396,7 @@ export async function applyFiles(changes: readonly LbFileChange[], options: Appl
   options.onProgress?.({
     message: `testing the new configuration on ${states.length === 1 ? states[0].lb.name : `${states.length} load balancers`}`,
   });
-  const tested = await Promise.allSettled(
+  const staging = Promise.allSettled(
     states.map((s) => {
       const after = parseHeader(s.text);
       const intent = JSON.stringify({
@@ -375,9 +426,12 @@ export async function applyFiles(changes: readonly LbFileChange[], options: Appl
       return stage(s, intent, op, timeoutMs);
     }),
   );
-  const testErrors = failures(tested);
+  // The reload calls start now, beside the stages (they wait for word on stdin): their ssh sessions
+  // are up by the time every LB was tested, so the second phase costs no new session set-up.
+  const reloads = states.map((s) => startReload(s, op, deadlineMs, timeoutMs));
+  const testErrors = failures(await staging);
   if (testErrors.length > 0 || options.signal?.aborted) {
-    const revertErrors = await revert(states, op, deadlineMs, timeoutMs, log);
+    const revertErrors = await putBack(states, reloads, log);
     if (testErrors.length === 0) throw cancelled(states, revertErrors);
     throw combine([...testErrors, ...revertErrors], revertMessage(revertErrors));
   }
@@ -385,29 +439,17 @@ export async function applyFiles(changes: readonly LbFileChange[], options: Appl
   // 2. Reload and confirm live everywhere.
   options.onProgress?.({ message: 'reloading and confirming live' });
   const reloaded = await Promise.allSettled(
-    states.map(async (s) => {
+    states.map(async (s, k) => {
       s.reloadTried = true;
-      let r: ReloadOutcome;
-      try {
-        r = await reloadConfirmed(s.lb, s.transport, {
-          mode: 'apply',
-          reload: true,
-          applied: s.appliedText,
-          generation: s.generation,
-          pidFile: s.pidFile,
-          errorLog: s.errorLog,
-          deadlineMs,
-          op,
-          timeoutMs,
-        });
-      } catch (err) {
+      reloads[k].go();
+      const { outcome: r, err } = await reloads[k].outcome();
+      if (err || !r)
         throw lbError(
-          `load balancer "${s.lb.name}" (${s.transport.host}): reload could not run: ${(err as Error).message}`,
+          `load balancer "${s.lb.name}" (${s.transport.host}): reload could not run: ${err?.message ?? 'no answer'}`,
           'reload',
           s.lb.name,
           err,
         );
-      }
       if (!r.ok) throw lbError(`load balancer "${s.lb.name}" ${r.message}`, 'reload', s.lb.name);
       s.liveMs = r.liveMs;
       log.debug(`${s.lb.name}: generation ${s.generation ?? '?'} live ${r.liveMs} ms after the reload`);
@@ -451,6 +493,31 @@ function revertMessage(revertErrors: Error[]): string {
   return revertErrors.length === 0
     ? 'Every load balancer is back on its previous file.'
     : 'Restoring the previous files failed on some load balancers (above): check them by hand; the previous file is <file>.prev.';
+}
+
+/**
+ * After a failed or cancelled test phase: each LB's waiting reload call puts its file back without a
+ * reload (nothing was reloaded yet) and marks the intent done, or (not staged) just ends.
+ */
+async function putBack(states: LbState[], reloads: Array<ReturnType<typeof startReload>>, log: Logger): Promise<Error[]> {
+  for (const [k, s] of states.entries()) reloads[k].putBack(!s.staged ? 'stop' : !s.swapped ? 'keep' : s.hadFile ? 'restore' : 'remove');
+  const results = await Promise.allSettled(
+    states.map(async (s, k) => {
+      const { outcome: r, err } = await reloads[k].outcome();
+      if (!s.staged) return;
+      if (err || !r)
+        throw lbError(
+          `load balancer "${s.lb.name}": restoring the previous file failed: ${err?.message ?? 'no answer'}`,
+          'revert',
+          s.lb.name,
+          err,
+        );
+      if (!r.ok) throw lbError(`load balancer "${s.lb.name}": going back to the previous file: ${r.message}`, 'revert', s.lb.name);
+      if (s.swapped) log.info(`${s.lb.name}: previous file restored`);
+      s.swapped = false;
+    }),
+  );
+  return failures(results);
 }
 
 /**

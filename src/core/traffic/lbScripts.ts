@@ -7,7 +7,7 @@
  */
 import type { CommandSpec } from '../config/rolloutConfig';
 import type { RunResult } from '../exec/process';
-import type { Transport } from '../exec/transport';
+import type { ExecOptions, Transport } from '../exec/transport';
 
 /** Fetches the status endpoint of "$addr" (curl, else wget); prints the body, nothing on failure. */
 const FETCH = `fetch() {
@@ -83,7 +83,7 @@ exit 0`;
 /**
  * Put a file in place (mode), reload, and confirm. Args: file, mode (apply: the file is in place;
  * restore: <file>.prev back over it; remove: the file did not exist before; keep: leave it; prev /
- * confirmed: copy that file over it), act (reload|none), generation to confirm ('' = only old workers),
+ * confirmed: copy that file over it; wait: read which of apply/restore/remove/keep from stdin first), act (reload|none), generation to confirm ('' = only old workers),
  * pid file, error log, deadline ms, status address, op id, reload kind (sh|argv), reload command…;
  * stdin (mode apply): the applied configuration, kept as <file>.applied.json once live.
  * Live = no worker that ran before the reload still accepts (each is gone or "shutting down", read
@@ -97,6 +97,18 @@ export const RELOAD_SCRIPT = `# phar-rollout:reload
 f=$1; mode=$2; act=$3; gen=$4; pidf=$5; elog=$6; dl=$7; addr=$8; op=$9; shift 9; kind=$1; shift
 ${FETCH}
 ${RUN_RECORD}
+if [ "$mode" = wait ]; then
+  # Started beside the stage call, so that its ssh session is up when the stage's answer arrives; it
+  # does nothing until told on stdin: "go" (then the pid file, the error log and the applied
+  # configuration), or how to put the file back without a reload. End of input (the sender died or
+  # went away): nothing is moved.
+  w=; read -r w || w=
+  case $w in
+    go) mode=apply; act=reload; read -r pidf; read -r elog ;;
+    restore|remove|keep) mode=$w; act=none ;;
+    *) echo "@stopped"; exit 0 ;;
+  esac
+fi
 run_record
 ms() { date +%s%3N; }
 # kids=the children of pid $1: /proc/<pid>/task/*/children where the kernel has it, else every
@@ -216,7 +228,7 @@ export function runScript(
   transport: Transport,
   script: string,
   args: readonly string[],
-  options: { input?: string; timeoutMs?: number; signal?: AbortSignal } = {},
+  options: { input?: ExecOptions['input']; timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<RunResult> {
   return transport.exec(['sh', '-c', script, 'sh', ...args], { ...options, allowFailure: true, timeoutMs: options.timeoutMs ?? 60000 });
 }

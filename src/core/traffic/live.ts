@@ -104,6 +104,8 @@ export interface LiveSplit extends LbSplit {
   drift?: string;
   /** An unfinished change (its owner may be running, or gone: see reconcile). */
   interrupted?: Intent;
+  /** Age in seconds of `interrupted`, by the LB host's clock (a change in progress is young). */
+  interruptedAgeS?: number;
 }
 
 /**
@@ -130,7 +132,7 @@ export async function readLive(lb: LoadBalancerConfig, transport: Transport, opt
               : `${lb.file} is not a Phar Rollout file (no "# phar-rollout split=" header)`,
         }),
     ...(i.status ? { live: { generation: i.status.generation, split: i.status.split } } : { liveError: i.statusError }),
-    ...(i.intent ? { interrupted: i.intent.value } : {}),
+    ...(i.intent ? { interrupted: i.intent.value, interruptedAgeS: i.intent.ageS } : {}),
   };
   if (i.status && i.file && i.status.generation !== i.file.generation)
     out.drift = `file ${formatSplit(i.file.split)} %, nginx serves ${formatSplit(i.status.split)} %`;

@@ -146,9 +146,11 @@ function lbNode(name: string, view: LoadBalancerView | undefined, refreshing: bo
     item.iconPath = new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground'));
     item.tooltip = `nginx load balancer ${name}: ${differs}. Run Recover (context menu) to repair.`;
   } else if (view?.split !== undefined) {
-    item.description = `canary ${formatPercent(view.split)} ${percentBar(view.split)}`;
+    item.description = `canary ${formatPercent(view.split)} ${percentBar(view.split)}${view.changing ? ' · changing…' : ''}`;
     item.iconPath = new vscode.ThemeIcon('globe');
-    item.tooltip = `nginx load balancer ${name}: ${formatPercent(view.split)} of requests go to the canary group.`;
+    item.tooltip =
+      `nginx load balancer ${name}: ${formatPercent(view.split)} of requests go to the canary group.` +
+      (view.changing ? ` A change by ${safeText(view.changing)} is in progress.` : '');
   } else {
     item.description = view?.error ? 'unreadable' : refreshing ? 'reading…' : 'unknown';
     item.iconPath = new vscode.ThemeIcon(

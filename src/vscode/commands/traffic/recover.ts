@@ -7,7 +7,7 @@ import { disagreement } from '../../liveState';
 import { notify } from '../../notify';
 import type { ProjectModel } from '../../projectModel';
 import type { CommandContext } from '../commandContext';
-import { requireConfig } from '../pick';
+import { configOrApplied } from '../pick';
 import { rolloutOptions } from './rolloutOptions';
 
 /**
@@ -17,7 +17,7 @@ import { rolloutOptions } from './rolloutOptions';
  * serves (traffic unchanged). With rollout.json broken it runs from the last applied configuration.
  */
 export async function recover(ctx: CommandContext): Promise<RecoverResult | undefined> {
-  const config = ctx.model.liveConfig ?? requireConfig(ctx);
+  const { config } = await configOrApplied(ctx);
   const result = await ctx.withProgress('Phar Rollout: Recovering the load balancers', (signal, report) =>
     coreRecover(config, rolloutOptions(ctx, signal, report)),
   );

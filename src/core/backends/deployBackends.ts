@@ -19,10 +19,13 @@ import {
   readCurrentRelease,
   setLinks,
   switchCurrent,
+  switchCurrentThen,
 } from './releases';
 import type { ReleaseLinks } from './releases';
 import { Drainer, drains } from './drain';
 import { delay } from '../delay';
+import { ProcessError } from '../exec/process';
+import type { RunResult } from '../exec/process';
 
 /** The steps of a deploy on one backend, in order. */
 export type DeployStep =
@@ -112,11 +115,11 @@ interface Restore {
  * build, or on its previous release once its probe shows that build again; otherwise it stays out
  * of rotation and the error says so and what to do.
  */
-async function confirmSwitch(run: BackendRun, before: ReleaseLinks, build: BuildIdentity): Promise<void> {
+async function confirmSwitch(run: BackendRun, before: ReleaseLinks, build: BuildIdentity, hookRan?: HookRan): Promise<void> {
   let failure: unknown;
   const restore: Restore = { servesPrevious: true };
   try {
-    await switchAndProbe(run, before, build, restore);
+    await switchAndProbe(run, before, build, restore, hookRan);
   } catch (err) {
     failure = err;
   }
@@ -151,11 +154,18 @@ function stepOf(err: unknown): string {
   return (err as OperationError).step ?? 'restart';
 }
 
-async function switchAndProbe(run: BackendRun, before: ReleaseLinks, build: BuildIdentity, restore: Restore): Promise<void> {
+async function switchAndProbe(
+  run: BackendRun,
+  before: ReleaseLinks,
+  build: BuildIdentity,
+  restore: Restore,
+  hookRan?: HookRan,
+): Promise<void> {
   const { t, backend, config, signal } = run;
   try {
+    if (hookRan) hookOutcome(run, hookRan);
     throwIfAborted(signal);
-    await serveCurrent(run);
+    if (!hookRan) await serveCurrent(run);
     if (backend.probe) {
       run.step('probe');
       await waitForBuild(backend.probe, build, {
@@ -205,6 +215,28 @@ async function switchAndProbe(run: BackendRun, before: ReleaseLinks, build: Buil
       cause: err,
     });
   }
+}
+
+/** The restart hook's result when it ran in the switch's trip, or what that trip threw (links then unknown). */
+type HookRan = { result: RunResult } | { error: unknown };
+
+/** Throws as `t.command` would have for the hook run in the switch's trip. */
+function hookOutcome(run: BackendRun, ran: HookRan): void {
+  if ('error' in ran) throw ran.error;
+  const r = ran.result;
+  if (r.code === 0) return;
+  const why = (r.stderr || r.stdout).trim().split('\n').slice(-5).join('\n');
+  throw new ProcessError(r, `the restart hook exited with ${r.code ?? r.signal} on ${run.t.host}${why ? `: ${why}` : ''}`);
+}
+
+/**
+ * True when the restart hook can run in the same trip as the switch: a plain hook (not the fpm
+ * reset) on a backend that is not drained first (a drain must come between switch and hook).
+ */
+function hookWithSwitch(run: BackendRun): readonly string[] | undefined {
+  const { backend } = run;
+  if (!backend.restart || backend.runtime === 'fpm' || run.drainer) return undefined;
+  return typeof backend.restart === 'string' ? ['sh', '-c', backend.restart] : backend.restart;
 }
 
 /**
@@ -258,8 +290,9 @@ async function deployOne(
   const lock = await acquireLock(t, backend.dir, { operation: `deploy ${artifact.id}`, owner: deployedBy, signal });
   let switched = false;
   try {
+    let before: ReleaseLinks;
     try {
-      await placeRelease(t, backend.dir, artifact, { signal, deployedBy, onStep: run.step, onBytes });
+      ({ links: before } = await placeRelease(t, backend.dir, artifact, { signal, deployedBy, onStep: run.step, onBytes }));
       throwIfAborted(signal);
     } catch (err) {
       // Leave nothing half-made behind (unless a link points at that release).
@@ -269,9 +302,22 @@ async function deployOne(
       throw err;
     }
     run.step('switch');
-    const before = await switchCurrent(t, backend.dir, artifact.id, { signal });
+    const hook = hookWithSwitch(run);
+    let hookRan: HookRan | undefined;
+    if (hook) {
+      // One trip: switch, then the restart hook (the links read by placeRelease hold: we have the lock).
+      run.step('restart');
+      try {
+        hookRan = {
+          result: await switchCurrentThen(t, backend.dir, artifact.id, before, hook, { signal, timeoutMs: config.probe.deployDeadlineMs }),
+        };
+      } catch (err) {
+        if (err instanceof OperationError && err.step === 'switch') throw err;
+        hookRan = { error: err };
+      }
+    } else before = await switchCurrent(t, backend.dir, artifact.id, { signal });
     switched = true;
-    await confirmSwitch(run, before, artifact);
+    await confirmSwitch(run, before, artifact, hookRan);
     run.step('prune');
     try {
       const removed = await pruneReleases(t, backend.dir, config.keepReleases);

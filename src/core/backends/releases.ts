@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import type { Artifact, ArtifactManifest } from '../phar/artifact';
 import { OperationError, throwIfAborted } from '../errors';
 import type { Transport } from '../exec/transport';
+import type { RunResult } from '../exec/process';
 import { hostFilesOn } from '../exec/hostFiles';
 import { acquireHostLock } from '../exec/hostLock';
 import type { HeldLock, LockSite } from '../exec/hostLock';
@@ -94,13 +95,62 @@ export async function setLinks(
   if (args.length) await t.exec(['sh', '-c', SET_LINKS, 'sh', dir, ...args], { signal: options.signal });
 }
 
+/** The links that make release `id` current, given the links `before`: the old current becomes previous. */
+function switchedLinks(before: ReleaseLinks, id: string): { current: string; previous?: string } {
+  return before.current && before.current !== id ? { current: id, previous: before.current } : { current: id };
+}
+
 /** Points `current` at release `id` (and `previous` at the old current). Returns the links before. */
 export async function switchCurrent(t: Transport, dir: string, id: string, options: RemoteOptions = {}): Promise<ReleaseLinks> {
   const before = await readLinks(t, dir, options);
   throwIfAborted(options.signal);
   // Not cancellable once started: a switch cut halfway would leave the links in between.
-  await setLinks(t, dir, before.current && before.current !== id ? { current: id, previous: before.current } : { current: id });
+  await setLinks(t, dir, switchedLinks(before, id));
   return before;
+}
+
+// $1 dir, $2 how many link arguments follow (name, target pairs as SET_LINKS), then the command to
+// run once the links are set (none: nothing). "@switched" on stdout marks that the links were set.
+const SWITCH_THEN = `# phar-rollout:switch
+d=$1; n=$2; shift 2
+( cd -- "$d" || exit 1
+  while [ "$n" -gt 1 ]; do
+    if [ -z "$2" ]; then rm -f -- "$1" || exit 1; else { ln -sfn -- "$2" ".$1.tmp" && mv -T -- ".$1.tmp" "$1"; } || exit 1; fi
+    shift 2; n=$((n - 2))
+  done ) || { echo "switching the links in $d failed" >&2; exit 1; }
+shift "$n"
+echo '@switched'
+[ $# -eq 0 ] || exec "$@"`;
+
+/**
+ * Points `current` at release `id` (and `previous` at `before.current`; `before` as read under the
+ * lock), then runs `then` (an argument vector: the restart hook) in the same trip. Throws
+ * OperationError (step "switch") when the links could not be set; otherwise returns the command's
+ * result, failures included (its output without the marker). A throw of the transport itself
+ * (cancel, lost connection) leaves it unknown whether the links changed: callers put them back.
+ */
+export async function switchCurrentThen(
+  t: Transport,
+  dir: string,
+  id: string,
+  before: ReleaseLinks,
+  then: readonly string[],
+  options: RemoteOptions & { timeoutMs?: number } = {},
+): Promise<RunResult> {
+  const links = switchedLinks(before, id);
+  const args: string[] = ['current', `${RELEASES_DIR}/${checkReleaseId(links.current)}`];
+  if (links.previous) args.push('previous', `${RELEASES_DIR}/${checkReleaseId(links.previous)}`);
+  const r = await t.exec(['sh', '-c', SWITCH_THEN, 'sh', dir, String(args.length), ...args, ...then], {
+    signal: options.signal,
+    timeoutMs: options.timeoutMs,
+    allowFailure: true,
+  });
+  if (!/^@switched\n/.test(r.stdout))
+    throw new OperationError(`switching current to ${id} in ${dir} on ${t.host} failed: ${r.stderr.trim() || `exit ${r.code}`}`, {
+      step: 'switch',
+      host: t.host,
+    });
+  return { ...r, stdout: r.stdout.replace(/^@switched\n/, '') };
 }
 
 /**
@@ -294,6 +344,23 @@ export function acquireLock(t: Transport, dir: string, options: LockOptions): Pr
   });
 }
 
+// $1 release dir, $2 backend dir, $3 phar: prints current's and previous's targets, then sha256sum of $3 (if any).
+const PREPARE = `# phar-rollout:prepare
+mkdir -p -- "$1" || exit 1
+printf '%s\\n' "$(readlink -- "$2/current" 2>/dev/null)" "$(readlink -- "$2/previous" 2>/dev/null)"
+sha256sum -- "$3" 2>/dev/null
+exit 0`;
+
+// Stdin to $1 (.part), then its sha256 must be $3 (else exit 12, the sum printed), mv to $2, and
+// release.json ($4) written from $5 last: the marker of a complete release. Exit 10 upload, 11 verify, 13 record.
+const PUT = `# phar-rollout:put
+cat > "$1" || exit 10
+s=$(sha256sum -- "$1") || exit 11
+printf '%s\\n' "$s"
+case "$s" in "$3 "*) ;; *) exit 12;; esac
+mv -f -- "$1" "$2" || exit 11
+{ printf '%s\\n' "$5" > "$4.tmp" && mv -f -- "$4.tmp" "$4"; } || exit 13`;
+
 function parseSha(stdout: string): string | undefined {
   return /^\\?([0-9a-f]{64})\s/.exec(stdout)?.[1];
 }
@@ -318,7 +385,7 @@ export async function placeRelease(
   dir: string,
   artifact: Artifact,
   options: PlaceOptions = {},
-): Promise<{ uploaded: boolean; release: ReleaseInfo }> {
+): Promise<{ uploaded: boolean; release: ReleaseInfo; links: ReleaseLinks }> {
   const id = checkReleaseId(artifact.id);
   if (!PHAR_RE.test(artifact.phar))
     throw new OperationError(`"${artifact.phar}" is not a valid phar file name`, { step: 'upload', host: t.host });
@@ -329,49 +396,66 @@ export async function placeRelease(
   const opts = { signal: options.signal };
 
   options.onStep?.('upload');
-  const existing = await t.exec(['sha256sum', '--', phar], { ...opts, allowFailure: true });
-  const uploaded = parseSha(existing.stdout) !== expected;
-  if (uploaded) {
-    try {
-      await t.exec(['mkdir', '-p', '--', relDir], opts);
-      await t.upload(artifact.pharPath, part, { ...opts, onProgress: (b) => options.onBytes?.(b, artifact.size) });
-    } catch (err) {
-      throw stepError(err, 'upload', t.host);
-    }
-    throwIfAborted(options.signal);
-    options.onStep?.('verify');
-    let actual: string | undefined;
-    try {
-      actual = parseSha((await t.exec(['sha256sum', '--', part], opts)).stdout);
-    } catch (err) {
-      throw stepError(err, 'verify', t.host);
-    }
-    if (actual !== expected) {
-      throw new OperationError(`sha256 of the uploaded ${artifact.phar} is ${actual ?? 'unreadable'}, expected ${expected}`, {
-        step: 'verify',
-        host: t.host,
-      });
-    }
-    try {
-      await t.exec(['mv', '-f', '--', part, phar], opts);
-    } catch (err) {
-      throw stepError(err, 'verify', t.host);
-    }
+  // One trip: make the release dir, read the links (unchanged until we switch: we hold the lock)
+  // and the sha256 of a phar already there.
+  let prepared;
+  try {
+    prepared = await t.exec(['sh', '-c', PREPARE, 'sh', relDir, dir, phar], opts);
+  } catch (err) {
+    throw stepError(err, 'upload', t.host);
   }
-  throwIfAborted(options.signal);
-  options.onStep?.('record');
+  const [cur = '', prev = '', ...shaLines] = prepared.stdout.split('\n');
+  const links: ReleaseLinks = { current: idOfTarget(cur.trim()), previous: idOfTarget(prev.trim()) };
+  const uploaded = parseSha(shaLines.join('\n')) !== expected;
   const release: ReleaseInfo = {
     ...manifestOf(artifact),
     deployedAt: new Date().toISOString(),
     deployedBy: options.deployedBy ?? localIdentity(),
   };
-  try {
-    const file = join(relDir, RELEASE_JSON);
-    await t.exec(['sh', '-c', 'cat > "$1.tmp" && mv -f -- "$1.tmp" "$1"', 'sh', file], { ...opts, input: JSON.stringify(release) + '\n' });
-  } catch (err) {
-    throw stepError(err, 'record', t.host);
+  const file = join(relDir, RELEASE_JSON);
+  const json = JSON.stringify(release);
+  if (uploaded) {
+    // One trip: stream into .part, check its sha256 on the server, rename, write release.json.
+    let verifying = false;
+    const r = await t
+      .upload(artifact.pharPath, part, {
+        ...opts,
+        script: { text: PUT, args: [phar, expected, file, json] },
+        onProgress: (b) => {
+          options.onBytes?.(b, artifact.size);
+          if (b >= artifact.size && !verifying) {
+            verifying = true;
+            options.onStep?.('verify');
+          }
+        },
+      })
+      .catch((err) => {
+        throw stepError(err, 'upload', t.host);
+      });
+    if (r && r.code !== 0) {
+      const why = r.stderr.trim() || `exit ${r.code}`;
+      if (r.code === 12) {
+        throw new OperationError(`sha256 of the uploaded ${artifact.phar} is ${parseSha(r.stdout) ?? 'unreadable'}, expected ${expected}`, {
+          step: 'verify',
+          host: t.host,
+        });
+      }
+      if (r.code === 11) throw new OperationError(`checking ${part} on ${t.host} failed: ${why}`, { step: 'verify', host: t.host });
+      if (r.code === 13) throw new OperationError(`writing ${file} on ${t.host} failed: ${why}`, { step: 'record', host: t.host });
+      throw new OperationError(`writing ${part} on ${t.host} failed: ${why}`, { step: 'upload', host: t.host });
+    }
+    throwIfAborted(options.signal);
+    options.onStep?.('record');
+  } else {
+    throwIfAborted(options.signal);
+    options.onStep?.('record');
+    try {
+      await t.exec(['sh', '-c', 'printf \'%s\\n\' "$2" > "$1.tmp" && mv -f -- "$1.tmp" "$1"', 'sh', file, json], opts);
+    } catch (err) {
+      throw stepError(err, 'record', t.host);
+    }
   }
-  return { uploaded, release };
+  return { uploaded, release, links };
 }
 
 /** The manifest of an artifact: every field but where it lives on this machine. */

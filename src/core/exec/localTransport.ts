@@ -17,7 +17,7 @@ export class LocalTransport implements Transport {
     return typeof spec === 'string' ? run('sh', ['-c', spec], options) : this.exec(spec, options);
   }
 
-  upload(localPath: string, remotePath: string, options: UploadOptions = {}): Promise<void> {
+  upload(localPath: string, remotePath: string, options: UploadOptions = {}): Promise<RunResult | void> {
     return uploadThroughCat((args, o) => this.exec(args, o), localPath, remotePath, options);
   }
 

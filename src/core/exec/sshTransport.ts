@@ -212,9 +212,9 @@ export class SshTransport implements Transport {
   }
 
   /** Streams the file into `cat > remotePath` over the connection; `onProgress` gets bytes read so far. */
-  async upload(localPath: string, remotePath: string, options: UploadOptions = {}): Promise<void> {
+  async upload(localPath: string, remotePath: string, options: UploadOptions = {}): Promise<RunResult | void> {
     await this.connect(options);
-    await uploadThroughCat((args, o) => this.runSsh(args, o), localPath, remotePath, options);
+    return uploadThroughCat((args, o) => this.runSsh(args, o), localPath, remotePath, options);
   }
 
   /** The master's pid (tests cut the connection with it), or undefined when none runs. */

@@ -15,25 +15,32 @@ export interface Transport {
   exec(args: readonly string[], options?: ExecOptions): Promise<RunResult>;
   /** Runs a user-written command (string: `sh -c`, array: exact) on the host. */
   command(spec: CommandSpec, options?: ExecOptions): Promise<RunResult>;
-  /** Copies a local file to `remotePath` on the host (the parent must exist). */
-  upload(localPath: string, remotePath: string, options?: ExecOptions & { onProgress?: (bytes: number) => void }): Promise<void>;
+  /**
+   * Copies a local file to `remotePath` on the host (the parent must exist). With `script`, that
+   * fixed script runs instead of `cat` (same trip) and its result is returned, failures included.
+   */
+  upload(localPath: string, remotePath: string, options?: UploadOptions): Promise<RunResult | void>;
   /** Releases connections (ssh master). */
   dispose(): Promise<void>;
 }
 
-export type UploadOptions = ExecOptions & { onProgress?: (bytes: number) => void };
+export type UploadOptions = ExecOptions & {
+  onProgress?: (bytes: number) => void;
+  /** A fixed `sh -c` script reading the file on stdin, given `remotePath` as $1 and `args` after it. */
+  script?: { text: string; args: readonly string[] };
+};
 
 /**
  * Streams a local file into `cat > remotePath` run by `exec` (both transports, so both behave alike on
  * partial writes); `onProgress` gets the bytes read so far. The stream is closed on every path (an
- * abort or a failed cat would leave the file open otherwise).
+ * abort or a failed cat would leave the file open otherwise). With `options.script`, returns its result.
  */
 export async function uploadThroughCat(
-  exec: (args: readonly string[], options: ExecOptions) => Promise<unknown>,
+  exec: (args: readonly string[], options: ExecOptions) => Promise<RunResult>,
   localPath: string,
   remotePath: string,
   options: UploadOptions,
-): Promise<void> {
+): Promise<RunResult | void> {
   const stream = createReadStream(localPath);
   let bytes = 0;
   stream.on('data', (chunk) => {
@@ -41,7 +48,10 @@ export async function uploadThroughCat(
     options.onProgress?.(bytes);
   });
   try {
-    await exec(['sh', '-c', 'cat > "$1"', 'sh', remotePath], { ...options, input: stream });
+    const { script, onProgress: _onProgress, ...rest } = options;
+    if (script)
+      return await exec(['sh', '-c', script.text, 'sh', remotePath, ...script.args], { ...rest, input: stream, allowFailure: true });
+    await exec(['sh', '-c', 'cat > "$1"', 'sh', remotePath], { ...rest, input: stream });
   } finally {
     stream.destroy();
   }

@@ -21,6 +21,8 @@ class FakeBackendHost implements Transport {
   readonly calls: string[] = [];
   current = 'releases/1.0.0-old';
   previous = '';
+  /** Paths the prune removed. */
+  readonly removed: string[] = [];
   /** Exit code of the restart hook run after the switch. */
   hookCode = 0;
 
@@ -48,7 +50,7 @@ class FakeBackendHost implements Transport {
     }
     if (named === 'prepare') {
       this.calls.push('prepare');
-      return out(`${this.current}\n${this.previous}\n`);
+      return out(this.prepare());
     }
     if (named === 'switch') {
       this.calls.push('switch+restart');
@@ -62,12 +64,23 @@ class FakeBackendHost implements Transport {
       return out('@switched\n', this.hookCode);
     }
     if (script.includes('mkdir -- "$1" 2>/dev/null')) {
-      this.calls.push('lock');
-      return out('');
+      if (!a[2]) {
+        this.calls.push('lock');
+        return out('');
+      }
+      assert.match(a[2], /^# phar-rollout:prepare/);
+      this.calls.push('lock+prepare');
+      return out(`@locked\n${this.prepare()}`);
     }
     if (script.includes('mv -- "$1" "$2"')) {
-      this.calls.push('unlock');
-      return out('');
+      if (!a[3]) {
+        this.calls.push('unlock');
+        return out('');
+      }
+      assert.equal(a[3], 'rm -rf -- "$@"');
+      this.removed.push(...a.slice(4));
+      this.calls.push('prune+unlock');
+      return out('@first 0\n');
     }
     if (script.startsWith('cd -- "$1" 2>/dev/null || exit 0\nprintf \'current')) {
       this.calls.push('list');
@@ -84,6 +97,11 @@ class FakeBackendHost implements Transport {
     if (args[0] === 'cat') return out('', 1);
     this.calls.push(`other: ${script.slice(0, 40)}`);
     return out('');
+  }
+
+  /** PREPARE's answer: links, no phar yet, then the listing (an old incomplete release to prune). */
+  private prepare(): string {
+    return `${this.current}\n${this.previous}\n@list\ncurrent ${this.current}\nprevious ${this.previous}\nrelease 1.0.0-old\nrelease 0.9.0-junk\n`;
   }
 
   command(): Promise<RunResult> {
@@ -148,11 +166,12 @@ describe('deploy to an ssh backend: round trips', () => {
     return deployArtifact({ config, artifact: a, backends: [config.backends[0]], transports: pool });
   };
 
-  it('one call per merged step: lock, prepare, upload+verify+record, switch+restart, prune listing, unlock', async () => {
+  it('costs 4 calls: lock+prepare, upload+verify+record, switch+restart, prune+unlock', async () => {
     const host = new FakeBackendHost();
     const { results } = await deployTo(host);
     assert.ok(results[0].ok, results[0].error);
-    assert.deepEqual(host.calls, ['lock', 'prepare', 'put', 'switch+restart', 'list', 'unlock']);
+    assert.deepEqual(host.calls, ['lock+prepare', 'put', 'switch+restart', 'prune+unlock']);
+    assert.deepEqual(host.removed, ['/srv/app/releases/0.9.0-junk'], 'the old current (now previous) is kept for rollback');
     assert.equal(host.current, `releases/${artifact.id}`);
     assert.equal(host.previous, 'releases/1.0.0-old');
   });

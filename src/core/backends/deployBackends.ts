@@ -15,13 +15,16 @@ import {
   activatePrevious,
   discardRelease,
   placeRelease,
+  prepareScript,
+  prunePlan,
   pruneReleases,
   readCurrentRelease,
   setLinks,
   switchCurrent,
   switchCurrentThen,
+  switchedLinks,
 } from './releases';
-import type { ReleaseLinks } from './releases';
+import type { ReleaseEntry, ReleaseLinks } from './releases';
 import { Drainer, drains } from './drain';
 import { delay } from '../delay';
 import { ProcessError } from '../exec/process';
@@ -287,12 +290,27 @@ async function deployOne(
 ): Promise<void> {
   const { t, backend, config, signal } = run;
   run.step('lock');
-  const lock = await acquireLock(t, backend.dir, { operation: `deploy ${artifact.id}`, owner: deployedBy, signal });
+  // On a remote host the release's first step (mkdir, links, sha256, listing) rides in the lock's trip.
+  const lock = await acquireLock(t, backend.dir, {
+    operation: `deploy ${artifact.id}`,
+    owner: deployedBy,
+    signal,
+    then: prepareScript(backend.dir, artifact),
+  });
   let switched = false;
+  /** Set once the deploy is confirmed on a remote host: pruned in the unlock's trip. */
+  let prune: ReturnType<typeof prunePlan> | undefined;
   try {
     let before: ReleaseLinks;
+    let releases: ReleaseEntry[];
     try {
-      ({ links: before } = await placeRelease(t, backend.dir, artifact, { signal, deployedBy, onStep: run.step, onBytes }));
+      ({ links: before, releases } = await placeRelease(t, backend.dir, artifact, {
+        signal,
+        deployedBy,
+        onStep: run.step,
+        onBytes,
+        prepared: lock.then,
+      }));
       throwIfAborted(signal);
     } catch (err) {
       // Leave nothing half-made behind (unless a link points at that release).
@@ -319,14 +337,24 @@ async function deployOne(
     switched = true;
     await confirmSwitch(run, before, artifact, hookRan);
     run.step('prune');
-    try {
-      const removed = await pruneReleases(t, backend.dir, config.keepReleases);
-      if (removed.length) run.log.debug(`${backend.name}: pruned ${removed.join(', ')}`);
-    } catch (err) {
-      run.log.warn(`${backend.name}: pruning old releases failed: ${describeError(err)}`);
+    if (lock.then) prune = prunePlan(releases, switchedLinks(before, artifact.id), config.keepReleases, backend.dir);
+    else {
+      try {
+        const removed = await pruneReleases(t, backend.dir, config.keepReleases);
+        if (removed.length) run.log.debug(`${backend.name}: pruned ${removed.join(', ')}`);
+      } catch (err) {
+        run.log.warn(`${backend.name}: pruning old releases failed: ${describeError(err)}`);
+      }
     }
   } finally {
-    if (!(await lock.release()))
+    let released: boolean;
+    if (prune?.ids.length) {
+      const r = await lock.releaseAfter(prune.script);
+      released = r.released;
+      if (r.first?.code === 0) run.log.debug(`${backend.name}: pruned ${prune.ids.join(', ')}`);
+      else run.log.warn(`${backend.name}: pruning old releases failed: ${r.first?.stderr.trim() || `exit ${r.first?.code}`}`);
+    } else released = await lock.release();
+    if (!released)
       run.log.warn(
         `${backend.name}: could not remove the lock ${backend.dir}/.rollout.lock${switched ? ' (the deploy itself finished)' : ''}`,
       );

@@ -6,6 +6,7 @@ import type { RunResult } from '../exec/process';
 import { hostFilesOn } from '../exec/hostFiles';
 import { acquireHostLock } from '../exec/hostLock';
 import type { HeldLock, LockSite } from '../exec/hostLock';
+import type { HostScript, ScriptResult } from '../exec/hostFiles';
 
 // Layout on a backend (README, "Files"): <dir>/releases/<id>/<app>.phar + release.json,
 // <dir>/current and <dir>/previous (symlinks to releases/<id>), <dir>/.rollout.lock.
@@ -96,7 +97,7 @@ export async function setLinks(
 }
 
 /** The links that make release `id` current, given the links `before`: the old current becomes previous. */
-function switchedLinks(before: ReleaseLinks, id: string): { current: string; previous?: string } {
+export function switchedLinks(before: ReleaseLinks, id: string): { current: string; previous?: string } {
   return before.current && before.current !== id ? { current: id, previous: before.current } : { current: id };
 }
 
@@ -240,9 +241,14 @@ export async function listReleases(
   options: RemoteOptions = {},
 ): Promise<{ links: ReleaseLinks; releases: ReleaseEntry[] }> {
   const r = await t.exec(['sh', '-c', LIST, 'sh', dir], { signal: options.signal });
+  return parseListing(r.stdout);
+}
+
+/** Reads LIST's answer (the links, then each release and its release.json), newest first. */
+function parseListing(stdout: string): { links: ReleaseLinks; releases: ReleaseEntry[] } {
   const links: ReleaseLinks = {};
   const releases: ReleaseEntry[] = [];
-  for (const line of r.stdout.split('\n')) {
+  for (const line of stdout.split('\n')) {
     const sp = line.indexOf(' ');
     const [kind, rest] = sp < 0 ? [line, ''] : [line.slice(0, sp), line.slice(sp + 1)];
     if (kind === 'current') links.current = idOfTarget(rest.trim());
@@ -271,6 +277,29 @@ export async function listReleases(
  */
 export async function pruneReleases(t: Transport, dir: string, keep: number, options: RemoteOptions = {}): Promise<string[]> {
   const { releases } = await listReleases(t, dir, options);
+  const remove = prunable(releases, keep);
+  if (remove.length) await t.exec(['rm', '-rf', '--', ...remove.map((id) => join(dir, RELEASES_DIR, id))], { signal: options.signal });
+  return remove;
+}
+
+/**
+ * What pruneReleases removes, from `releases` as they were read under the lock with `links` the
+ * links now (the release just made current included): the same rule, no trip. The script to run
+ * removes those ids (with the unlock, see HeldLock.releaseAfter).
+ */
+export function prunePlan(
+  releases: readonly ReleaseEntry[],
+  links: ReleaseLinks,
+  keep: number,
+  dir: string,
+): { ids: string[]; script: HostScript } {
+  const now = releases.map((e) => ({ ...e, current: e.id === links.current, previous: e.id === links.previous }));
+  if (links.current && !now.some((e) => e.id === links.current)) now.unshift({ id: links.current, current: true, previous: false });
+  const ids = prunable(now, keep);
+  return { ids, script: { text: 'rm -rf -- "$@"', args: ids.map((id) => join(dir, RELEASES_DIR, id)) } };
+}
+
+function prunable(releases: readonly ReleaseEntry[], keep: number): string[] {
   let kept = 0;
   const remove: string[] = [];
   for (const e of releases) {
@@ -285,7 +314,6 @@ export async function pruneReleases(t: Transport, dir: string, keep: number, opt
     }
     remove.push(e.id);
   }
-  if (remove.length) await t.exec(['rm', '-rf', '--', ...remove.map((id) => join(dir, RELEASES_DIR, id))], { signal: options.signal });
   return remove;
 }
 
@@ -335,21 +363,24 @@ function backendLock(t: Transport, dir: string): LockSite {
  * rollout's (core/exec/hostLock): one owner shape, one stale policy, a heartbeat while held.
  * Throws LockedError (step "lock") naming the holder.
  */
-export function acquireLock(t: Transport, dir: string, options: LockOptions): Promise<HeldLock> {
+export function acquireLock(t: Transport, dir: string, options: LockOptions & { then?: HostScript }): Promise<HeldLock> {
   return acquireHostLock(backendLock(t, dir), {
     operation: options.operation,
     user: options.owner ?? localIdentity(),
     staleMs: options.staleMs,
     signal: options.signal,
+    then: options.then,
   });
 }
 
-// $1 release dir, $2 backend dir, $3 phar: prints current's and previous's targets, then sha256sum of $3 (if any).
+// $1 release dir, $2 backend dir, $3 phar: prints current's and previous's targets, sha256sum of
+// $3 (if any), then "@list" and the listing (LIST) for pruning.
 const PREPARE = `# phar-rollout:prepare
 mkdir -p -- "$1" || exit 1
 printf '%s\\n' "$(readlink -- "$2/current" 2>/dev/null)" "$(readlink -- "$2/previous" 2>/dev/null)"
 sha256sum -- "$3" 2>/dev/null
-exit 0`;
+echo '@list'
+${LIST.replace('"$1"', '"$2"')}`;
 
 // Stdin to $1 (.part), then its sha256 must be $3 (else exit 12, the sum printed), mv to $2, and
 // release.json ($4) written from $5 last: the marker of a complete release. Exit 10 upload, 11 verify, 13 record.
@@ -370,6 +401,8 @@ export type PlaceStep = 'upload' | 'verify' | 'record';
 
 export interface PlaceOptions extends RemoteOptions {
   deployedBy?: string;
+  /** PREPARE's answer when it already ran in the lock's trip (see prepareScript). */
+  prepared?: ScriptResult;
   onStep?: (step: PlaceStep) => void;
   onBytes?: (bytes: number, total: number) => void;
 }
@@ -385,7 +418,7 @@ export async function placeRelease(
   dir: string,
   artifact: Artifact,
   options: PlaceOptions = {},
-): Promise<{ uploaded: boolean; release: ReleaseInfo; links: ReleaseLinks }> {
+): Promise<{ uploaded: boolean; release: ReleaseInfo; links: ReleaseLinks; releases: ReleaseEntry[] }> {
   const id = checkReleaseId(artifact.id);
   if (!PHAR_RE.test(artifact.phar))
     throw new OperationError(`"${artifact.phar}" is not a valid phar file name`, { step: 'upload', host: t.host });
@@ -398,14 +431,21 @@ export async function placeRelease(
   options.onStep?.('upload');
   // One trip: make the release dir, read the links (unchanged until we switch: we hold the lock)
   // and the sha256 of a phar already there.
-  let prepared;
+  let prepared = options.prepared;
   try {
-    prepared = await t.exec(['sh', '-c', PREPARE, 'sh', relDir, dir, phar], opts);
+    prepared ??= await t.exec(['sh', '-c', PREPARE, 'sh', relDir, dir, phar], { ...opts, allowFailure: true });
   } catch (err) {
     throw stepError(err, 'upload', t.host);
   }
-  const [cur = '', prev = '', ...shaLines] = prepared.stdout.split('\n');
+  if (prepared.code !== 0)
+    throw new OperationError(`making ${relDir} on ${t.host} failed: ${prepared.stderr.trim() || `exit ${prepared.code}`}`, {
+      step: 'upload',
+      host: t.host,
+    });
+  const at = prepared.stdout.indexOf('\n@list\n');
+  const [cur = '', prev = '', ...shaLines] = (at < 0 ? prepared.stdout : prepared.stdout.slice(0, at)).split('\n');
   const links: ReleaseLinks = { current: idOfTarget(cur.trim()), previous: idOfTarget(prev.trim()) };
+  const { releases } = parseListing(at < 0 ? '' : prepared.stdout.slice(at + '\n@list\n'.length));
   const uploaded = parseSha(shaLines.join('\n')) !== expected;
   const release: ReleaseInfo = {
     ...manifestOf(artifact),
@@ -455,7 +495,17 @@ export async function placeRelease(
       throw stepError(err, 'record', t.host);
     }
   }
-  return { uploaded, release, links };
+  return { uploaded, release, links, releases };
+}
+
+/**
+ * The first step of placeRelease as a script, to run in the lock's trip (acquireLock's `then`),
+ * then given to placeRelease as `prepared`. Undefined for an id or phar name placeRelease refuses.
+ */
+export function prepareScript(dir: string, artifact: Artifact): HostScript | undefined {
+  if (!ID_RE.test(artifact.id) || artifact.id.includes('..') || !PHAR_RE.test(artifact.phar)) return undefined;
+  const relDir = join(dir, RELEASES_DIR, artifact.id);
+  return { text: PREPARE, args: [relDir, dir, join(relDir, artifact.phar)] };
 }
 
 /** The manifest of an artifact: every field but where it lives on this machine. */

@@ -27,7 +27,7 @@ export interface HostFiles {
    * mkdir (atomic) `dir` (its parent too with `makeParent`), then writes the host's clock into
    * `dir/heartbeat` and `owner` into `dir/owner.json`. When `dir` exists, reports it as readLock does.
    */
-  createLock(dir: string, owner: string, options?: { makeParent?: boolean; signal?: AbortSignal }): Promise<LockProbe>;
+  createLock(dir: string, owner: string, options?: { makeParent?: boolean; signal?: AbortSignal; then?: HostScript }): Promise<LockProbe>;
   /**
    * The lock's owner text and its age since the last heartbeat, both times read from the host's
    * own clock in the same step; undefined when there is no lock.
@@ -38,6 +38,11 @@ export interface HostFiles {
    * Moves it aside first (rename: one remover wins) and puts it back if the token is not there.
    */
   removeLock(dir: string, token: string | undefined): Promise<boolean>;
+  /**
+   * removeLock, running `first` just before it in the same trip while the lock is still ours (a
+   * remote host only: `first` is undefined in the answer when it did not run, so the caller runs it).
+   */
+  removeLockAfter(dir: string, token: string, first: HostScript): Promise<{ removed: boolean; first?: ScriptResult }>;
   /** Sets the lock's age back to 0 with the host's clock (a heartbeat), if the lock still holds `token`. */
   touchLock(dir: string, token?: string): Promise<void>;
 }
@@ -52,7 +57,24 @@ export interface LockRead {
   heartbeat: string;
 }
 
-export type LockProbe = { created: true } | ({ created: false } & LockRead);
+/**
+ * `created` with `then`: the result of the script run in the lock's trip (remote hosts only; absent
+ * when it did not run, so the caller runs it).
+ */
+export type LockProbe = { created: true; then?: ScriptResult } | ({ created: false } & LockRead);
+
+/** A fixed `sh -c` script and its arguments ($1, $2, …), run in the same trip as a lock step. */
+export interface HostScript {
+  text: string;
+  args: readonly string[];
+}
+
+/** What such a script answered. */
+export interface ScriptResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** Files inside a lock directory. */
 const OWNER_FILE = 'owner.json';
@@ -154,6 +176,10 @@ export class LocalHostFiles implements HostFiles {
     return true;
   }
 
+  async removeLockAfter(dir: string, token: string): Promise<{ removed: boolean; first?: ScriptResult }> {
+    return { removed: await this.removeLock(dir, token) };
+  }
+
   async touchLock(dir: string, token?: string): Promise<void> {
     try {
       if (token !== undefined && !(await fs.readFile(`${dir}/${OWNER_FILE}`, 'utf8')).includes(token)) return;
@@ -182,16 +208,22 @@ const RESTORE = 'if [ "$2" = had ]; then mv -f -- "$1.prev" "$1"; else rm -f -- 
 export const LOCK_ANSWER = `now=$(date +%s); hb=$(cat -- "$1/${HEARTBEAT_FILE}" 2>/dev/null)
 case "$hb" in ''|*[!0-9]*) hb=$(stat -c %Y -- "$1" 2>/dev/null || stat -f %m -- "$1" 2>/dev/null || echo "$now");; esac
 printf 'now %s\\nheartbeat %s\\n' "$now" "$hb"; cat -- "$1/${OWNER_FILE}" 2>/dev/null`;
-// $1 lock dir, $2 its parent or "" (made when given). Exit 3: held, with the answer.
+// $1 lock dir, $2 its parent or "" (made when given), $3 a script to run once the lock is ours
+// ("" none; "@locked" is printed first), its arguments after it. Exit 3: held, with the answer.
 const LOCK = `[ -z "$2" ] || mkdir -p -- "$2" || exit 1
-if mkdir -- "$1" 2>/dev/null; then date +%s > "$1/${HEARTBEAT_FILE}"; cat > "$1/${OWNER_FILE}"; exit 0; fi
+if mkdir -- "$1" 2>/dev/null; then date +%s > "$1/${HEARTBEAT_FILE}"; cat > "$1/${OWNER_FILE}"
+  [ -n "$3" ] || exit 0
+  s=$3; shift 3; echo '@locked'; exec sh -c "$s" sh "$@"; fi
 [ -d "$1" ] || { echo "cannot create $1" >&2; exit 1; }
 ${LOCK_ANSWER}; exit 3`;
 const READ_LOCK = `[ -d "$1" ] || exit 3
 ${LOCK_ANSWER}; exit 0`;
 // Moves the lock aside (rename: one remover wins), checks the token ($3), then deletes it; a lock
 // that is not the one meant goes back unless a new one took its place. No GNU-only mv -T.
+// $4 (optional) a script run first, while the lock still holds the token, its arguments after it;
+// its exit code is printed last as "@first <code>".
 const REMOVE_LOCK = `[ -d "$1" ] && [ ! -e "$2" ] || exit 4
+if [ -n "$4" ] && grep -qF -- "$3" "$1/${OWNER_FILE}" 2>/dev/null; then s=$4; ( shift 4; sh -c "$s" sh "$@" ); echo "@first $?"; fi
 mv -- "$1" "$2" 2>/dev/null || exit 4
 if [ -n "$3" ] && ! grep -qF -- "$3" "$2/${OWNER_FILE}" 2>/dev/null; then [ -e "$1" ] || mv -- "$2" "$1" 2>/dev/null; exit 5; fi
 rm -rf -- "$2"`;
@@ -246,8 +278,18 @@ export class RemoteHostFiles implements HostFiles {
     await this.t.exec(['rm', '-f', '--', `${file}.new`], { allowFailure: true, timeoutMs: 30000 }).catch(() => undefined);
   }
 
-  async createLock(dir: string, owner: string, options: { makeParent?: boolean; signal?: AbortSignal } = {}): Promise<LockProbe> {
-    const r = await this.sh(LOCK, [dir, options.makeParent ? path.posix.dirname(dir) : ''], { input: owner, signal: options.signal });
+  async createLock(
+    dir: string,
+    owner: string,
+    options: { makeParent?: boolean; signal?: AbortSignal; then?: HostScript } = {},
+  ): Promise<LockProbe> {
+    const then = options.then ? [options.then.text, ...options.then.args] : [''];
+    const r = await this.sh(LOCK, [dir, options.makeParent ? path.posix.dirname(dir) : '', ...then], {
+      input: owner,
+      signal: options.signal,
+    });
+    if (options.then && r.stdout.startsWith('@locked\n'))
+      return { created: true, then: { code: r.code, stdout: r.stdout.slice('@locked\n'.length), stderr: r.stderr } };
     if (r.code === 0) return { created: true };
     if (r.code !== 3) this.fail(`creating ${dir}`, r);
     return { created: false, ...parseLockAnswer(r.stdout) };
@@ -264,6 +306,17 @@ export class RemoteHostFiles implements HostFiles {
     const aside = `${dir}.gone.${os.hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}.${process.pid}.${Date.now()}`;
     const r = await this.sh(REMOVE_LOCK, [dir, aside, token ?? '']);
     return r.code === 0;
+  }
+
+  async removeLockAfter(dir: string, token: string, first: HostScript): Promise<{ removed: boolean; first?: ScriptResult }> {
+    const aside = `${dir}.gone.${os.hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}.${process.pid}.${Date.now()}`;
+    const r = await this.sh(REMOVE_LOCK, [dir, aside, token, first.text, ...first.args]);
+    const m = /(?:^|\n)@first (\d+)\n?$/.exec(r.stdout.replace(/\n+$/, '\n'));
+    // A code after "@first" is the script's own; "@first" absent: it did not run (lock not ours).
+    const ran = m
+      ? { code: Number(m[1]), stdout: r.stdout.slice(0, m.index), stderr: r.stderr }
+      : { code: null, stdout: '', stderr: 'not run: the lock is not ours' };
+    return { removed: r.code === 0, first: ran };
   }
 
   async touchLock(dir: string, token?: string): Promise<void> {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import { OperationError, throwIfAborted } from '../errors';
 import { safeText } from '../safeText';
-import type { HostFiles, LockRead } from './hostFiles';
+import type { HostFiles, HostScript, LockRead, ScriptResult } from './hostFiles';
 
 /** A remote holder whose heartbeat is older than this (by the lock host's clock) is stale. */
 export const LOCK_STALE_MS = 10 * 60 * 1000;
@@ -44,6 +44,17 @@ export interface HeldLock {
   where: string;
   /** Removes the lock if it is still ours; never throws. False when it was not (any more). */
   release(): Promise<boolean>;
+  /**
+   * The answer of the `then` script given to acquireHostLock, run in the lock's trip; undefined when
+   * it did not run there (a local host): then the caller runs it itself.
+   */
+  then?: ScriptResult;
+  /**
+   * release, running `first` in the same trip just before, while the lock is still ours (remote
+   * hosts). `first` is undefined in the answer when it did not run: the caller runs it itself, before.
+   * Never throws.
+   */
+  releaseAfter(first: HostScript): Promise<{ released: boolean; first?: ScriptResult }>;
 }
 
 /** One lock: a directory on a host, reached through that host's files. */
@@ -158,7 +169,7 @@ async function settled(site: LockSite, read: LockRead | undefined, signal?: Abor
  */
 export async function acquireHostLock(
   site: LockSite,
-  options: { operation: string; user: string; staleMs?: number; signal?: AbortSignal },
+  options: { operation: string; user: string; staleMs?: number; signal?: AbortSignal; then?: HostScript },
 ): Promise<HeldLock> {
   const staleMs = options.staleMs ?? LOCK_STALE_MS;
   const info: LockOwner = {
@@ -169,13 +180,18 @@ export async function acquireHostLock(
     operation: options.operation,
     since: new Date().toISOString(),
   };
+  let then: ScriptResult | undefined;
   for (let attempt = 0; ; attempt++) {
     throwIfAborted(options.signal);
     const probe = await site.files.createLock(site.dir, JSON.stringify(info) + '\n', {
       makeParent: site.makeParent,
       signal: options.signal,
+      then: options.then,
     });
-    if (probe.created) break;
+    if (probe.created) {
+      then = probe.then;
+      break;
+    }
     const read = await settled(site, probe, options.signal);
     if (!read) continue; // released while we looked: try again
     const holder = judge(read, site.where, staleMs);
@@ -188,9 +204,19 @@ export async function acquireHostLock(
   return {
     info,
     where: site.where,
+    then,
     release: async () => {
       clearInterval(beat);
       return site.files.removeLock(site.dir, info.token).catch(() => false);
+    },
+    releaseAfter: async (first) => {
+      clearInterval(beat);
+      try {
+        const r = await site.files.removeLockAfter(site.dir, info.token, first);
+        return { released: r.removed, first: r.first };
+      } catch (err) {
+        return { released: false, first: { code: null, stdout: '', stderr: (err as Error).message } };
+      }
     },
   };
 }

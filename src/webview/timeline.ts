@@ -16,6 +16,7 @@ const vscodeApi = acquireVsCodeApi();
 const HEIGHT = 220;
 let current: TimelineData | undefined;
 let charts: uPlot[] = [];
+let renders = 0;
 
 /** A theme colour, with a fallback for a theme that does not define it. */
 function themeColor(name: string, fallback: string): string {
@@ -144,6 +145,9 @@ function render(): void {
       latencyEl,
     ),
   );
+  // What was drawn with, for the UI test (a theme change must show up here).
+  document.body.dataset.renders = String(++renders);
+  document.body.dataset.textColor = p.text;
   const canvas = charts[0].ctx.canvas;
   const rect = canvas.getBoundingClientRect();
   const report: TimelineRender = {

@@ -11,9 +11,27 @@ import type { LoadRun } from '../../helpers/loadClient';
 import { readRolloutConfig } from '../../../src/core/config/rolloutConfig';
 import type { UiContext, UiTest } from '../runner';
 
-/** The chart canvases inside the webview (an iframe in an iframe in code-server). */
+/** The timeline's page: an iframe in an iframe in code-server. */
+function frame(ctx: UiContext) {
+  return ctx.page.frameLocator('iframe.webview').frameLocator('iframe#active-frame');
+}
+
 function chartCanvas(ctx: UiContext, chart: string) {
-  return ctx.page.frameLocator('iframe.webview').frameLocator('iframe#active-frame').locator(`#${chart} canvas`).first();
+  return frame(ctx).locator(`#${chart} canvas`).first();
+}
+
+/** Picks a colour theme by name in Preferences: Color Theme (the labels differ a little between versions). */
+async function colorTheme(ctx: UiContext, name: string): Promise<void> {
+  await ctx.runCommand('Preferences: Color Theme');
+  const input = ctx.page.locator('.quick-input-widget input');
+  await input.fill(name);
+  const focused = ctx.page.locator('.quick-input-widget .monaco-list-row.focused .label-name').first();
+  await ctx.waitFor(
+    `"${name}" first in the theme picker`,
+    async () => ((await focused.textContent()) ?? '').includes(name) || undefined,
+    10000,
+  );
+  await ctx.page.keyboard.press('Enter');
 }
 
 async function shortPlan(ctx: UiContext, observe = '4s'): Promise<string> {
@@ -84,7 +102,7 @@ export const tests: UiTest[] = [
           );
           sizes.push(`${chart} ${Math.round(box.width)}×${Math.round(box.height)}`);
         }
-        const summary = ctx.page.frameLocator('iframe.webview').frameLocator('iframe#active-frame').locator('#summary');
+        const summary = frame(ctx).locator('#summary');
         const text = await ctx.waitFor(
           'the timeline summary',
           async () => ((await summary.textContent()) ?? '').match(/^\d+ windows?/)?.input,
@@ -92,6 +110,25 @@ export const tests: UiTest[] = [
         );
         ctx.log(`timeline: ${sizes.join(', ')}; ${text}`);
         await ctx.screenshot('21-timeline.png');
+
+        // A theme change re-renders the charts in the new theme's colours.
+        const body = frame(ctx).locator('body');
+        const before = await body.getAttribute('data-text-color');
+        await colorTheme(ctx, 'Dark Modern');
+        try {
+          const after = await ctx.waitFor(
+            'the charts re-drawn in the dark theme',
+            async () => {
+              const c = await body.getAttribute('data-text-color');
+              return c && c !== before ? c : undefined;
+            },
+            20000,
+          );
+          ctx.log(`axis text colour: light ${before}, dark ${after}`);
+          await ctx.screenshot('21b-timeline-dark.png');
+        } finally {
+          await colorTheme(ctx, 'Light Modern');
+        }
       } finally {
         await load?.stop();
         await fs.writeFile(file, original);

@@ -16,6 +16,7 @@
  *    file and running `nginx -t && nginx -s reload` by hand over the same ssh, then waiting until the
  *    last old-generation answer (4 clients, fresh connections); plus the ssh round trips per change,
  *    counted with a logging ssh wrapper (a count, not a time).                    goal ≤ 1.5×, ≤ 2 trips
+ *    Then one deploy to an ssh backend, its ssh invocations counted the same way.  goal ≤ 4 trips
  *
  *   node out/bench/traffic.js 15 ssh     # only case 4
  *
@@ -31,6 +32,8 @@ import { ramp } from '../src/core/rollout/ramp';
 import { rollback } from '../src/core/rollout/rollback';
 import { applySplit, renderFor } from '../src/core/traffic/apply';
 import { TransportPool } from '../src/core/exec/transportFor';
+import { deployArtifact } from '../src/core/backends/deployBackends';
+import { buildTestPhar } from '../test/helpers/phpBackend';
 import { startSshd } from '../test/helpers/sshd';
 import { loggingSsh, nginxByHand, nginxWorkers, startLab, waitReloaded } from './trafficLab';
 import type { Lab } from './trafficLab';
@@ -180,13 +183,18 @@ async function lastCanary(lab: Lab, change: () => Promise<unknown>): Promise<num
  * (call → last old-generation answer), the last old answer seen after our return (must be none), and
  * the ssh invocations per change.
  */
-async function sshCase(): Promise<{ ours: number; hand: number; oldAfterReturn: number; trips: number[] }> {
+async function sshCase(): Promise<{ ours: number; hand: number; oldAfterReturn: number; trips: number[]; deployTrips: number }> {
   const sshd = await startSshd();
   let lab: Lab | undefined;
-  const logged = await loggingSsh(await fs.mkdtemp(path.join(os.tmpdir(), 'bench-ssh-')));
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-ssh-'));
+  const logged = await loggingSsh(tmp);
   const pool = new TransportPool({ sshArgs: sshd.sshArgs, sshPath: logged.sshPath });
   try {
-    lab = await startLab({ lbOverrides: { 0: { ssh: sshd.destination } } });
+    const artifacts = {
+      stable: await buildTestPhar({ dir: path.join(tmp, 'artifacts'), version: '1.0.0' }),
+      canary: await buildTestPhar({ dir: path.join(tmp, 'artifacts'), version: '2.0.0' }),
+    };
+    lab = await startLab({ lbOverrides: { 0: { ssh: sshd.destination } }, artifacts });
     const l = lab;
     const lb = l.config.loadBalancers[0];
     const t = pool.get(lb);
@@ -241,11 +249,21 @@ async function sshCase(): Promise<{ ours: number; hand: number; oldAfterReturn: 
       stop = true;
       await Promise.all(clients);
     }
-    return { ours: median(ours), hand: median(hand), oldAfterReturn, trips };
+    // A deploy to one ssh backend (the lab's canary reached through the same sshd; no drain, so the
+    // LB is not touched): its ssh invocations, counted the same way.
+    const canary = l.config.backends.find((b) => b.group === 'canary')!;
+    const remote = { ...canary, ssh: sshd.destination, drain: false };
+    const config = { ...l.config, backends: l.config.backends.map((b) => (b.name === canary.name ? remote : b)) };
+    await logged.reset();
+    const { results } = await deployArtifact({ config, artifact: artifacts.stable, backends: [remote], transports: pool });
+    if (!results.every((r) => r.ok)) throw new Error(`bench deploy failed: ${JSON.stringify(results)}`);
+    const deployTrips = await logged.count();
+    return { ours: median(ours), hand: median(hand), oldAfterReturn, trips, deployTrips };
   } finally {
     await pool.dispose();
     await lab?.stop();
     await sshd.stop();
+    await fs.rm(tmp, { recursive: true, force: true });
   }
 }
 
@@ -263,6 +281,7 @@ async function main(): Promise<void> {
     ].join(' | '),
   );
   console.log(`  old-side answers to requests after our return: ${ssh.oldAfterReturn}`);
+  console.log(`ssh backend: ssh invocations of one deploy ${ssh.deployTrips} (goal ≤ 4)`);
   if (only === 'ssh') return;
   const one = await startLab();
   let five: Lab | undefined;

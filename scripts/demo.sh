@@ -60,7 +60,7 @@ cat > "$STATE_DIR/data/User/settings.json" <<'JSON'
   "extensions.autoCheckUpdates": false,
   "extensions.autoUpdate": false,
   "extensions.ignoreRecommendations": true,
-  "security.workspace.trust.startupPrompt": "never",
+  "remote.autoForwardPorts": false,
   "git.openRepositoryInParentFolders": "never"
 }
 JSON
@@ -109,7 +109,6 @@ env -u VSCODE_IPC_HOOK_CLI EXTENSIONS_GALLERY='{}' setsid node "$ENTRY" \
   --bind-addr "$HOST:$PORT" --auth "$AUTH" \
   --extensions-dir "$EXT_DIR" --user-data-dir "$STATE_DIR/data" --config "$STATE_DIR/config.yaml" \
   --disable-telemetry --disable-update-check --ignore-last-opened --disable-getting-started-override \
-  --disable-workspace-trust \
   "$PROJECT_DIR" &
 CS_PID=$!
 wait "$CS_PID"

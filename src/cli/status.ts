@@ -61,6 +61,7 @@ export const statusCommand = defineCommand({
               loadBalancers: rollout.loadBalancers,
               rollout: rollout.state,
               lock: rollout.lock,
+              ...(rollout.store ? { rolloutStore: rollout.store } : {}),
               ...(rollout.stateError ? { rolloutError: rollout.stateError } : {}),
               ...(fallback ? { configErrors: fallback.configErrors.map((e) => e.format()), configSource: fallback.source } : {}),
             },
@@ -91,8 +92,11 @@ export const statusCommand = defineCommand({
             .map((e) => `  ${terminalText(e.format())}`)
             .join('\n')}`,
         );
+      if (rollout.store?.cached) ctx.stdout(`rollout: this checkout's copy — ${terminalText(rollout.store.cached)}`);
       if (rollout.state)
-        ctx.stdout(`rollout: ${rollout.state.status}${rollout.state.message ? ` — ${safeText(rollout.state.message)}` : ''}`);
+        ctx.stdout(
+          `rollout: ${rollout.state.status}${rollout.state.message ? ` — ${safeText(rollout.state.message)}` : ''}${rollout.state.startedBy ? ` (started by ${safeText(rollout.state.startedBy, 120)})` : ''}`,
+        );
       if (rollout.state?.runner) {
         const r = rollout.state.runner;
         const { alive, seenAgoMs } = runnerHealth(r);

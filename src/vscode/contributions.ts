@@ -19,6 +19,8 @@ export const ContextKeys = {
   rolloutStatus: 'pharRollout.rolloutStatus',
   /** The canary carries traffic (> 0 %): a traffic rollback has something to do. */
   canaryTraffic: 'pharRollout.canaryTraffic',
+  /** A traffic change is open for review in the diff editor (its Apply/Cancel show in the editor title). */
+  reviewPending: 'pharRollout.reviewPending',
 } as const;
 
 export const TASK_TYPE = 'phar-rollout';
@@ -98,6 +100,8 @@ export const Commands = {
   recover: 'pharRollout.recover',
   startRollout: 'pharRollout.startRollout',
   openTimeline: 'pharRollout.openTimeline',
+  applyChange: 'pharRollout.applyChange',
+  cancelChange: 'pharRollout.cancelChange',
 } as const;
 
 export type CommandId = (typeof Commands)[keyof typeof Commands];
@@ -124,4 +128,6 @@ export const commandMeta: Record<CommandId, CommandMeta> = {
   [Commands.recover]: { needsTrust: true, context: [V.loadBalancer, ...rolloutStates] },
   [Commands.startRollout]: { needsTrust: true, context: [...rolloutStates] },
   [Commands.openTimeline]: { needsTrust: false, context: [...rolloutStates] },
+  [Commands.applyChange]: { needsTrust: true },
+  [Commands.cancelChange]: { needsTrust: false },
 };

@@ -54,6 +54,8 @@ export interface RolloutView {
   message?: string;
   /** How a done rollout ended (rollback: the row says "rolled back"). */
   endedBy?: 'promote' | 'rollback';
+  /** The shared store (first LB's host) could not be read: this is the checkout's copy; why, and from when. */
+  cached?: string;
 }
 
 export interface LockView {
@@ -91,10 +93,11 @@ export async function loadLiveState(
   options: { log: Logger; signal: AbortSignal; transports: TransportPool },
 ): Promise<LiveState> {
   const common = { log: options.log, signal: options.signal, transports: options.transports };
+  // With an LB, the shared state, lock and history come in one round trip to the first LB's host.
   const [backends, rollout, events] = await Promise.all([
     backendStatus(config, common),
-    config.loadBalancers.length > 0 ? rolloutStatus(config, common) : Promise.resolve(undefined),
-    history(config, { limit: 200 }),
+    config.loadBalancers.length > 0 ? rolloutStatus(config, { ...common, history: 200 }) : Promise.resolve(undefined),
+    config.loadBalancers.length > 0 ? Promise.resolve(undefined) : history(config, { limit: 200 }),
   ]);
   // The same reading of the LBs as the core's ramp: the first LB's split (a warning in the log when they differ).
   const liveSplit = rollout ? currentSplit(rollout.loadBalancers, options.log) : undefined;
@@ -128,6 +131,7 @@ export async function loadLiveState(
             canaryArtifact: state?.canaryArtifact,
             message: state?.message,
             endedBy: state?.status === 'done' ? state.endedBy : undefined,
+            ...(rollout.store?.cached ? { cached: rollout.store.cached } : {}),
           }
         : undefined,
     lock: rollout?.lock
@@ -137,7 +141,7 @@ export async function loadLiveState(
           operation: rollout.lock.operation,
         }
       : undefined,
-    history: events,
+    history: events ?? rollout?.history ?? [],
     refreshing: false,
     refreshedAt: new Date(),
   };

@@ -14,6 +14,7 @@
  * offset, e.g. GET /, POST / with a body, GET /slow (a slow path): nginx never resends a POST it
  * has sent, so a POST in flight on a backend that goes away is a failure the test sees.
  */
+import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 
 export interface LoadOptions {
@@ -212,4 +213,25 @@ export function describeLoad(r: LoadResult): string {
 /** Runs a bounded load to the end. */
 export function runLoad(o: LoadOptions): Promise<LoadResult> {
   return startLoad(o).done;
+}
+
+/**
+ * The zero-loss check of the deploy tests: every backend of `results` (named in order) succeeded
+ * and the load lost nothing; the message carries the figures.
+ */
+export function assertAllOkUnderLoad(
+  results: ReadonlyArray<{ backend: string; ok: boolean; error?: string }>,
+  names: readonly string[],
+  ...loads: LoadResult[]
+): void {
+  assert.deepEqual(
+    results.map((x) => [x.backend, x.ok, x.error]),
+    names.map((n) => [n, true, undefined]),
+  );
+  const failures = loads.flatMap((l) => l.failures);
+  assert.deepEqual(
+    failures,
+    [],
+    `lost ${failures.length} of ${loads.reduce((n, l) => n + l.total, 0)}: ${loads.map(describeLoad).join('; ')}`,
+  );
 }

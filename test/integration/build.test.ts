@@ -15,11 +15,10 @@ import type { Logger } from '../../src/core/log';
 import { waitFor } from '../helpers/wait';
 import { freePort } from '../../src/core/net/freePort';
 import { skipUnlessCi } from '../helpers/skip';
+import { sampleGitEnv, sampleGitId, sampleRepo as commitSampleApp } from '../helpers/sampleApp';
 
 const ROOT = path.resolve(__dirname, '../../..');
-const FIXTURE = path.join(ROOT, 'test/fixtures/sample-app');
 const COMPILER = path.join(ROOT, 'php/compile.php');
-const COMMIT_DATE = '2024-01-02T03:04:05Z';
 
 /** A logger that keeps every line, to assert what ran. */
 function captureLog(): Logger & { lines: string[] } {
@@ -42,30 +41,13 @@ async function tmpDir(prefix: string): Promise<string> {
   return dir;
 }
 
-const gitEnv = { GIT_AUTHOR_DATE: COMMIT_DATE, GIT_COMMITTER_DATE: COMMIT_DATE, GIT_CONFIG_NOSYSTEM: '1' };
-const gitId = [
-  '-c',
-  'user.name=Build Test',
-  '-c',
-  'user.email=build-test@example.invalid',
-  '-c',
-  'commit.gpgsign=false',
-  '-c',
-  'tag.gpgsign=false',
-];
+const gitEnv = sampleGitEnv;
+const gitId = sampleGitId;
 
 /** The sample app copied to a fresh folder, committed to a new git repository with fixed dates. */
 async function sampleRepo(): Promise<{ dir: string; commit: string }> {
   const dir = await tmpDir('repo');
-  await fs.cp(FIXTURE, dir, {
-    recursive: true,
-    filter: (src) => !['vendor', '.rollout', 'build'].includes(path.relative(FIXTURE, src).split(path.sep)[0]),
-  });
-  await run('git', ['init', '-q', '-b', 'main'], { cwd: dir, env: gitEnv });
-  await run('git', ['add', '-A'], { cwd: dir, env: gitEnv });
-  await run('git', [...gitId, 'commit', '-q', '-m', 'sample app'], { cwd: dir, env: gitEnv });
-  const commit = (await run('git', ['rev-parse', 'HEAD'], { cwd: dir })).stdout.trim();
-  return { dir, commit };
+  return { dir, commit: await commitSampleApp(dir) };
 }
 
 async function cloneOf(repo: string): Promise<string> {

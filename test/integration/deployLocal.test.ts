@@ -8,6 +8,7 @@ import type { DeployStep } from '../../src/core/backends/deployBackends';
 import { probeVersion } from '../../src/core/backends/probe';
 import { acquireLock, listReleases, readCurrentRelease } from '../../src/core/backends/releases';
 import { backendStatus } from '../../src/core/backends/status';
+import { releaseRollbackTargets } from '../../src/core/rollout/rollback';
 import { parseRolloutConfig } from '../../src/core/config/rolloutConfig';
 import type { RolloutConfig } from '../../src/core/config/rolloutConfig';
 import { LocalTransport } from '../../src/core/exec/localTransport';
@@ -16,6 +17,7 @@ import { startNginx } from '../helpers/nginx';
 import type { NginxServer } from '../helpers/nginx';
 import { buildTestPhar, preparePhpBackend } from '../helpers/phpBackend';
 import type { PhpBackend } from '../helpers/phpBackend';
+import { stopAll } from '../helpers/teardown';
 
 const local = new LocalTransport();
 
@@ -69,14 +71,7 @@ describe('deploy over the local transport (real php backends)', function () {
     ]);
   });
 
-  after(async () => {
-    // Stop everything, even if a test failed midway; report (not hide) a process that stays.
-    const errors: unknown[] = [];
-    for (const b of backends) await b.stop().catch((e) => errors.push(e));
-    await lb?.stop().catch((e) => errors.push(e));
-    await fs.rm(tmp, { recursive: true, force: true });
-    if (errors.length) throw errors[0];
-  });
+  after(() => stopAll([...backends.map((b) => () => b.stop()), () => lb?.stop(), () => fs.rm(tmp, { recursive: true, force: true })]));
 
   it('deploys v1 to every backend: release complete, current switched, php restarted and serving v1', async () => {
     const steps: Array<[string, DeployStep]> = [];
@@ -325,6 +320,24 @@ describe('deploy over the local transport (real php backends)', function () {
     // And forward again.
     assert.ok((await rollbackToPrevious({ config: c, backends: c.backends })).results[0].ok);
     assert.equal((await probeVersion(b.probe)).version, '2.0.0');
+  });
+
+  it('releaseRollbackTargets names the release each backend goes back to, without changing anything', async () => {
+    const fresh = await bareEntry(tmp, 'targets-fresh', 'canary');
+    const twice = await bareEntry(tmp, 'targets-twice', 'canary');
+    const c = config(tmp, [fresh, twice, await bareEntry(tmp, 'targets-stable', 'stable')]);
+    assert.ok((await deployArtifact({ config: c, artifact: v1, backends: [c.backends[0], c.backends[1]] })).results.every((r) => r.ok));
+    assert.ok((await deployArtifact({ config: c, artifact: v2, backends: [c.backends[1]] })).results[0].ok);
+    const before = currentTarget(twice.dir);
+    const targets = await releaseRollbackTargets(c, 'canary');
+    assert.deepEqual(targets, [
+      { backend: 'targets-fresh', current: { id: v1.id, version: '1.0.0' }, previous: undefined, problem: 'no previous release' },
+      { backend: 'targets-twice', current: { id: v2.id, version: '2.0.0' }, previous: { id: v1.id, version: '1.0.0' }, problem: undefined },
+    ]);
+    assert.equal(currentTarget(twice.dir), before, 'reading the targets switches nothing');
+    assert.deepEqual(await releaseRollbackTargets(c, 'stable'), [
+      { backend: 'targets-stable', current: undefined, previous: undefined, problem: 'no previous release' },
+    ]);
   });
 
   it('a failure on one backend is reported as such while the others succeed', async () => {

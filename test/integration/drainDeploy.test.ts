@@ -15,7 +15,7 @@ import { freePort } from '../../src/core/net/freePort';
 import { recover } from '../../src/core/rollout/recover';
 import { historyPath } from '../../src/core/rollout/history';
 import { renderFor } from '../../src/core/traffic/apply';
-import { MIXED_REQUESTS, describeLoad, runLoad, startLoad, startMixedLoad } from '../helpers/loadClient';
+import { MIXED_REQUESTS, assertAllOkUnderLoad, describeLoad, runLoad, startLoad, startMixedLoad } from '../helpers/loadClient';
 import { startNginx } from '../helpers/nginx';
 import type { NginxServer } from '../helpers/nginx';
 import { buildTestPhar, preparePhpBackend } from '../helpers/phpBackend';
@@ -64,7 +64,7 @@ describe('drain before restart: php -S backends behind two real nginx LBs (manag
         probe: b.probe,
         restart: b.restart,
         runtime: 'php-server',
-        drainSeconds: 0.5,
+        drainSeconds: 5,
         ...overrides[names[i]],
       })),
       loadBalancers: lbs.map((lb, i) => ({
@@ -80,6 +80,15 @@ describe('drain before restart: php -S backends behind two real nginx LBs (manag
   }
   const config = (overrides: Record<string, Record<string, unknown>> = {}): RolloutConfig =>
     parseRolloutConfig(path.join(tmp, 'rollout.json'), configText(overrides));
+  /** The mixed load through both LBs (8 clients on lb-1, 2 on lb-2): each LB's log then shows recent requests. */
+  async function startBothLoads() {
+    const runs = [
+      startMixedLoad(lbs[0].url),
+      startLoad({ url: lbs[1].url, requests: [...MIXED_REQUESTS], concurrency: 2, maxDurationMs: 60000, timeoutMs: 10000 }),
+    ];
+    await waitFor('load running', () => runs[0].count() > 20 && runs[1].count() > 4, 10000);
+    return { stop: () => Promise.all(runs.map((l) => l.stop())) };
+  }
   const stable = (c: RolloutConfig) => c.backends.filter((b) => b.group === 'stable');
   const currentOf = (b: PhpBackend) => readlinkSync(path.join(b.dir, 'current'));
 
@@ -115,8 +124,7 @@ describe('drain before restart: php -S backends behind two real nginx LBs (manag
   );
 
   it('a rolling deploy of the 2-backend stable group under mixed GET/POST load: each backend is down in the live file during its restart, 0 failed', async () => {
-    const load = startMixedLoad(lbs[0].url);
-    await waitFor('load running', () => load.count() > 20, 10000);
+    const load = await startBothLoads();
     const downAtRestart: Record<string, string[][]> = {};
     const { results } = await deployArtifact({
       config: cfg,
@@ -126,22 +134,15 @@ describe('drain before restart: php -S backends behind two real nginx LBs (manag
         if (step === 'restart' && backend) downAtRestart[backend] = lbs.map((lb) => downIn(lb.upstreamFile));
       },
     });
-    const r = await load.stop();
-    console.log(`      drained rolling deploy: ${describeLoad(r)}`);
-    assert.deepEqual(
-      results.map((x) => [x.backend, x.ok, x.error]),
-      [
-        ['stable-1', true, undefined],
-        ['stable-2', true, undefined],
-      ],
-    );
+    const [r, r2] = await load.stop();
+    console.log(`      drained rolling deploy: lb-1 ${describeLoad(r)}; lb-2 ${describeLoad(r2)}`);
+    assertAllOkUnderLoad(results, ['stable-1', 'stable-2'], r, r2);
     assert.deepEqual(
       downAtRestart,
       { 'stable-1': [['stable-1'], ['stable-1']], 'stable-2': [['stable-2'], ['stable-2']] },
       'only the restarting backend was down, on both LBs',
     );
     for (const lb of lbs) assert.deepEqual(downIn(lb.upstreamFile), [], 'both back in rotation');
-    assert.deepEqual(r.failures, [], `lost ${r.failures.length} of ${r.total}`);
     assert.ok(r.byRequest['POST /slow'] > 5, 'slow POSTs were in flight');
     assert.ok((r.versions['2.0.0'] ?? 0) > 0);
     for (const b of backends.slice(0, 2)) assert.equal((await probeVersion(b.probe)).version, '2.0.0');
@@ -186,11 +187,9 @@ describe('drain before restart: php -S backends behind two real nginx LBs (manag
   });
 
   it('the drain waits by the access log: 300 ms requests in flight at the drain finish (0 failed), and it ends well before drainSeconds (5 s)', async () => {
-    const logged = config({ 'stable-1': { drainSeconds: 5 }, 'stable-2': { drainSeconds: 5 }, 'canary-1': { drain: false } });
+    const logged = cfg;
     // Both LBs carry traffic (an LB whose log shows no recent request cannot tell anything: drainSeconds).
-    const load = startMixedLoad(lbs[0].url);
-    const load2 = startLoad({ url: lbs[1].url, requests: [...MIXED_REQUESTS], concurrency: 2, maxDurationMs: 60000, timeoutMs: 10000 });
-    await waitFor('load running', () => load.count() > 20 && load2.count() > 4, 10000);
+    const load = await startBothLoads();
     const drains: Record<string, string> = {};
     const { results } = await deployArtifact({
       config: logged,
@@ -200,23 +199,11 @@ describe('drain before restart: php -S backends behind two real nginx LBs (manag
         if (step === 'drain' && backend && /drained|waited/.test(message)) drains[backend] = message;
       },
     });
-    const r = await load.stop();
-    const r2 = await load2.stop();
+    const [r, r2] = await load.stop();
     console.log(
       `      access-log drain: lb-1 ${describeLoad(r)}; lb-2 ${describeLoad(r2)}\n        ${Object.values(drains).join('\n        ')}`,
     );
-    assert.deepEqual(
-      results.map((x) => [x.backend, x.ok, x.error]),
-      [
-        ['stable-1', true, undefined],
-        ['stable-2', true, undefined],
-      ],
-    );
-    assert.deepEqual(
-      [...r.failures, ...r2.failures],
-      [],
-      `lost ${r.failures.length} of ${r.total} and ${r2.failures.length} of ${r2.total}`,
-    );
+    assertAllOkUnderLoad(results, ['stable-1', 'stable-2'], r, r2);
     let inFlight = 0;
     for (const name of ['stable-1', 'stable-2']) {
       const m =
@@ -232,19 +219,11 @@ describe('drain before restart: php -S backends behind two real nginx LBs (manag
   });
 
   it('a release rollback of the stable group under the same load, drained: 0 failed', async () => {
-    const load = startMixedLoad(lbs[0].url);
-    await waitFor('load running', () => load.count() > 20, 10000);
+    const load = await startBothLoads();
     const { results } = await rollbackToPrevious({ config: cfg, backends: stable(cfg) });
-    const r = await load.stop();
-    console.log(`      drained release rollback: ${describeLoad(r)}`);
-    assert.deepEqual(
-      results.map((x) => [x.backend, x.ok, x.error]),
-      [
-        ['stable-1', true, undefined],
-        ['stable-2', true, undefined],
-      ],
-    );
-    assert.deepEqual(r.failures, [], `lost ${r.failures.length} of ${r.total}`);
+    const [r, r2] = await load.stop();
+    console.log(`      drained release rollback: lb-1 ${describeLoad(r)}; lb-2 ${describeLoad(r2)}`);
+    assertAllOkUnderLoad(results, ['stable-1', 'stable-2'], r, r2);
     for (const b of backends.slice(0, 2)) assert.equal((await probeVersion(b.probe)).version, '3.0.0');
   });
 
@@ -256,11 +235,10 @@ describe('drain before restart: php -S backends behind two real nginx LBs (manag
     const failing = config({ 'stable-1': { restart: hook }, 'canary-1': { drain: false } });
     const previous = currentOf(s1);
     assert.equal(previous, `releases/${v[2].id}`);
-    const load = startMixedLoad(lbs[0].url);
-    await waitFor('load running', () => load.count() > 20, 10000);
+    const load = await startBothLoads();
     const { results } = await deployArtifact({ config: failing, artifact: v[4], backends: stable(failing) });
-    const r = await load.stop();
-    console.log(`      restart fails on stable-1: ${describeLoad(r)}\n        ${results[0].error}`);
+    const [r, r2] = await load.stop();
+    console.log(`      restart fails on stable-1: lb-1 ${describeLoad(r)}; lb-2 ${describeLoad(r2)}\n        ${results[0].error}`);
     assert.deepEqual(
       results.map((x) => [x.backend, x.ok, x.step]),
       [
@@ -282,13 +260,48 @@ describe('drain before restart: php -S backends behind two real nginx LBs (manag
       `stable-1 serves ${v[2].version} ${v[2].sha256} (got ${served.version} ${served.sha256})`,
     );
     assert.equal((await probeVersion(backends[1].probe)).version, '5.0.0');
-    assert.deepEqual(r.failures, [], `lost ${r.failures.length} of ${r.total}`);
+    assert.deepEqual(
+      [...r.failures, ...r2.failures],
+      [],
+      `lost ${r.failures.length} of ${r.total} and ${r2.failures.length} of ${r2.total}`,
+    );
     for (const lb of lbs) {
       assert.deepEqual(downIn(lb.upstreamFile), [], `${lb.prefix}: both in rotation`);
       // In rotation for real: requests through this LB reach both (3.0.0 from stable-1, 5.0.0 from stable-2).
       const after = await runLoad({ url: `${lb.url}/__version`, maxRequests: 24, concurrency: 2 });
       assert.deepEqual(after.failures, []);
       assert.ok((after.versions['3.0.0'] ?? 0) > 0 && (after.versions['5.0.0'] ?? 0) > 0, JSON.stringify(after.versions));
+    }
+  });
+
+  it('a backend that serves neither release after a failed restart stays out of rotation; `recover` keeps it out until its probe answers', async () => {
+    const [s1] = backends;
+    const dead = `${shellCommand(s1.stopCommand)}; echo 'php did not start' >&2; exit 3`;
+    const base = config({ 'stable-1': { restart: dead }, 'canary-1': { drain: false } });
+    const broken = { ...base, probe: { ...base.probe, deployDeadlineMs: 3000 } };
+    const { results } = await deployArtifact({ config: broken, artifact: v[3], backends: [broken.backends[0]] });
+    assert.equal(results[0].step, 'restart');
+    assert.match(
+      results[0].error ?? '',
+      /^restart failed on stable-1: .*php did not start \(current switched back to 3\.0\.0-\S+, but making it serve again failed: .*php did not start\); stable-1 stays out of rotation on every load balancer, as it does not serve its previous release either\. Fix stable-1, then run `phar-rollout recover` \(it puts stable-1 back in rotation once its probe answers\) or deploy again\.$/s,
+    );
+    assert.equal(currentOf(s1), `releases/${v[2].id}`);
+    for (const lb of lbs) assert.deepEqual(downIn(lb.upstreamFile), ['stable-1'], 'left out of rotation');
+    const warnings: string[] = [];
+    const log = { ...recordingLogger(), warn: (m: string) => warnings.push(m) };
+    await recover(cfg, { user: 'tester@example.invalid', log });
+    assert.ok(
+      warnings.some((w) =>
+        /stable-1 left out of rotation: its probe fails \(connection refused.*\); fix it, then run `phar-rollout recover`$/.test(w),
+      ),
+      warnings.join('\n'),
+    );
+    for (const lb of lbs) assert.deepEqual(downIn(lb.upstreamFile), ['stable-1'], 'still out: it does not answer');
+    await s1.start();
+    await recover(cfg, { user: 'tester@example.invalid', log });
+    for (const lb of lbs) {
+      assert.deepEqual(downIn(lb.upstreamFile), [], 'back once it answers');
+      assert.ok(!existsSync(lb.upstreamFile + DRAIN_JOURNAL_SUFFIX));
     }
   });
 
@@ -351,8 +364,33 @@ deployArtifact({ config, artifact: JSON.parse(artifact), backends: config.backen
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>);
-    const event = history.find((e) => e.action === 'recovered');
+    const event = history.filter((e) => e.action === 'recovered').at(-1);
     assert.deepEqual(event?.after, { inRotation: ['stable-1'], down: [] });
     assert.ok(s1.probe);
+  });
+
+  it('falls back to drainSeconds where a load balancer has no access log, and says so', async () => {
+    const log2 = path.join(path.dirname(lbs[1].upstreamFile), 'phar-rollout-access.log');
+    await fs.rename(log2, `${log2}.gone`);
+    try {
+      const messages: string[] = [];
+      const t0 = Date.now();
+      const short = config({ 'stable-1': { drainSeconds: 0.5 }, 'canary-1': { drain: false } });
+      const { results } = await deployArtifact({
+        config: short,
+        artifact: v[1],
+        backends: [short.backends[0]],
+        onProgress: ({ step, message }) => step === 'drain' && /waited|drained after/.test(message) && messages.push(message),
+      });
+      assert.equal(results[0].ok, true, results[0].error);
+      assert.deepEqual(messages.length, 1);
+      assert.match(
+        messages[0],
+        /^stable-1: out of rotation on 2 load balancers; waited drainSeconds \(0\.5 s\): no access log at .*phar-rollout-access\.log on lb-2$/,
+      );
+      assert.ok(Date.now() - t0 >= 500);
+    } finally {
+      await fs.rename(`${log2}.gone`, log2);
+    }
   });
 });

@@ -236,6 +236,20 @@ export class Workbench {
     await this.waitFor(`the quick pick to take "${label}"`, async () => !(await row.isVisible()) || undefined, 10000);
   }
 
+  /** The rows of the open quick pick: label, description and the whole row's text (detail included). */
+  async quickPickRows(): Promise<Array<{ label: string; description: string; text: string }>> {
+    type El = { textContent: string | null; querySelector(selector: string): El | null };
+    const rows = await this.page.locator('.quick-input-widget .monaco-list-row').evaluateAll((elements: unknown[]) =>
+      (elements as El[]).map((row) => ({
+        label: row.querySelector('.label-name')?.textContent ?? '',
+        description: row.querySelector('.label-description')?.textContent ?? '',
+        text: row.textContent ?? '',
+      })),
+    );
+    const clean = (t: string) => t.replace(/\s+/g, ' ').trim();
+    return rows.map((r) => ({ label: clean(r.label), description: clean(r.description), text: clean(r.text) }));
+  }
+
   /** Waits for a notification toast whose message matches `text`; returns the message. */
   async notification(text: string | RegExp, timeoutMs = 60000): Promise<string> {
     const messages = this.page.locator('.notifications-toasts .notification-toast .notification-list-item-message');
@@ -300,6 +314,60 @@ export class Workbench {
     await btn.click();
     await this.waitFor('the dialog to close', async () => !(await dialog.first().isVisible()) || undefined, 10000);
     return message;
+  }
+
+  /** The labels of the open editor tabs (every group), as their titles read. */
+  async editorTabs(): Promise<string[]> {
+    const tabs = await this.page.locator('.tabs-container .tab').allTextContents();
+    return tabs.map((t) => t.replace(/\s+/g, ' ').trim()).filter(Boolean);
+  }
+
+  /** An editor title action whose tooltip contains `title` ("Apply Change"). */
+  editorAction(title: string): Locator {
+    return this.page.locator(`.editor-group-container .editor-actions .action-label[aria-label*="${title}"]`).first();
+  }
+
+  /** Clicks the active editor's title action `title` once it shows. */
+  async clickEditorAction(title: string, timeoutMs = 20000): Promise<void> {
+    const action = this.editorAction(title);
+    await this.waitFor(`the editor title action "${title}"`, async () => (await action.isVisible()) || undefined, timeoutMs).catch(
+      async (err: Error) => {
+        const shown = await this.page
+          .locator('.editor-group-container .editor-actions .action-label')
+          .evaluateAll((els: unknown[]) =>
+            (els as Array<{ getAttribute(n: string): string | null }>).map((e) => e.getAttribute('aria-label')),
+          );
+        throw new Error(`${err.message}; editor title actions: ${JSON.stringify(shown)}`);
+      },
+    );
+    await action.click();
+  }
+
+  /** The text of the visible diff editor's modified (right) side, line by line as rendered. */
+  async diffModifiedText(): Promise<string> {
+    const lines = this.page.locator('.editor-group-container .monaco-diff-editor .editor.modified .view-lines .view-line');
+    const texts = await lines.evaluateAll((els: unknown[]) =>
+      (els as Array<{ textContent: string | null; style: { top: string } }>)
+        .map((e) => ({ top: parseFloat(e.style.top) || 0, text: (e.textContent ?? '').replace(/\u00a0/g, ' ') }))
+        .sort((a, b) => a.top - b.top)
+        .map((l) => l.text),
+    );
+    return texts.join('\n');
+  }
+
+  /** The open modal dialog's message and detail, or undefined when none is open. */
+  async dialogText(): Promise<string | undefined> {
+    const dialog = this.page.locator('.monaco-dialog-box').first();
+    if (!(await dialog.isVisible())) return undefined;
+    const part = async (selector: string) =>
+      (
+        (await dialog
+          .locator(selector)
+          .first()
+          .textContent()
+          .catch(() => '')) ?? ''
+      ).trim();
+    return `${await part('.dialog-message-text')}\n${await part('.dialog-message-detail')}`;
   }
 
   /** Every notification of the session (toasts vanish after a while; the notification center keeps them). */

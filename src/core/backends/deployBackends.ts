@@ -103,8 +103,6 @@ interface BackendRun {
 /** What a failed switch left: whether the backend serves its previous release again (only then it goes back in rotation). */
 interface Restore {
   servesPrevious: boolean;
-  /** Why not (probe, restart or switch-back failure). */
-  why?: string;
 }
 
 /**
@@ -125,7 +123,7 @@ async function confirmSwitch(run: BackendRun, before: ReleaseLinks, build: Build
   const name = run.backend.name;
   if (run.drainer?.current.has(name)) {
     if (failure !== undefined && !restore.servesPrevious) {
-      const msg = `${name} stays out of rotation on every load balancer: it does not serve its previous release either (${restore.why}). Fix ${name}, then run \`phar-rollout recover\` (it puts ${name} back in rotation once its probe answers) or deploy again.`;
+      const msg = `${name} stays out of rotation on every load balancer, as it does not serve its previous release either. Fix ${name}, then run \`phar-rollout recover\` (it puts ${name} back in rotation once its probe answers) or deploy again.`;
       run.log.error(msg);
       if (failure instanceof CancelledError) throw failure;
       throw new OperationError(`${describeError(failure)}; ${msg}`, { step: stepOf(failure), backend: name, cause: failure });
@@ -187,20 +185,17 @@ async function switchAndProbe(run: BackendRun, before: ReleaseLinks, build: Buil
               note += `, which it serves again`;
             } catch (e) {
               restore.servesPrevious = false;
-              restore.why = describeError(e);
-              note += `, but ${restore.why}`;
+              note += `, but ${describeError(e)}`;
             }
           }
         } catch (e) {
           restore.servesPrevious = false;
-          restore.why = `making it serve again failed: ${describeError(e)}`;
-          note += `, but ${restore.why}`;
+          note += `, but making it serve again failed: ${describeError(e)}`;
         }
       }
     } catch (e) {
       note = `switching current back FAILED: ${describeError(e)}`;
       restore.servesPrevious = false;
-      restore.why = note;
     }
     run.log.warn(`${backend.name}: ${note}`);
     if (err instanceof CancelledError) throw err;

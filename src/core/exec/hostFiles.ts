@@ -178,8 +178,8 @@ const SWAP = 'if [ -e "$1" ]; then cp -p -- "$1" "$1.prev" || exit 1; echo had; 
 const RESTORE = 'if [ "$2" = had ]; then mv -f -- "$1.prev" "$1"; else rm -f -- "$1"; fi';
 // A lock's answer: the host's clock and the last heartbeat (its own clock too, so no clock of
 // ours is compared with it), then owner.json. A lock without a heartbeat file is dated by its
-// directory (GNU stat, else BSD stat). $1 is the lock directory.
-const LOCK_ANSWER = `now=$(date +%s); hb=$(cat -- "$1/${HEARTBEAT_FILE}" 2>/dev/null)
+// directory (GNU stat, else BSD stat). $1 is the lock directory. The shared rollout store reads it too.
+export const LOCK_ANSWER = `now=$(date +%s); hb=$(cat -- "$1/${HEARTBEAT_FILE}" 2>/dev/null)
 case "$hb" in ''|*[!0-9]*) hb=$(stat -c %Y -- "$1" 2>/dev/null || stat -f %m -- "$1" 2>/dev/null || echo "$now");; esac
 printf 'now %s\\nheartbeat %s\\n' "$now" "$hb"; cat -- "$1/${OWNER_FILE}" 2>/dev/null`;
 // $1 lock dir, $2 its parent or "" (made when given). Exit 3: held, with the answer.
@@ -271,7 +271,8 @@ export class RemoteHostFiles implements HostFiles {
   }
 }
 
-function parseLockAnswer(stdout: string): LockRead {
+/** Reads LOCK_ANSWER's output (the host's clock, the heartbeat, then owner.json). */
+export function parseLockAnswer(stdout: string): LockRead {
   const [nowLine = '', beatLine = '', ...rest] = stdout.split('\n');
   const now = Number(/^now (\d+)/.exec(nowLine)?.[1] ?? 0);
   const beat = Number(/^heartbeat (\d+)/.exec(beatLine)?.[1] ?? now);

@@ -234,3 +234,46 @@ export async function removeWorktree(repoDir: string, targetDir: string, options
   await git(repoDir, ['worktree', 'remove', '--force', '--force', path.resolve(targetDir)], options);
   await git(repoDir, ['worktree', 'prune'], options);
 }
+
+/** A tag or local branch, as the rebuild picker lists it. */
+export interface GitRef {
+  kind: 'tag' | 'branch';
+  /** Short name ("v1.2.0", "main"): what `addWorktree` and `resolveCommit` take. */
+  name: string;
+  /** Short hash of the commit it points at (an annotated tag's target, not the tag object). */
+  commit: string;
+  /** ISO time (UTC): a tag's creation (tagger date, or the commit's for a lightweight tag), a branch's last commit. */
+  date?: string;
+  /** First line of the tag message (annotated) or of the commit message. */
+  subject: string;
+}
+
+// One line per ref, fields NUL-separated; `%(*…)` is the annotated tag's target (empty otherwise).
+const REF_FORMAT =
+  '%(refname)%00%(if)%(*objectname)%(then)%(*objectname:short)%(else)%(objectname:short)%(end)%00%(creatordate:unix)%00%(subject)';
+
+/** Parses `git for-each-ref --format=REF_FORMAT` output (see listRefs); lines of another shape are skipped. */
+export function parseRefs(stdout: string): GitRef[] {
+  const refs: GitRef[] = [];
+  for (const line of stdout.split('\n')) {
+    const [full, commit, seconds, subject = ''] = line.split('\0');
+    const m = /^refs\/(tags|heads)\/(.+)$/.exec(full ?? '');
+    if (!m || !commit) continue;
+    const time = Number(seconds);
+    refs.push({
+      kind: m[1] === 'tags' ? 'tag' : 'branch',
+      name: m[2],
+      commit,
+      date: seconds && Number.isFinite(time) ? new Date(time * 1000).toISOString() : undefined,
+      subject,
+    });
+  }
+  return refs;
+}
+
+/** Tags, then local branches, each newest first, with the date and subject a person picks a rebuild by. */
+export async function listRefs(dir: string, options?: GitOptions): Promise<GitRef[]> {
+  const out = await git(dir, ['for-each-ref', '--sort=-creatordate', `--format=${REF_FORMAT}`, 'refs/tags', 'refs/heads'], options);
+  const refs = parseRefs(out ?? '');
+  return [...refs.filter((r) => r.kind === 'tag'), ...refs.filter((r) => r.kind === 'branch')];
+}

@@ -9,6 +9,8 @@ import type { HeldLock } from '../exec/hostLock';
 import type { OnProgress } from '../progress';
 import type { OperationOptions } from './types';
 import { recoverTraffic } from './recovery';
+import { storeFor } from './sharedStore';
+import type { RolloutStore } from './store';
 import type { Recovered } from './recovery';
 
 /** Options of every rollout operation. */
@@ -32,6 +34,8 @@ export interface OpContext {
   onProgress: OnProgress;
   /** Shorthand for `onProgress({ message })`. */
   progress(message: string): void;
+  /** The rollout's state and history: shared on the first LB's host (see sharedStore.ts). */
+  store: RolloutStore;
 }
 
 /**
@@ -49,13 +53,18 @@ export function backendOptions(ctx: OpContext): {
 }
 
 /** Runs `body` with a transport pool (the caller's, or a fresh one closed afterwards). */
-export async function withContext<T>(config: RolloutConfig, options: RolloutOptions, body: (ctx: OpContext) => Promise<T>): Promise<T> {
+export async function withContext<T>(
+  config: Pick<RolloutConfig, 'projectDir' | 'loadBalancers'>,
+  options: RolloutOptions,
+  body: (ctx: OpContext) => Promise<T>,
+): Promise<T> {
   const log = options.log ?? nullLogger;
   const pool = options.transports ?? new TransportPool({ ...options.ssh, log });
   try {
     const user = options.user ?? (await currentUser(config.projectDir));
     const onProgress: OnProgress = (p) => options.onProgress?.(p);
-    return await body({ pool, log, user, signal: options.signal, onProgress, progress: (message) => onProgress({ message }) });
+    const store = storeFor(config, (t) => pool.get(t), pool, log);
+    return await body({ pool, log, user, signal: options.signal, onProgress, progress: (message) => onProgress({ message }), store });
   } finally {
     if (!options.transports) await pool.dispose();
   }

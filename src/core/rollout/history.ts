@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ROLLOUT_DIR } from '../phar/artifact';
 import { userEmail } from '../git/git';
+import type { StoreLike } from './store';
 import type { HistoryEvent } from './types';
 
 export const HISTORY_FILE = 'history.jsonl';
@@ -11,9 +12,17 @@ export const HISTORY_FILE = 'history.jsonl';
 /** The result of an event written before its change: the outcome follows with the same id. */
 export const STARTED = 'started';
 
-/** `<project>/.rollout/history.jsonl`. */
+/** `<project>/.rollout/history.jsonl`: the history without an LB, else the local copy of the shared one. */
 export function historyPath(projectDir: string): string {
   return path.join(projectDir, ROLLOUT_DIR, HISTORY_FILE);
+}
+
+/**
+ * `<project>/.rollout/history.pending.jsonl`: events recorded on this machine that are not in the
+ * shared history yet (a build, or a host that could not be reached); the next access pushes them.
+ */
+export function pendingHistoryPath(projectDir: string): string {
+  return path.join(projectDir, ROLLOUT_DIR, 'history.pending.jsonl');
 }
 
 const identities = new Map<string, Promise<string>>();
@@ -40,13 +49,9 @@ function safeOsUser(): string {
 
 export type NewHistoryEvent = Omit<HistoryEvent, 'time' | 'user'> & Partial<Pick<HistoryEvent, 'time' | 'user'>>;
 
-/**
- * Appends one event as one JSON line and syncs it to disk: callers report a change as done only after
- * this resolves. A single `write` with O_APPEND keeps lines from two processes whole; a last line
- * left without its newline (a crash mid-write) is closed first, so this event starts on a fresh line.
- */
-export async function appendHistory(projectDir: string, event: NewHistoryEvent): Promise<HistoryEvent> {
-  const full: HistoryEvent = {
+/** The event with its time and user (git's user.email for `projectDir`) filled in, fields in the file's order. */
+export async function completeEvent(projectDir: string, event: NewHistoryEvent): Promise<HistoryEvent> {
+  return {
     time: event.time ?? new Date().toISOString(),
     user: event.user ?? (await currentUser(projectDir)),
     ...(event.id !== undefined ? { id: event.id } : {}),
@@ -56,7 +61,36 @@ export async function appendHistory(projectDir: string, event: NewHistoryEvent):
     ...(event.after !== undefined ? { after: event.after } : {}),
     result: event.result,
   };
-  const file = historyPath(projectDir);
+}
+
+/**
+ * Appends one event to the history of `store` (a project folder: its own `.rollout/history.jsonl`);
+ * callers report a change as done only after this resolves.
+ */
+export async function appendHistory(store: StoreLike, event: NewHistoryEvent): Promise<HistoryEvent> {
+  if (typeof store !== 'string') {
+    const full = await completeEvent(store.projectDir, event);
+    await store.append(full);
+    return full;
+  }
+  const full = await completeEvent(store, event);
+  await appendLine(historyPath(store), JSON.stringify(full) + '\n');
+  return full;
+}
+
+/** Records an event on this machine only, for the shared history's next access (a build knows no load balancer). */
+export async function appendPendingHistory(projectDir: string, event: NewHistoryEvent): Promise<HistoryEvent> {
+  const full = await completeEvent(projectDir, event);
+  await appendLine(pendingHistoryPath(projectDir), JSON.stringify(full) + '\n');
+  return full;
+}
+
+/**
+ * Appends `text` (whole lines) and syncs it to disk. A single `write` with O_APPEND keeps lines from
+ * two processes whole; a last line left without its newline (a crash mid-write) is closed first, so
+ * this text starts on a fresh line.
+ */
+export async function appendLine(file: string, text: string): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
   const handle = await fs.open(file, 'a+');
   try {
@@ -67,12 +101,11 @@ export async function appendHistory(projectDir: string, event: NewHistoryEvent):
       await handle.read(last, 0, 1, size - 1);
       torn = last[0] !== 0x0a;
     }
-    await handle.write((torn ? '\n' : '') + JSON.stringify(full) + '\n');
+    await handle.write((torn ? '\n' : '') + text);
     await handle.sync();
   } finally {
     await handle.close();
   }
-  return full;
 }
 
 /** A change recorded before it is made; `done` records its outcome (same id) after. */
@@ -86,14 +119,14 @@ export interface StartedEvent {
  * interrupted by a crash or a kill stays visible; the outcome, written by `done`, replaces it in
  * readHistory.
  */
-export async function startHistory(projectDir: string, event: Omit<NewHistoryEvent, 'result' | 'id'>): Promise<StartedEvent> {
+export async function startHistory(store: StoreLike, event: Omit<NewHistoryEvent, 'result' | 'id'>): Promise<StartedEvent> {
   const id = randomBytes(6).toString('hex');
-  const user = event.user ?? (await currentUser(projectDir));
-  await appendHistory(projectDir, { ...event, user, id, result: STARTED });
+  const user = event.user ?? (await currentUser(typeof store === 'string' ? store : store.projectDir));
+  await appendHistory(store, { ...event, user, id, result: STARTED });
   return {
     id,
     done: (outcome) =>
-      appendHistory(projectDir, {
+      appendHistory(store, {
         user,
         id,
         action: event.action,
@@ -123,19 +156,31 @@ export interface ReadHistoryOptions {
 }
 
 /**
- * Every event, oldest first. A "started" event is shown only while its outcome is missing (the
- * change was interrupted); a torn or foreign line is skipped (and reported to `onTorn`), never the
- * lines after it.
+ * Every event, oldest first, from the checkout's `.rollout/` (the history without an LB, else the
+ * local copy of the shared one, refreshed by every read of the store), with the events waiting to
+ * be pushed after them. A "started" event is shown only while its outcome is missing (the change
+ * was interrupted); a torn or foreign line is skipped (and reported to `onTorn`), never the lines
+ * after it.
  */
 export async function readHistory(projectDir: string, options: ReadHistoryOptions = {}): Promise<HistoryEvent[]> {
-  const file = historyPath(projectDir);
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
+  const events: HistoryEvent[] = [];
+  for (const file of [historyPath(projectDir), pendingHistoryPath(projectDir)]) {
+    let text: string;
+    try {
+      text = await fs.readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    events.push(...parseHistory(text, file, options.onTorn));
   }
+  const finished = new Set(events.filter((e) => e.id !== undefined && e.result !== STARTED).map((e) => e.id));
+  const shown = options.all ? events : events.filter((e) => !(e.result === STARTED && finished.has(e.id)));
+  return options.limit !== undefined ? shown.slice(-options.limit) : shown;
+}
+
+/** The events in history text (foreign: every line is checked for shape; the others go to `onTorn`). */
+export function parseHistory(text: string, file: string, onTorn?: (t: TornLine) => void): HistoryEvent[] {
   const events: HistoryEvent[] = [];
   for (const [i, line] of text.split('\n').entries()) {
     if (!line.trim()) continue;
@@ -146,11 +191,9 @@ export async function readHistory(projectDir: string, options: ReadHistoryOption
       e = undefined;
     }
     if (isEvent(e)) events.push(e);
-    else options.onTorn?.({ file, line: i + 1, text: line });
+    else onTorn?.({ file, line: i + 1, text: line });
   }
-  const finished = new Set(events.filter((e) => e.id !== undefined && e.result !== STARTED).map((e) => e.id));
-  const shown = options.all ? events : events.filter((e) => !(e.result === STARTED && finished.has(e.id)));
-  return options.limit !== undefined ? shown.slice(-options.limit) : shown;
+  return events;
 }
 
 function isEvent(e: unknown): e is HistoryEvent {

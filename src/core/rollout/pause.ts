@@ -2,30 +2,33 @@ import type { RolloutConfig } from '../config/rolloutConfig';
 import { formatSplit } from '../traffic/render';
 import { withContext } from './context';
 import type { RolloutOptions } from './context';
-import { appendHistory } from './history';
 import { applyEvent } from './state';
 import type { RolloutState } from './types';
 
 /**
- * Pauses the rollout: a running `ramp --next --all` stops after its step; ramps are refused until
- * resume. It takes the state lock, not the rollout lock (which a running ramp holds): the ramp saves
- * its steps under the same state lock, so the pause is never overwritten.
+ * Pauses the rollout, from any checkout (the state is shared on the first LB's host): a running
+ * `ramp --next --all` stops after its step, a running `run` at its next window; ramps are refused
+ * until resume. It does not take the rollout lock (which a running ramp holds): the state is
+ * compare-and-swapped on the host, so a ramp saving its step never overwrites the pause. The state
+ * and its history event are written in one round trip.
  */
 export async function pause(config: RolloutConfig, options: RolloutOptions = {}): Promise<RolloutState> {
   return withContext(config, options, async (ctx) => {
-    let before: RolloutState | undefined;
-    const next = (await applyEvent(config.projectDir, 'pause', (current) => {
-      before = current;
-      return { ...current!, message: `paused by ${ctx.user} at ${formatSplit(current!.split)} %` };
-    })) as RolloutState;
-    await appendHistory(config.projectDir, {
-      user: ctx.user,
-      action: 'pause',
-      target: 'rollout',
-      before: { status: before?.status, split: next.split },
-      after: { status: next.status, split: next.split },
-      result: 'ok',
-    });
+    const next = (await applyEvent(
+      ctx.store,
+      'pause',
+      (current) => ({ ...current!, message: `paused by ${ctx.user} at ${formatSplit(current!.split)} %` }),
+      (written, before) => [
+        {
+          user: ctx.user,
+          action: 'pause',
+          target: 'rollout',
+          before: { status: before?.status, split: written.split },
+          after: { status: written.status, split: written.split },
+          result: 'ok',
+        },
+      ],
+    )) as RolloutState;
     return next;
   });
 }

@@ -63,7 +63,7 @@ export async function promote(config: RolloutConfig, options: RolloutOptions = {
       );
     }
     const stableBefore = await groupReleases(config, ctx, stable);
-    const started = await startHistory(config.projectDir, {
+    const started = await startHistory(ctx.store, {
       user: ctx.user,
       action: 'promote',
       target: 'stable',

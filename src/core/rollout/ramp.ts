@@ -12,7 +12,9 @@ import type { OpContext, RolloutOptions } from './context';
 import { runGate } from './gates';
 import { appendHistory } from './history';
 import { canaryRelease, currentSplit, servedSplits, freshState, nextStep, setSplitRecorded, stepIndexOf } from './shared';
-import { applyEvent, inProgress, readState, transition } from './state';
+import { applyEvent, inProgress, transition } from './state';
+import { currentState } from './sharedStore';
+import type { RolloutStore } from './store';
 import type { GateResult, RolloutState } from './types';
 
 export type RampTarget = { percent: number } | { next: true; all?: boolean };
@@ -106,11 +108,13 @@ function checkExpected(live: readonly LbSplit[], expected: number | null | undef
   if (!live.every((l) => same(l.split))) throw new SplitChangedError(expected, live);
 }
 
-/** Saves a step that went live; a pause that landed meanwhile (from anywhere) is kept. */
-function saveStep(projectDir: string, mine: RolloutState): Promise<RolloutState> {
-  return applyEvent(projectDir, 'step', (disk, to) =>
-    to === 'paused' && disk ? { ...mine, message: disk.message } : mine,
-  ) as Promise<RolloutState>;
+/** Saves a step that went live; a pause that landed meanwhile (from any checkout) is kept, and so is the runner's entry. */
+function saveStep(store: RolloutStore, mine: RolloutState): Promise<RolloutState> {
+  return applyEvent(store, 'step', (disk, to) => ({
+    ...mine,
+    ...(to === 'paused' && disk ? { message: disk.message } : {}),
+    runner: disk?.runner,
+  })) as Promise<RolloutState>;
 }
 
 /**
@@ -128,7 +132,7 @@ export async function ramp(config: RolloutConfig, target: RampTarget, options: R
   const label =
     'percent' in target ? `ramp to ${formatSplit(target.percent)} %` : target.all ? 'ramp through the plan' : 'ramp to the next step';
   return withLock(config, label, options, async (ctx, _lock, recovered) => {
-    const onDisk = await readState(config.projectDir);
+    const onDisk = await currentState(ctx.store, ctx.signal);
     const { fresh } = transition(onDisk, 'start');
     const live = await servedSplits(config, ctx);
     checkExpected(live, options.expectBefore);
@@ -139,7 +143,7 @@ export async function ramp(config: RolloutConfig, target: RampTarget, options: R
       ctx.progress('pre-flight: checking every backend');
       await preflight(config, ctx);
     }
-    let state = fresh || !onDisk ? freshState(config, before) : onDisk;
+    let state = fresh || !onDisk ? freshState(config, before, ctx.user) : onDisk;
     let current = before;
     const steps: RampStep[] = [];
     for (;;) {
@@ -158,12 +162,13 @@ export async function ramp(config: RolloutConfig, target: RampTarget, options: R
         stepIndex: stepIndexOf(state.steps, split),
         message: `canary at ${formatSplit(split)} %`,
         gate: undefined,
+        windows: undefined,
       };
       if (fresh && steps.length === 0) {
         const r = await canaryRelease(config, ctx);
         state = { ...state, canaryArtifact: r.id, canaryVersion: r.version };
       }
-      state = await saveStep(config.projectDir, state);
+      state = await saveStep(ctx.store, state);
 
       let gate: GateResult | undefined;
       try {
@@ -187,7 +192,7 @@ export async function ramp(config: RolloutConfig, target: RampTarget, options: R
           ...recoveredField(recovered),
         };
       }
-      if (gate) state = await saveStep(config.projectDir, { ...state, gate });
+      if (gate) state = await saveStep(ctx.store, { ...state, gate });
       steps.push({ split, gate });
       if (!('next' in target && target.all)) break;
       if (state.status === 'paused') break;
@@ -205,7 +210,7 @@ function atLastStep(current: number | undefined): InputError {
 async function gateStep(config: RolloutConfig, ctx: OpContext, split: number): Promise<GateResult> {
   ctx.progress(`gate at ${formatSplit(split)} %: ${config.gates.samples} requests to the canary`);
   const gate = await runGate(config, { signal: ctx.signal });
-  await appendHistory(config.projectDir, {
+  await appendHistory(ctx.store, {
     user: ctx.user,
     action: 'gate',
     target: 'canary',
@@ -240,7 +245,7 @@ async function gateCancelled(config: RolloutConfig, ctx: OpContext, split: numbe
       { step: 'gate', lb: config.loadBalancers[0]?.name },
     );
   }
-  await saveStep(config.projectDir, {
+  await saveStep(ctx.store, {
     ...state,
     split: previous,
     stepIndex: stepIndexOf(state.steps, previous),
@@ -273,7 +278,7 @@ async function gateFailed(
     gate,
     message: `gate failed at ${formatSplit(split)} %: ${gate.reason}${rolledBack ? '; rolled back to 0 %' : ''}`,
   };
-  const saved = await applyEvent(config.projectDir, 'gateFailed', () => failed);
+  const saved = await applyEvent(ctx.store, 'gateFailed', (disk) => ({ ...failed, runner: disk?.runner }));
   return { split: current, rolledBack, state: saved ?? { ...failed, status: 'failed' } };
 }
 
@@ -296,7 +301,9 @@ export async function previewRamp(config: RolloutConfig, target: RampTarget, opt
       servedSplits(config, ctx),
     ]);
     const before = currentSplit(served);
-    const state = await readState(config.projectDir);
+    const read = await ctx.store.read({ signal: ctx.signal }); // a copy (host unreachable) is good enough for a preview
+    if (read.stateError) throw read.stateError;
+    const state = read.state;
     const steps = inProgress(state) ? state.steps : config.traffic.steps;
     const after = 'percent' in target ? target.percent : nextStep(steps, before);
     if (after === undefined) throw atLastStep(before);

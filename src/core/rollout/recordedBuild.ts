@@ -2,7 +2,7 @@ import { buildProject } from '../phar/pharBuild';
 import type { BuildOptions, BuildResult } from '../phar/pharBuild';
 import { listArtifacts } from '../phar/artifactStore';
 import { CancelledError, describeError, inputErrorsOf } from '../errors';
-import { appendHistory, currentUser } from './history';
+import { appendPendingHistory, currentUser } from './history';
 
 /**
  * buildProject, recorded in the history: a build that ran (or failed while running) is an event;
@@ -14,7 +14,7 @@ export async function buildRecorded(options: BuildOptions): Promise<BuildResult>
     const result = await buildProject(options);
     if (!result.upToDate) {
       const a = result.artifact;
-      await appendHistory(options.projectDir, {
+      await appendPendingHistory(options.projectDir, {
         user: await currentUser(options.projectDir),
         action: 'build',
         target: a.id,
@@ -26,7 +26,7 @@ export async function buildRecorded(options: BuildOptions): Promise<BuildResult>
     return result;
   } catch (err) {
     if (inputErrorsOf(err).length === 0) {
-      await appendHistory(options.projectDir, {
+      await appendPendingHistory(options.projectDir, {
         user: await currentUser(options.projectDir),
         action: 'build',
         before: previous ? { artifact: previous.id, version: previous.version } : undefined,

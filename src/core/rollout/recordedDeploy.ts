@@ -30,7 +30,7 @@ export function deployRecorded(
     options,
     async (op) => {
       const before = await groupReleases(config, op, backends);
-      const started = await startHistory(config.projectDir, {
+      const started = await startHistory(op.store, {
         user: op.user,
         action: 'deploy',
         target: options.target,

@@ -31,7 +31,7 @@ export async function recover(config: RolloutConfig, options: RolloutOptions = {
       repaired.push(r);
       if (!r.changed) continue;
       ctx.log.info(r.message);
-      await appendHistory(config.projectDir, {
+      await appendHistory(ctx.store, {
         user: ctx.user,
         action: 'repaired',
         target: lb.name,

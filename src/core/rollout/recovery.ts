@@ -36,7 +36,7 @@ export async function recoverTraffic(config: RolloutConfig, ctx: OpContext, mode
   for (const r of result.recovered) {
     ctx.log.warn(r.description);
     const same = r.loadBalancers.every((l) => l.split === r.loadBalancers[0]?.split);
-    await appendHistory(config.projectDir, {
+    await appendHistory(ctx.store, {
       user: ctx.user,
       action: 'recovered',
       target: r.loadBalancers.map((l) => l.name).join(', '),
@@ -80,7 +80,7 @@ async function recoverDrains(config: RolloutConfig, ctx: OpContext, mode: 'requi
   }
   for (const r of restored) {
     ctx.log.warn(r.description);
-    await appendHistory(config.projectDir, {
+    await appendHistory(ctx.store, {
       user: ctx.user,
       action: 'recovered',
       target: config.loadBalancers.map((l) => l.name).join(', '),

@@ -9,7 +9,8 @@ import { buildProject } from '../phar/pharBuild';
 import type { Group, RolloutConfig } from '../config/rolloutConfig';
 import { InputError, OperationError, describeError, emptyGroupError, noLoadBalancerError, throwIfAborted } from '../errors';
 import { addWorktree, prefixInRepo, removeWorktree, repoRoot, resolveCommit } from '../git/git';
-import { backendOptions, withLock } from './context';
+import { backendOptions, withContext, withLock } from './context';
+import { readLinks, readRelease } from '../backends/releases';
 import type { OpContext, RolloutOptions } from './context';
 import { startHistory } from './history';
 import type { StartedEvent } from './history';
@@ -96,7 +97,7 @@ async function rollbackBody(
   let artifact: Artifact | undefined;
   const action = `rollback-${request.speed}`;
   if (request.speed === 'release') {
-    const started = await startHistory(config.projectDir, {
+    const started = await startHistory(ctx.store, {
       user: ctx.user,
       action,
       target: group,
@@ -111,7 +112,7 @@ async function rollbackBody(
     }));
   } else {
     artifact = await rebuildInWorktree(config, ctx, request.ref!, options);
-    const started = await startHistory(config.projectDir, {
+    const started = await startHistory(ctx.store, {
       user: ctx.user,
       action,
       target: group,
@@ -202,4 +203,48 @@ async function storeCopy(projectDir: string, artifact: Artifact): Promise<Artifa
   const stored = await getArtifact(projectDir, artifact.id);
   if (!stored) throw new OperationError(`copying ${artifact.id} into ${root} failed`, { step: 'store', artifact: artifact.id });
   return stored;
+}
+
+/** What a release rollback would do to one backend: the release it runs and the one it goes back to. */
+export interface ReleaseRollbackTarget {
+  backend: string;
+  current?: { id: string; version: string };
+  /** Absent when the backend has no complete previous release (the rollback fails there). */
+  previous?: { id: string; version: string };
+  /** Why the links or the previous release could not be read, or why there is none. */
+  problem?: string;
+}
+
+/**
+ * Per backend of `group` (default canary), the release a release rollback switches `current` back
+ * to, read from the backends without changing anything (no lock), so a confirmation can name it.
+ */
+export async function releaseRollbackTargets(
+  config: RolloutConfig,
+  group: Group = 'canary',
+  options: RolloutOptions = {},
+): Promise<ReleaseRollbackTarget[]> {
+  const backends = config.backends.filter((b) => b.group === group);
+  return withContext(config, options, (ctx) =>
+    Promise.all(
+      backends.map(async (b): Promise<ReleaseRollbackTarget> => {
+        try {
+          const t = ctx.pool.get(b);
+          const links = await readLinks(t, b.dir, { signal: ctx.signal });
+          const [current, previous] = await Promise.all(
+            [links.current, links.previous].map((id) => (id ? readRelease(t, b.dir, id, { signal: ctx.signal }) : undefined)),
+          );
+          const entry = (r: typeof current) => (r ? { id: r.id, version: r.version } : undefined);
+          return {
+            backend: b.name,
+            current: entry(current),
+            previous: entry(previous),
+            problem: !links.previous ? 'no previous release' : !previous ? `previous release ${links.previous} is incomplete` : undefined,
+          };
+        } catch (err) {
+          return { backend: b.name, problem: describeError(err) };
+        }
+      }),
+    ),
+  );
 }

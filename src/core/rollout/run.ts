@@ -19,17 +19,21 @@ import { notifyAll } from '../analysis/notify';
 import type { NotifyEvent } from '../analysis/notify';
 import type { PlanStep } from '../analysis/plan';
 import { delay } from '../delay';
-import { CancelledError, describeError, noLoadBalancerError, throwIfAborted } from '../errors';
+import { CancelledError, InputError, describeError, noLoadBalancerError, throwIfAborted } from '../errors';
+import { safeText } from '../safeText';
+import { readLives } from '../traffic/live';
 import { formatSplit, toBasisPoints } from '../traffic/render';
 import { withContext, withLock } from './context';
 import type { OpContext, RolloutOptions } from './context';
-import { appendHistory } from './history';
 import { promote } from './promote';
 import { ramp } from './ramp';
 import { currentSplit, servedSplits, setSplitRecorded, stepIndexOf } from './shared';
-import { applyEvent, readState, updateState } from './state';
+import { currentState } from './sharedStore';
+import { applyEvent, updateState } from './state';
 import * as os from 'node:os';
-import type { RolloutState, RunnerInfo } from './types';
+import { completeEvent } from './history';
+import type { NewHistoryEvent } from './history';
+import type { HistoryEvent, RolloutState, RunnerInfo, WindowBrief } from './types';
 
 /** One analysis window as the runner judged it. */
 export interface WindowReport {
@@ -52,6 +56,11 @@ export interface StepReport {
   windows: WindowReport[];
   /** The step's verdict over all its windows, when it ended. */
   verdict?: VerdictResult;
+  /**
+   * A run that picked the rollout up at this step (a runner that died, a resume): `live` when every LB
+   * was found serving the step (re-confirmed), `reapplied` when it had to be set again.
+   */
+  resumed?: 'live' | 'reapplied';
   decision?: StepDecision;
   reasons?: string[];
 }
@@ -92,14 +101,23 @@ export async function runRollout(config: RolloutConfig, options: RunOptions = {}
   return withContext(config, options, async (ctx) => {
     const shared = { ...options, transports: ctx.pool, user: ctx.user };
     const steps: StepReport[] = [];
-    const onDisk = await readState(config.projectDir);
+    // The team's state, on the first LB's host: where the plan stands, whether it is paused, who runs it.
+    const onDisk = await currentState(ctx.store, ctx.signal);
     if (onDisk?.status === 'paused') {
       return { result: 'paused', reason: onDisk.message ?? 'the rollout is paused: resume it first', steps, state: onDisk };
+    }
+    if (onDisk?.runner && runnerHealth(onDisk.runner, Date.now(), { samePid: true }).alive && onDisk.runner.pid !== process.pid) {
+      const r = onDisk.runner;
+      throw new InputError(
+        `The plan is already being run by ${safeText(r.user, 120)} on ${safeText(r.host, 120)} (pid ${r.pid}, last window ${Math.round(runnerHealth(r).seenAgoMs / 1000)} s ago)`,
+        { hint: 'Pause it from here ("pause") or wait for it; a runner that died is picked up once it has missed its windows.' },
+      );
     }
     const live = await servedSplits(config, ctx);
     const start = currentSplit(live, ctx.log) ?? 0;
     // A pause item already passed (resumed) is recorded in the state as the plan position.
-    const resumedAt = onDisk?.status === 'running' && onDisk.planIndex !== undefined ? onDisk.planIndex : -1;
+    const inRollout = onDisk?.status === 'running';
+    const resumedAt = inRollout && onDisk.planIndex !== undefined ? onDisk.planIndex : -1;
     let index = firstStepFrom(plan, start, resumedAt);
     let current = start;
     const runner: RunnerInfo = {
@@ -122,7 +140,14 @@ export async function runRollout(config: RolloutConfig, options: RunOptions = {}
         }
         const step: StepReport = { weight: item.weight, observeMs: item.observeMs, windows: [] };
         steps.push(step);
-        if (toBasisPoints(item.weight) !== toBasisPoints(current)) {
+        let reapply = toBasisPoints(item.weight) !== toBasisPoints(current);
+        if (!reapply && inRollout && item.weight > 0 && steps.length === 1) {
+          // Picking a rollout up at its step: the step must be live on every LB before it is observed again.
+          step.resumed = (await confirmedLive(config, ctx, item.weight)) ? 'live' : 'reapplied';
+          reapply = step.resumed === 'reapplied';
+          await ctx.store.append(await resumedEvent(ctx, index, item.weight, step.resumed, onDisk.windows?.length ?? 0));
+        }
+        if (reapply) {
           const r = await ramp(
             config,
             { percent: item.weight },
@@ -135,10 +160,10 @@ export async function runRollout(config: RolloutConfig, options: RunOptions = {}
             return { result: r.rolledBack ? 'rolled-back' : 'failed', reason, steps, state: r.state };
           }
         }
-        await savePlanIndex(config, index, runner);
+        await savePlanIndex(ctx, index, runner);
         if (item.weight === 0) continue; // nothing reaches the canary: nothing to judge
         options.onStep?.(step, 'live');
-        const outcome = await observeStep(config, ctx, analysis, step, options, () => savePlanIndex(config, undefined, runner));
+        const outcome = await observeStep(config, ctx, analysis, step, options, runner);
         options.onStep?.(step, 'ended');
         if (outcome.kind === 'stopped') return { ...outcome.result, steps };
         if (outcome.kind === 'fail') {
@@ -153,7 +178,7 @@ export async function runRollout(config: RolloutConfig, options: RunOptions = {}
         await notify(config, ctx, 'step', `canary passed ${formatSplit(item.weight)} %: ${step.reasons?.[0] ?? ''}`, { split: current });
       }
       let promoted: boolean | undefined;
-      let state = await readState(config.projectDir);
+      let state = (await ctx.store.read({ signal: ctx.signal })).state;
       if (analysis.autoPromote && toBasisPoints(current) === 10000) {
         const p = await promote(config, shared);
         promoted = p.ok;
@@ -177,10 +202,28 @@ export async function runRollout(config: RolloutConfig, options: RunOptions = {}
       return { result: 'completed', steps, promoted, state };
     } finally {
       // This runner is done (a killed one leaves its entry behind, no longer seen: "gone").
-      await updateState(config.projectDir, (s) =>
+      await updateState(ctx.store, (s) =>
         s?.runner?.pid === runner.pid && s.runner.host === runner.host ? { ...s, runner: undefined } : undefined,
       ).catch(() => undefined);
     }
+  });
+}
+
+/** Every LB serves `weight` (its status endpoint answers it, for the file it carries, with no change left unfinished). */
+async function confirmedLive(config: RolloutConfig, ctx: OpContext, weight: number): Promise<boolean> {
+  const lives = await readLives(config, (lb) => ctx.pool.get(lb), { signal: ctx.signal });
+  const ok = lives.every((l) => l.live && toBasisPoints(l.live.split) === toBasisPoints(weight) && !l.drift && !l.interrupted);
+  if (!ok) ctx.log.warn(`picking the rollout up at ${formatSplit(weight)} %: not every load balancer serves it; setting it again`);
+  return ok;
+}
+
+function resumedEvent(ctx: OpContext, index: number, weight: number, how: 'live' | 'reapplied', windows: number): Promise<HistoryEvent> {
+  return completeEvent(ctx.store.projectDir, {
+    user: ctx.user,
+    action: 'run',
+    target: 'plan',
+    after: { planIndex: index, split: weight, confirmed: how, windowsDropped: windows },
+    result: `ok (picked up at ${formatSplit(weight)} %: ${how === 'live' ? 're-confirmed live' : 'set again'}; the step is observed again from its start${windows ? `, ${windows} earlier window(s) not counted` : ''})`,
   });
 }
 
@@ -211,7 +254,7 @@ async function observeStep(
   analysis: AnalysisConfig,
   step: StepReport,
   options: RunOptions,
-  beat: () => Promise<void>,
+  runner: RunnerInfo,
 ): Promise<StepOutcome> {
   const attributor = new Attributor(config.backends.map((b) => ({ name: b.name, group: b.group, upstream: b.upstream })));
   const isError = errorStatusTest(analysis.errorStatuses);
@@ -247,7 +290,7 @@ async function observeStep(
     };
     step.windows.push(report);
     if (verdict.result === 'fail') failedWindows++;
-    await appendHistory(config.projectDir, {
+    const event: NewHistoryEvent = {
       user: ctx.user,
       action: 'analysis',
       target: 'canary',
@@ -260,13 +303,28 @@ async function observeStep(
         lost: report.lost || undefined,
       },
       result: verdict.result === 'fail' ? `fail: ${verdict.reasons.join('; ')}` : verdict.result,
-    });
+    };
+    // One round trip: the window's event, the runner's heartbeat and the window in the shared state,
+    // compare-and-swapped, so a pause or an end from any checkout meanwhile comes back in the answer.
+    runner.seenAt = new Date().toISOString();
+    const windowBrief: WindowBrief = {
+      split: step.weight,
+      window: step.windows.length,
+      verdict: verdict.result,
+      fromMs: from,
+      toMs: to,
+      canary: brief(verdict.canary),
+      stable: brief(verdict.stable),
+    };
+    const state = await ctx.store.update(
+      (s) => (s ? { ...s, runner, windows: [...(s.windows ?? []).filter((w) => w.split === step.weight), windowBrief] } : undefined),
+      () => [event],
+    );
+    if (!state) await ctx.store.append(await completeEvent(ctx.store.projectDir, event)); // no state to beat in: still recorded
     options.onWindow?.(step, report);
-    await beat();
     from = to;
 
     // Someone paused, resumed elsewhere, rolled back or promoted meanwhile: stop at this window.
-    const state = await readState(config.projectDir);
     if (state?.status === 'paused') return { kind: 'stopped', result: { result: 'paused', reason: state.message ?? 'paused', state } };
     if (state && state.status !== 'running') {
       return {
@@ -324,12 +382,22 @@ async function failStep(
     split = 0;
     rolledBack = true;
   } else ctx.log.warn(reason);
-  const state = await applyEvent(config.projectDir, 'gateFailed', (current) => ({
-    ...(current ?? ({} as RolloutState)),
-    split,
-    stepIndex: stepIndexOf(current?.steps ?? config.traffic.steps, split),
-    message: `${reason}${rolledBack ? '; rolled back to 0 %' : ''}`,
-  }));
+  let state: RolloutState | undefined;
+  try {
+    state = await applyEvent(ctx.store, 'gateFailed', (current) => {
+      // Like a pause: no rollout state (deleted meanwhile) is refused, never made up from nothing.
+      if (!current)
+        throw new InputError('No rollout is running', { hint: 'The failure is in the history; the next ramp starts a new rollout.' });
+      return {
+        ...current,
+        split,
+        stepIndex: stepIndexOf(current.steps, split),
+        message: `${reason}${rolledBack ? '; rolled back to 0 %' : ''}`,
+      };
+    });
+  } catch (err) {
+    ctx.log.warn(`could not record the failure in the rollout state: ${describeError(err)}`);
+  }
   await notify(config, ctx, rolledBack ? 'rollback' : 'failure', reason, { split });
   return { rolledBack, state };
 }
@@ -337,31 +405,22 @@ async function failStep(
 /** Pauses the rollout with `reason`; `planIndex` is where a later run continues (past a pause item). */
 async function pauseRollout(config: RolloutConfig, ctx: OpContext, reason: string, planIndex?: number): Promise<RolloutState | undefined> {
   try {
-    const state = await applyEvent(config.projectDir, 'pause', (current) => ({
-      ...current!,
-      message: reason,
-      ...(planIndex !== undefined ? { planIndex } : {}),
-    }));
-    await appendHistory(config.projectDir, {
-      user: ctx.user,
-      action: 'pause',
-      target: 'rollout',
-      after: { status: 'paused' },
-      result: `ok (${reason})`,
-    });
-    return state;
+    return await applyEvent(
+      ctx.store,
+      'pause',
+      (current) => ({ ...current!, message: reason, ...(planIndex !== undefined ? { planIndex } : {}) }),
+      () => [{ user: ctx.user, action: 'pause', target: 'rollout', after: { status: 'paused' }, result: `ok (${reason})` }],
+    );
   } catch (err) {
     ctx.log.warn(`could not record the pause: ${describeError(err)}`);
-    return readState(config.projectDir);
+    return (await ctx.store.read().catch(() => undefined))?.state;
   }
 }
 
-/** Records the plan position being observed (a restarted run re-observes it) and that this runner is alive. */
-async function savePlanIndex(config: RolloutConfig, planIndex: number | undefined, runner: RunnerInfo): Promise<void> {
+/** Records the plan position about to be observed (a restarted run observes it again, from its start) and that this runner is alive. */
+async function savePlanIndex(ctx: OpContext, planIndex: number, runner: RunnerInfo): Promise<void> {
   runner.seenAt = new Date().toISOString();
-  await updateState(config.projectDir, (current) =>
-    current ? { ...current, ...(planIndex !== undefined ? { planIndex } : {}), runner } : undefined,
-  );
+  await ctx.store.update((current) => (current ? { ...current, planIndex, runner, windows: [] } : undefined));
 }
 
 /** Webhooks never block or fail the rollout: outcomes are logged. */
@@ -386,7 +445,23 @@ async function notify(
  * The runner as the team sees it: alive (a window judged within two intervals and a half, plus 30 s
  * of slack) or gone (a runner that died: the next `run` picks the rollout up).
  */
-export function runnerHealth(runner: RunnerInfo, now = Date.now()): { alive: boolean; seenAgoMs: number } {
+export function runnerHealth(
+  runner: RunnerInfo,
+  now = Date.now(),
+  options: { samePid?: boolean } = {},
+): { alive: boolean; seenAgoMs: number } {
   const seenAgoMs = Math.max(0, now - Date.parse(runner.seenAt));
+  // samePid: a runner on this machine whose process is gone has died, whatever its last window.
+  if (options.samePid && runner.host === os.hostname() && runner.pid !== process.pid && !processAlive(runner.pid))
+    return { alive: false, seenAgoMs };
   return { alive: seenAgoMs <= runner.intervalMs * 2.5 + 30_000, seenAgoMs };
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

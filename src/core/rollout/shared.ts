@@ -55,8 +55,8 @@ export function stepIndexOf(steps: readonly number[], split: number | undefined)
   return steps.findIndex((s) => toBasisPoints(s) === bp);
 }
 
-/** A new rollout at `split` with the project's plan. */
-export function freshState(config: RolloutConfig, split: number | undefined): RolloutState {
+/** A new rollout at `split` with the project's plan, started by `user`. */
+export function freshState(config: RolloutConfig, split: number | undefined, user?: string): RolloutState {
   const now = new Date().toISOString();
   return {
     version: 1,
@@ -66,6 +66,7 @@ export function freshState(config: RolloutConfig, split: number | undefined): Ro
     split: split ?? 0,
     startedAt: now,
     updatedAt: now,
+    ...(user ? { startedBy: user } : {}),
   };
 }
 
@@ -81,7 +82,7 @@ export async function setSplitRecorded(
   note?: string,
 ): Promise<AppliedLb[]> {
   const target = config.loadBalancers.map((lb) => lb.name).join(', ');
-  const started = await startHistory(config.projectDir, { user: ctx.user, action, target, after: { split } });
+  const started = await startHistory(ctx.store, { user: ctx.user, action, target, after: { split } });
   let applied: AppliedLb[];
   try {
     applied = await applySplit(config, split, (lb) => ctx.pool.get(lb), {
@@ -142,20 +143,22 @@ export async function canaryRelease(config: RolloutConfig, ctx: OpContext): Prom
 
 /**
  * Ends the rollout after a promote or a rollback someone chose (`patch`: the fields to change). Its
- * change is already live, so a corrupt state.json does not fail it: the problem is logged and the
- * file left for the user to repair.
+ * change is already live, so a corrupt state.json or a shared store that cannot be written does not
+ * fail it: the problem is logged (the file left for the user to repair).
  */
 export async function endRollout(
-  projectDir: string,
+  _projectDir: string,
   ctx: OpContext,
   event: 'promote' | 'rollback',
   patch: Partial<RolloutState>,
 ): Promise<RolloutState | undefined> {
   try {
-    return await applyEvent(projectDir, event, (current) => ({ ...current!, ...patch, endedBy: event }));
+    return await applyEvent(ctx.store, event, (current) => ({ ...current!, ...patch, endedBy: event }));
   } catch (err) {
-    if (!(err instanceof StateFileError)) throw err;
-    ctx.log.warn(`${describeError(err)} (the ${event} itself is done)`);
+    if (err instanceof CancelledError) throw err;
+    ctx.log.warn(
+      `${describeError(err)} (the ${event} itself is done${err instanceof StateFileError ? '' : '; the rollout state was not updated'})`,
+    );
     return undefined;
   }
 }

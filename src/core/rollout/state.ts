@@ -3,6 +3,9 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ROLLOUT_DIR } from '../phar/artifact';
 import { InputError, OperationError } from '../errors';
+import { appendHistory } from './history';
+import type { NewHistoryEvent } from './history';
+import type { StoreLike } from './store';
 import type { RolloutState, RolloutStatus } from './types';
 
 export const STATE_FILE = 'state.json';
@@ -105,19 +108,25 @@ export function inProgress(state: RolloutState | undefined): state is RolloutSta
 }
 
 /**
- * Applies `event` to the state on disk, under the state lock: the table in state.ts gives the next
- * status (or refuses), `next` the rest of the state from what is on disk. Returns the state written,
- * or undefined when there is no rollout to record the event in.
+ * Applies `event` to the rollout's state in `store` (the shared store, or a project's own
+ * `.rollout/`): the table above gives the next status (or refuses), `next` the rest of the state
+ * from what is there. `events` are recorded in the history with it. Returns the state written, or
+ * undefined when there is no rollout to record the event in.
  */
 export function applyEvent(
-  projectDir: string,
+  store: StoreLike,
   event: RolloutEvent,
   next: (current: RolloutState | undefined, to: RolloutStatus) => RolloutState,
+  events?: (written: RolloutState, before: RolloutState | undefined) => NewHistoryEvent[],
 ): Promise<RolloutState | undefined> {
-  return updateState(projectDir, (current) => {
-    const t = transition(current, event);
-    return t.to === 'none' ? undefined : { ...next(current, t.to), status: t.to };
-  });
+  return updateState(
+    store,
+    (current) => {
+      const t = transition(current, event);
+      return t.to === 'none' ? undefined : { ...next(current, t.to), status: t.to };
+    },
+    events,
+  );
 }
 
 // The file.
@@ -156,6 +165,9 @@ function shapeProblem(s: unknown): string | undefined {
   for (const k of ['canaryArtifact', 'canaryVersion', 'message'] as const)
     if (o[k] !== undefined && typeof o[k] !== 'string') return `"${k}" is not a string`;
   if (o.planIndex !== undefined && !isNumber(o.planIndex)) return '"planIndex" is not a number';
+  if (o.startedBy !== undefined && typeof o.startedBy !== 'string') return '"startedBy" is not a string';
+  if (o.windows !== undefined && (!Array.isArray(o.windows) || !o.windows.every((w) => typeof w === 'object' && w !== null)))
+    return '"windows" is not a list of objects';
   if (o.endedBy !== undefined && o.endedBy !== 'promote' && o.endedBy !== 'rollback') return '"endedBy" is not promote or rollback';
   if (o.runner !== undefined) {
     const r = o.runner as Record<string, unknown> | null;
@@ -167,18 +179,10 @@ function shapeProblem(s: unknown): string | undefined {
 }
 
 /**
- * The rollout in progress, or undefined when none was ever started (no state.json). A file that is
- * there but unreadable as a state throws StateFileError naming it.
+ * The state in `text` (read from `file`, named in errors: a local path or "edge:/path/state.json").
+ * Text that is not a rollout state throws StateFileError located in it.
  */
-export async function readState(projectDir: string): Promise<RolloutState | undefined> {
-  const file = statePath(projectDir);
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+export function parseState(text: string, file: string): RolloutState {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -196,12 +200,34 @@ export async function readState(projectDir: string): Promise<RolloutState | unde
   return parsed as RolloutState;
 }
 
+/** The text a state is written as (the shared store compares it byte for byte). */
+export function stateText(state: RolloutState): string {
+  return JSON.stringify(state, null, 2) + '\n';
+}
+
+/**
+ * The state in the checkout's `.rollout/state.json` (the store itself without an LB, else the
+ * local cache of the shared store), or undefined when there is none. A file that is there but
+ * unreadable as a state throws StateFileError naming it.
+ */
+export async function readState(projectDir: string): Promise<RolloutState | undefined> {
+  const file = statePath(projectDir);
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  return parseState(text, file);
+}
+
 /** Writes state.json whole: a temp file beside it, then rename, so a reader never sees half of it. */
 export async function writeState(projectDir: string, state: RolloutState): Promise<void> {
   const file = statePath(projectDir);
   await fs.mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-  await fs.writeFile(tmp, JSON.stringify(state, null, 2) + '\n');
+  await fs.writeFile(tmp, stateText(state));
   await fs.rename(tmp, file);
 }
 
@@ -211,16 +237,10 @@ const STATE_LOCK_STALE_MS = 30_000;
 const STATE_LOCK_WAIT_MS = 10_000;
 
 /**
- * Read-modify-write of state.json under `.rollout/state.json.lock` (mkdir: atomic), so that a pause
- * from another process is never overwritten by a ramp saving its step (pause cannot take the rollout
- * lock: it must work while a ramp holds it). `change` gets the state on disk and returns the one to
- * write (undefined: write nothing). Returns what is on disk afterwards.
+ * Runs `body` holding `lock` (a directory: mkdir is atomic), taken over when older than 30 s (its
+ * holder died: every holder needs milliseconds).
  */
-export async function updateState(
-  projectDir: string,
-  change: (current: RolloutState | undefined) => RolloutState | undefined,
-): Promise<RolloutState | undefined> {
-  const lock = `${statePath(projectDir)}.lock`;
+export async function withLocalLock<T>(lock: string, body: () => Promise<T>): Promise<T> {
   await fs.mkdir(path.dirname(lock), { recursive: true });
   const deadline = Date.now() + STATE_LOCK_WAIT_MS;
   for (;;) {
@@ -243,13 +263,35 @@ export async function updateState(
     }
   }
   try {
-    const current = await readState(projectDir);
-    const next = change(current);
-    if (next === undefined) return current;
-    const written = { ...next, updatedAt: new Date().toISOString() };
-    await writeState(projectDir, written);
-    return written;
+    return await body();
   } finally {
     await fs.rm(lock, { recursive: true, force: true });
   }
+}
+
+/**
+ * Read-modify-write of the rollout state in `store`, so that a pause from another process (or
+ * another checkout) is never overwritten by a ramp saving its step (pause cannot take the rollout
+ * lock: it must work while a ramp holds it). `change` gets the state there and returns the one to
+ * write (undefined: write nothing); `events` are appended with it. Returns the state afterwards.
+ * A project folder means its own `.rollout/state.json`, under `.rollout/state.json.lock`.
+ */
+export async function updateState(
+  store: StoreLike,
+  change: (current: RolloutState | undefined) => RolloutState | undefined,
+  events?: (written: RolloutState, before: RolloutState | undefined) => NewHistoryEvent[],
+): Promise<RolloutState | undefined> {
+  if (typeof store !== 'string') return store.update(change, events);
+  const projectDir = store;
+  const written = await withLocalLock(`${statePath(projectDir)}.lock`, async () => {
+    const current = await readState(projectDir);
+    const next = change(current);
+    if (next === undefined) return { current, written: undefined };
+    const w = { ...next, updatedAt: new Date().toISOString() };
+    await writeState(projectDir, w);
+    return { current, written: w };
+  });
+  if (!written.written) return written.current;
+  for (const e of events?.(written.written, written.current) ?? []) await appendHistory(projectDir, e);
+  return written.written;
 }

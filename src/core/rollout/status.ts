@@ -9,9 +9,9 @@ import { withContext } from './context';
 import type { RolloutOptions } from './context';
 import { readHistory } from './history';
 import type { TornLine } from './history';
-import { readLock } from './lock';
+import { lockLocation, readLock } from './lock';
+import { LOCK_STALE_MS, judge } from '../exec/hostLock';
 import type { LockHolder } from '../exec/hostLock';
-import { StateFileError, readState } from './state';
 import type { HistoryEvent, RolloutState } from './types';
 
 export interface RolloutStatusView {
@@ -22,6 +22,10 @@ export interface RolloutStatusView {
   loadBalancers: LbStatus[];
   lock?: LockHolder;
   lockError?: string;
+  /** Where the rollout's state and history live; `cached`: the host could not be read, this is the checkout's copy (why, from when). */
+  store?: { where: string; shared: boolean; cached?: string };
+  /** The newest `history` events (when asked), read in the same round trip as the state. */
+  history?: HistoryEvent[];
 }
 
 /**
@@ -56,47 +60,76 @@ export function lbStatus(l: LiveSplit): LbStatus {
   return out;
 }
 
-/** Everything the rollout view shows (state, live splits, lock), read in parallel; never locks. */
-export async function rolloutStatus(config: RolloutConfig, options: RolloutOptions = {}): Promise<RolloutStatusView> {
+/**
+ * Everything the rollout view shows (the shared state, the lock and, with `history`, the newest
+ * events: one round trip to the first LB's host; the live splits of every LB beside it, in
+ * parallel); never locks. A store that cannot be reached shows the checkout's copy, marked.
+ */
+export async function rolloutStatus(
+  config: RolloutConfig,
+  options: RolloutOptions & { history?: number } = {},
+): Promise<RolloutStatusView> {
   return withContext(config, options, async (ctx) => {
     const transportOf = (t: { ssh?: string }) => ctx.pool.get(t);
-    const [state, live, lock] = await Promise.all([
-      readState(config.projectDir).then(
-        (s) => ({ s, error: undefined as string | undefined }),
-        (err) => {
-          if (!(err instanceof StateFileError)) throw err;
-          return { s: undefined, error: describeError(err) };
-        },
-      ),
+    const shared = ctx.store.shared && config.loadBalancers.length > 0;
+    const [read, live, lock] = await Promise.all([
+      ctx.store.read({ lock: shared, signal: ctx.signal }),
       readLives(config, transportOf, { signal: ctx.signal }),
-      readLock(config, transportOf, { staleMs: options.staleMs }).then(
-        (l) => ({ l, error: undefined as string | undefined }),
-        (err) => {
-          if (err instanceof CancelledError) throw err;
-          return { l: undefined, error: describeError(err) };
-        },
-      ),
+      shared ? Promise.resolve(undefined) : lockOf(readLock(config, transportOf, { staleMs: options.staleMs })),
     ]);
+    let held = lock;
+    if (shared && !read.cached) {
+      const site = lockLocation(config, transportOf);
+      // A lock caught between its mkdir and its owner file: read it again the careful way.
+      held =
+        read.lock && !read.lock.owner
+          ? await lockOf(readLock(config, transportOf, { staleMs: options.staleMs }))
+          : { l: read.lock && judge(read.lock, site.where, options.staleMs ?? LOCK_STALE_MS) };
+    } else if (shared) held = { l: undefined, error: 'not read: the store could not be reached' };
     return {
-      state: state.s,
-      ...(state.error ? { stateError: state.error } : {}),
+      state: read.state,
+      ...(read.stateError ? { stateError: describeError(read.stateError) } : {}),
       loadBalancers: live.map(lbStatus),
-      lock: lock.l,
-      lockError: lock.error,
+      lock: held?.l,
+      lockError: held?.error,
+      store: { where: ctx.store.where, shared: ctx.store.shared, ...(read.cached ? { cached: read.cached } : {}) },
+      ...(options.history !== undefined ? { history: await localHistory(config, { limit: options.history, log: options.log }) } : {}),
     };
   });
+}
+
+function lockOf(p: Promise<LockHolder | undefined>): Promise<{ l?: LockHolder; error?: string }> {
+  return p.then(
+    (l) => ({ l }),
+    (err) => {
+      if (err instanceof CancelledError) throw err;
+      return { l: undefined, error: describeError(err) };
+    },
+  );
 }
 
 /** Torn lines already reported by this process: each is said once, however often the history is read. */
 const reported = new Set<string>();
 
 /**
- * The history, oldest first; `limit` keeps the newest. A torn line (kept in the file, skipped here) is
- * reported once per process through `log`.
+ * The rollout's history, oldest first (the shared one, synced into the checkout's copy first: one
+ * round trip; the copy alone when the host cannot be reached); `limit` keeps the newest. A torn line
+ * (kept in the file, skipped here) is reported once per process through `log`.
  */
-export function history(
+export async function history(
+  config: Pick<RolloutConfig, 'projectDir' | 'loadBalancers'>,
+  options: { limit?: number; log?: Logger; transports?: RolloutOptions['transports']; signal?: AbortSignal } = {},
+): Promise<HistoryEvent[]> {
+  await withContext(config, { transports: options.transports, log: options.log, signal: options.signal }, (ctx) =>
+    ctx.store.read({ signal: ctx.signal }),
+  );
+  return localHistory(config, options);
+}
+
+/** The checkout's copy of the history (see history). */
+function localHistory(
   config: Pick<RolloutConfig, 'projectDir'>,
-  options: { limit?: number; log?: Pick<Logger, 'warn'> } = {},
+  options: { limit?: number; log?: Pick<Logger, 'warn'> },
 ): Promise<HistoryEvent[]> {
   return readHistory(config.projectDir, {
     limit: options.limit,

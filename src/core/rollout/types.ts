@@ -10,7 +10,7 @@ export interface OperationOptions {
 
 export type RolloutStatus = 'running' | 'paused' | 'failed' | 'done';
 
-/** `.rollout/state.json`: the rollout in progress, so a window reload resumes where it was. */
+/** The rollout in progress (shared on the first LB's host, cached in `.rollout/state.json`), so anyone resumes where it was. */
 export interface RolloutState {
   /** Bumped when the shape changes. */
   version: 1;
@@ -36,6 +36,22 @@ export interface RolloutState {
   planIndex?: number;
   /** The `run` that walks the plan, while it runs (a runner that died leaves it behind, no longer seen). */
   runner?: RunnerInfo;
+  /** Who started the rollout (its first ramp). */
+  startedBy?: string;
+  /** The windows judged so far at the step being observed (a restarted runner observes the step again). */
+  windows?: WindowBrief[];
+}
+
+/** One judged analysis window, as the team sees it in the shared state. */
+export interface WindowBrief {
+  split: number;
+  /** 1-based, within the step. */
+  window: number;
+  verdict: string;
+  fromMs: number;
+  toMs: number;
+  canary: { requests: number; errors: number; errorRate: number; p95Ms?: number };
+  stable: { requests: number; errors: number; errorRate: number; p95Ms?: number };
 }
 
 /** Who runs the plan, and when its last window was judged. */

@@ -17,7 +17,7 @@ export async function unlock(
   return withContext(config, options, async (ctx) => {
     const holder = await removeLock(config, (t) => ctx.pool.get(t), { force: request.force, staleMs: options.staleMs });
     if (holder) {
-      await appendHistory(config.projectDir, {
+      await appendHistory(ctx.store, {
         user: ctx.user,
         action: 'unlock',
         target: holder.where,

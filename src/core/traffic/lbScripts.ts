@@ -99,15 +99,19 @@ ${FETCH}
 ${RUN_RECORD}
 run_record
 ms() { date +%s%3N; }
-# Children of pid $1: /proc/<pid>/task/*/children where the kernel has it, else every /proc/*/stat's ppid
-# (read with the builtin: no process per entry).
+# kids=the children of pid $1: /proc/<pid>/task/*/children where the kernel has it, else every
+# /proc/*/stat's ppid (read with the builtin, into a variable: no process at all).
 kids_of() {
-  if [ -r "/proc/$1/task/$1/children" ]; then cat /proc/"$1"/task/*/children 2>/dev/null; return; fi
+  kids=
+  if [ -r "/proc/$1/task/$1/children" ]; then
+    for t in /proc/"$1"/task/*; do k=; read -r k 2>/dev/null < "$t/children"; kids="$kids $k"; done
+    return
+  fi
   want=$1
   for s in /proc/[0-9]*/stat; do
     l=; read -r l 2>/dev/null < "$s"
     set -- \${l##*) }
-    [ "$2" = "$want" ] && { p=\${s#/proc/}; echo "\${p%/stat}"; }
+    [ "$2" = "$want" ] && { p=\${s#/proc/}; kids="$kids \${p%/stat}"; }
   done
 }
 # st=up when pid $1 is a worker that still accepts, down when shutting down, '' when gone (a variable,
@@ -132,16 +136,16 @@ master=; read -r master 2>/dev/null < "$pidf"
 case $master in ''|*[!0-9]*) master=; echo "@nopid $pidf" ;; esac
 before=
 if [ -n "$master" ]; then
-  for p in $(kids_of "$master"); do state_of "$p"; [ "$st" = up ] && before="$before $p"; done
+  kids_of "$master"
+  for p in $kids; do state_of "$p"; [ "$st" = up ] && before="$before $p"; done
 fi
 es=0
 if [ -r "$elog" ]; then es=$(stat -c %s -- "$elog" 2>/dev/null || echo 0); fi
 t0=$(ms)
-rl="$f.reload.$$"
-if [ "$kind" = sh ]; then sh -c "$1" > "$rl" 2>&1; else "$@" > "$rl" 2>&1; fi
+# The output in a variable, not a temp file: nothing to remove after, nothing left if this is killed.
+if [ "$kind" = sh ]; then rl=$(sh -c "$1" 2>&1); else rl=$("$@" 2>&1); fi
 code=$?
-if [ "$code" -ne 0 ]; then echo "@reload $code"; tail -n 12 "$rl" | sed 's/^/| /'; rm -f -- "$rl"; exit 0; fi
-rm -f -- "$rl"
+if [ "$code" -ne 0 ]; then echo "@reload $code"; printf '%s\n' "$rl" | tail -n 12 | sed 's/^/| /'; exit 0; fi
 mine || superseded
 newlog() { if [ -r "$elog" ]; then tail -c +"$((es + 1))" -- "$elog" | tail -n 12 | sed 's/^/| /'; fi; }
 emerg() { [ "$mode" = apply ] && [ -r "$elog" ] && tail -c +"$((es + 1))" -- "$elog" | grep -q '\\[emerg\\]'; }
@@ -173,7 +177,9 @@ while :; do
     el=$(($(ms) - t0))
     if [ "$el" -gt "$dl" ]; then echo "@timeout $el seen=$seen old=$still"; newlog; exit 0; fi
   fi
-  sleep 0.005
+  # nginx's master starts the new workers, then waits 100 ms before it tells the old ones to stop: no
+  # point in looking before half of that (each turn's sleep is a process, competing with nginx for CPU).
+  if [ $n -eq 1 ] && [ -n "$still" ]; then sleep 0.05; else sleep 0.005; fi
 done`;
 
 /**

@@ -23,6 +23,7 @@ import { unlock } from './traffic/unlock';
 import { recover } from './traffic/recover';
 import { startRollout } from './traffic/startRollout';
 import { openTimeline } from './view/openTimeline';
+import { changeReviews } from '../previewDocuments';
 
 /** VS Code calls a command with (node, selection) from a tree menu and with scripted (undefined, args) from code. */
 type Handler = (ctx: CommandContext, node: unknown, args: unknown) => unknown;
@@ -63,6 +64,8 @@ const handlers: Record<CommandId, Handler> = {
   [Commands.startRollout]: (ctx, _node, args) =>
     startRollout(ctx, commandArgs(Commands.startRollout, args, { confirm: is.boolean, resume: is.boolean })),
   [Commands.openTimeline]: (ctx) => openTimeline(ctx),
+  [Commands.applyChange]: () => changeReviews.settle('apply'),
+  [Commands.cancelChange]: () => changeReviews.settle('cancel'),
 };
 
 /** Every command of the extension; registerCommands wraps each with logging, trust and error reporting. */

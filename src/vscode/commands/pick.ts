@@ -9,6 +9,27 @@ import { safeText } from '../../core/safeText';
 import type { NodeOf } from '../tree/viewNode';
 import { formatAge, formatBytes } from '../format';
 import type { CommandContext } from './commandContext';
+import { readCurrentRelease } from '../../core/backends/releases';
+import { whereLive } from '../changeText';
+import type { BackendArtifact } from '../changeText';
+
+/** The build (artifact id) every backend runs now; none when there is no rollout.json or the read fails. */
+async function liveArtifacts(ctx: CommandContext): Promise<BackendArtifact[]> {
+  const config = ctx.model.config;
+  if (!config) return [];
+  const pool = ctx.model.transports();
+  // Only current/release.json (no probe): the picker opens as fast as the slowest backend's file read.
+  return Promise.all(
+    config.backends.map(async (b) => ({
+      name: b.name,
+      group: b.group,
+      deployedArtifact: await readCurrentRelease(pool.get(b), b.dir).then(
+        (r) => r?.id,
+        (err: unknown) => void ctx.log.debug(`build picker: ${b.name}'s release: ${(err as Error).message}`),
+      ),
+    })),
+  );
+}
 
 /**
  * rollout.json parsed, or a clear error that says what to do. With rollout.json broken the command
@@ -69,9 +90,11 @@ export async function configOrApplied(ctx: CommandContext): Promise<{ config: Ro
   return { config: found.config, source: found.source };
 }
 
-/** Quick pick of a built artifact: version, commit, age, builder. */
+/** Quick pick of a built artifact: version, where it is live ("canary 25 %", "stable"), commit, age, builder. */
 export async function pickArtifact(ctx: CommandContext, title: string): Promise<Artifact | undefined> {
-  await ctx.model.reload();
+  // Which build each backend runs, read fresh beside the store (by artifact id: two builds can share a version).
+  const [, live] = await Promise.all([ctx.model.reload(), liveArtifacts(ctx)]);
+  const split = ctx.model.live.rollout?.split;
   const artifacts = ctx.model.artifacts;
   if (artifacts.length === 0) {
     const build = await vscode.window.showWarningMessage('No phar has been built yet.', 'Build Phar');
@@ -80,7 +103,9 @@ export async function pickArtifact(ctx: CommandContext, title: string): Promise<
   const picked = await vscode.window.showQuickPick(
     artifacts.map((a, i) => ({
       label: `$(file-zip) ${a.version}`,
-      description: `${a.commit.slice(0, 7)} · ${formatAge(a.builtAt)} · ${a.builder}${i === 0 ? ' · latest' : ''}`,
+      description: [whereLive(a.id, live, split), a.commit.slice(0, 7), formatAge(a.builtAt), a.builder, i === 0 ? 'latest' : undefined]
+        .filter(Boolean)
+        .join(' · '),
       detail: `${a.id} · ${formatBytes(a.size)} · sha256 ${a.sha256.slice(0, 16)}…`,
       artifact: a,
     })),

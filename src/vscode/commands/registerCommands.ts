@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { CancelledError, describeError, inputErrorsOf } from '../../core/errors';
-import { toAbortSignal } from '../abort';
+import { delay } from '../../core/delay';
 import { LockedError } from '../../core/exec/hostLock';
 import { Commands } from '../contributions';
 import type { CommandContext, CommandSpec } from './commandContext';
@@ -69,14 +69,47 @@ export function registerCommands(table: CommandSpec[], ctx: CommandContext): vsc
   );
 }
 
-/** The CommandContext.withProgress implementation: a cancellable notification. */
-export function runWithProgress<T>(
+/** Work that ends within this shows no progress notification at all. */
+const PROGRESS_DELAY_MS = 400;
+/** VS Code keeps a progress notification open for 800 ms after it appeared, however soon the work ends. */
+const PROGRESS_MIN_VISIBLE_MS = 850;
+
+/**
+ * The CommandContext.withProgress implementation: a cancellable notification, opened only when the
+ * work takes longer than PROGRESS_DELAY_MS, and resolved only once VS Code has closed it, so the
+ * result a command shows next never appears beside a progress notification that is still open.
+ */
+export async function runWithProgress<T>(
   title: string,
   work: (signal: AbortSignal, report: (message: string, increment?: number) => void) => Promise<T>,
 ): Promise<T> {
-  return Promise.resolve(
-    vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) =>
-      work(toAbortSignal(token), (message, increment) => progress.report({ message, increment })),
-    ),
+  const abort = new AbortController();
+  let progress: vscode.Progress<{ message?: string; increment?: number }> | undefined;
+  // What was reported before the notification opened: the last message and the increments so far.
+  let early: { message?: string; increment?: number } | undefined;
+  const report = (message: string, increment?: number) => {
+    if (progress) progress.report({ message, increment });
+    else early = { message, increment: increment === undefined ? early?.increment : (early?.increment ?? 0) + increment };
+  };
+  const running = work(abort.signal, report);
+  const settled = running.then(
+    () => true,
+    () => true,
   );
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), PROGRESS_DELAY_MS)));
+  const quick = await Promise.race([settled, late]);
+  clearTimeout(timer);
+  if (quick) return running;
+  let shownAt = Date.now();
+  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (p, token) => {
+    progress = p;
+    shownAt = Date.now();
+    if (early) p.report(early);
+    token.onCancellationRequested(() => abort.abort());
+    return settled;
+  });
+  const visible = Date.now() - shownAt;
+  if (visible < PROGRESS_MIN_VISIBLE_MS) await delay(PROGRESS_MIN_VISIBLE_MS - visible);
+  return running;
 }

@@ -1,8 +1,9 @@
 /**
  * A canary release in the browser, as a person does it, against the CLI sandbox (2 stable + 1
  * canary php backends behind nginx, all serving 1.2.0): the Rollout view, a newer build from the
- * palette, a deploy from a backend's context menu, a ramp to 25 % with the nginx diff and the
- * modal confirmation, a traffic rollback from the load balancer's context menu, the history.
+ * palette, a deploy from a backend's context menu, a ramp to 25 % reviewed as the nginx diff (Cancel,
+ * then Apply in its editor title), a traffic rollback from the load balancer's context menu (its diff
+ * applied), the history, the release rollback's confirmation naming the version.
  *
  * Each step builds on the one before. The runner sets pharRollout.refreshIntervalSeconds to 2 and
  * leaves confirmProductionChanges at its default (true).
@@ -13,6 +14,8 @@ import { run } from '../../../src/core/exec/process';
 import { readRolloutConfig } from '../../../src/core/config/rolloutConfig';
 import { LocalTransport } from '../../../src/core/exec/localTransport';
 import { acquireLock } from '../../../src/core/rollout/lock';
+import { ramp as coreRamp } from '../../../src/core/rollout/ramp';
+import { rollback as coreRollback } from '../../../src/core/rollout/rollback';
 import type { UiContext, UiTest } from '../runner';
 import type { TreeRow } from '../workbench';
 
@@ -117,6 +120,46 @@ function servesVersion(description: string, version: string): boolean {
   return description === version || description.startsWith(`${version} · slow`);
 }
 
+/**
+ * Waits for the review of a split change: the diff tab naming `lb` and `percent`, with Apply Change
+ * and Cancel Change in its editor title and no modal dialog over it. Returns the tab's title.
+ */
+async function openReview(ctx: UiContext, lb: string, percent: string): Promise<string> {
+  const diff = ctx.page.locator('.editor-group-container .monaco-diff-editor').first();
+  await diff.waitFor({ state: 'visible', timeout: 30000 });
+  const tab = await ctx.waitFor(
+    `a review tab naming ${lb} and ${percent}`,
+    async () => (await ctx.editorTabs()).find((t) => t.includes(lb) && t.includes(`→ ${percent}`)),
+    20000,
+  );
+  ctx.log(`review tab: ${tab}`);
+  for (const action of ['Apply Change', 'Cancel Change'])
+    await ctx.waitFor(
+      `"${action}" in the review's editor title`,
+      async () => (await ctx.editorAction(action).isVisible()) || undefined,
+      20000,
+    );
+  if (await ctx.dialogText()) throw new Error(`a modal dialog covers the review: ${await ctx.dialogText()}`);
+  return tab;
+}
+
+/** Waits until the review tab `tab` is gone. */
+async function reviewClosed(ctx: UiContext, tab: string): Promise<void> {
+  let tabs: string[] = [];
+  await ctx
+    .waitFor(
+      `the review tab "${tab}" to close`,
+      async () => {
+        tabs = await ctx.editorTabs();
+        return !tabs.includes(tab) || undefined;
+      },
+      20000,
+    )
+    .catch((err: Error) => {
+      throw new Error(`${err.message}; tabs: ${JSON.stringify(tabs)}`);
+    });
+}
+
 export const tests: UiTest[] = [
   {
     name: 'sandbox: the Rollout view lists the LB, two stable and one canary backend serving 1.2.0',
@@ -211,6 +254,22 @@ export const tests: UiTest[] = [
       );
       const row = await ctx.treeRow(ROLLOUT, canary);
       await ctx.contextMenu(row, 'Deploy…');
+      // The build picker says where each build is live: the sandbox's own build is on every backend, at 0 %.
+      const builds = await ctx.waitFor(
+        `the build picker with ${ctx.version} and ${NEW_VERSION}`,
+        async () => {
+          const rows = await ctx.quickPickRows();
+          return [ctx.version, NEW_VERSION].every((v) => rows.some((r) => r.label === v)) ? rows : undefined;
+        },
+        30000,
+      );
+      ctx.log(`build picker: ${JSON.stringify(builds.map((b) => `${b.label} — ${b.description}`))}`);
+      const live = builds.find((b) => b.label === ctx.version)?.description ?? '';
+      if (!live.startsWith('stable · canary 0 %'))
+        throw new Error(`the picker says ${ctx.version} is live on stable and canary 0 %: ${live}`);
+      if (/stable|canary/.test(builds.find((b) => b.label === NEW_VERSION)?.description ?? ''))
+        throw new Error(`${NEW_VERSION} is live nowhere yet: ${JSON.stringify(builds)}`);
+      await ctx.screenshot('11a-build-picker.png');
       await ctx.pickQuickItem(NEW_VERSION);
       // Run on a backend row, Deploy… targets that backend: a "Deploy to…" pick means the command got no tree node.
       const description = await waitForRow(
@@ -241,25 +300,66 @@ export const tests: UiTest[] = [
     },
   },
   {
-    name: 'sandbox: Ramp Canary… to 25 % shows the nginx diff, asks, and moves the LB',
+    name: 'sandbox: Ramp Canary… opens the nginx diff as the review, Apply and Cancel in its title and no modal; Cancel closes it and changes nothing',
+    dependsOnPrevious: true,
+    timeoutMs: 120000,
+    async run(ctx) {
+      const cfg = await config(ctx);
+      const lb = cfg.loadBalancers[0].name;
+      const canary = backendsOf(ctx, 'canary')[0];
+      const liveFile = await fs.readFile(cfg.loadBalancers[0].file, 'utf8');
+      const events = async () => (await fs.readFile(path.join(ctx.workspace, '.rollout', 'history.jsonl'), 'utf8')).split('\n').length;
+      const eventsBefore = await events();
+      await ctx.runCommand('Phar Rollout: Ramp Canary…');
+      await ctx.pickQuickItem('25 %');
+      const tab = await openReview(ctx, lb, '25 %');
+      const text = await ctx.diffModifiedText();
+      ctx.log(`review text: ${JSON.stringify(text.split('\n').slice(0, 3))}`);
+      if (!/After Apply:/.test(text) || !text.includes(`25 % to ${canary} (${NEW_VERSION})`))
+        throw new Error(`the review says what changes ("25 % to ${canary} (${NEW_VERSION})"): ${text.slice(0, 400)}`);
+      await ctx.screenshot('12-ramp-review.png');
+      await ctx.clickEditorAction('Cancel Change');
+      await reviewClosed(ctx, tab);
+      if ((await fs.readFile(cfg.loadBalancers[0].file, 'utf8')) !== liveFile)
+        throw new Error(`Cancel changed ${cfg.loadBalancers[0].file}`);
+      if ((await events()) !== eventsBefore) throw new Error('Cancel wrote a history event');
+      await waitForRow(ctx, lb, 'still at canary 0 %', (d) => d.startsWith('canary 0 %'), 10000);
+      await ctx.screenshot('12a-ramp-cancelled.png');
+    },
+  },
+  {
+    name: 'sandbox: a teammate moving the split while the review is open overtakes it: the tab closes, nothing is applied, a new review is offered',
+    dependsOnPrevious: true,
+    timeoutMs: 120000,
+    async run(ctx) {
+      const cfg = await config(ctx);
+      const lb = cfg.loadBalancers[0].name;
+      await ctx.runCommand('Phar Rollout: Ramp Canary…');
+      await ctx.pickQuickItem('25 %');
+      const tab = await openReview(ctx, lb, '25 %');
+      // Carol ramps to 5 % from her terminal while the review is open.
+      await coreRamp(cfg, { percent: 5 }, { gate: false, user: 'carol@example.com' });
+      await reviewClosed(ctx, tab);
+      ctx.log(`notification: ${await ctx.notification('The canary split changed while you reviewed')}`);
+      await waitForRow(ctx, lb, "at Carol's 5 %, not 25 %", (d) => d.startsWith('canary 5 %'), 20000);
+      await ctx.screenshot('12b-review-overtaken.png');
+      // Back to 0 % (Carol again) for the steps that follow; her toasts would hide theirs.
+      await coreRollback(cfg, { speed: 'traffic' }, { user: 'carol@example.com' });
+      await waitForRow(ctx, lb, 'back at canary 0 %', (d) => d.startsWith('canary 0 %'), 20000);
+      await ctx.runCommand('Notifications: Clear All Notifications');
+    },
+  },
+  {
+    name: "sandbox: Ramp Canary… to 25 %: Apply in the review's title applies it, closes the tab and moves the LB",
     dependsOnPrevious: true,
     timeoutMs: 120000,
     async run(ctx) {
       const lb = (await config(ctx)).loadBalancers[0].name;
       await ctx.runCommand('Phar Rollout: Ramp Canary…');
       await ctx.pickQuickItem('25 %');
-      // The diff of the LB's nginx file opens first, then the modal asks.
-      const diff = ctx.page.locator('.editor-group-container .monaco-diff-editor').first();
-      await diff.waitFor({ state: 'visible', timeout: 30000 });
-      const tab = ((await ctx.page.locator('.tabs-container .tab.active').first().textContent()) ?? '').replace(/\s+/g, ' ').trim();
-      ctx.log(`diff editor: ${tab}`);
-      if (!tab.includes(lb) || !tab.includes('25 %')) throw new Error(`the diff editor's title names ${lb} and 25 %: ${tab}`);
-      const dialog = ctx.page.locator('.monaco-dialog-box');
-      await dialog.waitFor({ state: 'visible', timeout: 30000 });
-      await ctx.screenshot('12-ramp-diff.png');
-      const message = await ctx.dialogButton('Ramp');
-      ctx.log(`dialog: ${message}`);
-      if (!/25 %/.test(message)) throw new Error(`the confirmation names the new share: ${message}`);
+      const tab = await openReview(ctx, lb, '25 %');
+      await ctx.clickEditorAction('Apply Change');
+      await reviewClosed(ctx, tab);
 
       const description = await waitForRow(ctx, lb, 'at canary 25 %', (d) => d.startsWith('canary 25 %'), 90000);
       ctx.log(`${lb}: ${description}`);
@@ -267,6 +367,12 @@ export const tests: UiTest[] = [
       const done = await ctx.notification(/^Canary at 25 %|^Canary gate failed/);
       ctx.log(`notification: ${done}`);
       if (!done.startsWith('Canary at 25 %')) throw new Error(`the ramp did not hold: ${done}`);
+      // The result appears after the progress notification closed, and the review's notification is gone too.
+      const toasts = (await ctx.page.locator('.notifications-toasts .notification-list-item-message').allTextContents()).map((t) =>
+        t.trim(),
+      );
+      const lingering = toasts.filter((t) => t.includes('Ramping canary') || t.startsWith('Review —'));
+      if (lingering.length) throw new Error(`progress or review notifications stay open beside the result: ${JSON.stringify(lingering)}`);
       if (!/gate passed \(canary [\d.]+ % errors, p95 \d+ ms; stable [\d.]+ %, \d+ ms\)/.test(done))
         throw new Error(`"gate passed" carries both sides' numbers: ${done}`);
       const rampNext = await ctx.notificationButtons(/^Canary at 25 %/);
@@ -320,9 +426,11 @@ export const tests: UiTest[] = [
       const row = await ctx.treeRow(ROLLOUT, lb);
       await ctx.contextMenu(row, 'Roll Back…');
       await ctx.pickQuickItem('Traffic');
-      // confirmProductionChanges is true (the default): a traffic rollback asks.
-      const message = await ctx.dialogButton('Roll Back');
-      ctx.log(`dialog: ${message}`);
+      // confirmProductionChanges is true (the default): a traffic rollback is reviewed as its diff.
+      const tab = await openReview(ctx, lb, '0 %');
+      await ctx.screenshot('14a-rollback-review.png');
+      await ctx.clickEditorAction('Apply Change');
+      await reviewClosed(ctx, tab);
       const description = await waitForRow(ctx, lb, 'back at canary 0 %', (d) => d.startsWith('canary 0 %'), 60000);
       ctx.log(`${lb}: ${description}`);
       ctx.log(`notification: ${await ctx.notification('Rolled back: canary traffic 0 %')}`);
@@ -383,9 +491,34 @@ export const tests: UiTest[] = [
         30000,
       );
       ctx.log(`roll back picker at 0 %: ${JSON.stringify(labels)}`);
-      await ctx.page.keyboard.press('Escape');
       if (labels.some((l) => l.startsWith('Traffic'))) throw new Error(`Traffic is offered at 0 %: ${JSON.stringify(labels)}`);
       if (!labels.some((l) => l.startsWith('Release'))) throw new Error(`no Release in the picker: ${JSON.stringify(labels)}`);
+      // The release rollback's confirmation names the version each canary backend goes back to; Cancel changes nothing.
+      await ctx.pickQuickItem('Release');
+      const canary = backendsOf(ctx, 'canary')[0];
+      const confirmation = await ctx.waitFor('the release rollback confirmation', () => ctx.dialogText(), 30000);
+      ctx.log(`confirmation: ${JSON.stringify(confirmation)}`);
+      // The progress of reading the releases has closed by the time the confirmation asks.
+      let progress: string[] = [];
+      await ctx
+        .waitFor(
+          'no progress notification beside the confirmation',
+          async () => {
+            progress = (await ctx.page.locator('.notifications-toasts .notification-list-item-message').allTextContents())
+              .map((t) => t.trim())
+              .filter((t) => /^Phar Rollout: (Checking the rollout|Reading the previous releases)/.test(t));
+            return progress.length === 0 || undefined;
+          },
+          2000,
+        )
+        .catch(() => {
+          throw new Error(`progress notifications stay open beside the confirmation: ${JSON.stringify(progress)}`);
+        });
+      await ctx.screenshot('14c-release-rollback-confirm.png');
+      await ctx.dialogButton('Cancel');
+      if (!confirmation.includes(`${canary}: ${NEW_VERSION} → ${ctx.version}`) || !confirmation.includes(`to ${ctx.version}?`))
+        throw new Error(`the confirmation names ${canary}: ${NEW_VERSION} → ${ctx.version}: ${confirmation}`);
+      await waitForRow(ctx, canary, `still serving ${NEW_VERSION}`, (d) => servesVersion(d, NEW_VERSION), 10000);
 
       // A teammate's live lock (this process holds it: alive, so never stale).
       const cfg = await config(ctx);
@@ -420,6 +553,40 @@ export const tests: UiTest[] = [
       } finally {
         await held.release().catch(() => undefined);
       }
+    },
+  },
+  {
+    name: 'sandbox: Roll Back… → Rebuild from git asks the group (canary first) and lists branches with commit, date and subject',
+    timeoutMs: 60000,
+    async run(ctx) {
+      await ctx.runCommand('Phar Rollout: Roll Back…');
+      await ctx.pickQuickItem('Rebuild from git');
+      const groups = await ctx.waitFor(
+        'the group picker',
+        async () => {
+          const rows = await ctx.quickPickRows();
+          return rows.some((r) => r.label === 'stable') ? rows : undefined;
+        },
+        30000,
+      );
+      ctx.log(`group picker: ${JSON.stringify(groups.map((g) => `${g.label} — ${g.description}`))}`);
+      if (groups[0]?.label !== 'canary' || groups[0].description !== 'default')
+        throw new Error(`canary comes first, as the default: ${JSON.stringify(groups)}`);
+      await ctx.pickQuickItem('canary');
+      const refs = await ctx.waitFor(
+        'the ref picker with the release commit',
+        async () => {
+          const rows = await ctx.quickPickRows();
+          return rows.some((r) => r.text.includes(`Release ${NEW_VERSION}`)) ? rows : undefined;
+        },
+        30000,
+      );
+      ctx.log(`ref picker: ${JSON.stringify(refs.map((r) => r.text))}`);
+      const branch = refs.find((r) => r.text.includes(`Release ${NEW_VERSION}`))!;
+      if (!/^[0-9a-f]{7,12} · \d{4}-\d\d-\d\d · /.test(branch.description))
+        throw new Error(`a ref row shows its commit, date and age: ${JSON.stringify(branch)}`);
+      await ctx.screenshot('15-rebuild-refs.png');
+      await ctx.page.keyboard.press('Escape');
     },
   },
   {

@@ -1,18 +1,17 @@
 import * as vscode from 'vscode';
-import * as path from 'node:path';
-import { previewRamp, ramp as coreRamp } from '../../../core/rollout/ramp';
+import { SplitChangedError, previewRamp, ramp as coreRamp } from '../../../core/rollout/ramp';
 import { nextStep } from '../../../core/rollout/shared';
 import type { RampResult, RampTarget } from '../../../core/rollout/ramp';
 import type { GateResult } from '../../../core/rollout/types';
 import { Commands } from '../../contributions';
 import { notify } from '../../notify';
 import { noLoadBalancerError } from '../../../core/errors';
-import { previewDocuments } from '../../previewDocuments';
+import { reviewSplitChange } from '../../previewDocuments';
 import { formatPercent, parsePercent } from '../../format';
 import type { CommandContext } from '../commandContext';
-import { confirm, requireConfig } from '../pick';
+import { requireConfig } from '../pick';
 import { rolloutOptions } from './rolloutOptions';
-import { checkRampPreconditions, refuseNoChange } from './preconditions';
+import { checkRampPreconditions, refuse, refuseNoChange } from './preconditions';
 
 /** Arguments for scripted use (tests, keybindings): skip the pickers and the confirmation. */
 export interface RampArgs {
@@ -22,8 +21,9 @@ export interface RampArgs {
 }
 
 /**
- * Ramp Canary…: the next step of the plan or a chosen percentage. The confirmation shows the nginx
- * change of every LB as a diff; then the split is applied to all LBs together and the gate runs.
+ * Ramp Canary…: the next step of the plan or a chosen percentage. The review is the nginx change of
+ * every LB as a diff with Apply and Cancel in its title; then the split is applied to all LBs
+ * together and the gate runs.
  */
 export async function ramp(ctx: CommandContext, args: RampArgs = {}): Promise<RampResult | undefined> {
   const config = requireConfig(ctx);
@@ -51,31 +51,25 @@ export async function ramp(ctx: CommandContext, args: RampArgs = {}): Promise<Ra
     const preview = await ctx.withProgress('Phar Rollout: Preparing the nginx change', (signal, report) =>
       previewRamp(config, target, rolloutOptions(ctx, signal, report)),
     );
-    for (const f of preview.files) {
-      const left = previewDocuments.add(`${f.lb}-live-${path.basename(f.file)}`, f.oldText);
-      const right = previewDocuments.add(`${f.lb}-new-${path.basename(f.file)}`, f.newText);
-      await vscode.commands.executeCommand(
-        'vscode.diff',
-        left,
-        right,
-        `${f.lb}: ${formatPercent(f.oldSplit ?? 0)} → ${formatPercent(preview.after)} (${f.host}:${f.file})`,
-        { preview: true },
-      );
-    }
-    const ok = await confirm(
-      ctx,
-      `Ramp the canary from ${formatPercent(preview.before ?? 0)} to ${formatPercent(preview.after)}?`,
-      `${preview.files.length} load balancer${preview.files.length === 1 ? '' : 's'} (${preview.files.map((f) => f.lb).join(', ')}): each file is written beside the old one, checked with nginx -t, then all are reloaded. Any failure restores every previous file. The diff is open in the editor.`,
-      'Ramp',
-      true,
-    );
-    if (!ok) return undefined;
+    // The diff is the review: Apply or Cancel in its editor title; no modal hides it.
+    const outcome = await reviewSplitChange(ctx.model, preview, 'Ramp');
+    if (outcome === 'overtaken') return overtaken();
+    if (outcome !== 'apply') return undefined;
     applied = { target: { percent: preview.after }, expectBefore: preview.before ?? null };
   }
 
-  const result = await ctx.withProgress('Phar Rollout: Ramping canary', (signal, report) =>
-    coreRamp(config, applied.target, { ...rolloutOptions(ctx, signal, report), expectBefore: applied.expectBefore }),
-  );
+  const result = await ctx
+    .withProgress('Phar Rollout: Ramping canary', (signal, report) =>
+      coreRamp(config, applied.target, { ...rolloutOptions(ctx, signal, report), expectBefore: applied.expectBefore }),
+    )
+    .catch((err: unknown) => {
+      if (err instanceof SplitChangedError) ctx.log.warn(err.message);
+      else throw err;
+    });
+  if (!result) {
+    await ctx.model.refreshLive();
+    return overtaken();
+  }
   await ctx.model.refreshLive();
   if (!result.ok) {
     const why = result.reason ?? 'a gate failed';
@@ -132,4 +126,15 @@ function gateNumbers(gate: GateResult): string {
   const pct = (r: number) => `${(r * 100).toFixed(1)} %`;
   const stable = gate.stable ? `; stable ${pct(gate.stable.errorRate)}, ${Math.round(gate.stable.p95Ms)} ms` : '';
   return `canary ${pct(gate.canary.errorRate)} errors, p95 ${Math.round(gate.canary.p95Ms)} ms${stable}`;
+}
+
+/** The live split moved while the change was under review: nothing was applied; offer a fresh review. */
+export function overtaken(): undefined {
+  return refuse(
+    'The canary split changed while you reviewed the change (someone else moved it): nothing was changed. Review the new split.',
+    {
+      title: 'Ramp Canary…',
+      command: Commands.ramp,
+    },
+  );
 }

@@ -1,7 +1,10 @@
 import * as vscode from 'vscode';
-import { rollback as coreRollback } from '../../../core/rollout/rollback';
+import { releaseRollbackTargets, rollback as coreRollback } from '../../../core/rollout/rollback';
 import type { RollbackRequest, RollbackResult, RollbackSpeed } from '../../../core/rollout/rollback';
-import { listTags } from '../../../core/git/git';
+import { listRefs } from '../../../core/git/git';
+import { previewRamp } from '../../../core/rollout/ramp';
+import { reviewSplitChange } from '../../previewDocuments';
+import { refItem, releaseTargetsText } from '../../changeText';
 import { formatPercent } from '../../format';
 import type { NodeOf } from '../../tree/viewNode';
 import type { CommandContext } from '../commandContext';
@@ -84,35 +87,72 @@ async function rollbackTo(
   config: RolloutConfig,
   o: { speed: RollbackSpeed; group?: Group; ref?: string; confirm?: boolean; split: number; source?: string },
 ): Promise<RollbackResult | undefined> {
-  const { speed, group, split } = o;
+  const { speed, group } = o;
   let ref = o.ref;
+  let target = group;
+  if (speed === 'rebuild' && !target && o.confirm !== false) {
+    target = await pickGroup(config);
+    if (!target) return undefined;
+  }
   if (speed === 'rebuild' && !ref) {
-    const root = ctx.model.root!;
-    const tags = await listTags(root).catch(() => [] as string[]);
-    const pick = await vscode.window.showQuickPick(
-      [...tags.map((t) => ({ label: `$(tag) ${t}`, ref: t })), { label: '$(edit) Other ref (branch or commit)…', ref: '' }],
-      { title: 'Roll Back: rebuild which ref?' },
-    );
-    if (!pick) return undefined;
-    ref =
-      pick.ref ||
-      (await vscode.window.showInputBox({
-        title: 'Roll Back: git ref',
-        prompt: 'A tag, branch or commit',
-        validateInput: (v) => (/^[^\s-][^\s]*$/.test(v) ? undefined : 'A git ref without spaces, not starting with "-"'),
-      }));
+    ref = await pickRef(ctx);
     if (!ref) return undefined;
   }
-  const request: RollbackRequest = { speed, ref, group };
+  const request: RollbackRequest = { speed, ref, group: target };
   if (o.confirm !== false) {
-    const what =
-      speed === 'traffic'
-        ? `set canary traffic to 0 % (now ${formatPercent(split)})`
-        : speed === 'release'
-          ? `switch the ${group ?? 'canary'} backends back to their previous release`
-          : `build ${ref} and deploy it to the ${group ?? 'canary'} backends`;
-    if (!(await confirm(ctx, `Roll back: ${what}?`, 'Recorded in the rollout history.', 'Roll Back', speed !== 'traffic')))
-      return undefined;
+    if (speed === 'traffic') {
+      // The diff is the review (when production changes are confirmed): Apply or Cancel in its title.
+      if (ctx.settings().confirmProductionChanges) {
+        const preview = await ctx.withProgress('Phar Rollout: Preparing the nginx change', (signal, report) =>
+          previewRamp(config, { percent: 0 }, rolloutOptions(ctx, signal, report)),
+        );
+        const outcome = await reviewSplitChange(ctx.model, preview, 'Roll back (traffic)');
+        if (outcome === 'overtaken')
+          return refuse('The canary split changed while you reviewed the rollback: nothing was changed. Review it again.', {
+            title: 'Roll Back…',
+            command: Commands.rollback,
+            args: [undefined, { speed: 'traffic' }],
+          });
+        if (outcome !== 'apply') return undefined;
+      }
+    } else if (speed === 'release') {
+      // Name the release each backend goes back to; one without a previous release is refused before asking.
+      const targets = await ctx.withProgress('Phar Rollout: Reading the previous releases', (signal, report) =>
+        releaseRollbackTargets(config, target ?? 'canary', rolloutOptions(ctx, signal, report)),
+      );
+      const missing = targets.filter((t) => !t.previous);
+      if (missing.length > 0)
+        return refuse(
+          `A release rollback needs a previous release on every ${target ?? 'canary'} backend: ${releaseTargetsText(missing).replace(/\n/g, '; ')}. Rebuild an older version from git instead.`,
+          { title: 'Rebuild from Git…', command: Commands.rollback, args: [undefined, { speed: 'rebuild' }] },
+        );
+      const versions = [...new Set(targets.map((t) => t.previous!.version))];
+      if (
+        !(await confirm(
+          ctx,
+          `Roll back the ${target ?? 'canary'} backends to ${versions.map((v) => safeText(v, 40)).join(', ')}?`,
+          `${releaseTargetsText(targets)}\n\nEach backend switches current back to its previous release (no rebuild), restarts and is probed. Recorded in the rollout history.`,
+          'Roll Back',
+          true,
+        ))
+      )
+        return undefined;
+    } else {
+      const now = ctx.model.live.backends
+        .filter((b) => b.group === (target ?? 'canary'))
+        .map((b) => `${b.name}: ${b.deployed ? safeText(b.deployed, 40) : 'nothing'} → the build of ${ref}`)
+        .join('\n');
+      if (
+        !(await confirm(
+          ctx,
+          `Roll back: build ${ref} and deploy it to the ${target ?? 'canary'} backends?`,
+          `${now}\n\n${ref} is checked out in a separate git worktree (your working tree is untouched), built, then deployed. Recorded in the rollout history.`,
+          'Roll Back',
+          true,
+        ))
+      )
+        return undefined;
+    }
   }
   const settings = ctx.settings();
   const result = await ctx.withProgress(`Phar Rollout: Rolling back (${speed})`, (signal, report) =>
@@ -146,4 +186,59 @@ async function rollbackTo(
     [{ title: 'Deploy…', command: Commands.deploy }],
   );
   return result;
+}
+
+/** Which group a rebuild goes to: canary first (the default), stable when it has backends too. */
+async function pickGroup(config: RolloutConfig): Promise<Group | undefined> {
+  const groups = (['canary', 'stable'] as const).filter((g) => config.backends.some((b) => b.group === g));
+  if (groups.length <= 1) return groups[0] ?? 'canary';
+  const picked = await vscode.window.showQuickPick(
+    groups.map((g) => ({
+      label: `$(${g === 'canary' ? 'beaker' : 'server-environment'}) ${g}`,
+      description: g === 'canary' ? 'default' : 'production traffic',
+      detail: config.backends
+        .filter((b) => b.group === g)
+        .map((b) => b.name)
+        .join(', '),
+      group: g,
+    })),
+    { title: 'Roll Back: rebuild for which group?', placeHolder: 'The backends that get the rebuilt version' },
+  );
+  return picked?.group;
+}
+
+/** Tags, then branches, newest first, with commit, date and subject; or any ref typed in. */
+async function pickRef(ctx: CommandContext): Promise<string | undefined> {
+  const refs = await listRefs(ctx.model.root!).catch((err: unknown) => {
+    ctx.log.warn(`listing git refs failed: ${(err as Error).message}`);
+    return [];
+  });
+  type Item = vscode.QuickPickItem & { ref?: string };
+  const section = (kind: 'tag' | 'branch', label: string): Item[] => {
+    const list = refs.filter((r) => r.kind === kind);
+    return list.length ? [{ label, kind: vscode.QuickPickItemKind.Separator }, ...list.map((r) => ({ ...refItem(r), ref: r.name }))] : [];
+  };
+  const pick = await vscode.window.showQuickPick<Item>(
+    [
+      ...section('tag', 'Tags'),
+      ...section('branch', 'Branches'),
+      { label: '', kind: vscode.QuickPickItemKind.Separator },
+      { label: '$(edit) Other ref (commit)…', ref: '' },
+    ],
+    {
+      title: 'Roll Back: rebuild which ref?',
+      placeHolder: 'A tag or branch (newest first)',
+      matchOnDescription: true,
+      matchOnDetail: true,
+    },
+  );
+  if (!pick) return undefined;
+  return (
+    pick.ref ||
+    (await vscode.window.showInputBox({
+      title: 'Roll Back: git ref',
+      prompt: 'A tag, branch or commit',
+      validateInput: (v) => (/^[^\s-][^\s]*$/.test(v) ? undefined : 'A git ref without spaces, not starting with "-"'),
+    }))
+  );
 }

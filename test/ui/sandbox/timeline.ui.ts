@@ -20,6 +20,12 @@ function chartCanvas(ctx: UiContext, chart: string) {
   return frame(ctx).locator(`#${chart} canvas`).first();
 }
 
+/** Keys go to the workbench, not the timeline's webview (F1 inside it opens no palette). */
+async function focusWorkbench(ctx: UiContext): Promise<void> {
+  await ctx.page.keyboard.press('Escape');
+  await ctx.page.locator('.part.sidebar .composite.title').first().click();
+}
+
 /** Picks a colour theme by name in Preferences: Color Theme (the labels differ a little between versions). */
 async function colorTheme(ctx: UiContext, name: string): Promise<void> {
   await ctx.runCommand('Preferences: Color Theme');
@@ -54,6 +60,7 @@ export const tests: UiTest[] = [
       const original = await shortPlan(ctx);
       let load: LoadRun | undefined;
       try {
+        await focusWorkbench(ctx);
         await ctx.runCommand('Phar Rollout: Refresh');
         await ctx.runCommand('Notifications: Clear All Notifications');
         load = startLoad({
@@ -144,6 +151,7 @@ export const tests: UiTest[] = [
       // A step long enough to be cancelled in (the previous test left the canary at 25 %: it is observed again).
       const original = await shortPlan(ctx, '60s');
       try {
+        await focusWorkbench(ctx);
         await ctx.runCommand('Phar Rollout: Refresh');
         await ctx.runCommand('Notifications: Clear All Notifications');
         await ctx.runCommand('Phar Rollout: Start Rollout');
@@ -163,6 +171,41 @@ export const tests: UiTest[] = [
           `notification: ${await ctx.notification('Rolled back: canary traffic 0 % (was 25 %)', 10000).catch(() => 'not on screen')}`,
         );
         await ctx.screenshot('22-start-rollout-cancelled-rolled-back.png');
+      } finally {
+        await fs.writeFile(file, original);
+      }
+    },
+  },
+  {
+    name: 'sandbox: Cancel on the Start Rollout progress, then Pause Here: the split stays and the rollout row says paused',
+    timeoutMs: 150000,
+    dependsOnPrevious: true,
+    async run(ctx) {
+      const file = path.join(ctx.workspace, 'rollout.json');
+      const original = await shortPlan(ctx, '60s');
+      try {
+        await focusWorkbench(ctx);
+        await ctx.runCommand('Phar Rollout: Refresh');
+        await ctx.runCommand('Notifications: Clear All Notifications');
+        await ctx.runCommand('Phar Rollout: Start Rollout');
+        await ctx.dialogButton('Start Rollout');
+        // From 0 % (the previous test rolled back): the step goes live first, then Cancel.
+        await ctx.notificationButton(/Step 1\/1 · 25 % · /, 'Cancel', 60000);
+        ctx.log(`dialog: ${await ctx.dialogButton('Pause Here')}`);
+        const lb = (await readRolloutConfig(ctx.workspace))!.loadBalancers[0].name;
+        const rows = await ctx.waitFor(
+          'the rollout row paused with the LB still at 25 %',
+          async () => {
+            const r = await ctx.treeRows('Rollout');
+            const rollout = r.find((x) => x.label === 'Canary 25 %' && /paused/.test(x.description));
+            const lbRow = r.find((x) => x.label === lb && x.description.startsWith('canary 25 %'));
+            return rollout && lbRow ? [rollout, lbRow] : undefined;
+          },
+          60000,
+        );
+        ctx.log(`rows: ${rows.map((r) => `${r.label} — ${r.description}`).join(' | ')}`);
+        ctx.log(`notification: ${await ctx.notification('Rollout paused at 25 %', 10000).catch(() => 'not on screen')}`);
+        await ctx.screenshot('23-start-rollout-cancelled-paused.png');
       } finally {
         await fs.writeFile(file, original);
       }

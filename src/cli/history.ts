@@ -9,7 +9,7 @@ const brief = (v: unknown) => (v === undefined ? '' : safeText(JSON.stringify(v)
 /** `phar-rollout history`: every build, deploy, split change and rollback, oldest first. */
 export const historyCommand = defineCommand({
   name: 'history',
-  summary: 'Show the rollout history (.rollout/history.jsonl)',
+  summary: 'Show the rollout history (shared beside the rollout lock on the first LB host; .rollout/ keeps a copy)',
   usage: 'phar-rollout history --project DIR [--limit N] [--json]',
   options: { ...projectOption, limit: { type: 'string' }, ...jsonOption },
   async run(values, _positionals, ctx) {

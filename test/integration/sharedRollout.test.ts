@@ -163,6 +163,10 @@ describe('one rollout for the team (shared state and history on the first LB hos
     await b.read();
     assert.equal((await readHistory(path.join(tmp, 'store-b'))).length, 22, 'the checkout copy has every event');
     assert.deepEqual((await fs.readdir(dir)).sort(), ['history.jsonl', 'state.json'], 'no lock or temp file left behind');
+    // A checkout that lost its shared.json does not push its copy of the history back.
+    await fs.rm(path.join(tmp, 'store-b', '.rollout', 'shared.json'));
+    await new SharedStore(new LocalTransport(), dir, '', `edge:${dir}`, path.join(tmp, 'store-b')).read();
+    assert.equal((await fs.readFile(path.join(dir, 'history.jsonl'), 'utf8')).trim().split('\n').length, 22);
     // A torn state on the host: a located error for readers and writers, and nothing written over it.
     await fs.writeFile(path.join(dir, 'state.json'), stateText(state).slice(0, 50));
     const torn = await b.read();

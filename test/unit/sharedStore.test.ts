@@ -52,13 +52,14 @@ class FakeHost implements Transport {
       out = stateSec() + (lockDir ? sec('lock 0') : sec('lock 0')) + hist(off);
     } else if (script === WRITE_SCRIPT) {
       this.calls.push('write');
-      const [mode, expected, next, off, id] = rest;
+      const [mode, expected, next, off, id, seen] = rest;
       if ((mode === 'absent' && st !== undefined) || (mode === 'same' && st !== expected)) {
         code = 9;
         out = stateSec() + hist(off);
       } else {
         let push = true;
-        if (id) push = !this.pushed.has(id) && this.pushed.add(id) !== undefined;
+        if (seen && (this.files.get(`${dir}/history.jsonl`) ?? '').split('\n').includes(seen)) push = false;
+        if (push && id) push = !this.pushed.has(id) && this.pushed.add(id) !== undefined;
         if (push && input) this.files.set(`${dir}/history.jsonl`, (this.files.get(`${dir}/history.jsonl`) ?? '') + input);
         const w = mode === 'ifabsent' && st !== undefined ? '' : next;
         if (w) this.files.set(`${dir}/state.json`, w);
@@ -234,5 +235,17 @@ describe('shared rollout store (state and history on the first LB host)', () => 
     const kept = (await fs.readdir(path.join(project, '.rollout'))).filter((f) => f.startsWith('history.jsonl.replaced-'));
     assert.equal(kept.length, 1);
     assert.equal(await fs.readFile(path.join(project, '.rollout', kept[0]), 'utf8'), two);
+  });
+
+  it('a checkout that lost its shared.json does not push its copy of the shared history back as a migration', async () => {
+    host.files.set(`${DIR}/history.jsonl`, [event('build'), event('ramp')].map((e) => JSON.stringify(e) + '\n').join(''));
+    await store().read();
+    await fs.rm(path.join(project, '.rollout', 'shared.json'));
+    await store().read();
+    assert.equal((host.files.get(`${DIR}/history.jsonl`) ?? '').trim().split('\n').length, 2, 'nothing pushed twice');
+    assert.deepEqual(
+      (await readHistory(project)).map((e) => e.action),
+      ['build', 'ramp'],
+    );
   });
 });

@@ -24,8 +24,9 @@ export const DRAIN_LOG_FRESH_MS = 60_000;
 /** Never less than this after the drain is live, and this long after the last completion seen. */
 export const DRAIN_MIN_QUIET_MS = 200;
 export const DRAIN_MARGIN_MS = 100;
-/** How often the log is read while waiting. */
+/** How often the log is read while waiting (a local read is cheap; over ssh each read is a round trip). */
 const POLL_MS = 100;
+const POLL_SSH_MS = 250;
 
 /** True when a restart of `b` should be preceded by a drain: it has load balancers to leave and did not opt out. */
 export function drains(config: Pick<RolloutConfig, 'loadBalancers'>, b: BackendConfig): boolean {
@@ -275,7 +276,7 @@ export class Drainer {
           message: `${b.name}: out of rotation on ${where}; drained after ${(waitedMs / 1000).toFixed(2)} s by the access log (${inFlight} request(s) in flight finished, longest upstream time ${longest} ms${capped ? `; stopped at drainSeconds ${seconds} s` : ''})`,
         };
       }
-      await delay(POLL_MS, signal);
+      await delay(lbs.some((lb) => lb.ssh) ? POLL_SSH_MS : POLL_MS, signal);
     }
   }
 

@@ -69,7 +69,8 @@ emit_state; emit_lock "$4"; emit_history "$3"; sec end`;
 /**
  * $3 expect: any | absent | same (as $4) | ifabsent (write the state only where there is none),
  * $4 the state expected, $5 the new state ("": unchanged), $6 history offset, $7 a push id ("": none;
- * a push already made is not made again); stdin: history lines to append. Under a lock folder held
+ * a push already made is not made again), $8 a line whose presence in the history means the lines are
+ * there already (a copy of this history pushed back: never twice); stdin: history lines to append. Under a lock folder held
  * for the few milliseconds of the swap (taken over after 10 s: its writer died); exit 9 with the
  * current state when the expected one is not there.
  */
@@ -94,8 +95,9 @@ case "$3" in
   same) { [ -e "$f" ] && [ "$(cat -- "$f"; printf x)" = "\${4}x" ]; } || { emit_state; emit_history "$6"; sec end; exit ${CONFLICT}; } ;;
 esac
 push=1
-if [ -n "$7" ]; then mkdir -p -- "$d/pushed" && { mkdir -- "$d/pushed/$7" 2>/dev/null || push=0; }; fi
 h="$d/history.jsonl"
+if [ -n "$8" ] && [ -e "$h" ] && grep -qxF -- "$8" "$h"; then push=0; fi
+if [ "$push" = 1 ] && [ -n "$7" ]; then mkdir -p -- "$d/pushed" && { mkdir -- "$d/pushed/$7" 2>/dev/null || push=0; }; fi
 if [ "$push" = 1 ] && [ -s "$t" ]; then
   if [ -s "$h" ] && [ -n "$(tail -c 1 -- "$h")" ]; then printf '\\n' >> "$h"; fi
   cat -- "$t" >> "$h" || exit 1
@@ -342,9 +344,9 @@ export class SharedStore implements RolloutStore {
     }
   }
 
-  private async appendLines(lines: string, pushId: string, state?: string): Promise<{ pushed: boolean; state: boolean }> {
+  private async appendLines(lines: string, pushId: string, state?: string, seenLine = ''): Promise<{ pushed: boolean; state: boolean }> {
     const offset = await this.offset();
-    const r = await this.script(WRITE_SCRIPT, [state ? 'ifabsent' : 'any', '', state ?? '', String(offset), pushId], lines);
+    const r = await this.script(WRITE_SCRIPT, [state ? 'ifabsent' : 'any', '', state ?? '', String(offset), pushId, seenLine], lines);
     const answer = readAnswer(r.sections, this.where);
     if (answer.history) await this.cacheHistory(offset, answer.history);
     if (state && answer.wrote?.state) this.known = { text: state };
@@ -439,9 +441,15 @@ export class SharedStore implements RolloutStore {
       // Aside first: the push refreshes the cache, whose files these are.
       const aside = [stateFile, historyFile].filter((_, i) => (i === 0 ? stateText0 : historyText));
       for (const f of aside) await fs.rename(f, `${f}.pre-shared`);
+      // A copy of this very history (its shared.json lost) is not pushed back: its last line is there already.
+      const last =
+        historyText
+          .split('\n')
+          .filter((l) => l.trim())
+          .at(-1) ?? '';
       let wrote;
       try {
-        wrote = await this.appendLines(body, id, state);
+        wrote = await this.appendLines(body, id, state, last);
       } catch (err) {
         for (const f of aside) await fs.rename(`${f}.pre-shared`, f).catch(() => undefined);
         throw err;

@@ -5,6 +5,7 @@ import type { PromoteResult } from '../../../core/rollout/promote';
 import type { CommandContext } from '../commandContext';
 import { confirm, requireConfig } from '../pick';
 import { rolloutOptions } from './rolloutOptions';
+import { safeText } from '../../../core/safeText';
 import { checkPromotePreconditions } from './preconditions';
 
 /** Promote Canary: the canary's release goes to the stable group, then the split returns to 0 %. */
@@ -13,13 +14,19 @@ export async function promote(ctx: CommandContext, args: { confirm?: boolean } =
   // Interactive: refusals come before the modal. Scripted (confirm: false): the core decides.
   if (args.confirm !== false && !(await checkPromotePreconditions(ctx, config))) return undefined;
   const canary = [...new Set(ctx.model.live.backends.filter((b) => b.group === 'canary').map((b) => b.deployed ?? '?'))].join(', ');
-  const stable = config.backends.filter((b) => b.group === 'stable').map((b) => b.name);
+  // Each stable backend's version before and after, so the confirmation says what changes.
+  const stable = config.backends
+    .filter((b) => b.group === 'stable')
+    .map((b) => {
+      const now = ctx.model.live.backends.find((l) => l.name === b.name)?.deployed;
+      return `${safeText(b.name, 60)}: ${now ? safeText(now, 40) : 'nothing'} → ${safeText(canary || '?', 40)}`;
+    });
   if (
     args.confirm !== false &&
     !(await confirm(
       ctx,
       `Promote canary ${canary || ''} to stable?`,
-      `${stable.join(', ')} will be deployed with the canary's release, then canary traffic returns to 0 %.`,
+      `${stable.join('\n')}\n\nThe stable backends are deployed with the canary's release, then canary traffic returns to 0 %.`,
       'Promote',
       true,
     ))

@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { Views, TASK_TYPE } from './vscode/contributions';
 import { createLogger } from './vscode/logger';
@@ -62,8 +63,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<PharRo
   const rolloutFiles = vscode.workspace.createFileSystemWatcher('**/.rollout/{state.json,history.jsonl}');
   const reload = debounce(() => void model.reload().then(() => model.refreshLive()), 200);
   const refreshLive = debounce(() => void model.refreshLive(), 200);
-  const filesChanged = () => {
-    model.lastBuildUpToDate = false; // "up to date" held for the files as they were
+  const filesChanged = (uri: vscode.Uri) => {
+    // "Up to date" held for the inputs as they were; a build's own manifest (which may be reported
+    // after the next, up-to-date build finished) is not an input.
+    if (path.basename(uri.fsPath) !== 'manifest.json') model.lastBuildUpToDate = false;
     reload();
   };
   context.subscriptions.push(

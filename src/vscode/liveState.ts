@@ -39,6 +39,10 @@ export interface LoadBalancerView {
   /** A change in progress (its owner runs): who; file and nginx may differ until it is confirmed. */
   changing?: string;
   error?: string;
+  /** Where the LB is (for the tooltip): its managed file, host and the generation nginx answered. */
+  file?: string;
+  host?: string;
+  generation?: string;
 }
 
 /** How long a change on another host may run before the views call it interrupted (reconcile's default staleness). */
@@ -137,6 +141,9 @@ export async function loadLiveState(
         interrupted: l.interrupted && !running ? true : undefined,
         changing: running ? l.interrupted!.owner : undefined,
         error: l.error ?? (l.split === undefined ? l.liveError : undefined),
+        file: l.file,
+        host: l.host,
+        generation: l.live?.generation,
       };
     }),
     rollout:

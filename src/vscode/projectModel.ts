@@ -45,6 +45,8 @@ export class ProjectModel implements vscode.Disposable {
    */
   applied: AppliedProject | undefined;
   private liveAbort: AbortController | undefined;
+  /** The newest refreshLive: one that a newer call aborted resolves with it, so `await refreshLive()` means fresh. */
+  private latestRefresh: { id: number; done: Promise<void> } = { id: 0, done: Promise.resolve() };
   /** Bumped by every reload: a reload that finishes after a newer one started drops its result. */
   private reloadGeneration = 0;
   private pool: TransportPool | undefined;
@@ -143,7 +145,19 @@ export class ProjectModel implements vscode.Disposable {
    * the tree shows the last answer (and "refreshing") until the new one arrives.
    * Untrusted workspaces start no process and send no probe.
    */
-  async refreshLive(): Promise<void> {
+  refreshLive(): Promise<void> {
+    const id = this.latestRefresh.id + 1;
+    const done = this.refreshLiveOnce(id);
+    this.latestRefresh = { id, done };
+    return done;
+  }
+
+  /** A refresh aborted by a newer one waits for that one (a refresh command must not return stale state). */
+  private superseded(id: number): Promise<void> {
+    return this.latestRefresh.id !== id ? this.latestRefresh.done : Promise.resolve();
+  }
+
+  private async refreshLiveOnce(id: number): Promise<void> {
     // rollout.json with errors: the emergency path (the last applied configuration, read from the LBs).
     const emergency = !this.config && this.hasRolloutJson && this.errors.length > 0;
     if (!this.root || (!this.config && !emergency) || !this.trusted) {
@@ -164,15 +178,15 @@ export class ProjectModel implements vscode.Disposable {
       else {
         const e = await loadEmergencyState(this.root, this.errors, options);
         // rollout.json may have been fixed meanwhile: the refresh after that reload shows it.
-        if (abort.signal.aborted || this.config) return;
+        if (abort.signal.aborted || this.config) return this.superseded(id);
         this.applied = e.applied;
         next = e.live;
         await vscode.commands.executeCommand('setContext', ContextKeys.hasLoadBalancers, (e.applied?.config.loadBalancers.length ?? 0) > 0);
       }
-      if (abort.signal.aborted) return;
+      if (abort.signal.aborted) return this.superseded(id);
       this.live = next;
     } catch (err) {
-      if (abort.signal.aborted) return;
+      if (abort.signal.aborted) return this.superseded(id);
       this.log.warn(`Refresh failed: ${describeError(err)}`);
       this.live = { ...this.live, refreshing: false, error: describeError(err) };
     }

@@ -92,7 +92,8 @@ function splitBefore(h: HistoryEvent): number | undefined {
 export function latestRollout(events: readonly HistoryEvent[]): HistoryEvent[] {
   for (let i = events.length - 1; i >= 0; i--) {
     const after = splitAfter(events[i]);
-    if (after !== undefined && after > 0 && (splitBefore(events[i]) ?? 0) === 0) return events.slice(i);
+    // Only a change that says it came from 0 % (a run picking up a step records no "before").
+    if (after !== undefined && after > 0 && splitBefore(events[i]) === 0) return events.slice(i);
   }
   return [...events];
 }

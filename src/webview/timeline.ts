@@ -16,6 +16,7 @@ const vscodeApi = acquireVsCodeApi();
 const HEIGHT = 220;
 let current: TimelineData | undefined;
 let charts: uPlot[] = [];
+let renders = 0;
 
 /** A theme colour, with a fallback for a theme that does not define it. */
 function themeColor(name: string, fallback: string): string {
@@ -65,6 +66,9 @@ function axis(p: Palette, extra: uPlot.Axis = {}): uPlot.Axis {
   };
 }
 
+/** Time labels need room: sub-second ticks (":17.250") would run into each other at uPlot's default spacing. */
+const xAxis: uPlot.Axis = { space: 90 };
+
 const pct = (_u: uPlot, v: number | null) => (v === null || v === undefined ? '—' : `${v.toFixed(v < 10 ? 1 : 0)} %`);
 const ms = (_u: uPlot, v: number | null) => (v === null || v === undefined ? '—' : `${Math.round(v)} ms`);
 
@@ -96,7 +100,7 @@ function render(): void {
         cursor,
         scales: { x: { time: true }, split: { range: [0, 100] }, err: { range: (_u, _min, max) => [0, Math.max(1, max * 1.2)] } },
         axes: [
-          axis(p),
+          axis(p, xAxis),
           axis(p, { scale: 'split', values: (_u, vs) => vs.map((v) => `${v} %`) }),
           axis(p, { scale: 'err', side: 1, grid: { show: false }, values: (_u, vs) => vs.map((v) => `${v} %`) }),
         ],
@@ -134,13 +138,16 @@ function render(): void {
         height: HEIGHT,
         cursor,
         scales: { x: { time: true }, ms: { range: (_u, _min, max) => [0, Math.max(10, max * 1.2)] } },
-        axes: [axis(p), axis(p, { scale: 'ms', values: (_u, vs) => vs.map((v) => `${v} ms`) })],
+        axes: [axis(p, xAxis), axis(p, { scale: 'ms', values: (_u, vs) => vs.map((v) => `${v} ms`) })],
         series: [{}, line('canary p95', p.canary, 'ms', ms), line('stable p95', p.stable, 'ms', ms, [6, 4])],
       },
       [data.x, data.canaryP95Ms, data.stableP95Ms] as uPlot.AlignedData,
       latencyEl,
     ),
   );
+  // What was drawn with, for the UI test (a theme change must show up here).
+  document.body.dataset.renders = String(++renders);
+  document.body.dataset.textColor = p.text;
   const canvas = charts[0].ctx.canvas;
   const rect = canvas.getBoundingClientRect();
   const report: TimelineRender = {

@@ -89,6 +89,16 @@ describe('timeline series (issue 9 item 9)', () => {
     // A ramp still running (no rollback yet) is its own rollout too; no ramp at all: everything.
     assert.equal(latestRollout(events.slice(0, -1))[0], latest[1]);
     assert.equal(latestRollout([latest[2], latest[3]]).length, 2);
+    // A run picking a step up (no "before") is inside the rollout, not the start of one.
+    const pickedUp: HistoryEvent = {
+      time: at(122),
+      user: 'ann@example.com',
+      action: 'run',
+      target: 'plan',
+      after: { planIndex: 0, split: 50 },
+      result: 'ok (picked up at 50 %)',
+    };
+    assert.equal(latestRollout([...events.slice(0, -2), pickedUp, ...events.slice(-2)])[0], latest[1]);
     // A failed ramp from 0 % changed nothing: it does not start a rollout.
     assert.equal(latestRollout([...events, split(200, 'ramp', 0, 25, 'failed: nginx -t')])[0], latest[1]);
   });

@@ -4,7 +4,8 @@ import type { ProjectModel } from '../projectModel';
 import type { BackendView, HistoryView, LoadBalancerView } from '../liveState';
 import { disagreement } from '../liveState';
 import { formatAge, formatLatency, formatPercent, md, percentBar } from '../format';
-import type { Group } from '../../core/config/rolloutConfig';
+import type { Group, LoadBalancerConfig } from '../../core/config/rolloutConfig';
+import { statusAddress } from '../../core/traffic/generation';
 import { eventCount, historyChange, historyKind, historyResult, historyTime } from '../historyText';
 import type { HistoryKind } from '../historyText';
 import { safeText } from '../../core/safeText';
@@ -58,6 +59,7 @@ export class RolloutTreeProvider extends SignedTreeProvider<RolloutNode> {
             lb.name,
             live.loadBalancers.find((l) => l.name === lb.name),
             live.refreshing,
+            statusUrl(lb),
           ),
         ),
       );
@@ -68,8 +70,12 @@ export class RolloutTreeProvider extends SignedTreeProvider<RolloutNode> {
       const item = new vscode.TreeItem(group === 'stable' ? 'Stable' : 'Canary', vscode.TreeItemCollapsibleState.Expanded);
       item.id = `group:${group}`;
       const versions = [...new Set(views.map((v) => v?.served ?? v?.deployed).filter(Boolean))].map((v) => safeText(v, 40));
-      item.description = `${backends.length} backend${backends.length === 1 ? '' : 's'}${versions.length ? ` · ${versions.join(', ')}` : ''}`;
-      item.iconPath = new vscode.ThemeIcon(group === 'stable' ? 'server-environment' : 'beaker');
+      const down = views.filter((v) => v && !v.healthy).length;
+      item.description = groupDescription(backends.length, down, versions);
+      item.iconPath = new vscode.ThemeIcon(
+        group === 'stable' ? 'server-environment' : 'beaker',
+        down ? new vscode.ThemeColor('list.warningForeground') : undefined,
+      );
       item.contextValue = (group === 'stable' ? ContextValues.stableGroup : ContextValues.canaryGroup) satisfies ContextValue;
       nodes.push({
         item,
@@ -137,7 +143,30 @@ function driftNode(l: LoadBalancerView): RolloutNode {
   return { item };
 }
 
-function lbNode(name: string, view: LoadBalancerView | undefined, refreshing: boolean): RolloutNode {
+/** "2 backends · 1 down · 1.2.0": the count of down backends before the versions (rows are narrow). */
+function groupDescription(count: number, down: number, versions: string[]): string {
+  return `${count} backend${count === 1 ? '' : 's'}${down ? ` · ${down} down` : ''}${versions.length ? ` · ${versions.join(', ')}` : ''}`;
+}
+
+function statusUrl(lb: LoadBalancerConfig): string | undefined {
+  try {
+    return `http://${statusAddress(lb)}/`;
+  } catch {
+    return undefined; // a bad status address is reported by the config's own diagnostics
+  }
+}
+
+/** The LB row's tooltip: where it is and which generation nginx answered, below what the row says. */
+function lbWhere(view: LoadBalancerView | undefined, url: string | undefined): string {
+  const lines = [
+    view?.file ? `file ${safeText(view.file, 300)}${view.host && view.host !== 'local' ? ` on ${safeText(view.host, 100)}` : ''}` : '',
+    url ? `status endpoint ${url}` : '',
+    view?.generation ? `generation ${safeText(view.generation, 100)}` : '',
+  ].filter(Boolean);
+  return lines.length ? `\n\n${lines.join('\n')}` : '';
+}
+
+function lbNode(name: string, view: LoadBalancerView | undefined, refreshing: boolean, url?: string): RolloutNode {
   const item = new vscode.TreeItem(name, vscode.TreeItemCollapsibleState.None);
   item.id = `lb:${name}`;
   const differs = view && disagreement(view);
@@ -159,6 +188,9 @@ function lbNode(name: string, view: LoadBalancerView | undefined, refreshing: bo
     );
     item.tooltip = view?.error !== undefined ? safeText(view.error, 1000) : undefined;
   }
+  // Plain-string tooltips (shown as text): the file, status URL and generation after what the row says.
+  const where = lbWhere(view, url);
+  if (where) item.tooltip = `${typeof item.tooltip === 'string' ? item.tooltip : `nginx load balancer ${name}`}${where}`;
   item.contextValue = ContextValues.loadBalancer satisfies ContextValue;
   return { item, target: { kind: 'loadBalancer', name } };
 }
@@ -174,7 +206,8 @@ function backendNode(name: string, group: Group, v: BackendView | undefined, ref
     item.description = refreshing ? 'probing…' : 'not probed';
     item.iconPath = new vscode.ThemeIcon('circle-outline');
   } else if (!v.healthy) {
-    item.description = `unreachable${v.error ? `: ${safeText(v.error, 60)}` : ''}`;
+    // The essential word only (the row is narrow); why is in the tooltip.
+    item.description = 'unreachable';
     item.iconPath = new vscode.ThemeIcon('error', new vscode.ThemeColor('testing.iconFailed'));
     tooltip += md`Unreachable: ${v.error ?? 'no answer'}\n\n`;
   } else if (v.drift) {
@@ -191,7 +224,7 @@ function backendNode(name: string, group: Group, v: BackendView | undefined, ref
   }
 
   if (v) {
-    tooltip += md`| | |\n|---|---|\n| served | ${v.served ?? '—'} |\n| deployed | ${v.deployed ?? '—'} |\n| latency | ${formatLatency(v.latencyMs)} |\n`;
+    tooltip += md`| | |\n|---|---|\n| served | ${v.served ?? '—'} |\n| deployed | ${v.deployed ?? '—'} |\n| latency | ${v.healthy ? formatLatency(v.latencyMs) : '—'} |\n`;
   }
   item.tooltip = foreignMarkdown(tooltip);
   item.contextValue = (group === 'stable' ? ContextValues.stableBackend : ContextValues.canaryBackend) satisfies ContextValue;

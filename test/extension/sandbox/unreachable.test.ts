@@ -8,7 +8,7 @@ describe('Unreachable backend (extension host, sandbox)', function () {
   this.timeout(60000);
 
   it('a stopped backend shows as unreachable within one refresh', async () => {
-    const { model, statusTexts } = await api();
+    const { model, statusTexts, rolloutRows } = await api();
     const victim = sandbox().backends.find((b) => b.group === 'stable' && b.pid);
     assert.ok(victim?.pid, 'the sandbox reports backend pids');
     try {
@@ -33,5 +33,8 @@ describe('Unreachable backend (extension host, sandbox)', function () {
     assert.equal(b?.healthy, false, 'one refresh is enough');
     assert.match(b?.error ?? '', /refused|connect/i);
     assert.ok(statusTexts().some((t) => t.startsWith('$(versions)')));
+    // The group row counts it before the versions (the rows are narrow).
+    const stableRow = rolloutRows().find((r) => r.label === 'Stable');
+    assert.match(stableRow?.description ?? '', /^2 backends · 1 down · /, JSON.stringify(stableRow));
   });
 });

@@ -11,9 +11,33 @@ import type { LoadRun } from '../../helpers/loadClient';
 import { readRolloutConfig } from '../../../src/core/config/rolloutConfig';
 import type { UiContext, UiTest } from '../runner';
 
-/** The chart canvases inside the webview (an iframe in an iframe in code-server). */
+/** The timeline's page: an iframe in an iframe in code-server. */
+function frame(ctx: UiContext) {
+  return ctx.page.frameLocator('iframe.webview').frameLocator('iframe#active-frame');
+}
+
 function chartCanvas(ctx: UiContext, chart: string) {
-  return ctx.page.frameLocator('iframe.webview').frameLocator('iframe#active-frame').locator(`#${chart} canvas`).first();
+  return frame(ctx).locator(`#${chart} canvas`).first();
+}
+
+/** Keys go to the workbench, not the timeline's webview (F1 inside it opens no palette). */
+async function focusWorkbench(ctx: UiContext): Promise<void> {
+  await ctx.page.keyboard.press('Escape');
+  await ctx.page.locator('.part.sidebar .composite.title').first().click();
+}
+
+/** Picks a colour theme by name in Preferences: Color Theme (the labels differ a little between versions). */
+async function colorTheme(ctx: UiContext, name: string): Promise<void> {
+  await ctx.runCommand('Preferences: Color Theme');
+  const input = ctx.page.locator('.quick-input-widget input');
+  await input.fill(name);
+  const focused = ctx.page.locator('.quick-input-widget .monaco-list-row.focused .label-name').first();
+  await ctx.waitFor(
+    `"${name}" first in the theme picker`,
+    async () => ((await focused.textContent()) ?? '').includes(name) || undefined,
+    10000,
+  );
+  await ctx.page.keyboard.press('Enter');
 }
 
 async function shortPlan(ctx: UiContext, observe = '4s'): Promise<string> {
@@ -36,6 +60,7 @@ export const tests: UiTest[] = [
       const original = await shortPlan(ctx);
       let load: LoadRun | undefined;
       try {
+        await focusWorkbench(ctx);
         await ctx.runCommand('Phar Rollout: Refresh');
         await ctx.runCommand('Notifications: Clear All Notifications');
         load = startLoad({
@@ -84,7 +109,7 @@ export const tests: UiTest[] = [
           );
           sizes.push(`${chart} ${Math.round(box.width)}×${Math.round(box.height)}`);
         }
-        const summary = ctx.page.frameLocator('iframe.webview').frameLocator('iframe#active-frame').locator('#summary');
+        const summary = frame(ctx).locator('#summary');
         const text = await ctx.waitFor(
           'the timeline summary',
           async () => ((await summary.textContent()) ?? '').match(/^\d+ windows?/)?.input,
@@ -92,6 +117,25 @@ export const tests: UiTest[] = [
         );
         ctx.log(`timeline: ${sizes.join(', ')}; ${text}`);
         await ctx.screenshot('21-timeline.png');
+
+        // A theme change re-renders the charts in the new theme's colours.
+        const body = frame(ctx).locator('body');
+        const before = await body.getAttribute('data-text-color');
+        await colorTheme(ctx, 'Dark Modern');
+        try {
+          const after = await ctx.waitFor(
+            'the charts re-drawn in the dark theme',
+            async () => {
+              const c = await body.getAttribute('data-text-color');
+              return c && c !== before ? c : undefined;
+            },
+            20000,
+          );
+          ctx.log(`axis text colour: light ${before}, dark ${after}`);
+          await ctx.screenshot('21b-timeline-dark.png');
+        } finally {
+          await colorTheme(ctx, 'Light Modern');
+        }
       } finally {
         await load?.stop();
         await fs.writeFile(file, original);
@@ -107,6 +151,7 @@ export const tests: UiTest[] = [
       // A step long enough to be cancelled in (the previous test left the canary at 25 %: it is observed again).
       const original = await shortPlan(ctx, '60s');
       try {
+        await focusWorkbench(ctx);
         await ctx.runCommand('Phar Rollout: Refresh');
         await ctx.runCommand('Notifications: Clear All Notifications');
         await ctx.runCommand('Phar Rollout: Start Rollout');
@@ -126,6 +171,41 @@ export const tests: UiTest[] = [
           `notification: ${await ctx.notification('Rolled back: canary traffic 0 % (was 25 %)', 10000).catch(() => 'not on screen')}`,
         );
         await ctx.screenshot('22-start-rollout-cancelled-rolled-back.png');
+      } finally {
+        await fs.writeFile(file, original);
+      }
+    },
+  },
+  {
+    name: 'sandbox: Cancel on the Start Rollout progress, then Pause Here: the split stays and the rollout row says paused',
+    timeoutMs: 150000,
+    dependsOnPrevious: true,
+    async run(ctx) {
+      const file = path.join(ctx.workspace, 'rollout.json');
+      const original = await shortPlan(ctx, '60s');
+      try {
+        await focusWorkbench(ctx);
+        await ctx.runCommand('Phar Rollout: Refresh');
+        await ctx.runCommand('Notifications: Clear All Notifications');
+        await ctx.runCommand('Phar Rollout: Start Rollout');
+        await ctx.dialogButton('Start Rollout');
+        // From 0 % (the previous test rolled back): the step goes live first, then Cancel.
+        await ctx.notificationButton(/Step 1\/1 · 25 % · /, 'Cancel', 60000);
+        ctx.log(`dialog: ${await ctx.dialogButton('Pause Here')}`);
+        const lb = (await readRolloutConfig(ctx.workspace))!.loadBalancers[0].name;
+        const rows = await ctx.waitFor(
+          'the rollout row paused with the LB still at 25 %',
+          async () => {
+            const r = await ctx.treeRows('Rollout');
+            const rollout = r.find((x) => x.label === 'Canary 25 %' && /paused/.test(x.description));
+            const lbRow = r.find((x) => x.label === lb && x.description.startsWith('canary 25 %'));
+            return rollout && lbRow ? [rollout, lbRow] : undefined;
+          },
+          60000,
+        );
+        ctx.log(`rows: ${rows.map((r) => `${r.label} — ${r.description}`).join(' | ')}`);
+        ctx.log(`notification: ${await ctx.notification('Rollout paused at 25 %', 10000).catch(() => 'not on screen')}`);
+        await ctx.screenshot('23-start-rollout-cancelled-paused.png');
       } finally {
         await fs.writeFile(file, original);
       }

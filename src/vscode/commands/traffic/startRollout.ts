@@ -9,7 +9,7 @@ import { rollback as coreRollback } from '../../../core/rollout/rollback';
 import type { RollbackResult } from '../../../core/rollout/rollback';
 import { runRollout, runnerHealth } from '../../../core/rollout/run';
 import type { RunResult, StepReport, WindowReport } from '../../../core/rollout/run';
-import { readState } from '../../../core/rollout/state';
+import { rolloutStatus } from '../../../core/rollout/status';
 import { safeText } from '../../../core/safeText';
 import { Commands } from '../../contributions';
 import { formatPercent } from '../../format';
@@ -248,9 +248,10 @@ async function stopped(
   const at = weight !== undefined ? ` at ${formatPercent(weight)}` : '';
   if (choice === 'Pause Here') {
     // The runner pauses when stopped while observing; stopped during a ramp, it may not have.
-    const state = await readState(config.projectDir);
-    if (state?.status === 'running')
-      await ctx.withProgress('Phar Rollout: Pausing', (signal, report) => corePause(config, rolloutOptions(ctx, signal, report)));
+    await ctx.withProgress('Phar Rollout: Pausing', async (signal, report) => {
+      const options = rolloutOptions(ctx, signal, report);
+      if ((await rolloutStatus(config, options)).state?.status === 'running') await corePause(config, options);
+    });
     notify('info', `Rollout paused${at} (step ${position.step}/${position.steps}): you stopped it. The split stays.`, [
       NEXT.continue,
       NEXT.rollback,

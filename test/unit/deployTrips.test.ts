@@ -11,6 +11,7 @@ import type { ExecOptions, Transport, UploadOptions } from '../../src/core/exec/
 import { uploadThroughCat } from '../../src/core/exec/transport';
 import type { TransportPool } from '../../src/core/exec/transportFor';
 import type { Artifact } from '../../src/core/phar/artifact';
+import { OperationError } from '../../src/core/errors';
 
 /**
  * A backend host in memory that answers the deploy's scripts by what they are. Each exec (and each
@@ -21,6 +22,8 @@ class FakeBackendHost implements Transport {
   readonly calls: string[] = [];
   current = 'releases/1.0.0-old';
   previous = '';
+  /** The lock's trip is cut after the lock was made (while its prepare ran). */
+  cutLockTrip = false;
   /** Paths the prune removed. */
   readonly removed: string[] = [];
   /** Exit code of the restart hook run after the switch. */
@@ -70,6 +73,7 @@ class FakeBackendHost implements Transport {
       }
       assert.match(a[2], /^# phar-rollout:prepare/);
       this.calls.push('lock+prepare');
+      if (this.cutLockTrip) throw new OperationError('ssh web@backend: connection lost', { step: 'ssh' });
       return out(`@locked\n${this.prepare()}`);
     }
     if (script.includes('mv -- "$1" "$2"')) {
@@ -184,6 +188,15 @@ describe('deploy to an ssh backend: round trips', () => {
     assert.match(results[0].error!, /restart hook exited with 3 on web@backend.*current switched back to 1\.0\.0-old/);
     assert.equal(host.current, 'releases/1.0.0-old');
     assert.ok(host.calls.includes('command'), 'the hook ran again on the old release');
+  });
+
+  it('a lock trip cut while its prepare runs removes the lock it may have made (by our token), and fails at "lock"', async () => {
+    const host = new FakeBackendHost();
+    host.cutLockTrip = true;
+    const { results } = await deployTo(host);
+    assert.deepEqual([results[0].ok, results[0].step], [false, 'lock']);
+    assert.deepEqual(host.calls, ['lock+prepare', 'unlock']);
+    assert.equal(host.current, 'releases/1.0.0-old');
   });
 
   it('a wrong sha256 stops in the upload trip: current never switched', async () => {

@@ -183,11 +183,13 @@ export async function acquireHostLock(
   let then: ScriptResult | undefined;
   for (let attempt = 0; ; attempt++) {
     throwIfAborted(options.signal);
-    const probe = await site.files.createLock(site.dir, JSON.stringify(info) + '\n', {
-      makeParent: site.makeParent,
-      signal: options.signal,
-      then: options.then,
-    });
+    const probe = await site.files
+      .createLock(site.dir, JSON.stringify(info) + '\n', { makeParent: site.makeParent, signal: options.signal, then: options.then })
+      .catch(async (err: unknown) => {
+        // Cut or cancelled while `then` ran: the lock may be ours already; only our token is removed.
+        if (options.then) await site.files.removeLock(site.dir, info.token).catch(() => false);
+        throw err;
+      });
     if (probe.created) {
       then = probe.then;
       break;

@@ -177,7 +177,7 @@ function schemaErrors(doc: JsonDocument, errors: ErrorObject[]): InputError[] {
     let hint: string | undefined;
     let key = false;
     // Key names come from the file: quoted and escaped, never raw terminal text.
-    const where = e.instancePath ? quoted(p.join('.')) : 'rollout.json';
+    const where = e.instancePath ? whereIn(doc, p) : 'rollout.json';
     switch (e.keyword) {
       case 'additionalProperties': {
         const prop = (e.params as { additionalProperty: string }).additionalProperty;
@@ -215,6 +215,19 @@ function schemaErrors(doc: JsonDocument, errors: ErrorObject[]): InputError[] {
     }
   }
   return out;
+}
+
+/** Where, in the user's words: `backend "canary-1": "group"` for an item with a name, else `"a.b.c"`. */
+function whereIn(doc: JsonDocument, p: Array<string | number>): string {
+  const [list, index, ...rest] = p;
+  const kind = list === 'backends' ? 'backend' : list === 'loadBalancers' ? 'load balancer' : undefined;
+  if (kind && typeof index === 'number') {
+    const item = (doc.value() as Record<string, unknown> | undefined)?.[list];
+    const name = Array.isArray(item) ? (item[index] as { name?: unknown } | undefined)?.name : undefined;
+    if (typeof name === 'string' && name !== '')
+      return rest.length ? `${kind} ${quoted(name)}: ${quoted(rest.join('.'))}` : `${kind} ${quoted(name)}`;
+  }
+  return quoted(p.join('.'));
 }
 
 function allowedKeys(parentSchema: unknown): string {

@@ -176,6 +176,7 @@ function schemaErrors(doc: JsonDocument, errors: ErrorObject[]): InputError[] {
     let message: string;
     let hint: string | undefined;
     let key = false;
+    let replacements: string[] | undefined;
     // Key names come from the file: quoted and escaped, never raw terminal text.
     const where = e.instancePath ? whereIn(doc, p) : 'rollout.json';
     switch (e.keyword) {
@@ -191,9 +192,12 @@ function schemaErrors(doc: JsonDocument, errors: ErrorObject[]): InputError[] {
         message = `${where} is missing "${(e.params as { missingProperty: string }).missingProperty}"`;
         hint = 'Add the property.';
         break;
-      case 'enum':
-        message = `${where} must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+      case 'enum': {
+        const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v));
+        message = `${where} must be one of ${allowed.join(', ')}`;
+        replacements = allowed;
         break;
+      }
       case 'pattern':
         message = `${where} has an invalid value`;
         hint =
@@ -207,7 +211,7 @@ function schemaErrors(doc: JsonDocument, errors: ErrorObject[]): InputError[] {
       default:
         message = `${where} ${e.message ?? 'is invalid'}`;
     }
-    const err = doc.error(p, message, hint, { key });
+    const err = doc.error(p, message, hint, { key, replacements });
     const id = `${err.location?.line}:${err.location?.column}:${message}`;
     if (!seen.has(id)) {
       seen.add(id);

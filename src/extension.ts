@@ -45,6 +45,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<PharRo
   context.subscriptions.push(
     channel,
     diagnostics,
+    vscode.languages.registerCodeActionsProvider({ pattern: '**/{rollout,composer,box}.json' }, diagnostics, {
+      providedCodeActionKinds: ConfigDiagnostics.kinds,
+    }),
     model,
     vscode.window.createTreeView(Views.project, { treeDataProvider: new ProjectTreeProvider(model), showCollapseAll: false }),
     vscode.window.createTreeView(Views.rollout, { treeDataProvider: rolloutTree, showCollapseAll: true }),

@@ -11,6 +11,8 @@ export interface SourceLocation {
 export interface InputErrorOptions {
   location?: SourceLocation;
   hint?: string;
+  /** Values that would fix it at `location` (an enum's allowed values): an editor offers them as quick fixes. */
+  replacements?: string[];
 }
 
 /**
@@ -21,10 +23,12 @@ export class InputError extends Error {
   override readonly name = 'InputError';
   readonly location?: SourceLocation;
   readonly hint?: string;
+  readonly replacements?: string[];
   constructor(message: string, options: InputErrorOptions = {}) {
     super(message);
     this.location = options.location;
     this.hint = options.hint;
+    this.replacements = options.replacements;
   }
 
   /** `file:line:column: message (hint)` — the form editors and terminals link. */

@@ -110,6 +110,20 @@ describe('rollout.json (extension host)', function () {
       );
       assert.equal(groupError.range.start.line, 2, 'on the third line (0-based 2)');
       assert.equal(groupError.range.start.character, 32, 'at the value "blue"');
+      assert.match(groupError.message, /^backend "web-1": "group" must be one of "stable", "canary"/, 'named by the backend');
+      // The allowed values are quick fixes; applying one fixes the file.
+      const doc = await vscode.workspace.openTextDocument(uri);
+      const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', uri, groupError.range);
+      const fix = actions.find((a) => a.title === 'Change to "stable"');
+      assert.ok(fix?.edit, `quick fixes: ${actions.map((a) => a.title).join(', ')}`);
+      assert.ok(await vscode.workspace.applyEdit(fix.edit));
+      assert.match(doc.getText(), /"group": "stable"/);
+      await doc.save();
+      await waitFor(
+        'the group diagnostic gone once the fix is saved',
+        () => !vscode.languages.getDiagnostics(uri).some((x) => x.source === 'Phar Rollout' && /"group"/.test(x.message)),
+        20000,
+      );
     } finally {
       await fs.rm(file, { force: true });
     }

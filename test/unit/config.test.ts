@@ -55,14 +55,21 @@ describe('rollout.json', () => {
     assert.match(e.hint ?? '', /backends/);
   });
 
+  it('names the backend of a wrong value, with the allowed values', () => {
+    const bad = valid.replace('"group": "canary"', '"group": "blue"');
+    assert.notEqual(bad, valid);
+    const [e] = errorsOf(() => parseRolloutConfig('/p/rollout.json', bad));
+    assert.equal(e.message, 'backend "web-2": "group" must be one of "stable", "canary"');
+  });
+
   it('rejects names and addresses that could break out of nginx syntax, located', () => {
     const bad = valid.replace('"10.0.0.2:8000"', '"10.0.0.2:80; } server evil:1"');
     const errors = errorsOf(() => parseRolloutConfig('/p/rollout.json', bad));
     assert.equal(errors.length, 1);
-    assert.match(errors[0].message, /backends\.1\.upstream/);
+    assert.match(errors[0].message, /^backend "web-2": "upstream" has an invalid value/, 'named by the backend, not its index');
     assert.equal(errors[0].location?.line, 6);
     const badName = valid.replace('"upstream": "shop"', '"upstream": "shop;include /etc/passwd"');
-    assert.match(errorsOf(() => parseRolloutConfig('/p/rollout.json', badName))[0].message, /loadBalancers\.0\.upstream/);
+    assert.match(errorsOf(() => parseRolloutConfig('/p/rollout.json', badName))[0].message, /^load balancer "[^"]+": "upstream"/);
     const badSsh = valid.replace('"deploy@10.0.0.1"', '"-oProxyCommand=touch /tmp/x"');
     assert.ok(errorsOf(() => parseRolloutConfig('/p/rollout.json', badSsh)).some((e) => /ssh/.test(e.message)));
   });

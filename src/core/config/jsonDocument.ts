@@ -137,8 +137,8 @@ export class JsonDocument {
   }
 
   /** An InputError located at `path`. */
-  error(path: JSONPath, message: string, hint?: string, options: { key?: boolean } = {}): InputError {
-    return new InputError(message, { location: this.locationOf(path, options), hint });
+  error(path: JSONPath, message: string, hint?: string, options: { key?: boolean; replacements?: string[] } = {}): InputError {
+    return new InputError(message, { location: this.locationOf(path, options), hint, replacements: options.replacements });
   }
 }
 

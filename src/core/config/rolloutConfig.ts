@@ -176,8 +176,9 @@ function schemaErrors(doc: JsonDocument, errors: ErrorObject[]): InputError[] {
     let message: string;
     let hint: string | undefined;
     let key = false;
+    let replacements: string[] | undefined;
     // Key names come from the file: quoted and escaped, never raw terminal text.
-    const where = e.instancePath ? quoted(p.join('.')) : 'rollout.json';
+    const where = e.instancePath ? whereIn(doc, p) : 'rollout.json';
     switch (e.keyword) {
       case 'additionalProperties': {
         const prop = (e.params as { additionalProperty: string }).additionalProperty;
@@ -191,9 +192,12 @@ function schemaErrors(doc: JsonDocument, errors: ErrorObject[]): InputError[] {
         message = `${where} is missing "${(e.params as { missingProperty: string }).missingProperty}"`;
         hint = 'Add the property.';
         break;
-      case 'enum':
-        message = `${where} must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+      case 'enum': {
+        const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v));
+        message = `${where} must be one of ${allowed.join(', ')}`;
+        replacements = allowed;
         break;
+      }
       case 'pattern':
         message = `${where} has an invalid value`;
         hint =
@@ -207,7 +211,7 @@ function schemaErrors(doc: JsonDocument, errors: ErrorObject[]): InputError[] {
       default:
         message = `${where} ${e.message ?? 'is invalid'}`;
     }
-    const err = doc.error(p, message, hint, { key });
+    const err = doc.error(p, message, hint, { key, replacements });
     const id = `${err.location?.line}:${err.location?.column}:${message}`;
     if (!seen.has(id)) {
       seen.add(id);
@@ -215,6 +219,19 @@ function schemaErrors(doc: JsonDocument, errors: ErrorObject[]): InputError[] {
     }
   }
   return out;
+}
+
+/** Where, in the user's words: `backend "canary-1": "group"` for an item with a name, else `"a.b.c"`. */
+function whereIn(doc: JsonDocument, p: Array<string | number>): string {
+  const [list, index, ...rest] = p;
+  const kind = list === 'backends' ? 'backend' : list === 'loadBalancers' ? 'load balancer' : undefined;
+  if (kind && typeof index === 'number') {
+    const item = (doc.value() as Record<string, unknown> | undefined)?.[list];
+    const name = Array.isArray(item) ? (item[index] as { name?: unknown } | undefined)?.name : undefined;
+    if (typeof name === 'string' && name !== '')
+      return rest.length ? `${kind} ${quoted(name)}: ${quoted(rest.join('.'))}` : `${kind} ${quoted(name)}`;
+  }
+  return quoted(p.join('.'));
 }
 
 function allowedKeys(parentSchema: unknown): string {

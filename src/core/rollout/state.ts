@@ -240,18 +240,40 @@ const STATE_LOCK_WAIT_MS = 10_000;
  * Runs `body` holding `lock` (a directory: mkdir is atomic), taken over when older than 30 s (its
  * holder died: every holder needs milliseconds).
  */
+/** A lock folder without its holder's pid after this long: its holder died between mkdir and write. */
+const STATE_LOCK_NO_PID_MS = 2_000;
+
+/** The holder of a local lock folder: alive, dead (its pid is gone on this host), or unknown (no pid yet). */
+async function localHolder(lock: string): Promise<'alive' | 'dead' | 'unknown'> {
+  const text = await fs.readFile(path.join(lock, 'pid'), 'utf8').catch(() => undefined);
+  const pid = Number(text);
+  if (!text || !Number.isInteger(pid) || pid <= 0) return 'unknown';
+  try {
+    process.kill(pid, 0);
+    return 'alive';
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH' ? 'dead' : 'alive';
+  }
+}
+
 export async function withLocalLock<T>(lock: string, body: () => Promise<T>): Promise<T> {
   await fs.mkdir(path.dirname(lock), { recursive: true });
   const deadline = Date.now() + STATE_LOCK_WAIT_MS;
   for (;;) {
     try {
       await fs.mkdir(lock);
+      // Who holds it: a holder killed (SIGKILL) inside the body is seen dead at once, not after 30 s.
+      await fs.writeFile(path.join(lock, 'pid'), String(process.pid));
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const st = await fs.stat(lock).catch(() => undefined);
-      if (st && Date.now() - st.mtimeMs > STATE_LOCK_STALE_MS) {
-        await fs.rm(lock, { recursive: true, force: true });
+      const holder = await localHolder(lock);
+      const age = st ? Date.now() - st.mtimeMs : 0;
+      // A dead holder, a holder that never wrote its pid (killed between mkdir and write), or an old lock.
+      if (st && (holder === 'dead' || (holder === 'unknown' && age > STATE_LOCK_NO_PID_MS) || age > STATE_LOCK_STALE_MS)) {
+        // Taken over only if it is still the same dead holder's (another waiter may have taken it meanwhile).
+        if (holder !== 'dead' || (await localHolder(lock)) === 'dead') await fs.rm(lock, { recursive: true, force: true });
         continue;
       }
       if (Date.now() > deadline)

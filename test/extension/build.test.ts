@@ -54,7 +54,7 @@ describe('rollout.json (extension host)', function () {
   this.timeout(60000);
 
   it('Create rollout.json writes a valid starter and never overwrites', async () => {
-    const { model } = await api();
+    const { model, rolloutRows } = await api();
     const file = path.join(workspaceRoot(), 'rollout.json');
     await fs.rm(file, { force: true });
     try {
@@ -62,6 +62,9 @@ describe('rollout.json (extension host)', function () {
       assert.ok(existsSync(file));
       await waitFor('the model to read the starter', () => model.config !== undefined && model.hasRolloutJson);
       assert.equal(model.config?.app, model.composer?.shortName);
+      // The starter's example backends are not shown as servers: the panel says to edit them.
+      const row = await waitFor('the placeholder row', () => rolloutRows().find((r) => r.label === 'Edit rollout.json'), 10000);
+      assert.equal(row.description, '2 placeholder backends');
       await fs.writeFile(file, '{ "backends": [] } // mine');
       await vscode.commands.executeCommand('pharRollout.createRolloutJson');
       assert.equal(await fs.readFile(file, 'utf8'), '{ "backends": [] } // mine', 'an existing file is left alone');

@@ -109,7 +109,8 @@ export async function pickArtifact(ctx: CommandContext, title: string): Promise<
       detail: `${a.id} · ${formatBytes(a.size)} · sha256 ${a.sha256.slice(0, 16)}…`,
       artifact: a,
     })),
-    { title, placeHolder: 'Which build?', matchOnDescription: true, matchOnDetail: true },
+    // The first step of a deploy: a refresh that refocuses the tree must not close it (Escape does).
+    { title, placeHolder: 'Which build?', matchOnDescription: true, matchOnDetail: true, ignoreFocusOut: true },
   );
   return picked?.artifact;
 }

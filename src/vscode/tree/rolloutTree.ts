@@ -12,6 +12,7 @@ import { safeText } from '../../core/safeText';
 import { Commands, ContextValues, rolloutStateContextValue } from '../contributions';
 import type { ContextValue, RolloutRowStatus } from '../contributions';
 import { foreignMarkdown } from '../markdown';
+import { placeholderBackends } from '../placeholders';
 import { errorPct, lastWindow, p95Text } from '../timelineSeries';
 import type { ViewNode } from './viewNode';
 
@@ -38,6 +39,17 @@ export class RolloutTreeProvider extends SignedTreeProvider<RolloutNode> {
       item.description = 'trust the workspace to probe, deploy and ramp';
       item.iconPath = new vscode.ThemeIcon('shield');
       item.command = { command: 'workbench.trust.manage', title: 'Manage Workspace Trust' };
+      nodes.push({ item });
+    }
+    // The starter's example backends are not servers: say so instead of showing them as red and unreachable.
+    const placeholders = new Set(m.config ? placeholderBackends(config.projectDir, config.backends) : []);
+    if (placeholders.size > 0) {
+      const item = new vscode.TreeItem('Edit rollout.json', vscode.TreeItemCollapsibleState.None);
+      item.id = 'placeholders';
+      item.description = `${placeholders.size} placeholder backend${placeholders.size === 1 ? '' : 's'}`;
+      item.tooltip = `${[...placeholders].map((n) => safeText(n, 60)).join(', ')} ${placeholders.size === 1 ? 'is an example' : 'are examples'} from the starter rollout.json: replace them with your servers (name, upstream, dir, probe; "ssh" for a remote one).`;
+      item.iconPath = new vscode.ThemeIcon('edit');
+      item.command = { command: Commands.openConfig, title: 'Open rollout.json' };
       nodes.push({ item });
     }
     if (live.lock) {
@@ -70,7 +82,7 @@ export class RolloutTreeProvider extends SignedTreeProvider<RolloutNode> {
       const item = new vscode.TreeItem(group === 'stable' ? 'Stable' : 'Canary', vscode.TreeItemCollapsibleState.Expanded);
       item.id = `group:${group}`;
       const versions = [...new Set(views.map((v) => v?.served ?? v?.deployed).filter(Boolean))].map((v) => safeText(v, 40));
-      const down = views.filter((v) => v && !v.healthy).length;
+      const down = views.filter((v, i) => v && !v.healthy && !placeholders.has(backends[i].name)).length;
       item.description = groupDescription(backends.length, down, versions);
       item.iconPath = new vscode.ThemeIcon(
         group === 'stable' ? 'server-environment' : 'beaker',
@@ -80,7 +92,10 @@ export class RolloutTreeProvider extends SignedTreeProvider<RolloutNode> {
       nodes.push({
         item,
         target: { kind: 'group', group },
-        children: () => backends.map((b, i) => backendNode(b.name, group, views[i], live.refreshing)),
+        children: () =>
+          backends.map((b, i) =>
+            placeholders.has(b.name) ? placeholderNode(b.name, group) : backendNode(b.name, group, views[i], live.refreshing),
+          ),
       });
     }
     const history = new vscode.TreeItem('History', vscode.TreeItemCollapsibleState.Collapsed);
@@ -193,6 +208,17 @@ function lbNode(name: string, view: LoadBalancerView | undefined, refreshing: bo
   if (where) item.tooltip = `${typeof item.tooltip === 'string' ? item.tooltip : `nginx load balancer ${name}`}${where}`;
   item.contextValue = ContextValues.loadBalancer satisfies ContextValue;
   return { item, target: { kind: 'loadBalancer', name } };
+}
+
+/** A starter example: neutral, never "unreachable" (it is not a server yet). */
+function placeholderNode(name: string, group: Group): RolloutNode {
+  const item = new vscode.TreeItem(name, vscode.TreeItemCollapsibleState.None);
+  item.id = `backend:${name}`;
+  item.description = 'placeholder — edit rollout.json';
+  item.iconPath = new vscode.ThemeIcon('circle-outline');
+  item.tooltip = `${name} is an example from the starter rollout.json, not a server yet.`;
+  item.contextValue = (group === 'stable' ? ContextValues.stableBackend : ContextValues.canaryBackend) satisfies ContextValue;
+  return { item, target: { kind: 'backend', name, group } };
 }
 
 /** A probe slower than this is shown on the row (always in the tooltip). */

@@ -117,7 +117,8 @@ export function parseOwner(text: string): { owner: LockOwner } | { unreadable: s
   return { owner };
 }
 
-function alive(pid: number): boolean {
+/** True while `pid` runs on this host (`kill -0`; EPERM means it runs as another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -141,7 +142,7 @@ export function judge(read: LockRead, where: string, staleMs: number): LockHolde
   const o = parsed.owner;
   const holder = { ...base, ...o, owner: `${o.user} on ${o.host}` };
   if (o.host !== os.hostname()) return { ...holder, ...byAge() };
-  if (o.pid === process.pid || alive(o.pid)) return { ...holder, stale: false };
+  if (o.pid === process.pid || processAlive(o.pid)) return { ...holder, stale: false };
   return { ...holder, stale: true, staleReason: `its process ${o.pid} on ${o.host} is gone` };
 }
 

@@ -32,6 +32,7 @@ import { currentState } from './sharedStore';
 import { applyEvent, updateState } from './state';
 import * as os from 'node:os';
 import { completeEvent } from './history';
+import { processAlive } from '../exec/hostLock';
 import type { NewHistoryEvent } from './history';
 import type { HistoryEvent, RolloutState, RunnerInfo, WindowBrief } from './types';
 
@@ -455,13 +456,4 @@ export function runnerHealth(
   if (options.samePid && runner.host === os.hostname() && runner.pid !== process.pid && !processAlive(runner.pid))
     return { alive: false, seenAgoMs };
   return { alive: seenAgoMs <= runner.intervalMs * 2.5 + 30_000, seenAgoMs };
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

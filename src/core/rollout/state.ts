@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ROLLOUT_DIR } from '../phar/artifact';
 import { InputError, OperationError } from '../errors';
+import { processAlive } from '../exec/hostLock';
 import { appendHistory } from './history';
 import type { NewHistoryEvent } from './history';
 import type { StoreLike } from './store';
@@ -248,12 +249,7 @@ async function localHolder(lock: string): Promise<'alive' | 'dead' | 'unknown'> 
   const text = await fs.readFile(path.join(lock, 'pid'), 'utf8').catch(() => undefined);
   const pid = Number(text);
   if (!text || !Number.isInteger(pid) || pid <= 0) return 'unknown';
-  try {
-    process.kill(pid, 0);
-    return 'alive';
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH' ? 'dead' : 'alive';
-  }
+  return processAlive(pid) ? 'alive' : 'dead';
 }
 
 export async function withLocalLock<T>(lock: string, body: () => Promise<T>): Promise<T> {

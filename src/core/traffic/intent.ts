@@ -1,6 +1,7 @@
 import * as os from 'node:os';
 import type { LoadBalancerConfig, RolloutConfig } from '../config/rolloutConfig';
 import { OperationError } from '../errors';
+import { processAlive } from '../exec/hostLock';
 import type { Transport } from '../exec/transport';
 import type { Logger } from '../log';
 import { nullLogger } from '../log';
@@ -54,11 +55,7 @@ export interface ReconcileOptions {
 
 /** True while the process that wrote `intent` on this host still runs (pid alive, same start time). */
 export function ownerAlive(intent: Intent): boolean {
-  try {
-    process.kill(intent.pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
+  if (!processAlive(intent.pid)) return false;
   const start = processStart(intent.pid);
   return intent.pidStart === undefined || start === undefined || start === intent.pidStart;
 }

@@ -40,6 +40,16 @@ async function colorTheme(ctx: UiContext, name: string): Promise<void> {
   await ctx.page.keyboard.press('Enter');
 }
 
+/** Starts the rollout from the palette and clicks Cancel on its progress once step 1/1 (25 %) shows. */
+async function startThenCancel(ctx: UiContext): Promise<void> {
+  await focusWorkbench(ctx);
+  await ctx.runCommand('Phar Rollout: Refresh');
+  await ctx.runCommand('Notifications: Clear All Notifications');
+  await ctx.runCommand('Phar Rollout: Start Rollout');
+  await ctx.dialogButton('Start Rollout');
+  await ctx.notificationButton(/Step 1\/1 · 25 % · /, 'Cancel', 60000);
+}
+
 async function shortPlan(ctx: UiContext, observe = '4s'): Promise<string> {
   const file = path.join(ctx.workspace, 'rollout.json');
   const original = await fs.readFile(file, 'utf8');
@@ -151,12 +161,7 @@ export const tests: UiTest[] = [
       // A step long enough to be cancelled in (the previous test left the canary at 25 %: it is observed again).
       const original = await shortPlan(ctx, '60s');
       try {
-        await focusWorkbench(ctx);
-        await ctx.runCommand('Phar Rollout: Refresh');
-        await ctx.runCommand('Notifications: Clear All Notifications');
-        await ctx.runCommand('Phar Rollout: Start Rollout');
-        await ctx.dialogButton('Start Rollout');
-        await ctx.notificationButton(/Step 1\/1 · 25 % · /, 'Cancel', 60000);
+        await startThenCancel(ctx);
         const asked = await ctx.dialogButton('Roll Back');
         ctx.log(`dialog: ${asked}`);
         if (!/Stop the rollout at step 1\/1 \(25 %\)\?/.test(asked)) throw new Error(`unexpected question: ${asked}`);
@@ -184,13 +189,8 @@ export const tests: UiTest[] = [
       const file = path.join(ctx.workspace, 'rollout.json');
       const original = await shortPlan(ctx, '60s');
       try {
-        await focusWorkbench(ctx);
-        await ctx.runCommand('Phar Rollout: Refresh');
-        await ctx.runCommand('Notifications: Clear All Notifications');
-        await ctx.runCommand('Phar Rollout: Start Rollout');
-        await ctx.dialogButton('Start Rollout');
         // From 0 % (the previous test rolled back): the step goes live first, then Cancel.
-        await ctx.notificationButton(/Step 1\/1 · 25 % · /, 'Cancel', 60000);
+        await startThenCancel(ctx);
         ctx.log(`dialog: ${await ctx.dialogButton('Pause Here')}`);
         const lb = (await readRolloutConfig(ctx.workspace))!.loadBalancers[0].name;
         const rows = await ctx.waitFor(

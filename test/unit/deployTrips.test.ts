@@ -12,6 +12,7 @@ import { uploadThroughCat } from '../../src/core/exec/transport';
 import type { TransportPool } from '../../src/core/exec/transportFor';
 import type { Artifact } from '../../src/core/phar/artifact';
 import { OperationError } from '../../src/core/errors';
+import { fakeResult } from '../helpers/fakeResult';
 
 /**
  * A backend host in memory that answers the deploy's scripts by what they are. Each exec (and each
@@ -32,15 +33,7 @@ class FakeBackendHost implements Transport {
   async exec(args: readonly string[], options: ExecOptions = {}): Promise<RunResult> {
     const script = args[0] === 'sh' && args[1] === '-c' ? args[2] : args.join(' ');
     const a = args.slice(4);
-    const out = (stdout: string, code = 0): RunResult => ({
-      command: 'sh',
-      args: [...args],
-      code,
-      signal: null,
-      stdout,
-      stderr: '',
-      durationMs: 1,
-    });
+    const out = (stdout: string, code = 0): RunResult => fakeResult(args, stdout, code);
     const named = /^# phar-rollout:(\w+)/.exec(script)?.[1];
     if (named === 'put') {
       const data = await new Promise<Buffer>((resolve) => {

@@ -8,6 +8,7 @@ import { readHistory } from '../../src/core/rollout/history';
 import { READ_SCRIPT, SharedStore, WRITE_SCRIPT, parseSections, readAnswer } from '../../src/core/rollout/sharedStore';
 import { StateFileError, applyEvent, readState, stateText } from '../../src/core/rollout/state';
 import type { HistoryEvent, RolloutState } from '../../src/core/rollout/types';
+import { fakeResult } from '../helpers/fakeResult';
 
 const running: RolloutState = {
   version: 1,
@@ -66,7 +67,7 @@ class FakeHost implements Transport {
         out = sec(`wrote ${push ? 1 : 0} ${w ? 1 : 0}`) + hist(off);
       }
     } else throw new Error('an unknown script');
-    return { command: 'sh', args, code, signal: null, stdout: out + sec('end'), stderr: '', durationMs: 1 };
+    return fakeResult(args, out + sec('end'), code);
   }
   command(): Promise<RunResult> {
     throw new Error('not used');

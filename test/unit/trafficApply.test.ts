@@ -8,6 +8,7 @@ import { reconcile } from '../../src/core/traffic/intent';
 import { readAppliedConfig, readLive, repairLive } from '../../src/core/traffic/live';
 import { parseHeader } from '../../src/core/traffic/render';
 import { CancelledError, OperationError } from '../../src/core/errors';
+import { fakeResult } from '../helpers/fakeResult';
 
 type ReloadResult = 'live' | 'emerg' | 'timeout' | 'fail';
 
@@ -44,18 +45,10 @@ class FakeLbHost implements Transport {
         wait = { mode: 'apply', act: 'reload' };
         input = text.slice(word.length + pid.length + elog.length + 3);
       } else if (['restore', 'remove', 'keep'].includes(word)) wait = { mode: word, act: 'none' };
-      else return { command: 'sh', args: [...args], code: 0, signal: null, stdout: '@stopped\n', stderr: '', durationMs: 1 };
+      else return fakeResult(args, '@stopped\n');
     }
     this.during?.(script);
-    const out = (stdout: string, code = 0): RunResult => ({
-      command: 'sh',
-      args: [...args],
-      code,
-      signal: null,
-      stdout,
-      stderr: '',
-      durationMs: 1,
-    });
+    const out = (stdout: string, code = 0): RunResult => fakeResult(args, stdout, code);
     const f = a[0];
     const gen = (t?: string) => (t === undefined ? undefined : parseHeader(t)?.generation);
     switch (script) {

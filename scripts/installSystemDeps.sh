@@ -26,11 +26,14 @@ declare -A COMMAND_OF=(
   [ripgrep]=rg
   [iproute2]=ip
   [unzip]=unzip
+  [wget]=wget
+  [curl]=curl
 )
 # php8.2-fpm (Debian 12): the php-fpm backends of the sandbox and the tests (its service is not used:
-# every pool runs as a user process with its own config).
+# every pool runs as a user process with its own config). wget and curl: the LB scripts read the
+# status endpoint with wget, else curl (a bare Debian image has neither).
 PACKAGES=(php-cli php8.2-fpm php-mbstring php-xml composer nginx openssh-server openssh-client git wrk
-  chromium build-essential python3 pkg-config libkrb5-dev ripgrep iproute2 unzip)
+  chromium build-essential python3 pkg-config libkrb5-dev ripgrep iproute2 unzip wget curl)
 
 is_installed() {
   local pkg="$1" cmd="${COMMAND_OF[$1]}"

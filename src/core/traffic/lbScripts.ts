@@ -3,16 +3,20 @@
  * transport call each, so a split change costs two round trips (stage+swap+test, reload+confirm).
  * Every path and value reaches a script as an argument ("$1" …), quoted by the transport's
  * shellCommand, never spliced into the script text. POSIX sh plus coreutils (head -c, tail -c, stat -c,
- * date +%s%3N) and curl or wget for the status endpoint.
+ * date +%s%3N) and wget or curl for the status endpoint.
  */
 import type { CommandSpec } from '../config/rolloutConfig';
 import type { RunResult } from '../exec/process';
 import type { ExecOptions, Transport } from '../exec/transport';
 
-/** Fetches the status endpoint of "$addr" (curl, else wget); prints the body, nothing on failure. */
+/**
+ * Fetches the status endpoint of "$addr" (wget, else curl); prints the body, nothing on failure.
+ * wget first: it starts in half of curl's time (no libcurl and TLS stack to load), and this fetch
+ * sits on the path between the reload and "confirmed live".
+ */
 const FETCH = `fetch() {
-  if command -v curl >/dev/null 2>&1; then curl -sg --noproxy '*' -m 1 "http://$addr/" 2>/dev/null
-  elif command -v wget >/dev/null 2>&1; then wget -q --no-proxy -T 1 -O - "http://$addr/" 2>/dev/null
+  if command -v wget >/dev/null 2>&1; then wget -q --no-proxy -T 1 -O - "http://$addr/" 2>/dev/null
+  elif command -v curl >/dev/null 2>&1; then curl -sg --noproxy '*' -m 1 "http://$addr/" 2>/dev/null
   else echo '@nohttp'; fi
 }`;
 

@@ -2,11 +2,13 @@ import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { LoadBalancerConfig } from '../../src/core/config/rolloutConfig';
 import { LocalTransport } from '../../src/core/exec/localTransport';
 import { reloadConfirmed } from '../../src/core/traffic/apply';
+import { INSPECT_SCRIPT, markers, runScript } from '../../src/core/traffic/lbScripts';
 import { waitFor } from '../helpers/wait';
 
 const local = new LocalTransport();
@@ -84,5 +86,33 @@ describe('LB scripts: an orphaned reload script (real sh)', function () {
     assert.ok(existsSync(`${f}.intent.done`) && !existsSync(`${f}.intent`), 'intent marked done');
     assert.ok(existsSync(`${f}.confirmed`));
     assert.equal(await fs.readFile(`${f}.applied.json`, 'utf8'), '{"by":"A"}');
+  });
+});
+
+describe('LB scripts: the status fetch (real sh, wget or curl)', function () {
+  this.timeout(30000);
+
+  it('a status address that accepts and never answers costs one bounded try, not a stalled script', async () => {
+    // Accepts every connection and never writes: wget's defaults would retry it 20 times.
+    const held: net.Socket[] = [];
+    const server = net.createServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lb-fetch-'));
+    try {
+      const { port } = server.address() as net.AddressInfo;
+      const file = path.join(dir, 'app.conf');
+      await fs.writeFile(file, '# phar-rollout split=50.00 time=x\n');
+      const t0 = Date.now();
+      const r = await runScript(local, INSPECT_SCRIPT, [file, `127.0.0.1:${port}`], { timeoutMs: 20000 });
+      const took = Date.now() - t0;
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(held.length >= 1, 'the fetch reached the listener');
+      assert.equal(markers(r.stdout).marks.get('status'), '', 'no answer, so no status');
+      assert.ok(took < 5000, `the inspect script took ${took} ms: the fetch is not bounded to one try`);
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -12,10 +12,12 @@ import type { ExecOptions, Transport } from '../exec/transport';
 /**
  * Fetches the status endpoint of "$addr" (wget, else curl); prints the body, nothing on failure.
  * wget first: it starts in half of curl's time (no libcurl and TLS stack to load), and this fetch
- * sits on the path between the reload and "confirmed live".
+ * sits on the path between the reload and "confirmed live". Both are bounded to one try of about a
+ * second: wget's default of 20 tries with growing waits would stall the confirm loop past its
+ * deadline on an address that accepts and never answers.
  */
 const FETCH = `fetch() {
-  if command -v wget >/dev/null 2>&1; then wget -q --no-proxy -T 1 -O - "http://$addr/" 2>/dev/null
+  if command -v wget >/dev/null 2>&1; then wget -q --no-proxy -T 1 -t 1 -O - "http://$addr/" 2>/dev/null
   elif command -v curl >/dev/null 2>&1; then curl -sg --noproxy '*' -m 1 "http://$addr/" 2>/dev/null
   else echo '@nohttp'; fi
 }`;

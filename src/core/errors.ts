@@ -13,6 +13,10 @@ export interface InputErrorOptions {
   hint?: string;
   /** Values that would fix it at `location` (an enum's allowed values): an editor offers them as quick fixes. */
   replacements?: string[];
+  /** A JSON path whose removal fixes it (a duplicate entry), with the fix's title: an editor offers it as a quick fix. */
+  removal?: { path: Array<string | number>; title: string };
+  /** A JSON syntax or duplicate-key fault: the editor's JSON service reports it itself in an open file. */
+  syntax?: boolean;
 }
 
 /**
@@ -24,11 +28,15 @@ export class InputError extends Error {
   readonly location?: SourceLocation;
   readonly hint?: string;
   readonly replacements?: string[];
+  readonly removal?: InputErrorOptions['removal'];
+  readonly syntax?: boolean;
   constructor(message: string, options: InputErrorOptions = {}) {
     super(message);
     this.location = options.location;
     this.hint = options.hint;
     this.replacements = options.replacements;
+    this.removal = options.removal;
+    this.syntax = options.syntax;
   }
 
   /** `file:line:column: message (hint)` — the form editors and terminals link. */

@@ -74,22 +74,60 @@ describe('rollout.json (extension host)', function () {
     }
   });
 
-  it('the editor validates rollout.json with the same schema (jsonValidation)', async () => {
+  it('each fault in rollout.json is reported once, named by its backend; IntelliSense still offers the values', async () => {
+    await api();
     const file = path.join(workspaceRoot(), 'rollout.json');
+    const uri = vscode.Uri.file(file);
+    const backend = (name: string, group: string, port: number) =>
+      `    { "name": "${name}", "group": "${group}", "upstream": "127.0.0.1:${port}", "dir": "x" },`;
+    const theirs = () => vscode.languages.getDiagnostics(uri).filter((x) => x.source !== 'Phar Rollout');
+    const ours = () => vscode.languages.getDiagnostics(uri).filter((x) => x.source === 'Phar Rollout');
+    const all = () => vscode.languages.getDiagnostics(uri).map((x) => `${x.source ?? '?'}: ${x.message}`);
     try {
+      // 1. A syntax error (a missing comma): the editor's JSON service reports it; ours stays out while the file is open.
       await fs.writeFile(
         file,
-        '{\n  "backends": [\n    { "name": "web-1", "group": "blue", "upstream": "127.0.0.1:1", "dir": "x" }\n  ]\n}\n',
+        `{\n  "backends": [\n${backend('web-1', 'stable', 1).slice(0, -1)}\n${backend('web-2', 'stable', 2)}\n  ]\n}\n`,
       );
-      const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
+      const doc = await vscode.workspace.openTextDocument(uri);
       await vscode.window.showTextDocument(doc);
-      // VS Code's own JSON language service, fed by package.json's jsonValidation, flags the enum.
-      const d = await waitFor(
-        'a JSON-schema diagnostic on "group"',
-        () => vscode.languages.getDiagnostics(doc.uri).find((x) => x.source !== 'Phar Rollout' && /stable|canary/.test(x.message)),
-        30000,
+      await waitFor('the JSON service reports the missing comma', () => theirs().length > 0, 30000);
+      await waitFor('our model has read the broken file too', () => ours().length === 0, 20000);
+      const replaceAll = async (text: string) => {
+        const edit = new vscode.WorkspaceEdit();
+        edit.replace(uri, new vscode.Range(doc.positionAt(0), doc.positionAt(doc.getText().length)), text);
+        assert.ok(await vscode.workspace.applyEdit(edit));
+        assert.ok(await doc.save());
+      };
+      // 2. A wrong value, with a comment and a trailing comma (both fine in rollout.json): reported once, by us.
+      await replaceAll(`{\n  // the shop\n  "backends": [\n${backend('web-1', 'blue', 1)}\n  ]\n}\n`);
+      await waitFor('the JSON service has read the new text (its syntax error is gone)', () => theirs().length === 0, 30000);
+      const groupError = await waitFor('our diagnostic on "group"', () => ours().find((x) => /"group"/.test(x.message)), 20000);
+      assert.match(groupError.message, /^backend "web-1": "group" must be one of "stable", "canary"/);
+      assert.deepEqual(
+        all(),
+        [`Phar Rollout: ${groupError.message}`],
+        'one diagnostic for one fault, nothing about the comment or the comma',
       );
-      assert.equal(d.range.start.line, 2);
+      // The editor's schema copy still completes the value.
+      const at = doc.positionAt(doc.getText().indexOf('"blue"') + 1);
+      const completions = await vscode.commands.executeCommand<vscode.CompletionList>('vscode.executeCompletionItemProvider', uri, at);
+      const labels = completions.items.map((i) => (typeof i.label === 'string' ? i.label : i.label.label));
+      assert.ok(labels.some((l) => l.includes('stable')) && labels.some((l) => l.includes('canary')), `completions: ${labels.join(', ')}`);
+      // 3. A duplicate backend: one diagnostic with "Remove the duplicate" as its quick fix, which leaves valid JSON.
+      await replaceAll(`{\n  "backends": [\n${backend('web-1', 'stable', 1)}\n${backend('web-1', 'canary', 2).slice(0, -1)}\n  ]\n}\n`);
+      const dup = await waitFor('our duplicate diagnostic', () => ours().find((x) => /listed twice/.test(x.message)), 20000);
+      assert.equal(dup.range.start.line, 3, 'on the second entry');
+      assert.deepEqual(all(), [`Phar Rollout: ${dup.message}`]);
+      const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', uri, dup.range);
+      const remove = actions.find((a) => a.title === 'Remove the duplicate backend "web-1"');
+      assert.ok(remove?.edit, `quick fixes: ${actions.map((a) => a.title).join(', ')}`);
+      assert.ok(await vscode.workspace.applyEdit(remove.edit));
+      assert.deepEqual(JSON.parse(doc.getText()), {
+        backends: [{ name: 'web-1', group: 'stable', upstream: '127.0.0.1:1', dir: 'x' }],
+      });
+      await doc.save();
+      await waitFor('no diagnostic once the fix is saved', () => all().length === 0, 20000);
     } finally {
       await vscode.commands.executeCommand('workbench.action.closeAllEditors');
       await fs.rm(file, { force: true });

@@ -36,7 +36,7 @@ describe('package (.vsix)', function () {
         .map((f) => f.slice('extension/'.length))
         .sort();
       const allowed =
-        /^(dist\/(extension|cli)\.js|dist\/webview\/timeline\.(js|css)|php\/(compile|fpmReset)\.php|media\/[^/]+|schema\/rollout\.schema\.json|package\.json|readme\.md|changelog\.md|LICENSE\.txt)$/;
+        /^(dist\/(extension|cli)\.js|dist\/webview\/timeline\.(js|css)|php\/(compile|fpmReset)\.php|media\/[^/]+|dist\/rollout\.editor\.schema\.json|package\.json|readme\.md|changelog\.md|LICENSE\.txt)$/;
       assert.deepEqual(
         files.filter((f) => !allowed.test(f)),
         [],
@@ -48,7 +48,7 @@ describe('package (.vsix)', function () {
         'dist/webview/timeline.js',
         'dist/webview/timeline.css',
         'php/compile.php',
-        'schema/rollout.schema.json',
+        'dist/rollout.editor.schema.json',
         'media/rollout.svg',
       ])
         assert.ok(files.includes(needed), `${needed} is shipped`);

@@ -208,7 +208,7 @@ describe('backends[].runtime, drain, drainSeconds in rollout.json', () => {
     };
     assert.match(errorsOf({ runtime: 'fcgi' }).join('\n'), /^8:\d+ .*runtime/m);
     assert.deepEqual(errorsOf({ runtime: 'php-server' }), [
-      '8:18 A php-server backend needs a "restart" hook: php -S never notices that current moved',
+      '8:18 backend "web-1": "runtime" "php-server" needs a "restart" hook: php -S never notices that current moved',
     ]);
     assert.deepEqual(errorsOf({ runtime: 'php-server', restart: ['true'] }), []);
     assert.match(errorsOf({ drainSeconds: -1 }).join('\n'), /drainSeconds/);

@@ -76,11 +76,18 @@ describe('rollout.json', () => {
 
   it('reports semantic problems: duplicates, no stable backend, decreasing steps', () => {
     const dup = valid.replace('"name": "web-2"', '"name": "web-1"');
-    assert.match(errorsOf(() => parseRolloutConfig('/p/rollout.json', dup))[0].message, /Duplicate name "web-1"/);
+    const [d] = errorsOf(() => parseRolloutConfig('/p/rollout.json', dup));
+    assert.equal(d.message, 'backend "web-1" is listed twice');
+    assert.match(d.hint ?? '', /first backend "web-1" is on line \d+/);
+    // The obvious fix, for the editor's quick fix: remove the second entry.
+    assert.deepEqual(d.removal, { path: ['backends', 1], title: 'Remove the duplicate backend "web-1"' });
     const noStable = valid.replace('"group": "stable"', '"group": "canary"');
     assert.match(errorsOf(() => parseRolloutConfig('/p/rollout.json', noStable))[0].message, /stable/);
     const steps = valid.replace('"loadBalancers"', '"traffic": { "steps": [5, 1] },\n  "loadBalancers"');
-    assert.match(errorsOf(() => parseRolloutConfig('/p/rollout.json', steps))[0].message, /increase/);
+    assert.equal(
+      errorsOf(() => parseRolloutConfig('/p/rollout.json', steps))[0].message,
+      '"traffic.steps.1" must be greater than the step before',
+    );
   });
 
   it('reads a plan with observe times and pauses, the analysis section, notify and the access log', () => {
@@ -133,7 +140,7 @@ describe('rollout.json', () => {
   it('requires an absolute dir on a remote backend', () => {
     const rel = valid.replace('"/srv/shop"', '"srv/shop"');
     const [e] = errorsOf(() => parseRolloutConfig('/p/rollout.json', rel));
-    assert.match(e.message, /absolute/);
+    assert.match(e.message, /^backend "[^"]+": "dir" must be absolute/);
     assert.equal(e.location?.line, 5);
   });
 });

@@ -1,7 +1,7 @@
 import { createScanner, findNodeAtLocation, parseTree, printParseErrorCode, getNodeValue } from 'jsonc-parser';
 import type { Node, ParseError, JSONPath } from 'jsonc-parser';
 import { InputError, InputErrors } from '../errors';
-import type { SourceLocation } from '../errors';
+import type { InputErrorOptions, SourceLocation } from '../errors';
 import { quoted } from '../safeText';
 
 /**
@@ -55,6 +55,7 @@ export class JsonDocument {
             new InputError(`JSON syntax error: ${describeParseError(printParseErrorCode(e.error))}`, {
               location: doc.locationOfOffset(e.offset, e.length),
               hint: 'Fix the syntax at this position.',
+              syntax: true,
             }),
         ),
       );
@@ -85,6 +86,7 @@ export class JsonDocument {
               new InputError(`Duplicate key ${quoted(key)} (first at line ${at.line}, column ${at.column})`, {
                 location: this.locationOfOffset(keyNode.offset, keyNode.length),
                 hint: 'Remove one of them: JSON readers disagree on which one counts.',
+                syntax: true,
               }),
             );
           } else seen.set(key, keyNode);
@@ -137,8 +139,18 @@ export class JsonDocument {
   }
 
   /** An InputError located at `path`. */
-  error(path: JSONPath, message: string, hint?: string, options: { key?: boolean; replacements?: string[] } = {}): InputError {
-    return new InputError(message, { location: this.locationOf(path, options), hint, replacements: options.replacements });
+  error(
+    path: JSONPath,
+    message: string,
+    hint?: string,
+    options: { key?: boolean } & Pick<InputErrorOptions, 'replacements' | 'removal'> = {},
+  ): InputError {
+    return new InputError(message, {
+      location: this.locationOf(path, options),
+      hint,
+      replacements: options.replacements,
+      removal: options.removal,
+    });
   }
 }
 

@@ -245,18 +245,21 @@ function allowedKeys(parentSchema: unknown): string {
 
 function semanticErrors(doc: JsonDocument, raw: RawConfig): InputError[] {
   const errors: InputError[] = [];
-  const unique = (list: Array<{ name: string }>, field: string) => {
+  const unique = (list: Array<{ name: string }>, field: 'backends' | 'loadBalancers') => {
     const seen = new Map<string, number>();
     list.forEach((item, i) => {
-      if (seen.has(item.name)) {
-        errors.push(
-          doc.error(
-            [field, i, 'name'],
-            `Duplicate name ${quoted(item.name)} in ${field}`,
-            `Names must be unique; the first is ${field}[${seen.get(item.name)}].`,
-          ),
-        );
-      } else seen.set(item.name, i);
+      const first = seen.get(item.name);
+      if (first === undefined) {
+        seen.set(item.name, i);
+        return;
+      }
+      const where = whereIn(doc, [field, i]);
+      const line = doc.locationOf([field, first]).line;
+      errors.push(
+        doc.error([field, i, 'name'], `${where} is listed twice`, `Names must be unique; the first ${where} is on line ${line}.`, {
+          removal: { path: [field, i], title: `Remove the duplicate ${where}` },
+        }),
+      );
     });
   };
   unique(raw.backends, 'backends');
@@ -266,30 +269,32 @@ function semanticErrors(doc: JsonDocument, raw: RawConfig): InputError[] {
       doc.error(['backends'], 'No backend is in the "stable" group', 'A rollout needs at least one stable backend to fall back on.'),
     );
   }
+  // Every fault names where it is the one way whereIn writes it: `backend "canary-1": "upstream" …`.
+  const fault = (p: Array<string | number>, message: string, hint: string) => doc.error(p, `${whereIn(doc, p)} ${message}`, hint);
   const upstreams = new Map<string, number>();
   raw.backends.forEach((b, i) => {
     const port = Number(b.upstream.slice(b.upstream.lastIndexOf(':') + 1));
     if (!(port >= 1 && port <= 65535))
-      errors.push(doc.error(['backends', i, 'upstream'], `Port ${port} is out of range`, 'Use a port between 1 and 65535.'));
-    if (upstreams.has(b.upstream)) {
+      errors.push(fault(['backends', i, 'upstream'], `has port ${port}, out of range`, 'Use a port between 1 and 65535.'));
+    const other = upstreams.get(b.upstream);
+    if (other !== undefined) {
       errors.push(
-        doc.error(
+        fault(
           ['backends', i, 'upstream'],
-          `Upstream ${safeText(b.upstream)} is already used by backends[${upstreams.get(b.upstream)}]`,
+          `${safeText(b.upstream)} is already used by ${whereIn(doc, ['backends', other])}`,
           'Each backend needs its own host:port.',
         ),
       );
     } else upstreams.set(b.upstream, i);
-    if (b.ssh && !b.dir.startsWith('/')) {
+    if (b.ssh && !b.dir.startsWith('/'))
       errors.push(
-        doc.error(['backends', i, 'dir'], 'A remote backend needs an absolute dir', 'Write the full path on the server, e.g. /srv/myapp.'),
+        fault(['backends', i, 'dir'], 'must be absolute on a remote backend', 'Write the full path on the server, e.g. /srv/myapp.'),
       );
-    }
     if (b.runtime === 'php-server' && !b.restart) {
       errors.push(
-        doc.error(
+        fault(
           ['backends', i, 'runtime'],
-          'A php-server backend needs a "restart" hook: php -S never notices that current moved',
+          '"php-server" needs a "restart" hook: php -S never notices that current moved',
           'Add "restart" (a command that restarts php -S on current), or use "runtime": "fpm" for a php-fpm pool.',
         ),
       );
@@ -298,9 +303,9 @@ function semanticErrors(doc: JsonDocument, raw: RawConfig): InputError[] {
   (raw.loadBalancers ?? []).forEach((lb, i) => {
     if (lb.ssh && !lb.file.startsWith('/')) {
       errors.push(
-        doc.error(
+        fault(
           ['loadBalancers', i, 'file'],
-          'A remote load balancer needs an absolute file path',
+          'must be absolute on a remote load balancer',
           'Write the full path, e.g. /etc/nginx/conf.d/myapp-upstream.conf.',
         ),
       );
@@ -311,8 +316,8 @@ function semanticErrors(doc: JsonDocument, raw: RawConfig): InputError[] {
   );
   weights.forEach(({ s, i }, k) => {
     const at = typeof raw.traffic!.steps![i] === 'number' ? ['traffic', 'steps', i] : ['traffic', 'steps', i, 'weight'];
-    if (k > 0 && s <= weights[k - 1].s) errors.push(doc.error(at, 'Steps must increase', `${s} follows ${weights[k - 1].s}.`));
-    if (Math.round(s * 100) !== s * 100) errors.push(doc.error(at, `Step ${s} has more than two decimals`, 'Use a precision of 0.01 %.'));
+    if (k > 0 && s <= weights[k - 1].s) errors.push(fault(at, 'must be greater than the step before', `${s} follows ${weights[k - 1].s}.`));
+    if (Math.round(s * 100) !== s * 100) errors.push(fault(at, `(${s}) has more than two decimals`, 'Use a precision of 0.01 %.'));
   });
   if (errors.length === 0) {
     let analysis: AnalysisConfig | undefined;

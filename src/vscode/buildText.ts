@@ -28,7 +28,8 @@ export interface BuildRowText {
  */
 export function lastBuildRow(a: BuildFacts, o: { upToDate: boolean; composerVersion?: string }, now = Date.now()): BuildRowText {
   const outOfDate = o.composerVersion !== undefined && o.composerVersion !== a.version;
-  const details = `${formatBytes(a.size)} · sha256 ${a.sha256.slice(0, 8)} · ${a.builder} · ${formatAge(a.builtAt, now)}`;
+  // The sha256 is in the tooltip (and Copy): on the row it only pushed the age past the default side-bar width.
+  const details = `${formatBytes(a.size)} · ${a.builder} · ${formatAge(a.builtAt, now)}`;
   const description = outOfDate
     ? `out of date — Build Phar (composer.json: ${safeText(o.composerVersion, 40)})`
     : `${o.upToDate ? 'up to date · ' : ''}${details}`;

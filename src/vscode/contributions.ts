@@ -100,6 +100,7 @@ export const Commands = {
   recover: 'pharRollout.recover',
   startRollout: 'pharRollout.startRollout',
   openTimeline: 'pharRollout.openTimeline',
+  showDetails: 'pharRollout.showDetails',
   applyChange: 'pharRollout.applyChange',
   cancelChange: 'pharRollout.cancelChange',
 } as const;
@@ -128,6 +129,7 @@ export const commandMeta: Record<CommandId, CommandMeta> = {
   [Commands.recover]: { needsTrust: true, context: [V.loadBalancer, ...rolloutStates] },
   [Commands.startRollout]: { needsTrust: true, context: [...rolloutStates] },
   [Commands.openTimeline]: { needsTrust: false, context: [...rolloutStates] },
+  [Commands.showDetails]: { needsTrust: false, context: [...backends, V.loadBalancer] },
   [Commands.applyChange]: { needsTrust: true },
   [Commands.cancelChange]: { needsTrust: false },
 };

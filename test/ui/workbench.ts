@@ -169,7 +169,8 @@ export class Workbench {
   }
 
   /**
-   * Clicks the top-level row `label` of `view` until it is expanded. A click that lands while the
+   * Clicks the twistie of the top-level row `label` of `view` until it is expanded (a click on the label
+   * runs the row's command: Enter and a click open, the twistie expands). A click that lands while the
    * view re-renders (the Rollout view refreshes every few seconds in the tests) can be lost; a
    * person clicks again, and so does this, for up to 15 s.
    */
@@ -178,9 +179,17 @@ export class Workbench {
     const deadline = Date.now() + 15000;
     while ((await state()) === false) {
       if (Date.now() > deadline) throw new Error(`the row "${label}" of ${viewName} did not expand on click`);
-      await (await this.treeRow(viewName, label)).click();
+      await (await this.treeRow(viewName, label)).locator('.monaco-tl-twistie').click();
       await this.waitFor(`${label} to expand`, async () => (await state()) !== false || undefined, 3000).catch(() => undefined);
     }
+  }
+
+  /** Focuses the row `label` of `view` without running it (a right-click selects, Escape closes the menu), then presses Enter. */
+  async pressEnterOn(viewName: string, label: string): Promise<void> {
+    const row = await this.treeRow(viewName, label);
+    await row.click({ button: 'right' });
+    await this.page.keyboard.press('Escape');
+    await this.page.keyboard.press('Enter');
   }
 
   /** Texts of the status bar items (codicons render as no text). */
@@ -346,6 +355,18 @@ export class Workbench {
   /** The text of the visible diff editor's modified (right) side, line by line as rendered. */
   async diffModifiedText(): Promise<string> {
     const lines = this.page.locator('.editor-group-container .monaco-diff-editor .editor.modified .view-lines .view-line');
+    const texts = await lines.evaluateAll((els: unknown[]) =>
+      (els as Array<{ textContent: string | null; style: { top: string } }>)
+        .map((e) => ({ top: parseFloat(e.style.top) || 0, text: (e.textContent ?? '').replace(/\u00a0/g, ' ') }))
+        .sort((a, b) => a.top - b.top)
+        .map((l) => l.text),
+    );
+    return texts.join('\n');
+  }
+
+  /** The text of the active editor (not a diff), line by line as rendered. */
+  async activeEditorText(): Promise<string> {
+    const lines = this.page.locator('.editor-group-container.active .monaco-editor .view-lines .view-line');
     const texts = await lines.evaluateAll((els: unknown[]) =>
       (els as Array<{ textContent: string | null; style: { top: string } }>)
         .map((e) => ({ top: parseFloat(e.style.top) || 0, text: (e.textContent ?? '').replace(/\u00a0/g, ' ') }))

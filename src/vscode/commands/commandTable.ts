@@ -23,6 +23,7 @@ import { unlock } from './traffic/unlock';
 import { recover } from './traffic/recover';
 import { startRollout } from './traffic/startRollout';
 import { openTimeline } from './view/openTimeline';
+import { showDetails } from './view/showDetails';
 import { changeReviews } from '../previewDocuments';
 
 /** VS Code calls a command with (node, selection) from a tree menu and with scripted (undefined, args) from code. */
@@ -64,6 +65,7 @@ const handlers: Record<CommandId, Handler> = {
   [Commands.startRollout]: (ctx, _node, args) =>
     startRollout(ctx, commandArgs(Commands.startRollout, args, { confirm: is.boolean, resume: is.boolean })),
   [Commands.openTimeline]: (ctx) => openTimeline(ctx),
+  [Commands.showDetails]: (ctx, node) => showDetails(ctx, isNodeOf(node, 'backend', 'loadBalancer') ? node : undefined),
   [Commands.applyChange]: () => changeReviews.settle('apply'),
   [Commands.cancelChange]: () => changeReviews.settle('cancel'),
 };

@@ -36,7 +36,10 @@ export class ProjectTreeProvider extends SignedTreeProvider<Node> {
     const latest = m.artifacts[0];
     nodes.push(
       latest
-        ? { item: buildItem(latest, m.lastBuildUpToDate, m.composer?.version), target: { kind: 'artifact', artifactId: latest.id } }
+        ? {
+            item: buildItem(latest, m.lastBuildUpToDate, m.composer?.version, m.trusted && !!m.config),
+            target: { kind: 'artifact', artifactId: latest.id },
+          }
         : { item: noBuildItem(m.trusted) },
     );
     if (m.artifacts.length > 0) {
@@ -54,8 +57,14 @@ export class ProjectTreeProvider extends SignedTreeProvider<Node> {
 }
 
 function projectNode(m: ProjectModel): Node {
-  const item = new vscode.TreeItem(m.appName ?? 'project', vscode.TreeItemCollapsibleState.Expanded);
-  item.id = 'project';
+  // Once there is a build the file rows are rarely needed: collapsed, so the Rollout view has the room. A new id,
+  // because VS Code keeps a row's expansion by id and would ignore the new default.
+  const built = m.artifacts.length > 0;
+  const item = new vscode.TreeItem(
+    m.appName ?? 'project',
+    built ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.Expanded,
+  );
+  item.id = built ? 'project:built' : 'project';
   item.description = [m.composer?.version, m.composer?.name].filter(Boolean).join(' · ') || undefined;
   item.iconPath = new vscode.ThemeIcon('package');
   item.contextValue = ContextValues.project satisfies ContextValue;
@@ -93,7 +102,7 @@ function projectNode(m: ProjectModel): Node {
   };
 }
 
-function buildItem(a: Artifact, upToDate: boolean, composerVersion: string | undefined): vscode.TreeItem {
+function buildItem(a: Artifact, upToDate: boolean, composerVersion: string | undefined, canDeploy: boolean): vscode.TreeItem {
   const row = lastBuildRow(a, { upToDate, composerVersion });
   const item = new vscode.TreeItem(row.label, vscode.TreeItemCollapsibleState.None);
   item.id = 'build';
@@ -103,8 +112,9 @@ function buildItem(a: Artifact, upToDate: boolean, composerVersion: string | und
     : new vscode.ThemeIcon('check', new vscode.ThemeColor('testing.iconPassed'));
   item.tooltip = artifactTooltip(a);
   item.contextValue = ContextValues.lastBuild satisfies ContextValue;
-  // Out of date: Enter (or a click) runs the fix.
+  // Enter (or a click) runs the next step: the fix when out of date, else Deploy… with this build.
   if (row.outOfDate) item.command = { command: Commands.build, title: 'Build Phar' };
+  else if (canDeploy) item.command = { command: Commands.deploy, title: 'Deploy…', arguments: [undefined, { artifactId: a.id }] };
   return item;
 }
 

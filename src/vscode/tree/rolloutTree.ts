@@ -103,6 +103,8 @@ export class RolloutTreeProvider extends SignedTreeProvider<RolloutNode> {
     history.iconPath = new vscode.ThemeIcon('history');
     history.description = live.history.length ? eventCount(live.history.length) : 'empty';
     history.contextValue = ContextValues.history satisfies ContextValue;
+    // Enter or a click opens the whole history; the twistie expands the recent events.
+    history.command = { command: Commands.openHistory, title: 'Open History', arguments: [undefined, { action: '' }] };
     nodes.push({ item: history, children: () => [...live.history].reverse().map(historyNode) });
     return nodes;
   }
@@ -114,7 +116,8 @@ function rolloutNode(m: ProjectModel): RolloutNode {
   const item = new vscode.TreeItem(`Canary ${formatPercent(split)}`, vscode.TreeItemCollapsibleState.None);
   item.id = 'rollout';
   const stepText = r?.steps && r.step !== undefined ? ` · step ${r.step + 1}/${r.steps.length}` : '';
-  item.description = `${percentBar(split)} ${r?.endedBy === 'rollback' ? 'rolled back' : rowStatus(r?.status)}${stepText}`;
+  // The state word first (the side bar is narrow); the bar is on the load balancer rows, the figures in the tooltip.
+  item.description = `${r?.endedBy === 'rollback' ? 'rolled back' : rowStatus(r?.status)}${stepText}`;
   const failed = r?.status === 'failed';
   item.iconPath = new vscode.ThemeIcon(
     failed ? 'error' : r?.status === 'paused' ? 'debug-pause' : 'arrow-swap',
@@ -123,6 +126,7 @@ function rolloutNode(m: ProjectModel): RolloutNode {
   item.tooltip = r?.message !== undefined ? safeText(r.message, 1000) : `Canary traffic ${formatPercent(split)}`;
   item.contextValue = rolloutStateContextValue(rowStatus(r?.status)) satisfies ContextValue;
   addWindowFigures(item, m);
+  item.command = { command: Commands.openTimeline, title: 'Open Timeline' };
   return { item, target: { kind: 'rollout' } };
 }
 
@@ -207,7 +211,13 @@ function lbNode(name: string, view: LoadBalancerView | undefined, refreshing: bo
   const where = lbWhere(view, url);
   if (where) item.tooltip = `${typeof item.tooltip === 'string' ? item.tooltip : `nginx load balancer ${name}`}${where}`;
   item.contextValue = ContextValues.loadBalancer satisfies ContextValue;
-  return { item, target: { kind: 'loadBalancer', name } };
+  return withDetails({ item, target: { kind: 'loadBalancer', name } });
+}
+
+/** Enter or a click on the row runs Show Details with the node, as its context menu does. */
+function withDetails(node: RolloutNode): RolloutNode {
+  node.item.command = { command: Commands.showDetails, title: 'Show Details', arguments: [node] };
+  return node;
 }
 
 /** A starter example: neutral, never "unreachable" (it is not a server yet). */
@@ -217,6 +227,7 @@ function placeholderNode(name: string, group: Group): RolloutNode {
   item.description = 'placeholder — edit rollout.json';
   item.iconPath = new vscode.ThemeIcon('circle-outline');
   item.tooltip = `${name} is an example from the starter rollout.json, not a server yet.`;
+  item.command = { command: Commands.openConfig, title: 'Open rollout.json' };
   item.contextValue = (group === 'stable' ? ContextValues.stableBackend : ContextValues.canaryBackend) satisfies ContextValue;
   return { item, target: { kind: 'backend', name, group } };
 }
@@ -254,7 +265,7 @@ function backendNode(name: string, group: Group, v: BackendView | undefined, ref
   }
   item.tooltip = foreignMarkdown(tooltip);
   item.contextValue = (group === 'stable' ? ContextValues.stableBackend : ContextValues.canaryBackend) satisfies ContextValue;
-  return { item, target: { kind: 'backend', name, group } };
+  return withDetails({ item, target: { kind: 'backend', name, group } });
 }
 
 function historyNode(h: HistoryView): RolloutNode {
@@ -298,13 +309,12 @@ function rowStatus(status: string | undefined): RolloutRowStatus {
 }
 
 /**
- * The rollout row with the latest analysis window (issue 9 item 9): its canary figures on the row,
- * both sides in the tooltip. Read from the history, so a run in a terminal or a teammate's shows too.
+ * The rollout row's tooltip with the latest analysis window: both sides' figures (the row itself keeps
+ * only the state word, which fits the default side-bar width). Read from the history, so a run in a terminal or a teammate's shows too.
  */
 function addWindowFigures(item: vscode.TreeItem, m: ProjectModel): void {
   const w = lastWindow(m.live.history);
   if (!w) return;
-  item.description = `${String(item.description ?? '')} · canary ${errorPct(w.canary.errorRate)} p95 ${p95Text(w.canary.p95Ms)}`;
   const row = (name: string, s: typeof w.canary) =>
     md`| ${name} | ${s.requests} | ${s.errors} (${errorPct(s.errorRate)}) | ${p95Text(s.p95Ms)} |\n`;
   const message = typeof item.tooltip === 'string' ? item.tooltip : '';

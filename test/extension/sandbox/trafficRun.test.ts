@@ -96,18 +96,18 @@ describe('Start Rollout and the timeline (extension host, sandbox)', function ()
       confirm: false,
     });
 
-    // While it runs: the row carries the step and the canary's figures, the tooltip both sides.
-    const description = await waitFor(
-      'the rollout row with the step and a window',
+    // While it runs: the row says the state word first and the step (it fits a narrow side bar); the
+    // tooltip carries the last window's figures of both sides; Enter on the row opens the timeline.
+    const tooltip = await waitFor(
+      'the rollout row with the step and a window in its tooltip',
       () => {
         const d = String(rolloutRow(tree)?.description ?? '');
-        return /step 1\/1/.test(d) && /canary \d+\.\d % p95 (\d+ ms|—)/.test(d) ? d : undefined;
+        const t = tooltipOf(rolloutRow(tree));
+        return /^running · step 1\/1$/.test(d) && /Last window/.test(t) ? t : undefined;
       },
       60000,
     );
-    assert.match(description, /running/);
-    const tooltip = tooltipOf(rolloutRow(tree));
-    assert.match(tooltip, /Last window/);
+    assert.equal(rolloutRow(tree)?.command?.command, 'pharRollout.openTimeline');
     // Markdown: the tooltip's dots are escaped.
     assert.match(tooltip, /\| canary \| \d+ \| \d+ \(\d+\\?\.\d %\) \| (\d+ ms|—) \|/);
     assert.match(tooltip, /\| stable \| \d+ \| \d+ \(\d+\\?\.\d %\) \| (\d+ ms|—) \|/);

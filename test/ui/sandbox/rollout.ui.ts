@@ -205,6 +205,45 @@ export const tests: UiTest[] = [
     },
   },
   {
+    name: 'sandbox: Enter on a row runs its main action: History opens the whole history, a backend and the load balancer show their details',
+    timeoutMs: 120000,
+    async run(ctx) {
+      const lb = (await config(ctx)).loadBalancers[0].name;
+      const [backend] = backendsOf(ctx, 'canary');
+      const opened = async (what: string, row: string, expect: RegExp, shot: string) => {
+        await ctx.runCommand('View: Close All Editors');
+        await ctx.pressEnterOn(ROLLOUT, row);
+        let text = '';
+        try {
+          await ctx.waitFor(what, async () => expect.test((text = await ctx.activeEditorText())) || undefined, 30000);
+        } catch (err) {
+          throw new Error(`${(err as Error).message}; editor text: ${JSON.stringify(text.slice(0, 400))}`, { cause: err });
+        }
+        ctx.log(`Enter on ${row}: ${JSON.stringify(text.split('\n').slice(0, 3))}`);
+        await ctx.screenshot(shot);
+      };
+      await opened(
+        'the whole history, as a document',
+        'History',
+        /^Rollout history \(\d+ events?, newest first\)/,
+        '10a-enter-history.png',
+      );
+      await opened(
+        `${backend}'s details`,
+        backend,
+        new RegExp(`^Backend ${backend} \\(canary\\)[\\s\\S]*serves +${ctx.version.replace(/\./g, '\\.')}`),
+        '10b-enter-backend.png',
+      );
+      await opened(
+        `${lb}'s details`,
+        lb,
+        new RegExp(`^Load balancer ${lb} \\(nginx\\)[\\s\\S]*nginx serves +canary 0 %[\\s\\S]*status endpoint +http://`),
+        '10c-enter-load-balancer.png',
+      );
+      await ctx.runCommand('View: Close All Editors');
+    },
+  },
+  {
     name: `sandbox: Build Phar from the palette makes a ${NEW_VERSION} build`,
     dependsOnPrevious: true,
     timeoutMs: 180000,

@@ -26,7 +26,8 @@ function table(title: string, sections: Array<[string, Row[]]>): string {
 
 function command(c: BackendConfig['restart']): string | undefined {
   if (c === undefined) return undefined;
-  return typeof c === 'string' ? c : JSON.stringify(c);
+  // An argument array as a reader types it: plain words bare, the rest quoted.
+  return typeof c === 'string' ? c : c.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
 }
 
 /** A backend: where it is and how it is served (rollout.json), then what the last probe saw. */

@@ -30,6 +30,16 @@ export class PreviewDocuments implements vscode.TextDocumentContentProvider {
 export const previewDocuments = new PreviewDocuments();
 
 /**
+ * Opens `text` as a read-only document named `name` (History, Show Details): unlike an untitled document it is
+ * never dirty, so closing it asks nothing.
+ */
+export async function showReadOnly(name: string, text: string): Promise<vscode.TextDocument> {
+  const doc = await vscode.workspace.openTextDocument(previewDocuments.add(name, text));
+  await vscode.window.showTextDocument(doc, { preview: true });
+  return doc;
+}
+
+/**
  * How a review ended: Apply, Cancel (button, notification or closed tab), overtaken (the live split
  * moved), or replaced by a newer review the user opened.
  */

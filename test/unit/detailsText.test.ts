@@ -47,7 +47,7 @@ describe('vscode detailsText (Show Details, Enter on a backend or load balancer 
       file: '/etc/nginx/conf.d/up.conf',
       upstream: 'shop',
       test: ['nginx', '-t'],
-      reload: ['nginx', '-s', 'reload'],
+      reload: ['nginx', '-g', 'pid /run/a b.pid;', '-s', 'reload'],
     } as LoadBalancerConfig;
     const text = loadBalancerDetails(
       lb,
@@ -59,7 +59,8 @@ describe('vscode detailsText (Show Details, Enter on a backend or load balancer 
     assert.match(text, /file says +canary 50 %/);
     assert.match(text, /disagreement +file 50 %, nginx serves 0 %/);
     assert.match(text, /status endpoint +http:\/\/127\.0\.0\.1:8099\//);
-    assert.match(text, /test +\["nginx","-t"\]/);
+    assert.match(text, /test +nginx -t\n/);
+    assert.match(text, /reload +nginx -g "pid \/run\/a b\.pid;" -s reload/);
     assert.match(loadBalancerDetails(lb, undefined), /nginx serves +unknown/);
   });
 });

@@ -105,7 +105,7 @@ export class RolloutTreeProvider extends SignedTreeProvider<RolloutNode> {
     history.contextValue = ContextValues.history satisfies ContextValue;
     // Enter or a click opens the whole history; the twistie expands the recent events.
     history.command = { command: Commands.openHistory, title: 'Open History', arguments: [undefined, { action: '' }] };
-    nodes.push({ item: history, children: () => [...live.history].reverse().map(historyNode) });
+    nodes.push({ item: history, children: () => live.history.map(historyNode).reverse() });
     return nodes;
   }
 }
@@ -268,7 +268,7 @@ function backendNode(name: string, group: Group, v: BackendView | undefined, ref
   return withDetails({ item, target: { kind: 'backend', name, group } });
 }
 
-function historyNode(h: HistoryView): RolloutNode {
+function historyNode(h: HistoryView, index: number): RolloutNode {
   // Time first, then action, result and versions; who only in the tooltip (the rows are narrow).
   const item = new vscode.TreeItem(
     safeText(`${historyTime(h.time)} ${h.action}${h.target ? ` ${h.target}` : ''}`, 80),
@@ -280,6 +280,9 @@ function historyNode(h: HistoryView): RolloutNode {
     md`**${h.action}${h.target ? ` ${h.target}` : ''}** · ${historyResult(h)}\n\n| | |\n|---|---|\n| time | ${h.time} (${formatAge(h.time)}) |\n| by | ${h.user} |\n` +
       md`| change | ${change || '—'} |\n`,
   );
+  // An id (the event's place in the append-only history): its tooltip's age is updated row by row, where a
+  // row without one would rebuild the whole view on every refresh (and re-issue every row's command).
+  item.id = `history:${index}:${h.time}`;
   const kind = historyKind(h);
   item.iconPath = HISTORY_ICONS[kind];
   item.contextValue = ContextValues.historyEvent satisfies ContextValue;

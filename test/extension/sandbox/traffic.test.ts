@@ -59,6 +59,7 @@ describe('Traffic (extension host, sandbox)', function () {
     assert.equal(model.live.rollout?.endedBy, 'rollback');
     // Open History, filtered to ramps: a readable document, no JSON, no other action.
     const doc = await vscode.commands.executeCommand<vscode.TextDocument>('pharRollout.openHistory', undefined, { action: 'ramp' });
+    assert.equal(doc.isUntitled, false, 'a read-only document: closing it asks nothing');
     const text = doc.getText();
     assert.match(text, /^Rollout history: ramp only \(\d+ events?, newest first\)/);
     assert.match(text, /ramp \S+ +ok +0 % → 25 %/);

@@ -210,6 +210,7 @@ export const tests: UiTest[] = [
     async run(ctx) {
       const lb = (await config(ctx)).loadBalancers[0].name;
       const [backend] = backendsOf(ctx, 'canary');
+      await ctx.openContainer('Phar Rollout');
       const opened = async (what: string, row: string, expect: RegExp, shot: string) => {
         await ctx.runCommand('View: Close All Editors');
         await ctx.pressEnterOn(ROLLOUT, row);

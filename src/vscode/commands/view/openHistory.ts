@@ -4,6 +4,7 @@ import { safeText } from '../../../core/safeText';
 import { eventCount, historyDocument } from '../../historyText';
 import type { CommandContext } from '../commandContext';
 import { requireConfig } from '../pick';
+import { showReadOnly } from '../../previewDocuments';
 
 /** Open History…: the whole history as a readable document, all actions or the one picked. */
 export async function openHistory(ctx: CommandContext, args: { action?: string } = {}): Promise<vscode.TextDocument | undefined> {
@@ -23,7 +24,8 @@ export async function openHistory(ctx: CommandContext, args: { action?: string }
     if (!picked) return undefined;
     action = picked.action;
   }
-  const doc = await vscode.workspace.openTextDocument({ language: 'plaintext', content: historyDocument(events, action || undefined) });
-  await vscode.window.showTextDocument(doc, { preview: true });
-  return doc;
+  return showReadOnly(
+    action ? `History (${safeText(action, 40).replace(/[^\w.-]/g, '_')}).txt` : 'History.txt',
+    historyDocument(events, action || undefined),
+  );
 }

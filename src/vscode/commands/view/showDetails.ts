@@ -5,6 +5,7 @@ import { statusAddress } from '../../../core/traffic/generation';
 import type { NodeOf } from '../../tree/viewNode';
 import type { CommandContext } from '../commandContext';
 import { requireConfig } from '../pick';
+import { showReadOnly } from '../../previewDocuments';
 
 /** Show Details (Enter on a backend or load balancer row): its configuration and live state as a read-only text. */
 export async function showDetails(
@@ -58,7 +59,5 @@ export async function showDetails(
       url,
     );
   }
-  const doc = await vscode.workspace.openTextDocument({ language: 'plaintext', content });
-  await vscode.window.showTextDocument(doc, { preview: true });
-  return doc;
+  return showReadOnly(`${target.name.replace(/[^\w.-]/g, '_')}.txt`, content);
 }

@@ -61,6 +61,7 @@ cat > "$STATE_DIR/data/User/settings.json" <<'JSON'
   "extensions.autoUpdate": false,
   "extensions.ignoreRecommendations": true,
   "remote.autoForwardPorts": false,
+  "pharRollout.revealOnStartup": true,
   "git.openRepositoryInParentFolders": "never"
 }
 JSON

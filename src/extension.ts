@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { Views, TASK_TYPE } from './vscode/contributions';
 import { createLogger } from './vscode/logger';
 import { ConfigDiagnostics } from './vscode/diagnostics';
+import { showPanel } from './vscode/commands/view/showPanel';
 import { ProjectModel } from './vscode/projectModel';
 import { ProjectTreeProvider } from './vscode/tree/projectTree';
 import { RolloutTreeProvider } from './vscode/tree/rolloutTree';
@@ -98,6 +99,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<PharRo
 
   await model.reload();
   void model.refreshLive();
+  // Opt-in (the demo sets it): the side bar, so a new user sees the project without looking for it.
+  if (model.root && readSettings().revealOnStartup) void showPanel();
   log.info(
     `Phar Rollout active in ${model.root ?? '(no PHP project)'}${vscode.workspace.isTrusted ? '' : ' (restricted mode: no processes)'}`,
   );

@@ -8,6 +8,8 @@ export interface Settings {
   sshPath: string;
   sshArgs: string[];
   confirmProductionChanges: boolean;
+  /** Show the side bar when a PHP project opens. */
+  revealOnStartup: boolean;
 }
 
 export function readSettings(scope?: vscode.ConfigurationScope): Settings {
@@ -19,6 +21,7 @@ export function readSettings(scope?: vscode.ConfigurationScope): Settings {
     sshPath: c.get<string>('sshPath', 'ssh') || 'ssh',
     sshArgs: c.get<string[]>('sshArgs', []),
     confirmProductionChanges: c.get<boolean>('confirmProductionChanges', true),
+    revealOnStartup: c.get<boolean>('revealOnStartup', false),
   };
 }
 

@@ -183,7 +183,11 @@ interface Suite {
 const suites: Suite[] = [
   { name: 'project', testsDir: __dirname },
   // A short refresh interval so the Rollout view follows the servers within seconds.
-  { name: 'sandbox', testsDir: path.join(__dirname, 'sandbox'), settings: { 'pharRollout.refreshIntervalSeconds': 2 } },
+  {
+    name: 'sandbox',
+    testsDir: path.join(__dirname, 'sandbox'),
+    settings: { 'pharRollout.refreshIntervalSeconds': 2, 'pharRollout.revealOnStartup': true },
+  },
 ];
 
 const totals = { passed: 0, failed: 0 };

@@ -6,7 +6,7 @@
  * applied), the history, the release rollback's confirmation naming the version.
  *
  * Each step builds on the one before. The runner sets pharRollout.refreshIntervalSeconds to 2 and
- * leaves confirmProductionChanges at its default (true).
+ * revealOnStartup to true (as the demo does), and leaves confirmProductionChanges at its default (true).
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -169,6 +169,13 @@ export const tests: UiTest[] = [
       const lb = cfg.loadBalancers[0].name;
       const stable = backendsOf(ctx, 'stable');
       const canary = backendsOf(ctx, 'canary');
+      // pharRollout.revealOnStartup (set for this suite, as the demo does): the side bar is already showing.
+      await ctx.waitFor(
+        'the Phar Rollout side bar shown at startup, before anyone opens it',
+        async () =>
+          /phar rollout/i.test((await ctx.page.locator('.part.sidebar .composite.title').first().textContent()) ?? '') || undefined,
+        30000,
+      );
       await ctx.openContainer('Phar Rollout');
       let rows: TreeRow[] = [];
       try {

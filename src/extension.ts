@@ -4,6 +4,7 @@ import { Views, TASK_TYPE } from './vscode/contributions';
 import { createLogger } from './vscode/logger';
 import { ConfigDiagnostics } from './vscode/diagnostics';
 import { showPanel } from './vscode/commands/view/showPanel';
+import { rowCommands } from './vscode/tree/rowCommands';
 import { ProjectModel } from './vscode/projectModel';
 import { ProjectTreeProvider } from './vscode/tree/projectTree';
 import { RolloutTreeProvider } from './vscode/tree/rolloutTree';
@@ -43,6 +44,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<PharRo
 
   const statusBar = new StatusBar(model);
   const rolloutTree = new RolloutTreeProvider(model);
+  const projectView = vscode.window.createTreeView(Views.project, {
+    treeDataProvider: new ProjectTreeProvider(model),
+    showCollapseAll: false,
+  });
+  const rolloutView = vscode.window.createTreeView(Views.rollout, { treeDataProvider: rolloutTree, showCollapseAll: true });
   context.subscriptions.push(
     channel,
     diagnostics,
@@ -50,8 +56,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<PharRo
       providedCodeActionKinds: ConfigDiagnostics.kinds,
     }),
     model,
-    vscode.window.createTreeView(Views.project, { treeDataProvider: new ProjectTreeProvider(model), showCollapseAll: false }),
-    vscode.window.createTreeView(Views.rollout, { treeDataProvider: rolloutTree, showCollapseAll: true }),
+    projectView,
+    rolloutView,
+    rowCommands,
     statusBar,
     ...registerCommands(commandTable, ctx),
     vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, previewDocuments),

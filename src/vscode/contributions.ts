@@ -101,6 +101,7 @@ export const Commands = {
   startRollout: 'pharRollout.startRollout',
   openTimeline: 'pharRollout.openTimeline',
   showDetails: 'pharRollout.showDetails',
+  openRow: 'pharRollout.openRow',
   applyChange: 'pharRollout.applyChange',
   cancelChange: 'pharRollout.cancelChange',
 } as const;
@@ -130,6 +131,7 @@ export const commandMeta: Record<CommandId, CommandMeta> = {
   [Commands.startRollout]: { needsTrust: true, context: [...rolloutStates] },
   [Commands.openTimeline]: { needsTrust: false, context: [...rolloutStates] },
   [Commands.showDetails]: { needsTrust: false, context: [...backends, V.loadBalancer] },
+  [Commands.openRow]: { needsTrust: false },
   [Commands.applyChange]: { needsTrust: true },
   [Commands.cancelChange]: { needsTrust: false },
 };

@@ -189,6 +189,13 @@ export class Workbench {
     const row = await this.treeRow(viewName, label);
     await row.click({ button: 'right' });
     await this.page.keyboard.press('Escape');
+    // The list (not the row) holds the keyboard focus; Escape does not always give it back to it.
+    await (await this.view(viewName)).locator('.monaco-list').first().focus();
+    await this.waitFor(
+      `${label} focused in ${viewName}`,
+      async () => /\bfocused\b/.test((await row.getAttribute('class')) ?? '') || undefined,
+      5000,
+    );
     await this.page.keyboard.press('Enter');
   }
 

@@ -120,7 +120,7 @@ describe('rollout.json', () => {
   it('locates a bad plan item and an analysis interval longer than observe', () => {
     const pauseFirst = valid.replace('"loadBalancers"', '"traffic": { "steps": [{ "pause": true }, 10] },\n  "loadBalancers"');
     const [e] = errorsOf(() => parseRolloutConfig('/p/rollout.json', pauseFirst));
-    assert.match(e.message, /pause step must follow a weight step/);
+    assert.match(e.message, /^"traffic\.steps\.0": a pause step must follow a weight step/);
     assert.equal(e.location?.line, 8);
     const badAnalysis = valid.replace('"loadBalancers"', '"analysis": { "interval": "10m", "observe": "1m" },\n  "loadBalancers"');
     assert.match(errorsOf(() => parseRolloutConfig('/p/rollout.json', badAnalysis))[0].message, /longer than analysis.observe/);

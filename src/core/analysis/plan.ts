@@ -15,9 +15,10 @@ export type PlanStep = { kind: 'weight'; weight: number; observeMs: number } | {
 export class PlanError extends Error {
   constructor(
     readonly index: number,
-    message: string,
+    /** What is wrong, without the place (rollout.json's parser names the place its own way). */
+    readonly detail: string,
   ) {
-    super(`traffic.steps[${index}]: ${message}`);
+    super(`traffic.steps[${index}]: ${detail}`);
   }
 }
 

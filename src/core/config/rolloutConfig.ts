@@ -334,7 +334,7 @@ function semanticErrors(doc: JsonDocument, raw: RawConfig): InputError[] {
         errors.push(
           doc.error(
             ['traffic', 'steps', err.index],
-            err.message,
+            `${whereIn(doc, ['traffic', 'steps', err.index])}: ${err.detail}`,
             'Write a percentage, { "weight": 25, "observe": "5m" } or { "pause": true }.',
           ),
         );

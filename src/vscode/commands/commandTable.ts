@@ -24,6 +24,7 @@ import { recover } from './traffic/recover';
 import { startRollout } from './traffic/startRollout';
 import { openTimeline } from './view/openTimeline';
 import { showDetails } from './view/showDetails';
+import { openRow } from './view/openRow';
 import { changeReviews } from '../previewDocuments';
 
 /** VS Code calls a command with (node, selection) from a tree menu and with scripted (undefined, args) from code. */
@@ -66,6 +67,7 @@ const handlers: Record<CommandId, Handler> = {
     startRollout(ctx, commandArgs(Commands.startRollout, args, { confirm: is.boolean, resume: is.boolean })),
   [Commands.openTimeline]: (ctx) => openTimeline(ctx),
   [Commands.showDetails]: (ctx, node) => showDetails(ctx, isNodeOf(node, 'backend', 'loadBalancer') ? node : undefined),
+  [Commands.openRow]: (ctx, node) => openRow(ctx, node),
   [Commands.applyChange]: () => changeReviews.settle('apply'),
   [Commands.cancelChange]: () => changeReviews.settle('cancel'),
 };

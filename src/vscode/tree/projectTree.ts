@@ -11,6 +11,7 @@ import { safeText } from '../../core/safeText';
 import { foreignMarkdown } from '../markdown';
 import { lastBuildRow } from '../buildText';
 import type { ViewNode } from './viewNode';
+import { rowCommand } from './rowCommands';
 
 type Node = ViewNode;
 
@@ -114,7 +115,7 @@ function buildItem(a: Artifact, upToDate: boolean, composerVersion: string | und
   item.contextValue = ContextValues.lastBuild satisfies ContextValue;
   // Enter (or a click) runs the next step: the fix when out of date, else Deploy… with this build.
   if (row.outOfDate) item.command = { command: Commands.build, title: 'Build Phar' };
-  else if (canDeploy) item.command = { command: Commands.deploy, title: 'Deploy…', arguments: [undefined, { artifactId: a.id }] };
+  else if (canDeploy) item.command = rowCommand('Deploy…', { kind: 'artifact', artifactId: a.id });
   return item;
 }
 

@@ -15,6 +15,7 @@ import { foreignMarkdown } from '../markdown';
 import { placeholderBackends } from '../placeholders';
 import { errorPct, lastWindow, p95Text } from '../timelineSeries';
 import type { ViewNode } from './viewNode';
+import { rowCommand } from './rowCommands';
 
 /** A node in the Rollout view; `target` is what a context-menu command receives. */
 export type RolloutNode = ViewNode;
@@ -104,8 +105,8 @@ export class RolloutTreeProvider extends SignedTreeProvider<RolloutNode> {
     history.description = live.history.length ? eventCount(live.history.length) : 'empty';
     history.contextValue = ContextValues.history satisfies ContextValue;
     // Enter or a click opens the whole history; the twistie expands the recent events.
-    history.command = { command: Commands.openHistory, title: 'Open History', arguments: [undefined, { action: '' }] };
-    nodes.push({ item: history, children: () => live.history.map(historyNode).reverse() });
+    history.command = rowCommand('Open History', { kind: 'history' });
+    nodes.push({ item: history, target: { kind: 'history' }, children: () => live.history.map(historyNode).reverse() });
     return nodes;
   }
 }
@@ -158,7 +159,8 @@ function driftNode(l: LoadBalancerView): RolloutNode {
   item.tooltip = l.interrupted
     ? 'A change to this load balancer did not finish. Recover puts every load balancer back on its last confirmed split and records it in the history (a change whose process still runs is left alone).'
     : 'The file on the load balancer is not what nginx serves (a killed process can leave it so; the next reload by anyone would make it live, ungated). Recover puts the file back to what nginx serves; traffic stays as it is.';
-  item.command = { command: Commands.recover, title: 'Recover', arguments: [{ item, target: { kind: 'loadBalancer', name: l.name } }] };
+  // Recover acts on every load balancer: no arguments (a tree command's arguments go stale at the next refresh).
+  item.command = { command: Commands.recover, title: 'Recover' };
   return { item };
 }
 
@@ -214,9 +216,9 @@ function lbNode(name: string, view: LoadBalancerView | undefined, refreshing: bo
   return withDetails({ item, target: { kind: 'loadBalancer', name } });
 }
 
-/** Enter or a click on the row runs Show Details with the node, as its context menu does. */
+/** Enter or a click on the row runs Show Details on it (rowCommand says why not with arguments). */
 function withDetails(node: RolloutNode): RolloutNode {
-  node.item.command = { command: Commands.showDetails, title: 'Show Details', arguments: [node] };
+  if (node.target) node.item.command = rowCommand('Show Details', node.target);
   return node;
 }
 

@@ -13,6 +13,7 @@ export type NodeTarget =
   | { kind: 'loadBalancer'; name: string }
   | { kind: 'rollout' }
   | { kind: 'lock' }
+  | { kind: 'history' }
   | { kind: 'artifact'; artifactId: string };
 
 export type NodeKind = NodeTarget['kind'];
@@ -36,6 +37,7 @@ const targetShape: { [K in NodeKind]: (t: Record<string, unknown>) => boolean } 
   loadBalancer: (t) => typeof t.name === 'string',
   rollout: () => true,
   lock: () => true,
+  history: () => true,
   artifact: (t) => typeof t.artifactId === 'string',
 };
 

@@ -17,11 +17,18 @@ const registered = new Map<string, vscode.Disposable>();
 export function rowCommand(title: string, target: NodeTarget): vscode.Command {
   const key = [target.kind, 'name' in target ? target.name : 'artifactId' in target ? target.artifactId : ''].join('.');
   const command = `${Commands.openRow}.${encodeURIComponent(key)}`;
-  if (!registered.has(command))
-    registered.set(
-      command,
-      vscode.commands.registerCommand(command, () => vscode.commands.executeCommand(Commands.openRow, { item: {}, target })),
-    );
+  if (!registered.has(command)) {
+    try {
+      registered.set(
+        command,
+        vscode.commands.registerCommand(command, () => vscode.commands.executeCommand(Commands.openRow, { item: {}, target })),
+      );
+    } catch {
+      // Registered by another copy of this module (the extension-host tests build trees from their own): the
+      // id names the target, so that command does the same.
+      registered.set(command, { dispose: () => undefined });
+    }
+  }
   return { command, title };
 }
 

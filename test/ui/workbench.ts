@@ -361,20 +361,17 @@ export class Workbench {
 
   /** The text of the visible diff editor's modified (right) side, line by line as rendered. */
   async diffModifiedText(): Promise<string> {
-    const lines = this.page.locator('.editor-group-container .monaco-diff-editor .editor.modified .view-lines .view-line');
-    const texts = await lines.evaluateAll((els: unknown[]) =>
-      (els as Array<{ textContent: string | null; style: { top: string } }>)
-        .map((e) => ({ top: parseFloat(e.style.top) || 0, text: (e.textContent ?? '').replace(/\u00a0/g, ' ') }))
-        .sort((a, b) => a.top - b.top)
-        .map((l) => l.text),
-    );
-    return texts.join('\n');
+    return this.renderedLines('.editor-group-container .monaco-diff-editor .editor.modified .view-lines .view-line');
   }
 
   /** The text of the active editor (not a diff), line by line as rendered. */
   async activeEditorText(): Promise<string> {
-    const lines = this.page.locator('.editor-group-container.active .monaco-editor .view-lines .view-line');
-    const texts = await lines.evaluateAll((els: unknown[]) =>
+    return this.renderedLines('.editor-group-container.active .monaco-editor .view-lines .view-line');
+  }
+
+  /** Monaco's rendered lines under `selector`, in screen order (the DOM reuses line elements). */
+  private async renderedLines(selector: string): Promise<string> {
+    const texts = await this.page.locator(selector).evaluateAll((els: unknown[]) =>
       (els as Array<{ textContent: string | null; style: { top: string } }>)
         .map((e) => ({ top: parseFloat(e.style.top) || 0, text: (e.textContent ?? '').replace(/\u00a0/g, ' ') }))
         .sort((a, b) => a.top - b.top)

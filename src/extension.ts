@@ -44,11 +44,6 @@ export async function activate(context: vscode.ExtensionContext): Promise<PharRo
 
   const statusBar = new StatusBar(model);
   const rolloutTree = new RolloutTreeProvider(model);
-  const projectView = vscode.window.createTreeView(Views.project, {
-    treeDataProvider: new ProjectTreeProvider(model),
-    showCollapseAll: false,
-  });
-  const rolloutView = vscode.window.createTreeView(Views.rollout, { treeDataProvider: rolloutTree, showCollapseAll: true });
   context.subscriptions.push(
     channel,
     diagnostics,
@@ -56,8 +51,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<PharRo
       providedCodeActionKinds: ConfigDiagnostics.kinds,
     }),
     model,
-    projectView,
-    rolloutView,
+    vscode.window.createTreeView(Views.project, { treeDataProvider: new ProjectTreeProvider(model), showCollapseAll: false }),
+    vscode.window.createTreeView(Views.rollout, { treeDataProvider: rolloutTree, showCollapseAll: true }),
     rowCommands,
     statusBar,
     ...registerCommands(commandTable, ctx),

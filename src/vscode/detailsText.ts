@@ -8,20 +8,28 @@ import type { BackendConfig, LoadBalancerConfig } from '../core/config/rolloutCo
 import type { BackendView, LoadBalancerView } from './liveState';
 import { disagreement } from './liveState';
 import { formatPercent } from './format';
+import { statusAddress } from '../core/traffic/generation';
 
 type Row = [string, string | number | undefined];
 
 /** "name   value" lines, the names padded to one column; rows without a value are left out. */
 function table(title: string, sections: Array<[string, Row[]]>): string {
-  const all = sections.flatMap(([, rows]) => rows).filter(([, v]) => v !== undefined && v !== '');
-  const width = Math.max(...all.map(([k]) => k.length));
+  const shown = sections.map(([heading, rows]) => [heading, rows.filter(([, v]) => v !== undefined && v !== '')] as const);
+  const width = Math.max(...shown.flatMap(([, rows]) => rows.map(([k]) => k.length)));
   const out = [title, ''];
-  for (const [heading, rows] of sections) {
-    const shown = rows.filter(([, v]) => v !== undefined && v !== '');
-    if (!shown.length) continue;
-    out.push(heading, ...shown.map(([k, v]) => `  ${k.padEnd(width)}  ${safeText(String(v), 500)}`), '');
+  for (const [heading, rows] of shown) {
+    if (rows.length) out.push(heading, ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${safeText(String(v), 500)}`), '');
   }
   return out.join('\n');
+}
+
+/** The LB's status endpoint as a URL; undefined for a bad status address (rollout.json's diagnostics report it). */
+export function statusUrl(lb: Pick<LoadBalancerConfig, 'name' | 'file' | 'status'>): string | undefined {
+  try {
+    return `http://${statusAddress(lb)}/`;
+  } catch {
+    return undefined;
+  }
 }
 
 function command(c: BackendConfig['restart']): string | undefined {
@@ -66,7 +74,7 @@ export function backendDetails(b: BackendConfig, v: BackendView | undefined): st
 }
 
 /** A load balancer: the split nginx serves and its file's, then where it is (file, host, status endpoint). */
-export function loadBalancerDetails(lb: LoadBalancerConfig, v: LoadBalancerView | undefined, statusUrl?: string): string {
+export function loadBalancerDetails(lb: LoadBalancerConfig, v: LoadBalancerView | undefined): string {
   return table(`Load balancer ${safeText(lb.name, 100)} (nginx)`, [
     [
       'Live',
@@ -85,7 +93,7 @@ export function loadBalancerDetails(lb: LoadBalancerConfig, v: LoadBalancerView 
         ['host', lb.ssh ?? 'this machine'],
         ['upstream', lb.upstream],
         ['url', lb.url],
-        ['status endpoint', statusUrl],
+        ['status endpoint', statusUrl(lb)],
         ['access log', lb.accessLog],
         ['test', command(lb.test)],
         ['reload', command(lb.reload)],

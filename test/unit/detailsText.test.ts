@@ -46,14 +46,11 @@ describe('vscode detailsText (Show Details, Enter on a backend or load balancer 
       name: 'edge',
       file: '/etc/nginx/conf.d/up.conf',
       upstream: 'shop',
+      status: '127.0.0.1:8099',
       test: ['nginx', '-t'],
       reload: ['nginx', '-g', 'pid /run/a b.pid;', '-s', 'reload'],
     } as LoadBalancerConfig;
-    const text = loadBalancerDetails(
-      lb,
-      { name: 'edge', split: 0, fileSplit: 50, drift: 'x', generation: 'g-7' },
-      'http://127.0.0.1:8099/',
-    );
+    const text = loadBalancerDetails(lb, { name: 'edge', split: 0, fileSplit: 50, drift: 'x', generation: 'g-7' });
     assert.match(text, /^Load balancer edge \(nginx\)/);
     assert.match(text, /nginx serves +canary 0 %/);
     assert.match(text, /file says +canary 50 %/);

@@ -4,8 +4,7 @@ import type { ProjectModel } from '../projectModel';
 import type { BackendView, HistoryView, LoadBalancerView } from '../liveState';
 import { disagreement } from '../liveState';
 import { formatAge, formatLatency, formatPercent, md, percentBar } from '../format';
-import type { Group, LoadBalancerConfig } from '../../core/config/rolloutConfig';
-import { statusAddress } from '../../core/traffic/generation';
+import type { Group } from '../../core/config/rolloutConfig';
 import { eventCount, historyChange, historyKind, historyResult, historyTime } from '../historyText';
 import type { HistoryKind } from '../historyText';
 import { safeText } from '../../core/safeText';
@@ -16,6 +15,7 @@ import { placeholderBackends } from '../placeholders';
 import { errorPct, lastWindow, p95Text } from '../timelineSeries';
 import type { ViewNode } from './viewNode';
 import { rowCommand } from './rowCommands';
+import { statusUrl } from '../detailsText';
 
 /** A node in the Rollout view; `target` is what a context-menu command receives. */
 export type RolloutNode = ViewNode;
@@ -167,14 +167,6 @@ function driftNode(l: LoadBalancerView): RolloutNode {
 /** "2 backends · 1 down · 1.2.0": the count of down backends before the versions (rows are narrow). */
 function groupDescription(count: number, down: number, versions: string[]): string {
   return `${count} backend${count === 1 ? '' : 's'}${down ? ` · ${down} down` : ''}${versions.length ? ` · ${versions.join(', ')}` : ''}`;
-}
-
-function statusUrl(lb: LoadBalancerConfig): string | undefined {
-  try {
-    return `http://${statusAddress(lb)}/`;
-  } catch {
-    return undefined; // a bad status address is reported by the config's own diagnostics
-  }
 }
 
 /** The LB row's tooltip: where it is and which generation nginx answered, below what the row says. */

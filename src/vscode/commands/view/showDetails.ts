@@ -1,7 +1,6 @@
 import * as vscode from 'vscode';
 import { backendDetails, loadBalancerDetails } from '../../detailsText';
 import { InputError } from '../../../core/errors';
-import { statusAddress } from '../../../core/traffic/generation';
 import type { NodeOf } from '../../tree/viewNode';
 import type { CommandContext } from '../commandContext';
 import { requireConfig } from '../pick';
@@ -47,16 +46,9 @@ export async function showDetails(
     const name = target.name;
     const lb = config.loadBalancers.find((x) => x.name === name);
     if (!lb) throw new InputError(`No load balancer "${name}" in rollout.json`, { hint: 'Refresh the panel.' });
-    let url: string | undefined;
-    try {
-      url = `http://${statusAddress(lb)}/`;
-    } catch {
-      url = undefined; // reported by the configuration's own diagnostics
-    }
     content = loadBalancerDetails(
       lb,
       live.loadBalancers.find((v) => v.name === name),
-      url,
     );
   }
   return showReadOnly(`${target.name.replace(/[^\w.-]/g, '_')}.txt`, content);
